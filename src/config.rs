@@ -1,0 +1,104 @@
+//! The server's configuration: every flag, its environment variable, its default and unit, and
+//! the checks that refuse a bad value at start with a clear message. Later features add flags
+//! here in the same style (`--kebab-case`, `SKIRMISH_SCREAMING_CASE`, durations like `250ms`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Skirmish: a real-time multiplayer game server. Serves the bundled browser game over HTTP
+/// and the game itself over WebSocket at /ws.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "skirmish", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on. Use 0.0.0.0:8080 to accept players from other machines,
+    /// or port 0 to pick a free port (the chosen one is printed).
+    #[arg(long, env = "SKIRMISH_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Simulation and snapshot rate, in ticks per second (1-240).
+    #[arg(long, env = "SKIRMISH_TICK_HZ", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=240))]
+    pub tick_hz: u16,
+
+    /// Most players in the game at once; further joins are refused with "server full".
+    #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_players: u32,
+
+    /// Seed for every random choice of the world (spawn points, orbs), so a run can be
+    /// replayed. Random when not given; the seed used is logged at start.
+    #[arg(long, env = "SKIRMISH_SEED")]
+    pub seed: Option<u64>,
+
+    /// How long a new connection may take to send its Join message before it is closed.
+    #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub join_timeout: Duration,
+
+    /// How long one write to a client may block (its socket buffer full) before the client
+    /// is dropped as too slow.
+    #[arg(long, env = "SKIRMISH_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+
+    /// Kernel send buffer per connection, in bytes (SO_SNDBUF). It should hold a few snapshots,
+    /// or healthy clients get skipped snapshots; larger only delays noticing slow ones.
+    #[arg(long, env = "SKIRMISH_SEND_BUFFER", default_value_t = 256 * 1024,
+          value_parser = clap::value_parser!(u32).range(4096..=64 * 1024 * 1024))]
+    pub send_buffer: u32,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish=debug`).
+    #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Default for Config {
+    /// The defaults, as if started with no flags (environment variables still apply).
+    fn default() -> Config {
+        Config::parse_from(["skirmish"])
+    }
+}
+
+/// Parses `250ms`, `25s`, `2m` and the like; a bare number is refused to avoid unit guesses.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write durations like 250ms, 25s or 2m)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_units_and_must_be_positive() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("25s"), Ok(Duration::from_secs(25)));
+        assert!(parse_duration("25").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_a_message() {
+        let error = Config::try_parse_from(["skirmish", "--tick-hz", "0"]).unwrap_err();
+        assert!(error.to_string().contains("tick-hz"), "{error}");
+        let error = Config::try_parse_from(["skirmish", "--addr", "nowhere"]).unwrap_err();
+        assert!(error.to_string().contains("addr"), "{error}");
+        let error = Config::try_parse_from(["skirmish", "--join-timeout", "forever"]).unwrap_err();
+        assert!(error.to_string().contains("durations like"), "{error}");
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let config =
+            Config::try_parse_from(["skirmish", "--addr", "0.0.0.0:9000", "--tick-hz", "60", "--seed", "7"])
+                .unwrap();
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.tick_hz, 60);
+        assert_eq!(config.seed, Some(7));
+    }
+}

@@ -1,0 +1,303 @@
+//! The fixed-timestep driver: the only owner of the [`World`]. Each tick it drains the event
+//! queue (joins, inputs, leaves, in arrival order), steps the world, encodes one snapshot and
+//! hands the bytes to the [`Outbox`]. It never awaits a socket and never blocks on a client:
+//! the outbox must return at once. It times every tick and logs a summary every few seconds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
+
+use super::world::{InputOutcome, World, WorldConfig};
+use crate::protocol::{
+    PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft, ServerMessage, Snapshot, Tick,
+    Welcome, encode_server_message, encode_server_message_into,
+};
+
+/// Something that happened on a connection, for the loop to apply at its next tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GameEvent {
+    /// A player passed the handshake; `name` is already validated.
+    Join { id: PlayerId, name: String },
+    Input { id: PlayerId, input: PlayerInput },
+    /// The player's connection ended (for whatever reason).
+    Leave { id: PlayerId },
+}
+
+/// Where the loop's output goes. Implementations must not block: they hand bytes over and
+/// return (the network layer drops or disconnects slow readers itself).
+pub trait Outbox: Send + 'static {
+    /// The newest snapshot, for every player. Replaces any not yet sent.
+    fn publish_snapshot(&self, tick: Tick, bytes: Bytes);
+    /// A message that must reach one player, in order with its other messages.
+    fn send_to(&self, id: PlayerId, bytes: Bytes);
+    /// A message for every player except `except`.
+    fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes);
+}
+
+#[derive(Debug, Clone)]
+pub struct TickLoopConfig {
+    pub world: WorldConfig,
+    /// After a stall, how many missed ticks are simulated back-to-back before the rest of the
+    /// backlog is dropped (counted in `LoopStats::ticks_dropped`) rather than spiralling.
+    pub max_catch_up_ticks: u32,
+    /// How often the loop logs its tick-duration summary.
+    pub report_interval: Duration,
+}
+
+impl TickLoopConfig {
+    pub fn new(world: WorldConfig) -> TickLoopConfig {
+        TickLoopConfig {
+            world,
+            max_catch_up_ticks: 5,
+            report_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters the loop publishes for the rest of the server (health, metrics). Relaxed atomics:
+/// each is an independent reading.
+#[derive(Debug, Default)]
+pub struct LoopStats {
+    pub tick: AtomicU64,
+    pub players: AtomicU64,
+    pub ticks_total: AtomicU64,
+    /// Ticks whose work took longer than the tick period.
+    pub overruns: AtomicU64,
+    /// Ticks skipped because the loop fell further behind than it may catch up.
+    pub ticks_dropped: AtomicU64,
+    pub last_tick_micros: AtomicU64,
+    pub last_snapshot_bytes: AtomicU64,
+    pub inputs_applied: AtomicU64,
+    /// Inputs discarded by the world: queue overflow, stale sequence or unknown player.
+    pub inputs_dropped: AtomicU64,
+}
+
+/// Tick-duration summary over one report interval.
+#[derive(Debug, Default)]
+struct DurationWindow {
+    ticks: u64,
+    total: Duration,
+    max: Duration,
+    overruns: u64,
+}
+
+pub struct TickLoop<O: Outbox> {
+    world: World,
+    tick_hz: u16,
+    period: Duration,
+    config: TickLoopConfig,
+    events: Arc<ArrayQueue<GameEvent>>,
+    outbox: O,
+    stats: Arc<LoopStats>,
+    /// Names of the players in the world, for welcomes.
+    names: HashMap<PlayerId, String>,
+    /// The snapshot message, refilled each tick so its buffers are reused.
+    snapshot: ServerMessage,
+    /// Encoding buffer for the snapshot, reused each tick.
+    encoded: Vec<u8>,
+    window: DurationWindow,
+}
+
+impl<O: Outbox> TickLoop<O> {
+    pub fn new(
+        config: TickLoopConfig,
+        events: Arc<ArrayQueue<GameEvent>>,
+        outbox: O,
+        stats: Arc<LoopStats>,
+    ) -> TickLoop<O> {
+        let tick_hz = config.world.tick_hz;
+        TickLoop {
+            world: World::new(&config.world),
+            tick_hz,
+            period: Duration::from_secs_f64(1.0 / f64::from(tick_hz)),
+            config,
+            events,
+            outbox,
+            stats,
+            names: HashMap::new(),
+            snapshot: ServerMessage::Snapshot(Snapshot::default()),
+            encoded: Vec::new(),
+            window: DurationWindow::default(),
+        }
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Runs ticks on the calling thread at the configured rate until `stop` is set.
+    pub fn run(mut self, stop: &AtomicBool) {
+        let mut next_tick = Instant::now();
+        let mut last_report = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now < next_tick {
+                std::thread::sleep(next_tick - now);
+                continue;
+            }
+            let due = self.ticks_due(now, next_tick);
+            let started = Instant::now();
+            self.run_ticks(due);
+            self.record_duration(started.elapsed());
+            next_tick += self.period * due;
+            if Instant::now() > next_tick + self.period * self.config.max_catch_up_ticks {
+                // Still hopelessly behind: drop the backlog rather than spiral.
+                let behind = Instant::now().duration_since(next_tick);
+                let dropped = (behind.as_secs_f64() / self.period.as_secs_f64()) as u64;
+                self.stats.ticks_dropped.fetch_add(dropped, Ordering::Relaxed);
+                next_tick = Instant::now();
+            }
+            if last_report.elapsed() >= self.config.report_interval {
+                self.log_report();
+                last_report = Instant::now();
+            }
+        }
+    }
+
+    /// How many ticks to simulate now, bounded by the catch-up limit.
+    fn ticks_due(&self, now: Instant, next_tick: Instant) -> u32 {
+        let late = now.duration_since(next_tick);
+        let due = 1 + (late.as_secs_f64() / self.period.as_secs_f64()) as u32;
+        due.min(self.config.max_catch_up_ticks.max(1))
+    }
+
+    /// Drains events and simulates `count` ticks back to back, then publishes one snapshot of
+    /// the result. Public so tests and benches can drive the loop on a manual clock.
+    pub fn run_ticks(&mut self, count: u32) {
+        for _ in 0..count {
+            self.drain_events();
+            self.world.step();
+            self.broadcast_tags();
+        }
+        self.publish_snapshot();
+        self.stats.ticks_total.fetch_add(u64::from(count), Ordering::Relaxed);
+        self.stats.tick.store(u64::from(self.world.tick().0), Ordering::Relaxed);
+        self.stats.players.store(self.world.players().len() as u64, Ordering::Relaxed);
+    }
+
+    fn drain_events(&mut self) {
+        // Bounded by the queue's capacity: events pushed while draining wait for the next tick.
+        for _ in 0..self.events.capacity() {
+            let Some(event) = self.events.pop() else {
+                break;
+            };
+            match event {
+                GameEvent::Join { id, name } => self.admit_player(id, name),
+                GameEvent::Input { id, input } => self.queue_input(id, input),
+                GameEvent::Leave { id } => self.remove_player(id),
+            }
+        }
+    }
+
+    fn admit_player(&mut self, id: PlayerId, name: String) {
+        if !self.world.add_player(id) {
+            return;
+        }
+        self.names.insert(id, name.clone());
+        let welcome = ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player_id: id,
+            tick_hz: self.tick_hz,
+            params: *self.world.params(),
+            players: self
+                .names
+                .iter()
+                .map(|(&id, name)| PlayerInfo { id, name: name.clone() })
+                .collect(),
+        });
+        self.send(Some(id), &welcome);
+        self.send_to_others(Some(id), &ServerMessage::PlayerJoined(PlayerInfo { id, name }));
+    }
+
+    fn queue_input(&mut self, id: PlayerId, input: PlayerInput) {
+        let counter = match self.world.queue_input(id, input) {
+            InputOutcome::Queued => &self.stats.inputs_applied,
+            InputOutcome::QueuedDroppingOldest => {
+                self.stats.inputs_applied.fetch_add(1, Ordering::Relaxed);
+                &self.stats.inputs_dropped
+            }
+            InputOutcome::Stale | InputOutcome::UnknownPlayer => &self.stats.inputs_dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn remove_player(&mut self, id: PlayerId) {
+        if self.world.remove_player(id) {
+            self.names.remove(&id);
+            self.send_to_others(Some(id), &ServerMessage::PlayerLeft(PlayerLeft { id }));
+        }
+    }
+
+    fn broadcast_tags(&mut self) {
+        for index in 0..self.world.tags().len() {
+            let tag = self.world.tags()[index];
+            self.send_to_others(None, &ServerMessage::Tagged(tag));
+        }
+    }
+
+    fn publish_snapshot(&mut self) {
+        if let ServerMessage::Snapshot(snapshot) = &mut self.snapshot {
+            self.world.write_snapshot(snapshot);
+        }
+        match encode_server_message_into(&self.snapshot, &mut self.encoded) {
+            Ok(()) => {
+                self.stats.last_snapshot_bytes.store(self.encoded.len() as u64, Ordering::Relaxed);
+                self.outbox.publish_snapshot(self.world.tick(), Bytes::copy_from_slice(&self.encoded));
+            }
+            Err(error) => tracing::error!(%error, "snapshot not encoded"),
+        }
+    }
+
+    fn send(&self, to: Option<PlayerId>, message: &ServerMessage) {
+        if let (Some(id), Some(bytes)) = (to, encode(message)) {
+            self.outbox.send_to(id, bytes);
+        }
+    }
+
+    fn send_to_others(&self, except: Option<PlayerId>, message: &ServerMessage) {
+        if let Some(bytes) = encode(message) {
+            self.outbox.send_to_all_except(except, bytes);
+        }
+    }
+
+    fn record_duration(&mut self, took: Duration) {
+        let window = &mut self.window;
+        window.ticks += 1;
+        window.total += took;
+        window.max = window.max.max(took);
+        self.stats.last_tick_micros.store(took.as_micros() as u64, Ordering::Relaxed);
+        if took > self.period {
+            window.overruns += 1;
+            self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn log_report(&mut self) {
+        let window = std::mem::take(&mut self.window);
+        let mean = window.total.checked_div(window.ticks.max(1) as u32).unwrap_or_default();
+        tracing::info!(
+            ticks = window.ticks,
+            mean_us = mean.as_micros() as u64,
+            max_us = window.max.as_micros() as u64,
+            overruns = window.overruns,
+            dropped_total = self.stats.ticks_dropped.load(Ordering::Relaxed),
+            players = self.world.players().len(),
+            snapshot_bytes = self.encoded.len(),
+            "tick summary"
+        );
+    }
+}
+
+fn encode(message: &ServerMessage) -> Option<Bytes> {
+    match encode_server_message(message) {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(error) => {
+            tracing::error!(%error, "message not encoded");
+            None
+        }
+    }
+}

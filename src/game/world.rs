@@ -1,0 +1,411 @@
+//! The authoritative game world and its rules: players steering ships, orbs to collect, bolts
+//! that tag. A pure function of (state, inputs, steps): no clock, no sockets, no global RNG (the
+//! seeded RNG is part of the state), so a run can be replayed, tested and benched directly. The
+//! tick loop is its only owner on the server.
+
+use std::collections::{HashMap, VecDeque};
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+
+use super::grid::SpatialGrid;
+use super::movement::{Body, step_body, tick_seconds};
+use super::params::{ORB_VALUE, TAG_BONUS, default_params};
+use crate::protocol::{
+    BoltState, GameParams, OrbState, PlayerId, PlayerInput, PlayerState, Snapshot, Tagged, Tick,
+    buttons, player_flags,
+};
+
+/// Inputs a player may have waiting. A client sends one per tick; more than this means it is
+/// sending faster than real time (or bursting after a stall): the oldest is dropped and counted.
+pub const MAX_PENDING_INPUTS: usize = 8;
+
+/// Input steps a player can bank while no input arrives (jitter absorption). Each tick grants
+/// one; so over time a player never moves faster than real time, whatever it sends.
+pub const MAX_INPUT_STEPS_BANKED: u8 = 4;
+
+/// Side of a spatial-grid cell, in arena units: a few ship diameters.
+const GRID_CELL_SIZE: f32 = 128.0;
+
+/// Attempts to find a spawn point away from other ships before settling for any point.
+const SPAWN_ATTEMPTS: usize = 16;
+
+/// What the world is built from. Two worlds from equal configs given equal inputs stay equal.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub tick_hz: u16,
+    /// Seeds every random choice (spawn points, orb placement).
+    pub seed: u64,
+    pub orb_count: usize,
+    pub params: GameParams,
+}
+
+impl WorldConfig {
+    pub fn new(tick_hz: u16, seed: u64) -> WorldConfig {
+        WorldConfig {
+            tick_hz,
+            seed,
+            orb_count: 250,
+            params: default_params(tick_hz),
+        }
+    }
+}
+
+/// One ship and the bookkeeping of its controls.
+#[derive(Debug, Clone)]
+pub struct Player {
+    pub id: PlayerId,
+    pub body: Body,
+    pub aim: f32,
+    pub score: u32,
+    /// Acknowledged to the client in every snapshot (see `PlayerState::last_input_seq`).
+    pub last_input_seq: u32,
+    /// Inputs received but not yet simulated, oldest first. Capacity fixed at join.
+    pending: VecDeque<PlayerInput>,
+    /// Input steps the player may still take (see [`MAX_INPUT_STEPS_BANKED`]).
+    banked_steps: u8,
+    /// Ticks until the player may fire again.
+    fire_cooldown: u16,
+    /// Ticks of spawn protection left.
+    protection: u16,
+}
+
+impl Player {
+    pub fn is_protected(&self) -> bool {
+        self.protection > 0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Orb {
+    x: f32,
+    y: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bolt {
+    id: u32,
+    owner: PlayerId,
+    x: f32,
+    y: f32,
+    vx: f32,
+    vy: f32,
+    ticks_left: u16,
+}
+
+/// What happened to an input handed to [`World::queue_input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputOutcome {
+    Queued,
+    /// Queued, but the player's queue was full and its oldest input was discarded.
+    QueuedDroppingOldest,
+    /// Its `seq` was not after the last one seen for this player (replayed or reordered).
+    Stale,
+    UnknownPlayer,
+}
+
+pub struct World {
+    params: GameParams,
+    dt: f32,
+    tick: Tick,
+    rng: Xoshiro256PlusPlus,
+    players: Vec<Player>,
+    index_of: HashMap<PlayerId, usize>,
+    orbs: Vec<Orb>,
+    bolts: Vec<Bolt>,
+    next_bolt_id: u32,
+    grid: SpatialGrid,
+    /// Tags that happened during the last [`World::step`].
+    tags: Vec<Tagged>,
+}
+
+impl World {
+    pub fn new(config: &WorldConfig) -> World {
+        let params = config.params;
+        let mut world = World {
+            params,
+            dt: tick_seconds(config.tick_hz),
+            tick: Tick(0),
+            rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
+            players: Vec::new(),
+            index_of: HashMap::new(),
+            orbs: Vec::with_capacity(config.orb_count),
+            bolts: Vec::new(),
+            next_bolt_id: 0,
+            grid: SpatialGrid::new(params.arena_width, params.arena_height, GRID_CELL_SIZE),
+            tags: Vec::new(),
+        };
+        for _ in 0..config.orb_count {
+            let (x, y) = world.random_point(params.orb_radius * 2.0);
+            world.orbs.push(Orb { x, y });
+        }
+        world
+    }
+
+    pub fn params(&self) -> &GameParams {
+        &self.params
+    }
+
+    /// The tick the next [`World::step`] will produce is `tick().next()`.
+    pub fn tick(&self) -> Tick {
+        self.tick
+    }
+
+    pub fn players(&self) -> &[Player] {
+        &self.players
+    }
+
+    pub fn player(&self, id: PlayerId) -> Option<&Player> {
+        self.index_of.get(&id).map(|&i| &self.players[i])
+    }
+
+    /// Tags that happened during the last step.
+    pub fn tags(&self) -> &[Tagged] {
+        &self.tags
+    }
+
+    /// Spawns a ship for `id` at a random free point. Returns false if `id` is already playing.
+    pub fn add_player(&mut self, id: PlayerId) -> bool {
+        if self.index_of.contains_key(&id) {
+            return false;
+        }
+        let (x, y) = self.free_spawn_point();
+        self.index_of.insert(id, self.players.len());
+        self.players.push(Player {
+            id,
+            body: Body { x, y, vx: 0.0, vy: 0.0 },
+            aim: 0.0,
+            score: 0,
+            last_input_seq: 0,
+            pending: VecDeque::with_capacity(MAX_PENDING_INPUTS),
+            banked_steps: 1,
+            fire_cooldown: 0,
+            protection: self.params.spawn_protection_ticks,
+        });
+        true
+    }
+
+    /// Removes `id`'s ship; its bolts keep flying. Returns false if it was not playing.
+    pub fn remove_player(&mut self, id: PlayerId) -> bool {
+        let Some(index) = self.index_of.remove(&id) else {
+            return false;
+        };
+        self.players.swap_remove(index);
+        if let Some(moved) = self.players.get(index) {
+            self.index_of.insert(moved.id, index);
+        }
+        true
+    }
+
+    /// Queues an input for `id`'s next steps. Inputs are simulated in `seq` order, each as one
+    /// movement step, at most one step per tick on average.
+    pub fn queue_input(&mut self, id: PlayerId, input: PlayerInput) -> InputOutcome {
+        let Some(&index) = self.index_of.get(&id) else {
+            return InputOutcome::UnknownPlayer;
+        };
+        let player = &mut self.players[index];
+        let newest_seen = player.pending.back().map_or(player.last_input_seq, |i| i.seq);
+        if input.seq <= newest_seen {
+            return InputOutcome::Stale;
+        }
+        let mut outcome = InputOutcome::Queued;
+        if player.pending.len() == MAX_PENDING_INPUTS {
+            player.pending.pop_front();
+            outcome = InputOutcome::QueuedDroppingOldest;
+        }
+        player.pending.push_back(input);
+        outcome
+    }
+
+    /// Advances the world by one tick.
+    pub fn step(&mut self) {
+        self.tick = self.tick.next();
+        self.tags.clear();
+        self.step_players();
+        self.step_bolts();
+        self.grid.rebuild(self.players.iter().map(|p| (p.body.x, p.body.y)));
+        self.resolve_bolt_hits();
+        self.resolve_orb_pickups();
+    }
+
+    /// Fills `snapshot` with the current state, reusing its buffers.
+    pub fn write_snapshot(&self, snapshot: &mut Snapshot) {
+        snapshot.tick = self.tick;
+        snapshot.players.clear();
+        snapshot.players.extend(self.players.iter().map(|p| PlayerState {
+            id: p.id,
+            x: p.body.x,
+            y: p.body.y,
+            vx: p.body.vx,
+            vy: p.body.vy,
+            aim: p.aim,
+            score: p.score,
+            last_input_seq: p.last_input_seq,
+            flags: if p.is_protected() { player_flags::PROTECTED } else { 0 },
+        }));
+        snapshot.orbs.clear();
+        snapshot.orbs.extend(self.orbs.iter().enumerate().map(|(i, o)| OrbState {
+            id: i as u32,
+            x: o.x,
+            y: o.y,
+        }));
+        snapshot.bolts.clear();
+        snapshot.bolts.extend(self.bolts.iter().map(|b| BoltState {
+            id: b.id,
+            owner: b.owner,
+            x: b.x,
+            y: b.y,
+        }));
+    }
+
+    fn step_players(&mut self) {
+        for index in 0..self.players.len() {
+            let player = &mut self.players[index];
+            player.fire_cooldown = player.fire_cooldown.saturating_sub(1);
+            player.protection = player.protection.saturating_sub(1);
+            player.banked_steps = (player.banked_steps + 1).min(MAX_INPUT_STEPS_BANKED);
+            while self.players[index].banked_steps > 0 {
+                let player = &mut self.players[index];
+                let Some(input) = player.pending.pop_front() else {
+                    break;
+                };
+                player.banked_steps -= 1;
+                self.apply_input_step(index, input);
+            }
+        }
+    }
+
+    fn apply_input_step(&mut self, index: usize, input: PlayerInput) {
+        let params = self.params;
+        let player = &mut self.players[index];
+        step_body(&mut player.body, input.buttons, &params, self.dt);
+        player.aim = input.aim;
+        player.last_input_seq = input.seq;
+        if input.buttons & buttons::FIRE != 0 && player.fire_cooldown == 0 {
+            player.fire_cooldown = params.fire_cooldown_ticks;
+            player.protection = 0;
+            let (dx, dy) = (input.aim.cos(), input.aim.sin());
+            let muzzle = params.player_radius + params.bolt_radius + 1.0;
+            let bolt = Bolt {
+                id: self.next_bolt_id,
+                owner: player.id,
+                x: player.body.x + dx * muzzle,
+                y: player.body.y + dy * muzzle,
+                vx: dx * params.bolt_speed,
+                vy: dy * params.bolt_speed,
+                ticks_left: params.bolt_lifetime_ticks,
+            };
+            self.next_bolt_id = self.next_bolt_id.wrapping_add(1);
+            self.bolts.push(bolt);
+        }
+    }
+
+    fn step_bolts(&mut self) {
+        let (dt, width, height) = (self.dt, self.params.arena_width, self.params.arena_height);
+        self.bolts.retain_mut(|bolt| {
+            bolt.x += bolt.vx * dt;
+            bolt.y += bolt.vy * dt;
+            bolt.ticks_left = bolt.ticks_left.saturating_sub(1);
+            bolt.ticks_left > 0 && (0.0..=width).contains(&bolt.x) && (0.0..=height).contains(&bolt.y)
+        });
+    }
+
+    fn resolve_bolt_hits(&mut self) {
+        let reach = self.params.player_radius + self.params.bolt_radius;
+        let mut b = 0;
+        while b < self.bolts.len() {
+            let bolt = self.bolts[b];
+            match self.find_player_touching(bolt.x, bolt.y, reach, |p| {
+                p.id != bolt.owner && !p.is_protected()
+            }) {
+                Some(victim) => {
+                    self.bolts.swap_remove(b);
+                    self.tag(bolt.owner, victim);
+                }
+                None => b += 1,
+            }
+        }
+    }
+
+    fn tag(&mut self, shooter: PlayerId, victim_index: usize) {
+        let victim = &mut self.players[victim_index];
+        let stolen = victim.score / 2;
+        victim.score -= stolen;
+        let victim_id = victim.id;
+        if let Some(&shooter_index) = self.index_of.get(&shooter) {
+            self.players[shooter_index].score += TAG_BONUS + stolen;
+        }
+        self.respawn(victim_index);
+        self.tags.push(Tagged {
+            tick: self.tick,
+            shooter,
+            victim: victim_id,
+        });
+    }
+
+    fn respawn(&mut self, index: usize) {
+        let (x, y) = self.free_spawn_point();
+        let protection = self.params.spawn_protection_ticks;
+        let player = &mut self.players[index];
+        player.body = Body { x, y, vx: 0.0, vy: 0.0 };
+        player.protection = protection;
+    }
+
+    fn resolve_orb_pickups(&mut self) {
+        let reach = self.params.player_radius + self.params.orb_radius;
+        for o in 0..self.orbs.len() {
+            let orb = self.orbs[o];
+            if let Some(collector) = self.find_player_touching(orb.x, orb.y, reach, |_| true) {
+                self.players[collector].score += ORB_VALUE;
+                let (x, y) = self.random_point(self.params.orb_radius * 2.0);
+                self.orbs[o] = Orb { x, y };
+            }
+        }
+    }
+
+    /// The first player (by index) within `reach` of the point that `eligible` accepts. Uses the
+    /// grid as rebuilt at the start of this step's collision phase.
+    fn find_player_touching(
+        &self,
+        x: f32,
+        y: f32,
+        reach: f32,
+        eligible: impl Fn(&Player) -> bool,
+    ) -> Option<usize> {
+        let mut found: Option<usize> = None;
+        self.grid.for_each_near(x, y, reach, |i| {
+            let p = &self.players[i];
+            let (dx, dy) = (p.body.x - x, p.body.y - y);
+            if dx * dx + dy * dy <= reach * reach
+                && eligible(p)
+                && found.is_none_or(|f| i < f)
+            {
+                found = Some(i);
+            }
+        });
+        found
+    }
+
+    fn free_spawn_point(&mut self) -> (f32, f32) {
+        let margin = self.params.player_radius * 2.0;
+        let clearance = self.params.player_radius * 6.0;
+        let mut point = self.random_point(margin);
+        for _ in 0..SPAWN_ATTEMPTS {
+            let crowded = self.players.iter().any(|p| {
+                let (dx, dy) = (p.body.x - point.0, p.body.y - point.1);
+                dx * dx + dy * dy < clearance * clearance
+            });
+            if !crowded {
+                break;
+            }
+            point = self.random_point(margin);
+        }
+        point
+    }
+
+    fn random_point(&mut self, margin: f32) -> (f32, f32) {
+        let x = self.rng.random_range(margin..self.params.arena_width - margin);
+        let y = self.rng.random_range(margin..self.params.arena_height - margin);
+        (x, y)
+    }
+}

@@ -1,0 +1,24 @@
+//! Skirmish: a real-time multiplayer game server with a binary protocol over WebSockets.
+//!
+//! # Layout
+//!
+//! ```text
+//!  browser / bot ──WebSocket──▶ net::connection (reader task) ──decode──▶ GameEvent
+//!                                                                          │ lock-free queue
+//!                                                                          ▼
+//!                    net::sessions ◀──encoded snapshot (once)── game::tick_loop (own thread)
+//!                    (latest-wins cell + per-player queues)        owns game::world
+//!                          │
+//!                          ▼
+//!  browser / bot ◀──WebSocket── net::connection (writer task)
+//! ```
+//!
+//! - [`protocol`]: message types, the bincode codec behind one module, name rules. Pure.
+//! - [`game`]: the world and its rules (pure, steppable, seeded) and the fixed-tick driver.
+//! - [`net`]: HTTP (files, health, upgrade), connection tasks, the session registry.
+//! - [`config`]: flags and environment variables.
+
+pub mod config;
+pub mod game;
+pub mod net;
+pub mod protocol;

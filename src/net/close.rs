@@ -1,0 +1,123 @@
+//! Why a connection ends: one `Copy` enum that feeds the log, the close frame (code and reason)
+//! and, where the client deserves an explanation first, an [`ErrorMessage`].
+
+use crate::protocol::{ErrorCode, ErrorMessage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the connection (close frame or end of stream).
+    ClientClosed,
+    /// A text frame: this protocol is binary only.
+    TextFrame,
+    /// Bytes that do not decode as a client message.
+    Malformed,
+    /// A message larger than the limit.
+    TooLarge,
+    /// A valid message at the wrong time (input before joining, a second join).
+    Unexpected,
+    VersionMismatch,
+    InvalidName,
+    ServerFull,
+    /// No join within the join timeout.
+    JoinTimeout,
+    /// The client read so slowly that its queue of reliable messages overflowed.
+    SlowConsumer,
+    /// A WebSocket protocol violation detected by the transport.
+    ProtocolError,
+    /// The server is stopping.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    /// The WebSocket close code (RFC 6455 section 7.4; 4000-4999 are ours, see PROTOCOL.md).
+    pub fn code(self) -> u16 {
+        match self {
+            CloseReason::ClientClosed => 1000,
+            CloseReason::ServerShutdown => 1001,
+            CloseReason::ProtocolError => 1002,
+            CloseReason::TextFrame => 1003,
+            CloseReason::Malformed => 1007,
+            CloseReason::Unexpected => 1008,
+            CloseReason::TooLarge => 1009,
+            CloseReason::ServerFull => 1013,
+            CloseReason::VersionMismatch => 4000,
+            CloseReason::InvalidName => 4001,
+            CloseReason::JoinTimeout => 4002,
+            CloseReason::SlowConsumer => 4003,
+        }
+    }
+
+    /// Short text for the close frame (at most 123 bytes, as RFC 6455 requires).
+    pub fn text(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "bye",
+            CloseReason::TextFrame => "binary messages only",
+            CloseReason::Malformed => "malformed message",
+            CloseReason::TooLarge => "message too big",
+            CloseReason::Unexpected => "unexpected message",
+            CloseReason::VersionMismatch => "protocol version mismatch",
+            CloseReason::InvalidName => "invalid name",
+            CloseReason::ServerFull => "server full",
+            CloseReason::JoinTimeout => "join timeout",
+            CloseReason::SlowConsumer => "too slow to keep up",
+            CloseReason::ProtocolError => "websocket protocol error",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+
+    /// The protocol-level error code, for reasons the client is told about in a message.
+    pub fn error_code(self) -> Option<ErrorCode> {
+        match self {
+            CloseReason::VersionMismatch => Some(ErrorCode::VersionMismatch),
+            CloseReason::InvalidName => Some(ErrorCode::InvalidName),
+            CloseReason::ServerFull => Some(ErrorCode::ServerFull),
+            CloseReason::Malformed | CloseReason::TooLarge => Some(ErrorCode::MalformedMessage),
+            CloseReason::Unexpected => Some(ErrorCode::UnexpectedMessage),
+            _ => None,
+        }
+    }
+
+    /// The message to send before closing, with a detail for the human reading it.
+    pub fn error_message(self, detail: &str) -> Option<ErrorMessage> {
+        self.error_code().map(|code| ErrorMessage {
+            code,
+            message: if detail.is_empty() {
+                self.text().to_owned()
+            } else {
+                format!("{}: {detail}", self.text())
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.text(), self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_in_a_close_frame() {
+        for reason in [
+            CloseReason::ClientClosed,
+            CloseReason::TextFrame,
+            CloseReason::Malformed,
+            CloseReason::TooLarge,
+            CloseReason::Unexpected,
+            CloseReason::VersionMismatch,
+            CloseReason::InvalidName,
+            CloseReason::ServerFull,
+            CloseReason::JoinTimeout,
+            CloseReason::SlowConsumer,
+            CloseReason::ProtocolError,
+            CloseReason::ServerShutdown,
+        ] {
+            assert!(reason.text().len() <= 123);
+            assert!((1000..5000).contains(&reason.code()));
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! One player's connection, from the upgraded WebSocket to its last byte. The reader side (this
+//! task) decodes client messages and pushes them to the tick loop's queue; a writer task sends
+//! reliable messages from the player's bounded queue and the newest snapshot from the shared
+//! cell, skipping any it was too slow to send. When either side ends, the other is stopped and
+//! the player is removed in one place ([`serve_player`]).
+//!
+//! Must never: block the tick loop, buffer without bound, or panic on anything a client sends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, watch};
+
+use super::close::CloseReason;
+use super::server::ServerContext;
+use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotFrame};
+use crate::game::GameEvent;
+use crate::protocol::{
+    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, ServerMessage, decode_client_message,
+    encode_server_message, validate_name,
+};
+
+type Stream = TokioIo<Upgraded>;
+type Reader = WebSocketRead<ReadHalf<Stream>>;
+type Writer = WebSocketWrite<WriteHalf<Stream>>;
+
+/// How long the writer may take to send its close frame once the reader has ended.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Frames the reader asks the writer to send.
+#[derive(Debug)]
+enum Control {
+    /// Answer to a WebSocket ping.
+    Pong(Vec<u8>),
+    /// Echo of the client's close frame; the last frame we send.
+    EchoClose(Vec<u8>),
+    /// Close the connection for this reason, telling the client why first if it is ours.
+    Close(Ended),
+}
+
+/// Why and how a session ended.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub reason: CloseReason,
+    /// A human-readable specific (e.g. which field was malformed); may be empty.
+    pub detail: String,
+}
+
+impl Ended {
+    fn new(reason: CloseReason, detail: impl Into<String>) -> Ended {
+        Ended { reason, detail: detail.into() }
+    }
+}
+
+/// Serves one upgraded connection until it ends, then removes its player.
+pub async fn serve_player(
+    upgrade: fastwebsockets::upgrade::UpgradeFut,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+) {
+    let ws = match upgrade.await {
+        Ok(ws) => ws,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "upgrade failed");
+            return;
+        }
+    };
+    let (mut reader, writer) = ws.split(tokio::io::split);
+    reader.set_max_message_size(ctx.limits.max_message_bytes);
+    reader.set_auto_close(true);
+    reader.set_auto_pong(true);
+
+    let (control_tx, control_rx) = mpsc::channel(8);
+    let (outbound_tx, outbound_rx) = mpsc::channel(ctx.limits.outbound_queue);
+    let kick = Arc::new(Kick::default());
+    let mut writer_task = tokio::spawn(write_loop(
+        writer,
+        WriterInputs {
+            outbound: outbound_rx,
+            snapshots: ctx.sessions.subscribe_snapshots(),
+            control: control_rx,
+            kick: Arc::clone(&kick),
+        },
+        Arc::clone(&ctx),
+    ));
+
+    let mut joined: Option<(crate::protocol::PlayerId, SlotGuard)> = None;
+    let session = Session {
+        ctx: &ctx,
+        outbound: &outbound_tx,
+        kick: &kick,
+        control: &control_tx,
+    };
+    let ended = tokio::select! {
+        ended = session.run(&mut reader, &mut joined) => Some(ended),
+        _ = &mut writer_task => None,
+    };
+    let reason = match ended {
+        Some(ended) => {
+            let reason = ended.reason;
+            let _ = control_tx.try_send(Control::Close(ended));
+            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task).await.is_err() {
+                writer_task.abort();
+            }
+            reason
+        }
+        None => kick.reason().unwrap_or(CloseReason::ClientClosed),
+    };
+    if let Some((id, slot)) = joined {
+        ctx.sessions.unregister(id);
+        push_reliable(&ctx, GameEvent::Leave { id }).await;
+        drop(slot);
+        tracing::info!(player = %id, %peer, %reason, "player left");
+    } else {
+        tracing::debug!(%peer, %reason, "connection closed before joining");
+    }
+    ctx.net.connections_closed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The reading side's view of the connection.
+struct Session<'a> {
+    ctx: &'a Arc<ServerContext>,
+    outbound: &'a mpsc::Sender<Bytes>,
+    kick: &'a Arc<Kick>,
+    control: &'a mpsc::Sender<Control>,
+}
+
+impl Session<'_> {
+    /// Reads until the session ends; `joined` is set once the player is in the game.
+    async fn run(
+        &self,
+        reader: &mut Reader,
+        joined: &mut Option<(crate::protocol::PlayerId, SlotGuard)>,
+    ) -> Ended {
+        let mut assembler = MessageAssembler::new(self.ctx.limits.max_message_bytes);
+        let join = match tokio::time::timeout(
+            self.ctx.limits.join_timeout,
+            self.next_message(reader, &mut assembler),
+        )
+        .await
+        {
+            Err(_) => return Ended::new(CloseReason::JoinTimeout, ""),
+            Ok(Err(ended)) => return ended,
+            Ok(Ok(ClientMessage::Join(join))) => join,
+            Ok(Ok(_)) => return Ended::new(CloseReason::Unexpected, "the first message must be Join"),
+        };
+        let (name, slot) = match self.admit(&join) {
+            Ok(admitted) => admitted,
+            Err(ended) => return ended,
+        };
+        let id = self.ctx.sessions.allocate_id();
+        self.ctx.sessions.register(
+            id,
+            SessionHandle {
+                outbound: self.outbound.clone(),
+                kick: Arc::clone(self.kick),
+            },
+        );
+        *joined = Some((id, slot));
+        tracing::info!(player = %id, name = %name, "player joined");
+        push_reliable(self.ctx, GameEvent::Join { id, name }).await;
+        loop {
+            match self.next_message(reader, &mut assembler).await {
+                Err(ended) => return ended,
+                Ok(ClientMessage::Input(input)) => {
+                    self.ctx.net.inputs_received.fetch_add(1, Ordering::Relaxed);
+                    if self.ctx.events.push(GameEvent::Input { id, input }).is_err() {
+                        // The loop is behind by a whole queue: drop input, never block.
+                        self.ctx.net.inputs_dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(ClientMessage::Ping(ping)) => self.reply(&ServerMessage::Pong(ping)),
+                Ok(ClientMessage::Join(_)) => {
+                    return Ended::new(CloseReason::Unexpected, "already joined");
+                }
+            }
+        }
+    }
+
+    /// Checks a join's version and name and takes a player slot.
+    fn admit(&self, join: &Join) -> Result<(String, SlotGuard), Ended> {
+        if join.protocol_version != PROTOCOL_VERSION {
+            return Err(Ended::new(
+                CloseReason::VersionMismatch,
+                format!(
+                    "server speaks version {PROTOCOL_VERSION}, client sent {}",
+                    join.protocol_version
+                ),
+            ));
+        }
+        let name = validate_name(&join.name)
+            .map_err(|e| Ended::new(CloseReason::InvalidName, e.to_string()))?;
+        let slot = self.ctx.sessions.reserve_slot().ok_or_else(|| {
+            Ended::new(
+                CloseReason::ServerFull,
+                format!("{} players at most", self.ctx.limits.max_players),
+            )
+        })?;
+        Ok((name.to_owned(), slot))
+    }
+
+    /// A direct answer to this client, through its reliable queue.
+    fn reply(&self, message: &ServerMessage) {
+        match encode_server_message(message) {
+            Ok(bytes) => {
+                if self.outbound.try_send(Bytes::from(bytes)).is_err() {
+                    self.kick.kick(CloseReason::SlowConsumer);
+                }
+            }
+            Err(error) => tracing::error!(%error, "reply not encoded"),
+        }
+    }
+
+    /// The next complete client message, or why the session must end.
+    async fn next_message(
+        &self,
+        reader: &mut Reader,
+        assembler: &mut MessageAssembler,
+    ) -> Result<ClientMessage, Ended> {
+        let control = self.control.clone();
+        let mut obligated_send = move |frame: Frame<'_>| {
+            let command = match frame.opcode {
+                OpCode::Close => Control::EchoClose(frame.payload.to_vec()),
+                _ => Control::Pong(frame.payload.to_vec()),
+            };
+            let control = control.clone();
+            async move { control.send(command).await.map_err(|_| "writer has stopped") }
+        };
+        loop {
+            let frame = reader
+                .read_frame(&mut obligated_send)
+                .await
+                .map_err(ended_by_transport)?;
+            self.ctx.net.bytes_in.fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+            match frame.opcode {
+                OpCode::Close => return Err(Ended::new(CloseReason::ClientClosed, "")),
+                OpCode::Ping | OpCode::Pong => continue,
+                OpCode::Text => return Err(Ended::new(CloseReason::TextFrame, "")),
+                OpCode::Binary | OpCode::Continuation => {}
+            }
+            if let Some(result) = assembler.push(frame.opcode, frame.fin, &frame.payload)? {
+                return result.map_err(|error| ended_by_decode(&error));
+            }
+        }
+    }
+}
+
+/// Reassembles fragmented binary messages up to a size bound; single-frame messages (the norm)
+/// are decoded straight from the frame without copying.
+struct MessageAssembler {
+    limit: usize,
+    fragments: Vec<u8>,
+    in_progress: bool,
+}
+
+impl MessageAssembler {
+    fn new(limit: usize) -> MessageAssembler {
+        MessageAssembler { limit, fragments: Vec::new(), in_progress: false }
+    }
+
+    /// Returns the decoded message once complete, `None` while more fragments are due.
+    fn push(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<Option<Result<ClientMessage, DecodeError>>, Ended> {
+        match (opcode, self.in_progress) {
+            (OpCode::Binary, false) if fin => return Ok(Some(decode_client_message(payload))),
+            (OpCode::Binary, false) => self.in_progress = true,
+            (OpCode::Continuation, true) => {}
+            _ => return Err(Ended::new(CloseReason::ProtocolError, "unexpected fragment")),
+        }
+        if self.fragments.len() + payload.len() > self.limit {
+            return Err(Ended::new(CloseReason::TooLarge, ""));
+        }
+        self.fragments.extend_from_slice(payload);
+        if !fin {
+            return Ok(None);
+        }
+        self.in_progress = false;
+        let decoded = decode_client_message(&self.fragments);
+        self.fragments.clear();
+        Ok(Some(decoded))
+    }
+}
+
+fn ended_by_decode(error: &DecodeError) -> Ended {
+    match error {
+        DecodeError::TooLarge { .. } => Ended::new(CloseReason::TooLarge, error.to_string()),
+        _ => Ended::new(CloseReason::Malformed, error.to_string()),
+    }
+}
+
+fn ended_by_transport(error: WebSocketError) -> Ended {
+    match error {
+        WebSocketError::FrameTooLarge => Ended::new(CloseReason::TooLarge, ""),
+        WebSocketError::UnexpectedEOF
+        | WebSocketError::ConnectionClosed
+        | WebSocketError::IoError(_)
+        | WebSocketError::SendError(_) => Ended::new(CloseReason::ClientClosed, "transport closed"),
+        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::Malformed, "invalid UTF-8"),
+        other => Ended::new(CloseReason::ProtocolError, other.to_string()),
+    }
+}
+
+/// Joins and leaves must reach the loop; if its queue is momentarily full, wait for room.
+async fn push_reliable(ctx: &ServerContext, mut event: GameEvent) {
+    loop {
+        match ctx.events.push(event) {
+            Ok(()) => return,
+            Err(rejected) => {
+                event = rejected;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+}
+
+/// What the writer listens to.
+struct WriterInputs {
+    outbound: mpsc::Receiver<Bytes>,
+    snapshots: watch::Receiver<SnapshotFrame>,
+    control: mpsc::Receiver<Control>,
+    kick: Arc<Kick>,
+}
+
+/// Sends until told to close. Reliable messages go first; snapshots only after the welcome
+/// (the first reliable message), and only the newest.
+async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
+    let mut welcomed = false;
+    let mut last_tick = None;
+    loop {
+        let result = tokio::select! {
+            biased;
+            command = inputs.control.recv() => match command {
+                Some(Control::Pong(payload)) => {
+                    send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await
+                }
+                Some(Control::EchoClose(payload)) => {
+                    let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
+                    return;
+                }
+                Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
+                None => return,
+            },
+            reason = inputs.kick.kicked() => {
+                return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
+            }
+            Some(bytes) = inputs.outbound.recv() => {
+                if !welcomed {
+                    // Snapshots published before the welcome predate this player: skip them.
+                    welcomed = true;
+                    inputs.snapshots.mark_unchanged();
+                }
+                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
+            }
+            Ok(()) = inputs.snapshots.changed(), if welcomed => {
+                let frame = inputs.snapshots.borrow_and_update().clone();
+                count_skipped(&ctx, last_tick, frame.tick);
+                last_tick = Some(frame.tick);
+                ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes))).await
+            }
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+}
+
+fn count_skipped(ctx: &ServerContext, last: Option<crate::protocol::Tick>, now: crate::protocol::Tick) {
+    if let Some(last) = last {
+        let skipped = now.since(last) - 1;
+        if skipped > 0 {
+            ctx.sessions
+                .delivery
+                .snapshots_skipped
+                .fetch_add(skipped as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Writes one frame, giving up on a client that has not taken it within the write timeout.
+async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), ()> {
+    let len = frame.payload.len() as u64;
+    match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
+        Ok(Ok(())) => {
+            ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
+            Ok(())
+        }
+        _ => Err(()),
+    }
+}
+
+/// Tells the client why (if it is ours to explain) and sends the close frame.
+async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
+    if ended.reason == CloseReason::ClientClosed {
+        return;
+    }
+    if let Some(error) = ended.reason.error_message(&ended.detail)
+        && let Ok(bytes) = encode_server_message(&ServerMessage::Error(error))
+    {
+        let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
+    }
+    let reason = ended.reason;
+    let _ = send(ws, ctx, Frame::close(reason.code(), reason.text().as_bytes())).await;
+}

@@ -1,0 +1,118 @@
+//! HTTP routing: the game's files, `/healthz`, and the WebSocket upgrade at `/ws`. Everything
+//! that is not a WebSocket is answered here in one response; upgrades are handed to
+//! [`super::connection::serve_player`] on their own task.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::assets;
+use super::connection::serve_player;
+use super::server::ServerContext;
+
+pub type Body = Full<Bytes>;
+
+pub async fn route(
+    request: Request<Incoming>,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path();
+    let response = match (request.method(), path) {
+        (_, "/ws") => upgrade(request, ctx, peer),
+        (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
+        (&Method::GET | &Method::HEAD, _) => static_file(&request),
+        _ => {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+        }
+    };
+    Ok(response)
+}
+
+fn upgrade(mut request: Request<Incoming>, ctx: Arc<ServerContext>, peer: SocketAddr) -> Response<Body> {
+    if !fastwebsockets::upgrade::is_upgrade_request(&request) {
+        let mut response = text(
+            StatusCode::UPGRADE_REQUIRED,
+            "this is the game's WebSocket endpoint; connect with a WebSocket client\n",
+        );
+        response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return response;
+    }
+    match fastwebsockets::upgrade::upgrade(&mut request) {
+        Ok((response, upgrade)) => {
+            ctx.net.connections_accepted.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(serve_player(upgrade, ctx, peer));
+            response.map(|_| Body::default())
+        }
+        Err(error) => text(StatusCode::BAD_REQUEST, &format!("bad upgrade request: {error}\n")),
+    }
+}
+
+fn health(ctx: &ServerContext) -> Response<Body> {
+    let body = format!(
+        "{{\"status\":\"ok\",\"players\":{},\"tick\":{},\"last_tick_us\":{}}}\n",
+        ctx.sessions.player_count(),
+        ctx.loop_stats.tick.load(Ordering::Relaxed),
+        ctx.loop_stats.last_tick_micros.load(Ordering::Relaxed),
+    );
+    let mut response = Response::new(Body::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn static_file(request: &Request<Incoming>) -> Response<Body> {
+    let Some(asset) = assets::lookup(request.uri().path()) else {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let fresh = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
+    let mut response = if fresh {
+        let mut response = Response::new(Body::default());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else if request.method() == Method::HEAD {
+        Response::new(Body::default())
+    } else {
+        Response::new(Body::new(match asset.body {
+            std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
+            std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
+        }))
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    // No build step means no hashed file names: let browsers keep files but revalidate each
+    // use, which costs a 304 when nothing changed.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(body.to_owned())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,13 @@
+//! Everything that touches the network: the HTTP server and routes ([`server`], [`http`],
+//! [`assets`]), one task pair per player ([`connection`]), the registry through which the tick
+//! loop reaches players ([`sessions`]), and why connections close ([`close`]).
+
+pub mod assets;
+pub mod close;
+pub mod connection;
+pub mod http;
+pub mod server;
+pub mod sessions;
+
+pub use close::CloseReason;
+pub use server::run;

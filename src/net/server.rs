@@ -1,0 +1,155 @@
+//! The server as a whole: binds nothing itself (the caller passes a listener, so tests can use
+//! port 0), starts the tick-loop thread, accepts connections until told to stop, then stops the
+//! loop and tells every player the server is going away.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::close::CloseReason;
+use super::sessions::Sessions;
+use crate::config::Config;
+use crate::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
+
+/// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
+const EVENT_QUEUE_PER_PLAYER: usize = 32;
+/// How long an HTTP client may take to send its request headers (slowloris defence).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time given to connections to send their goodbyes when the server stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// Per-connection budgets, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    pub max_players: usize,
+    pub join_timeout: Duration,
+    pub write_timeout: Duration,
+    /// Largest WebSocket message accepted; larger ones close the connection with 1009.
+    pub max_message_bytes: usize,
+    /// Reliable messages a player may have waiting; overflow disconnects it (too slow).
+    pub outbound_queue: usize,
+    pub send_buffer_bytes: usize,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(config: &Config) -> ConnectionLimits {
+        ConnectionLimits {
+            max_players: config.max_players as usize,
+            join_timeout: config.join_timeout,
+            write_timeout: config.write_timeout,
+            max_message_bytes: crate::protocol::MAX_CLIENT_MESSAGE_BYTES,
+            outbound_queue: 256,
+            send_buffer_bytes: config.send_buffer as usize,
+        }
+    }
+}
+
+/// Network counters, read by `/healthz` (and by metrics later).
+#[derive(Debug, Default)]
+pub struct NetStats {
+    pub connections_accepted: AtomicU64,
+    pub connections_closed: AtomicU64,
+    pub inputs_received: AtomicU64,
+    /// Inputs dropped because the loop's queue was full.
+    pub inputs_dropped_queue_full: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+/// What every connection task shares.
+pub struct ServerContext {
+    pub sessions: Arc<Sessions>,
+    pub events: Arc<ArrayQueue<GameEvent>>,
+    pub limits: ConnectionLimits,
+    pub loop_stats: Arc<LoopStats>,
+    pub net: NetStats,
+}
+
+/// Runs the server on `listener` until `shutdown` completes.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
+    let seed = config.seed.unwrap_or_else(rand::random);
+    tracing::info!(seed, tick_hz = config.tick_hz, max_players = config.max_players, "starting");
+    let limits = ConnectionLimits::from_config(&config);
+    let ctx = Arc::new(ServerContext {
+        sessions: Arc::new(Sessions::new(limits.max_players)),
+        events: Arc::new(ArrayQueue::new(limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER)),
+        limits,
+        loop_stats: Arc::new(LoopStats::default()),
+        net: NetStats::default(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
+
+    tokio::select! {
+        _ = accept_loop(&listener, &ctx) => {}
+        _ = shutdown => tracing::info!("shutting down"),
+    }
+    drop(listener);
+    stop.store(true, Ordering::Relaxed);
+    for handle in ctx.sessions.handles() {
+        handle.kick.kick(CloseReason::ServerShutdown);
+    }
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+    let _ = tokio::task::spawn_blocking(move || tick_thread.join()).await;
+}
+
+fn start_tick_loop(
+    config: &Config,
+    seed: u64,
+    ctx: &Arc<ServerContext>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let tick_loop = TickLoop::new(
+        TickLoopConfig::new(WorldConfig::new(config.tick_hz, seed)),
+        Arc::clone(&ctx.events),
+        Arc::clone(&ctx.sessions),
+        Arc::clone(&ctx.loop_stats),
+    );
+    std::thread::Builder::new()
+        .name("tick-loop".to_owned())
+        .spawn(move || tick_loop.run(&stop))
+        .expect("the OS refused to start the tick-loop thread")
+}
+
+async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                prepare_socket(&stream, ctx.limits.send_buffer_bytes);
+                tokio::spawn(serve_http(stream, peer, Arc::clone(ctx)));
+            }
+            Err(error) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn prepare_socket(stream: &TcpStream, send_buffer_bytes: usize) {
+    let _ = stream.set_nodelay(true);
+    if let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(send_buffer_bytes) {
+        tracing::debug!(%error, "SO_SNDBUF not set");
+    }
+}
+
+async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
+    let service = service_fn(move |request| super::http::route(request, Arc::clone(&ctx), peer));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(%peer, %error, "http connection ended with an error");
+    }
+}

@@ -1,0 +1,167 @@
+//! The session registry: for each player in the game, the handle its connection task listens
+//! on. The tick loop reaches players only through here (it implements [`Outbox`]), so it never
+//! touches a socket: snapshots go into a latest-wins `watch` cell shared by all, reliable
+//! messages into each player's bounded queue, and a player whose queue is full is kicked.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::close::CloseReason;
+use crate::game::Outbox;
+use crate::protocol::{PlayerId, Tick};
+
+/// One encoded snapshot, shared by every connection (cloning `Bytes` is a reference count).
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFrame {
+    pub tick: Tick,
+    pub bytes: Bytes,
+}
+
+/// A request, from anywhere, that a connection close with a reason. The first reason wins.
+#[derive(Debug, Default)]
+pub struct Kick {
+    reason: OnceLock<CloseReason>,
+    notify: Notify,
+}
+
+impl Kick {
+    pub fn kick(&self, reason: CloseReason) {
+        if self.reason.set(reason).is_ok() {
+            self.notify.notify_one();
+        }
+    }
+
+    pub fn reason(&self) -> Option<CloseReason> {
+        self.reason.get().copied()
+    }
+
+    /// Resolves once kicked, with the reason.
+    pub async fn kicked(&self) -> CloseReason {
+        loop {
+            if let Some(&reason) = self.reason.get() {
+                return reason;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What the registry keeps per player.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    /// Reliable, ordered messages for this player (welcome, joins, leaves, tags, pongs).
+    pub outbound: mpsc::Sender<Bytes>,
+    pub kick: Arc<Kick>,
+}
+
+/// Counters about delivery, read by health and metrics endpoints.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    pub snapshots_sent: AtomicU64,
+    /// Snapshots a slow reader never saw because a newer one replaced them first.
+    pub snapshots_skipped: AtomicU64,
+    pub kicked_slow: AtomicU64,
+}
+
+pub struct Sessions {
+    players: DashMap<PlayerId, SessionHandle>,
+    snapshots: watch::Sender<SnapshotFrame>,
+    /// Slots taken by connections that joined or are joining; bounded by `max_players`.
+    reserved: AtomicUsize,
+    max_players: usize,
+    next_id: AtomicU64,
+    pub delivery: DeliveryStats,
+}
+
+impl Sessions {
+    pub fn new(max_players: usize) -> Sessions {
+        Sessions {
+            players: DashMap::new(),
+            snapshots: watch::Sender::new(SnapshotFrame::default()),
+            reserved: AtomicUsize::new(0),
+            max_players,
+            next_id: AtomicU64::new(1),
+            delivery: DeliveryStats::default(),
+        }
+    }
+
+    /// Takes a player slot, or returns `None` if the server is full. The slot is released when
+    /// the returned guard drops.
+    pub fn reserve_slot(self: &Arc<Self>) -> Option<SlotGuard> {
+        let taken = self.reserved.fetch_add(1, Ordering::AcqRel);
+        if taken >= self.max_players {
+            self.reserved.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(SlotGuard { sessions: Arc::clone(self) })
+    }
+
+    pub fn allocate_id(&self) -> PlayerId {
+        PlayerId(self.next_id.fetch_add(1, Ordering::Relaxed) as u32)
+    }
+
+    pub fn register(&self, id: PlayerId, handle: SessionHandle) {
+        self.players.insert(id, handle);
+    }
+
+    pub fn unregister(&self, id: PlayerId) {
+        self.players.remove(&id);
+    }
+
+    /// A copy of every registered handle (for broadcasts from outside the loop, e.g. shutdown).
+    pub fn handles(&self) -> Vec<SessionHandle> {
+        self.players.iter().map(|entry| entry.value().clone()).collect()
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    pub fn subscribe_snapshots(&self) -> watch::Receiver<SnapshotFrame> {
+        self.snapshots.subscribe()
+    }
+
+    fn deliver(&self, handle: &SessionHandle, bytes: Bytes) {
+        if handle.outbound.try_send(bytes).is_err() {
+            // Full (or the connection is already closing): a reliable message cannot be dropped,
+            // so the player goes instead of the memory.
+            self.delivery.kicked_slow.fetch_add(1, Ordering::Relaxed);
+            handle.kick.kick(CloseReason::SlowConsumer);
+        }
+    }
+}
+
+impl Outbox for Arc<Sessions> {
+    fn publish_snapshot(&self, tick: Tick, bytes: Bytes) {
+        self.snapshots.send_replace(SnapshotFrame { tick, bytes });
+    }
+
+    fn send_to(&self, id: PlayerId, bytes: Bytes) {
+        if let Some(handle) = self.players.get(&id) {
+            self.deliver(&handle, bytes);
+        }
+    }
+
+    fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
+        for entry in self.players.iter() {
+            if Some(*entry.key()) != except {
+                self.deliver(entry.value(), bytes.clone());
+            }
+        }
+    }
+}
+
+/// A reserved player slot; dropping it frees the slot.
+pub struct SlotGuard {
+    sessions: Arc<Sessions>,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.sessions.reserved.fetch_sub(1, Ordering::AcqRel);
+    }
+}

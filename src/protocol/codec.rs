@@ -1,0 +1,108 @@
+//! The one place that knows the wire format is bincode 2 (standard configuration: little-endian,
+//! variable-length integers). Everything else encodes and decodes through these functions, so the
+//! format can be swapped here alone. Decoding is bounded: a message larger than the limit, with
+//! trailing bytes, or with a field the rules forbid (a non-finite float) is an error, never a panic.
+
+use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::messages::{ClientMessage, ServerMessage};
+
+/// Largest client message the server decodes. A `Join` with a 16-character name is about
+/// 70 bytes; anything near this bound is hostile.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+
+/// Largest server message a client decodes: a snapshot of thousands of entities fits easily.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+type ClientConfig = Configuration<LittleEndian, Varint, Limit<MAX_CLIENT_MESSAGE_BYTES>>;
+type ServerConfig = Configuration<LittleEndian, Varint, Limit<MAX_SERVER_MESSAGE_BYTES>>;
+
+const CLIENT_CONFIG: ClientConfig = config::standard().with_limit::<MAX_CLIENT_MESSAGE_BYTES>();
+const SERVER_CONFIG: ServerConfig = config::standard().with_limit::<MAX_SERVER_MESSAGE_BYTES>();
+
+/// Why bytes could not become a message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("message of {len} bytes exceeds the limit of {limit}")]
+    TooLarge { len: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("{extra} unexpected bytes after the message")]
+    TrailingBytes { extra: usize },
+    #[error("field `{0}` is not a finite number")]
+    NonFinite(&'static str),
+}
+
+/// Why a message could not become bytes (only a bug can cause this: our types always encode).
+#[derive(Debug, thiserror::Error)]
+#[error("could not encode message: {0}")]
+pub struct EncodeError(String);
+
+pub fn decode_client_message(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
+    let message: ClientMessage = decode_bounded(bytes, CLIENT_CONFIG, MAX_CLIENT_MESSAGE_BYTES)?;
+    check_client_floats(&message)?;
+    Ok(message)
+}
+
+pub fn decode_server_message(bytes: &[u8]) -> Result<ServerMessage, DecodeError> {
+    decode_bounded(bytes, SERVER_CONFIG, MAX_SERVER_MESSAGE_BYTES)
+}
+
+pub fn encode_client_message(message: &ClientMessage) -> Result<Vec<u8>, EncodeError> {
+    encode_to_vec(message, CLIENT_CONFIG)
+}
+
+pub fn encode_server_message(message: &ServerMessage) -> Result<Vec<u8>, EncodeError> {
+    let mut buffer = Vec::new();
+    encode_server_message_into(message, &mut buffer)?;
+    Ok(buffer)
+}
+
+/// Encodes into `buffer` (cleared first), so a caller on a hot path can reuse its allocation.
+pub fn encode_server_message_into(
+    message: &ServerMessage,
+    buffer: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    buffer.clear();
+    bincode::serde::encode_into_std_write(message, buffer, SERVER_CONFIG)
+        .map(|_| ())
+        .map_err(|e| EncodeError(e.to_string()))
+}
+
+fn encode_to_vec<T: Serialize, C: bincode::config::Config>(
+    message: &T,
+    config: C,
+) -> Result<Vec<u8>, EncodeError> {
+    bincode::serde::encode_to_vec(message, config).map_err(|e| EncodeError(e.to_string()))
+}
+
+fn decode_bounded<T: DeserializeOwned, C: bincode::config::Config>(
+    bytes: &[u8],
+    config: C,
+    limit: usize,
+) -> Result<T, DecodeError> {
+    // Cheap check first: bincode's limit bounds what it reads, this bounds what we accept.
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    let (message, used) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - used,
+        });
+    }
+    Ok(message)
+}
+
+/// NaN and infinities would poison the simulation; the server refuses them at the edge.
+fn check_client_floats(message: &ClientMessage) -> Result<(), DecodeError> {
+    match message {
+        ClientMessage::Input(input) if !input.aim.is_finite() => Err(DecodeError::NonFinite("aim")),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,211 @@
+//! The wire messages of protocol version [`PROTOCOL_VERSION`]: what a client may send and what
+//! the server answers. Field order is the byte order on the wire (see `docs/PROTOCOL.md`), so
+//! new fields go at the end of a struct only with a version bump, and new variants go at the end
+//! of an enum. These types are pure data: no I/O, no validation beyond what serde enforces.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. A client announcing another one is refused with
+/// [`ErrorCode::VersionMismatch`] before the connection closes.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// A player's identity for the lifetime of its connection. Never reused within a server run.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(transparent)]
+pub struct PlayerId(pub u32);
+
+impl std::fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The number of a simulation step. Starts at 0 and wraps after `u32::MAX` (four years at
+/// 30 Hz); compare ticks with [`Tick::since`], never with `<`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(transparent)]
+pub struct Tick(pub u32);
+
+impl Tick {
+    /// The tick after this one, wrapping.
+    pub fn next(self) -> Tick {
+        Tick(self.0.wrapping_add(1))
+    }
+
+    /// How many ticks `self` is after `earlier`, with wrap-around (negative if before).
+    pub fn since(self, earlier: Tick) -> i32 {
+        self.0.wrapping_sub(earlier.0) as i32
+    }
+}
+
+/// Bits of [`PlayerInput::buttons`]. Unknown bits are ignored by the server.
+pub mod buttons {
+    pub const UP: u8 = 1;
+    pub const DOWN: u8 = 2;
+    pub const LEFT: u8 = 4;
+    pub const RIGHT: u8 = 8;
+    pub const FIRE: u8 = 16;
+    /// Every bit the server understands.
+    pub const ALL: u8 = UP | DOWN | LEFT | RIGHT | FIRE;
+}
+
+/// Bits of [`PlayerState::flags`].
+pub mod player_flags {
+    /// Just (re)spawned: cannot be tagged, drawn translucent.
+    pub const PROTECTED: u8 = 1;
+}
+
+/// Everything a client sends. Each variant is one binary WebSocket message.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// First message of a connection: who I am and which protocol I speak.
+    Join(Join),
+    /// The controls held during one client tick.
+    Input(PlayerInput),
+    /// Asks for a [`ServerMessage::Pong`] carrying the same nonce, to measure round-trip time.
+    Ping(Ping),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Join {
+    pub protocol_version: u16,
+    /// Display name, validated by [`crate::protocol::validate_name`].
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+pub struct PlayerInput {
+    /// Increments by one per input; echoed back as [`PlayerState::last_input_seq`] once applied.
+    pub seq: u32,
+    /// A set of [`buttons`] bits.
+    pub buttons: u8,
+    /// Direction the player aims, in radians (0 = +x, π/2 = +y, i.e. down on screen).
+    pub aim: f32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Ping {
+    pub nonce: u32,
+}
+
+/// Everything the server sends. Each variant is one binary WebSocket message.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// Answer to a valid [`ClientMessage::Join`]: who you are and the rules of the game.
+    Welcome(Welcome),
+    /// The whole visible world at one tick. Sent every tick; a slow reader gets only the newest.
+    Snapshot(Snapshot),
+    /// Someone joined (not sent to the joiner, whose welcome lists everyone).
+    PlayerJoined(PlayerInfo),
+    /// Someone left; their entity is gone from the next snapshot.
+    PlayerLeft(PlayerLeft),
+    /// A bolt from `shooter` hit `victim`.
+    Tagged(Tagged),
+    Pong(Ping),
+    /// Why the server is about to close the connection.
+    Error(ErrorMessage),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Welcome {
+    pub protocol_version: u16,
+    pub player_id: PlayerId,
+    pub tick_hz: u16,
+    pub params: GameParams,
+    /// Everyone in the game at the moment of joining, including the joiner.
+    pub players: Vec<PlayerInfo>,
+}
+
+/// The rules a client needs to draw the world and predict its own movement exactly as the
+/// server simulates it (see "Movement" in `docs/PROTOCOL.md`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct GameParams {
+    pub arena_width: f32,
+    pub arena_height: f32,
+    pub player_radius: f32,
+    pub orb_radius: f32,
+    pub bolt_radius: f32,
+    /// Units per second squared while a direction is held.
+    pub accel: f32,
+    /// Fraction of velocity lost per second (applied as `1 - friction * dt` per tick).
+    pub friction: f32,
+    /// Units per second; faster velocities are scaled down to this.
+    pub max_speed: f32,
+    pub bolt_speed: f32,
+    pub bolt_lifetime_ticks: u16,
+    pub fire_cooldown_ticks: u16,
+    pub spawn_protection_ticks: u16,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PlayerInfo {
+    pub id: PlayerId,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct PlayerLeft {
+    pub id: PlayerId,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Tagged {
+    pub tick: Tick,
+    pub shooter: PlayerId,
+    pub victim: PlayerId,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    pub tick: Tick,
+    pub players: Vec<PlayerState>,
+    pub orbs: Vec<OrbState>,
+    pub bolts: Vec<BoltState>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct PlayerState {
+    pub id: PlayerId,
+    pub x: f32,
+    pub y: f32,
+    pub vx: f32,
+    pub vy: f32,
+    pub aim: f32,
+    pub score: u32,
+    /// The `seq` of the last [`PlayerInput`] the server applied for this player: the
+    /// acknowledgement a client needs to reconcile its prediction.
+    pub last_input_seq: u32,
+    /// A set of [`player_flags`] bits.
+    pub flags: u8,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct OrbState {
+    pub id: u32,
+    pub x: f32,
+    pub y: f32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct BoltState {
+    pub id: u32,
+    pub owner: PlayerId,
+    pub x: f32,
+    pub y: f32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ErrorMessage {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Why the server refused or ended a session; sent in [`ErrorMessage`] before the close frame.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    VersionMismatch,
+    InvalidName,
+    ServerFull,
+    MalformedMessage,
+    UnexpectedMessage,
+}

@@ -1,0 +1,15 @@
+//! The contract between server and clients: message types ([`messages`]), their binary encoding
+//! ([`codec`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
+//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v1.json` pins it.
+
+pub mod codec;
+pub mod messages;
+mod name;
+
+pub use codec::{
+    DecodeError, EncodeError, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES,
+    decode_client_message, decode_server_message, encode_client_message, encode_server_message,
+    encode_server_message_into,
+};
+pub use messages::*;
+pub use name::{MAX_NAME_CHARS, NameError, validate_name};
