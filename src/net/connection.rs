@@ -12,10 +12,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{
+    Frame, OpCode, Payload, Role, WebSocketError, WebSocketRead, WebSocketWrite,
+};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use super::close::CloseReason;
@@ -28,11 +30,14 @@ use crate::protocol::{
 };
 
 type Stream = TokioIo<Upgraded>;
-type Reader = WebSocketRead<ReadHalf<Stream>>;
+type Reader<'a> = WebSocketRead<&'a mut ReadHalf<Stream>>;
 type Writer = WebSocketWrite<WriteHalf<Stream>>;
 
-/// How long the writer may take to send its close frame once the reader has ended.
+/// How long the writer may take to send its close frame once the reader has ended, and how
+/// long the client then has to close its side.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Most bytes read and discarded after our close frame before the socket is dropped anyway.
+const DRAIN_LIMIT: usize = 1 << 20;
 
 /// Frames the reader asks the writer to send.
 #[derive(Debug)]
@@ -72,7 +77,12 @@ pub async fn serve_player(
             return;
         }
     };
-    let (mut reader, writer) = ws.split(tokio::io::split);
+    // The reader borrows our read half so that, once the session is over, we can drain what the
+    // client still sends: closing a socket with unread data resets it, and the reset can
+    // overtake our close frame.
+    let (mut read_half, write_half) = tokio::io::split(ws.into_inner());
+    let (mut reader, writer) =
+        fastwebsockets::after_handshake_split(&mut read_half, write_half, Role::Server);
     reader.set_max_message_size(ctx.limits.max_message_bytes);
     reader.set_auto_close(true);
     reader.set_auto_pong(true);
@@ -109,6 +119,10 @@ pub async fn serve_player(
             if tokio::time::timeout(CLOSE_GRACE, &mut writer_task).await.is_err() {
                 writer_task.abort();
             }
+            drop(reader);
+            if reason != CloseReason::ClientClosed {
+                drain(&mut read_half).await;
+            }
             reason
         }
         None => kick.reason().unwrap_or(CloseReason::ClientClosed),
@@ -124,6 +138,22 @@ pub async fn serve_player(
     ctx.net.connections_closed.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Reads and discards what the client still sends after our close frame, until it closes its
+/// side, [`CLOSE_GRACE`] passes, or [`DRAIN_LIMIT`] bytes were thrown away.
+async fn drain(read_half: &mut ReadHalf<Stream>) {
+    let mut scratch = [0u8; 4096];
+    let mut drained = 0;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while drained < DRAIN_LIMIT {
+            match read_half.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
+}
+
 /// The reading side's view of the connection.
 struct Session<'a> {
     ctx: &'a Arc<ServerContext>,
@@ -136,7 +166,7 @@ impl Session<'_> {
     /// Reads until the session ends; `joined` is set once the player is in the game.
     async fn run(
         &self,
-        reader: &mut Reader,
+        reader: &mut Reader<'_>,
         joined: &mut Option<(crate::protocol::PlayerId, SlotGuard)>,
     ) -> Ended {
         let mut assembler = MessageAssembler::new(self.ctx.limits.max_message_bytes);
@@ -221,7 +251,7 @@ impl Session<'_> {
     /// The next complete client message, or why the session must end.
     async fn next_message(
         &self,
-        reader: &mut Reader,
+        reader: &mut Reader<'_>,
         assembler: &mut MessageAssembler,
     ) -> Result<ClientMessage, Ended> {
         let control = self.control.clone();

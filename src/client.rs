@@ -1,0 +1,162 @@
+//! A Rust client of the Skirmish protocol over a real WebSocket: connect, send typed messages,
+//! receive typed messages or the close frame. Used by the integration tests and the bot swarm,
+//! so both exercise the same path a browser does.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, WebSocketError};
+use http_body_util::Empty;
+use hyper::Request;
+use hyper::header::{CONNECTION, HOST, UPGRADE};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::protocol::{
+    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, ServerMessage, Welcome,
+    decode_server_message, encode_client_message,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid url {0:?}: expected ws://host:port/path")]
+    InvalidUrl(String),
+    #[error("cannot connect: {0}")]
+    Connect(#[from] std::io::Error),
+    #[error("websocket: {0}")]
+    WebSocket(#[from] WebSocketError),
+    #[error("undecodable server message: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("server closed the connection: {code} {reason}")]
+    Closed { code: u16, reason: String },
+    #[error("unexpected message before welcome: {0:?}")]
+    Unexpected(Box<ServerMessage>),
+    #[error("server sent a text frame")]
+    TextFrame,
+}
+
+/// What arrived from the server.
+#[derive(Debug)]
+pub enum Received {
+    Message(ServerMessage),
+    /// The server's close frame (code 1005 if it had none).
+    Closed { code: u16, reason: String },
+}
+
+pub struct GameClient {
+    ws: FragmentCollector<TokioIo<Upgraded>>,
+    /// Payload bytes received so far (snapshots included), for bandwidth figures.
+    pub bytes_received: u64,
+}
+
+impl GameClient {
+    /// Opens a WebSocket to `url` (e.g. `ws://127.0.0.1:8080/ws`).
+    pub async fn connect(url: &str) -> Result<GameClient, ClientError> {
+        let invalid = || ClientError::InvalidUrl(url.to_owned());
+        let rest = url.strip_prefix("ws://").ok_or_else(invalid)?;
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            return Err(invalid());
+        }
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        let request = Request::builder()
+            .method("GET")
+            .uri(path)
+            .header(HOST, authority)
+            .header(UPGRADE, "websocket")
+            .header(CONNECTION, "upgrade")
+            .header("Sec-WebSocket-Key", fastwebsockets::handshake::generate_key())
+            .header("Sec-WebSocket-Version", "13")
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| invalid())?;
+        let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, request, stream).await?;
+        Ok(GameClient { ws: FragmentCollector::new(ws), bytes_received: 0 })
+    }
+
+    /// Connects and joins as `name`, returning once welcomed.
+    pub async fn join(url: &str, name: &str) -> Result<(GameClient, Welcome), ClientError> {
+        let mut client = GameClient::connect(url).await?;
+        client
+            .send(&ClientMessage::Join(Join { protocol_version: PROTOCOL_VERSION, name: name.to_owned() }))
+            .await?;
+        loop {
+            match client.recv().await? {
+                Received::Message(ServerMessage::Welcome(welcome)) => return Ok((client, welcome)),
+                Received::Message(ServerMessage::Error(error)) => {
+                    return Err(ClientError::Closed { code: 0, reason: error.message });
+                }
+                Received::Message(other) => return Err(ClientError::Unexpected(Box::new(other))),
+                Received::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
+            }
+        }
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let bytes = encode_client_message(message).expect("client messages always encode");
+        self.send_raw(OpCode::Binary, bytes).await
+    }
+
+    /// Sends any frame, valid or not (tests use this to misbehave).
+    pub async fn send_raw(&mut self, opcode: OpCode, payload: Vec<u8>) -> Result<(), ClientError> {
+        let frame = Frame::new(true, opcode, None, Payload::Owned(payload));
+        self.ws.write_frame(frame).await?;
+        Ok(())
+    }
+
+    /// Sends a close frame with `code`.
+    pub async fn close(&mut self, code: u16) -> Result<(), ClientError> {
+        self.ws.write_frame(Frame::close(code, b"")).await?;
+        Ok(())
+    }
+
+    /// The next message or the close frame.
+    pub async fn recv(&mut self) -> Result<Received, ClientError> {
+        loop {
+            let frame = self.ws.read_frame().await?;
+            self.bytes_received += frame.payload.len() as u64;
+            match frame.opcode {
+                OpCode::Binary => return Ok(Received::Message(decode_server_message(&frame.payload)?)),
+                OpCode::Close => return Ok(Received::Closed { code: close_code(&frame.payload), reason: close_reason(&frame.payload) }),
+                OpCode::Text => return Err(ClientError::TextFrame),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next message, treating a close as an error.
+    pub async fn recv_message(&mut self) -> Result<ServerMessage, ClientError> {
+        match self.recv().await? {
+            Received::Message(message) => Ok(message),
+            Received::Closed { code, reason } => Err(ClientError::Closed { code, reason }),
+        }
+    }
+}
+
+fn close_code(payload: &[u8]) -> u16 {
+    match payload {
+        [high, low, ..] => u16::from_be_bytes([*high, *low]),
+        _ => 1005,
+    }
+}
+
+fn close_reason(payload: &[u8]) -> String {
+    payload.get(2..).map(|r| String::from_utf8_lossy(r).into_owned()).unwrap_or_default()
+}
+
+/// Runs hyper's connection future for the client handshake on tokio.
+struct SpawnExecutor;
+
+impl<F> hyper::rt::Executor<F> for SpawnExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        tokio::spawn(future);
+    }
+}
