@@ -41,7 +41,10 @@ pub enum ClientError {
 pub enum Received {
     Message(ServerMessage),
     /// The server's close frame (code 1005 if it had none).
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub struct GameClient {
@@ -70,28 +73,42 @@ impl GameClient {
             .header(HOST, authority)
             .header(UPGRADE, "websocket")
             .header(CONNECTION, "upgrade")
-            .header("Sec-WebSocket-Key", fastwebsockets::handshake::generate_key())
+            .header(
+                "Sec-WebSocket-Key",
+                fastwebsockets::handshake::generate_key(),
+            )
             .header("Sec-WebSocket-Version", "13")
             .body(Empty::<Bytes>::new())
             .map_err(|_| invalid())?;
         let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, request, stream).await?;
-        Ok(GameClient { ws: FragmentCollector::new(ws), bytes_received: 0 })
+        Ok(GameClient {
+            ws: FragmentCollector::new(ws),
+            bytes_received: 0,
+        })
     }
 
     /// Connects and joins as `name`, returning once welcomed.
     pub async fn join(url: &str, name: &str) -> Result<(GameClient, Welcome), ClientError> {
         let mut client = GameClient::connect(url).await?;
         client
-            .send(&ClientMessage::Join(Join { protocol_version: PROTOCOL_VERSION, name: name.to_owned() }))
+            .send(&ClientMessage::Join(Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: name.to_owned(),
+            }))
             .await?;
         loop {
             match client.recv().await? {
                 Received::Message(ServerMessage::Welcome(welcome)) => return Ok((client, welcome)),
                 Received::Message(ServerMessage::Error(error)) => {
-                    return Err(ClientError::Closed { code: 0, reason: error.message });
+                    return Err(ClientError::Closed {
+                        code: 0,
+                        reason: error.message,
+                    });
                 }
                 Received::Message(other) => return Err(ClientError::Unexpected(Box::new(other))),
-                Received::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
+                Received::Closed { code, reason } => {
+                    return Err(ClientError::Closed { code, reason });
+                }
             }
         }
     }
@@ -120,8 +137,15 @@ impl GameClient {
             let frame = self.ws.read_frame().await?;
             self.bytes_received += frame.payload.len() as u64;
             match frame.opcode {
-                OpCode::Binary => return Ok(Received::Message(decode_server_message(&frame.payload)?)),
-                OpCode::Close => return Ok(Received::Closed { code: close_code(&frame.payload), reason: close_reason(&frame.payload) }),
+                OpCode::Binary => {
+                    return Ok(Received::Message(decode_server_message(&frame.payload)?));
+                }
+                OpCode::Close => {
+                    return Ok(Received::Closed {
+                        code: close_code(&frame.payload),
+                        reason: close_reason(&frame.payload),
+                    });
+                }
                 OpCode::Text => return Err(ClientError::TextFrame),
                 _ => continue,
             }
@@ -145,7 +169,10 @@ fn close_code(payload: &[u8]) -> u16 {
 }
 
 fn close_reason(payload: &[u8]) -> String {
-    payload.get(2..).map(|r| String::from_utf8_lossy(r).into_owned()).unwrap_or_default()
+    payload
+        .get(2..)
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs hyper's connection future for the client handshake on tokio.

@@ -94,9 +94,16 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let config =
-            Config::try_parse_from(["skirmish", "--addr", "0.0.0.0:9000", "--tick-hz", "60", "--seed", "7"])
-                .unwrap();
+        let config = Config::try_parse_from([
+            "skirmish",
+            "--addr",
+            "0.0.0.0:9000",
+            "--tick-hz",
+            "60",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.tick_hz, 60);
         assert_eq!(config.seed, Some(7));

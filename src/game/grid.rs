@@ -98,7 +98,13 @@ mod tests {
     #[test]
     fn finds_every_point_within_radius_and_skips_far_ones() {
         let mut grid = SpatialGrid::new(1000.0, 500.0, 100.0);
-        let points = [(5.0, 5.0), (150.0, 40.0), (990.0, 490.0), (420.0, 260.0), (-50.0, 9999.0)];
+        let points = [
+            (5.0, 5.0),
+            (150.0, 40.0),
+            (990.0, 490.0),
+            (420.0, 260.0),
+            (-50.0, 9999.0),
+        ];
         grid.rebuild(points.iter().copied());
         assert_eq!(near(&grid, 10.0, 10.0, 30.0), vec![0]);
         assert_eq!(near(&grid, 100.0, 20.0, 60.0), vec![0, 1]);
@@ -116,7 +122,9 @@ mod tests {
             seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
             (seed >> 8) as f32 / (1u32 << 24) as f32
         };
-        let points: Vec<(f32, f32)> = (0..500).map(|_| (next() * 2000.0, next() * 1000.0)).collect();
+        let points: Vec<(f32, f32)> = (0..500)
+            .map(|_| (next() * 2000.0, next() * 1000.0))
+            .collect();
         grid.rebuild(points.iter().copied());
         for _ in 0..100 {
             let (x, y, r) = (next() * 2000.0, next() * 1000.0, next() * 200.0);

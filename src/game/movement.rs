@@ -95,7 +95,12 @@ mod tests {
     fn holding_right_accelerates_to_max_speed_and_no_further() {
         let params = default_params(30);
         let dt = tick_seconds(30);
-        let mut body = Body { x: 100.0, y: 100.0, vx: 0.0, vy: 0.0 };
+        let mut body = Body {
+            x: 100.0,
+            y: 100.0,
+            vx: 0.0,
+            vy: 0.0,
+        };
         step_body(&mut body, buttons::RIGHT, &params, dt);
         assert!(body.vx > 0.0 && body.vy == 0.0 && body.x > 100.0);
         for _ in 0..120 {
@@ -109,7 +114,11 @@ mod tests {
     fn diagonal_is_not_faster_than_straight() {
         let params = default_params(30);
         let dt = tick_seconds(30);
-        let mut straight = Body { x: 500.0, y: 500.0, ..Body::default() };
+        let mut straight = Body {
+            x: 500.0,
+            y: 500.0,
+            ..Body::default()
+        };
         let mut diagonal = straight;
         step_body(&mut straight, buttons::DOWN, &params, dt);
         step_body(&mut diagonal, buttons::DOWN | buttons::RIGHT, &params, dt);
@@ -122,7 +131,12 @@ mod tests {
     fn opposite_buttons_cancel_and_friction_stops_the_ship() {
         let params = default_params(30);
         let dt = tick_seconds(30);
-        let mut body = Body { x: 500.0, y: 500.0, vx: 200.0, vy: 0.0 };
+        let mut body = Body {
+            x: 500.0,
+            y: 500.0,
+            vx: 200.0,
+            vy: 0.0,
+        };
         for _ in 0..300 {
             step_body(&mut body, buttons::LEFT | buttons::RIGHT, &params, dt);
         }
@@ -133,9 +147,17 @@ mod tests {
     fn walls_stop_the_ship_inside_the_arena() {
         let params = default_params(30);
         let dt = tick_seconds(30);
-        let mut body = Body { x: 20.0, y: 20.0, vx: -400.0, vy: -400.0 };
+        let mut body = Body {
+            x: 20.0,
+            y: 20.0,
+            vx: -400.0,
+            vy: -400.0,
+        };
         step_body(&mut body, buttons::UP | buttons::LEFT, &params, dt);
-        assert_eq!((body.x, body.y), (params.player_radius, params.player_radius));
+        assert_eq!(
+            (body.x, body.y),
+            (params.player_radius, params.player_radius)
+        );
         assert_eq!((body.vx, body.vy), (0.0, 0.0));
     }
 }

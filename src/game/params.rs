@@ -33,5 +33,7 @@ pub fn default_params(tick_hz: u16) -> GameParams {
 }
 
 fn seconds_to_ticks(seconds: f32, tick_hz: u16) -> u16 {
-    (seconds * tick_hz as f32).round().clamp(1.0, u16::MAX as f32) as u16
+    (seconds * tick_hz as f32)
+        .round()
+        .clamp(1.0, u16::MAX as f32) as u16
 }

@@ -21,10 +21,18 @@ use crate::protocol::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum GameEvent {
     /// A player passed the handshake; `name` is already validated.
-    Join { id: PlayerId, name: String },
-    Input { id: PlayerId, input: PlayerInput },
+    Join {
+        id: PlayerId,
+        name: String,
+    },
+    Input {
+        id: PlayerId,
+        input: PlayerInput,
+    },
     /// The player's connection ended (for whatever reason).
-    Leave { id: PlayerId },
+    Leave {
+        id: PlayerId,
+    },
 }
 
 /// Where the loop's output goes. Implementations must not block: they hand bytes over and
@@ -148,7 +156,9 @@ impl<O: Outbox> TickLoop<O> {
                 // Still hopelessly behind: drop the backlog rather than spiral.
                 let behind = Instant::now().duration_since(next_tick);
                 let dropped = (behind.as_secs_f64() / self.period.as_secs_f64()) as u64;
-                self.stats.ticks_dropped.fetch_add(dropped, Ordering::Relaxed);
+                self.stats
+                    .ticks_dropped
+                    .fetch_add(dropped, Ordering::Relaxed);
                 next_tick = Instant::now();
             }
             if last_report.elapsed() >= self.config.report_interval {
@@ -174,9 +184,15 @@ impl<O: Outbox> TickLoop<O> {
             self.broadcast_tags();
         }
         self.publish_snapshot();
-        self.stats.ticks_total.fetch_add(u64::from(count), Ordering::Relaxed);
-        self.stats.tick.store(u64::from(self.world.tick().0), Ordering::Relaxed);
-        self.stats.players.store(self.world.players().len() as u64, Ordering::Relaxed);
+        self.stats
+            .ticks_total
+            .fetch_add(u64::from(count), Ordering::Relaxed);
+        self.stats
+            .tick
+            .store(u64::from(self.world.tick().0), Ordering::Relaxed);
+        self.stats
+            .players
+            .store(self.world.players().len() as u64, Ordering::Relaxed);
     }
 
     fn drain_events(&mut self) {
@@ -206,11 +222,17 @@ impl<O: Outbox> TickLoop<O> {
             players: self
                 .names
                 .iter()
-                .map(|(&id, name)| PlayerInfo { id, name: name.clone() })
+                .map(|(&id, name)| PlayerInfo {
+                    id,
+                    name: name.clone(),
+                })
                 .collect(),
         });
         self.send(Some(id), &welcome);
-        self.send_to_others(Some(id), &ServerMessage::PlayerJoined(PlayerInfo { id, name }));
+        self.send_to_others(
+            Some(id),
+            &ServerMessage::PlayerJoined(PlayerInfo { id, name }),
+        );
     }
 
     fn queue_input(&mut self, id: PlayerId, input: PlayerInput) {
@@ -245,8 +267,11 @@ impl<O: Outbox> TickLoop<O> {
         }
         match encode_server_message_into(&self.snapshot, &mut self.encoded) {
             Ok(()) => {
-                self.stats.last_snapshot_bytes.store(self.encoded.len() as u64, Ordering::Relaxed);
-                self.outbox.publish_snapshot(self.world.tick(), Bytes::copy_from_slice(&self.encoded));
+                self.stats
+                    .last_snapshot_bytes
+                    .store(self.encoded.len() as u64, Ordering::Relaxed);
+                self.outbox
+                    .publish_snapshot(self.world.tick(), Bytes::copy_from_slice(&self.encoded));
             }
             Err(error) => tracing::error!(%error, "snapshot not encoded"),
         }
@@ -269,7 +294,9 @@ impl<O: Outbox> TickLoop<O> {
         window.ticks += 1;
         window.total += took;
         window.max = window.max.max(took);
-        self.stats.last_tick_micros.store(took.as_micros() as u64, Ordering::Relaxed);
+        self.stats
+            .last_tick_micros
+            .store(took.as_micros() as u64, Ordering::Relaxed);
         if took > self.period {
             window.overruns += 1;
             self.stats.overruns.fetch_add(1, Ordering::Relaxed);
@@ -278,7 +305,10 @@ impl<O: Outbox> TickLoop<O> {
 
     fn log_report(&mut self) {
         let window = std::mem::take(&mut self.window);
-        let mean = window.total.checked_div(window.ticks.max(1) as u32).unwrap_or_default();
+        let mean = window
+            .total
+            .checked_div(window.ticks.max(1) as u32)
+            .unwrap_or_default();
         tracing::info!(
             ticks = window.ticks,
             mean_us = mean.as_micros() as u64,
@@ -299,5 +329,153 @@ fn encode(message: &ServerMessage) -> Option<Bytes> {
             tracing::error!(%error, "message not encoded");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::protocol::{buttons, decode_server_message};
+
+    /// An outbox that records what the loop sent, decoded.
+    #[derive(Default, Clone)]
+    struct Recorder {
+        sent: Arc<Mutex<Vec<(Option<PlayerId>, Option<PlayerId>, ServerMessage)>>>,
+        snapshots: Arc<Mutex<Vec<(Tick, Snapshot)>>>,
+    }
+
+    impl Outbox for Recorder {
+        fn publish_snapshot(&self, tick: Tick, bytes: Bytes) {
+            let Ok(ServerMessage::Snapshot(snapshot)) = decode_server_message(&bytes) else {
+                panic!("published bytes are not a snapshot");
+            };
+            self.snapshots.lock().unwrap().push((tick, snapshot));
+        }
+        fn send_to(&self, id: PlayerId, bytes: Bytes) {
+            let message = decode_server_message(&bytes).unwrap();
+            self.sent.lock().unwrap().push((Some(id), None, message));
+        }
+        fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
+            let message = decode_server_message(&bytes).unwrap();
+            self.sent.lock().unwrap().push((None, except, message));
+        }
+    }
+
+    fn new_loop() -> (TickLoop<Recorder>, Arc<ArrayQueue<GameEvent>>, Recorder) {
+        let events = Arc::new(ArrayQueue::new(64));
+        let recorder = Recorder::default();
+        let tick_loop = TickLoop::new(
+            TickLoopConfig::new(WorldConfig::new(30, 1)),
+            Arc::clone(&events),
+            recorder.clone(),
+            Arc::new(LoopStats::default()),
+        );
+        (tick_loop, events, recorder)
+    }
+
+    #[test]
+    fn a_join_is_welcomed_announced_and_simulated() {
+        let (mut tick_loop, events, recorder) = new_loop();
+        events
+            .push(GameEvent::Join {
+                id: PlayerId(1),
+                name: "Ann".into(),
+            })
+            .unwrap();
+        events
+            .push(GameEvent::Join {
+                id: PlayerId(2),
+                name: "Ben".into(),
+            })
+            .unwrap();
+        events
+            .push(GameEvent::Input {
+                id: PlayerId(1),
+                input: PlayerInput {
+                    seq: 1,
+                    buttons: buttons::UP,
+                    aim: 0.0,
+                },
+            })
+            .unwrap();
+        tick_loop.run_ticks(1);
+
+        let sent = recorder.sent.lock().unwrap();
+        let ServerMessage::Welcome(welcome) = &sent[0].2 else {
+            panic!("first message is a welcome")
+        };
+        assert_eq!(
+            (sent[0].0, welcome.player_id, welcome.tick_hz),
+            (Some(PlayerId(1)), PlayerId(1), 30)
+        );
+        let ServerMessage::Welcome(second) = &sent[2].2 else {
+            panic!("Ben is welcomed")
+        };
+        assert_eq!(second.players.len(), 2);
+        assert_eq!(
+            sent[3],
+            (
+                None,
+                Some(PlayerId(2)),
+                ServerMessage::PlayerJoined(PlayerInfo {
+                    id: PlayerId(2),
+                    name: "Ben".into()
+                })
+            )
+        );
+
+        let snapshots = recorder.snapshots.lock().unwrap();
+        let (tick, snapshot) = &snapshots[0];
+        assert_eq!(*tick, Tick(1));
+        assert_eq!(snapshot.players.len(), 2);
+        assert_eq!(
+            snapshot
+                .players
+                .iter()
+                .find(|p| p.id == PlayerId(1))
+                .unwrap()
+                .last_input_seq,
+            1
+        );
+    }
+
+    #[test]
+    fn catching_up_steps_several_ticks_but_publishes_once() {
+        let (mut tick_loop, events, recorder) = new_loop();
+        events
+            .push(GameEvent::Join {
+                id: PlayerId(1),
+                name: "Ann".into(),
+            })
+            .unwrap();
+        tick_loop.run_ticks(3);
+        let snapshots = recorder.snapshots.lock().unwrap();
+        assert_eq!(snapshots.len(), 1);
+        assert_eq!(snapshots[0].0, Tick(3));
+    }
+
+    #[test]
+    fn a_leave_removes_the_player_and_tells_the_others() {
+        let (mut tick_loop, events, recorder) = new_loop();
+        events
+            .push(GameEvent::Join {
+                id: PlayerId(1),
+                name: "Ann".into(),
+            })
+            .unwrap();
+        tick_loop.run_ticks(1);
+        events.push(GameEvent::Leave { id: PlayerId(1) }).unwrap();
+        events.push(GameEvent::Leave { id: PlayerId(1) }).unwrap();
+        tick_loop.run_ticks(1);
+        let sent = recorder.sent.lock().unwrap();
+        let leaves = sent
+            .iter()
+            .filter(|(_, _, m)| matches!(m, ServerMessage::PlayerLeft(_)))
+            .count();
+        assert_eq!(leaves, 1);
+        assert!(recorder.snapshots.lock().unwrap()[1].1.players.is_empty());
+        assert!(tick_loop.world().players().is_empty());
     }
 }

@@ -173,7 +173,12 @@ impl World {
         self.index_of.insert(id, self.players.len());
         self.players.push(Player {
             id,
-            body: Body { x, y, vx: 0.0, vy: 0.0 },
+            body: Body {
+                x,
+                y,
+                vx: 0.0,
+                vy: 0.0,
+            },
             aim: 0.0,
             score: 0,
             last_input_seq: 0,
@@ -204,7 +209,10 @@ impl World {
             return InputOutcome::UnknownPlayer;
         };
         let player = &mut self.players[index];
-        let newest_seen = player.pending.back().map_or(player.last_input_seq, |i| i.seq);
+        let newest_seen = player
+            .pending
+            .back()
+            .map_or(player.last_input_seq, |i| i.seq);
         if input.seq <= newest_seen {
             return InputOutcome::Stale;
         }
@@ -223,7 +231,8 @@ impl World {
         self.tags.clear();
         self.step_players();
         self.step_bolts();
-        self.grid.rebuild(self.players.iter().map(|p| (p.body.x, p.body.y)));
+        self.grid
+            .rebuild(self.players.iter().map(|p| (p.body.x, p.body.y)));
         self.resolve_bolt_hits();
         self.resolve_orb_pickups();
     }
@@ -232,23 +241,31 @@ impl World {
     pub fn write_snapshot(&self, snapshot: &mut Snapshot) {
         snapshot.tick = self.tick;
         snapshot.players.clear();
-        snapshot.players.extend(self.players.iter().map(|p| PlayerState {
-            id: p.id,
-            x: p.body.x,
-            y: p.body.y,
-            vx: p.body.vx,
-            vy: p.body.vy,
-            aim: p.aim,
-            score: p.score,
-            last_input_seq: p.last_input_seq,
-            flags: if p.is_protected() { player_flags::PROTECTED } else { 0 },
-        }));
+        snapshot
+            .players
+            .extend(self.players.iter().map(|p| PlayerState {
+                id: p.id,
+                x: p.body.x,
+                y: p.body.y,
+                vx: p.body.vx,
+                vy: p.body.vy,
+                aim: p.aim,
+                score: p.score,
+                last_input_seq: p.last_input_seq,
+                flags: if p.is_protected() {
+                    player_flags::PROTECTED
+                } else {
+                    0
+                },
+            }));
         snapshot.orbs.clear();
-        snapshot.orbs.extend(self.orbs.iter().enumerate().map(|(i, o)| OrbState {
-            id: i as u32,
-            x: o.x,
-            y: o.y,
-        }));
+        snapshot
+            .orbs
+            .extend(self.orbs.iter().enumerate().map(|(i, o)| OrbState {
+                id: i as u32,
+                x: o.x,
+                y: o.y,
+            }));
         snapshot.bolts.clear();
         snapshot.bolts.extend(self.bolts.iter().map(|b| BoltState {
             id: b.id,
@@ -306,7 +323,9 @@ impl World {
             bolt.x += bolt.vx * dt;
             bolt.y += bolt.vy * dt;
             bolt.ticks_left = bolt.ticks_left.saturating_sub(1);
-            bolt.ticks_left > 0 && (0.0..=width).contains(&bolt.x) && (0.0..=height).contains(&bolt.y)
+            bolt.ticks_left > 0
+                && (0.0..=width).contains(&bolt.x)
+                && (0.0..=height).contains(&bolt.y)
         });
     }
 
@@ -347,7 +366,12 @@ impl World {
         let (x, y) = self.free_spawn_point();
         let protection = self.params.spawn_protection_ticks;
         let player = &mut self.players[index];
-        player.body = Body { x, y, vx: 0.0, vy: 0.0 };
+        player.body = Body {
+            x,
+            y,
+            vx: 0.0,
+            vy: 0.0,
+        };
         player.protection = protection;
     }
 
@@ -376,10 +400,7 @@ impl World {
         self.grid.for_each_near(x, y, reach, |i| {
             let p = &self.players[i];
             let (dx, dy) = (p.body.x - x, p.body.y - y);
-            if dx * dx + dy * dy <= reach * reach
-                && eligible(p)
-                && found.is_none_or(|f| i < f)
-            {
+            if dx * dx + dy * dy <= reach * reach && eligible(p) && found.is_none_or(|f| i < f) {
                 found = Some(i);
             }
         });
@@ -404,8 +425,202 @@ impl World {
     }
 
     fn random_point(&mut self, margin: f32) -> (f32, f32) {
-        let x = self.rng.random_range(margin..self.params.arena_width - margin);
-        let y = self.rng.random_range(margin..self.params.arena_height - margin);
+        let x = self
+            .rng
+            .random_range(margin..self.params.arena_width - margin);
+        let y = self
+            .rng
+            .random_range(margin..self.params.arena_height - margin);
         (x, y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        World::new(&WorldConfig::new(30, 7))
+    }
+
+    fn input(seq: u32, pressed: u8, aim: f32) -> PlayerInput {
+        PlayerInput {
+            seq,
+            buttons: pressed,
+            aim,
+        }
+    }
+
+    fn place(world: &mut World, id: PlayerId, x: f32, y: f32) {
+        let index = world.index_of[&id];
+        world.players[index].body = Body {
+            x,
+            y,
+            vx: 0.0,
+            vy: 0.0,
+        };
+    }
+
+    #[test]
+    fn equal_seeds_and_inputs_replay_identically() {
+        let run = || {
+            let mut w = world();
+            for id in 1..=20 {
+                w.add_player(PlayerId(id));
+            }
+            for seq in 1..=90 {
+                for id in 1..=20 {
+                    let pressed = ((seq + id) % 32) as u8;
+                    w.queue_input(PlayerId(id), input(seq, pressed, seq as f32 * 0.1));
+                }
+                w.step();
+            }
+            let mut snapshot = Snapshot::default();
+            w.write_snapshot(&mut snapshot);
+            snapshot
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn each_input_is_one_step_and_acknowledged() {
+        let mut w = world();
+        let id = PlayerId(1);
+        w.add_player(id);
+        place(&mut w, id, 1000.0, 1000.0);
+        w.queue_input(id, input(1, buttons::RIGHT, 0.0));
+        w.step();
+        let p = w.player(id).unwrap();
+        assert_eq!(p.last_input_seq, 1);
+        assert!(p.body.x > 1000.0);
+        let x = p.body.x;
+        // No input: the ship waits for its next one rather than guessing.
+        w.step();
+        assert_eq!(w.player(id).unwrap().body.x, x);
+    }
+
+    #[test]
+    fn inputs_never_buy_more_than_real_time() {
+        let mut w = world();
+        let id = PlayerId(1);
+        w.add_player(id);
+        for seq in 1..=8 {
+            assert_eq!(
+                w.queue_input(id, input(seq, buttons::DOWN, 0.0)),
+                InputOutcome::Queued
+            );
+        }
+        assert_eq!(
+            w.queue_input(id, input(9, 0, 0.0)),
+            InputOutcome::QueuedDroppingOldest
+        );
+        assert_eq!(w.queue_input(id, input(9, 0, 0.0)), InputOutcome::Stale);
+        assert_eq!(
+            w.queue_input(PlayerId(99), input(1, 0, 0.0)),
+            InputOutcome::UnknownPlayer
+        );
+        // One banked step at join plus one per tick: two steps on the first tick, then one.
+        w.step();
+        assert_eq!(w.player(id).unwrap().last_input_seq, 3);
+        w.step();
+        assert_eq!(w.player(id).unwrap().last_input_seq, 4);
+    }
+
+    #[test]
+    fn collecting_an_orb_scores_and_moves_it() {
+        let mut w = world();
+        let id = PlayerId(1);
+        w.add_player(id);
+        let orb = w.orbs[0];
+        place(&mut w, id, orb.x, orb.y);
+        w.step();
+        assert!(w.player(id).unwrap().score >= ORB_VALUE);
+        assert!(w.orbs[0].x != orb.x || w.orbs[0].y != orb.y);
+    }
+
+    #[test]
+    fn a_bolt_tags_an_unprotected_player_and_steals_half_its_score() {
+        let mut w = world();
+        let (shooter, victim) = (PlayerId(1), PlayerId(2));
+        w.add_player(shooter);
+        w.add_player(victim);
+        w.orbs.clear();
+        place(&mut w, shooter, 1000.0, 1000.0);
+        place(&mut w, victim, 1100.0, 1000.0);
+        let victim_index = w.index_of[&victim];
+        w.players[victim_index].score = 10;
+        w.players[victim_index].protection = 0;
+        w.queue_input(shooter, input(1, buttons::FIRE, 0.0));
+        for _ in 0..10 {
+            w.step();
+            if !w.tags().is_empty() {
+                break;
+            }
+        }
+        assert_eq!(
+            w.tags(),
+            &[Tagged {
+                tick: w.tick(),
+                shooter,
+                victim
+            }]
+        );
+        assert_eq!(w.player(shooter).unwrap().score, TAG_BONUS + 5);
+        let victim = w.player(victim).unwrap();
+        assert_eq!(victim.score, 5);
+        assert!(victim.is_protected());
+        assert!(w.bolts.is_empty());
+    }
+
+    #[test]
+    fn protected_players_and_the_shooter_are_not_tagged() {
+        let mut w = world();
+        let (shooter, victim) = (PlayerId(1), PlayerId(2));
+        w.add_player(shooter);
+        w.add_player(victim);
+        place(&mut w, shooter, 1000.0, 1000.0);
+        place(&mut w, victim, 1060.0, 1000.0);
+        // The victim just spawned, so it is protected for a while.
+        w.queue_input(shooter, input(1, buttons::FIRE, 0.0));
+        for _ in 0..5 {
+            w.step();
+        }
+        assert!(w.tags().is_empty());
+        assert_eq!(w.player(victim).unwrap().body.x, 1060.0);
+    }
+
+    #[test]
+    fn removing_a_player_keeps_the_others_reachable() {
+        let mut w = world();
+        for id in 1..=3 {
+            w.add_player(PlayerId(id));
+        }
+        assert!(w.remove_player(PlayerId(1)));
+        assert!(!w.remove_player(PlayerId(1)));
+        assert!(w.player(PlayerId(3)).is_some() && w.player(PlayerId(2)).is_some());
+        assert_eq!(
+            w.queue_input(PlayerId(3), input(1, 0, 0.0)),
+            InputOutcome::Queued
+        );
+        assert!(!w.add_player(PlayerId(2)));
+    }
+
+    #[test]
+    fn spawns_are_inside_the_arena_and_apart() {
+        let mut w = world();
+        for id in 1..=50 {
+            w.add_player(PlayerId(id));
+        }
+        let params = *w.params();
+        for p in w.players() {
+            assert!(
+                p.body.x >= params.player_radius
+                    && p.body.x <= params.arena_width - params.player_radius
+            );
+            assert!(
+                p.body.y >= params.player_radius
+                    && p.body.y <= params.arena_height - params.player_radius
+            );
+        }
     }
 }

@@ -27,7 +27,10 @@ pub fn lookup(path: &str) -> Option<Asset> {
     let hash = file.metadata.sha256_hash();
     let etag = format!(
         "\"{}\"",
-        hash[..12].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        hash[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     Some(Asset {
         body: file.data,

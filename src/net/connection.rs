@@ -12,9 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{
-    Frame, OpCode, Payload, Role, WebSocketError, WebSocketRead, WebSocketWrite,
-};
+use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError, WebSocketRead, WebSocketWrite};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
@@ -60,7 +58,10 @@ pub struct Ended {
 
 impl Ended {
     fn new(reason: CloseReason, detail: impl Into<String>) -> Ended {
-        Ended { reason, detail: detail.into() }
+        Ended {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -116,7 +117,10 @@ pub async fn serve_player(
         Some(ended) => {
             let reason = ended.reason;
             let _ = control_tx.try_send(Control::Close(ended));
-            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task).await.is_err() {
+            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
+                .await
+                .is_err()
+            {
                 writer_task.abort();
             }
             drop(reader);
@@ -179,7 +183,9 @@ impl Session<'_> {
             Err(_) => return Ended::new(CloseReason::JoinTimeout, ""),
             Ok(Err(ended)) => return ended,
             Ok(Ok(ClientMessage::Join(join))) => join,
-            Ok(Ok(_)) => return Ended::new(CloseReason::Unexpected, "the first message must be Join"),
+            Ok(Ok(_)) => {
+                return Ended::new(CloseReason::Unexpected, "the first message must be Join");
+            }
         };
         let (name, slot) = match self.admit(&join) {
             Ok(admitted) => admitted,
@@ -201,9 +207,17 @@ impl Session<'_> {
                 Err(ended) => return ended,
                 Ok(ClientMessage::Input(input)) => {
                     self.ctx.net.inputs_received.fetch_add(1, Ordering::Relaxed);
-                    if self.ctx.events.push(GameEvent::Input { id, input }).is_err() {
+                    if self
+                        .ctx
+                        .events
+                        .push(GameEvent::Input { id, input })
+                        .is_err()
+                    {
                         // The loop is behind by a whole queue: drop input, never block.
-                        self.ctx.net.inputs_dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+                        self.ctx
+                            .net
+                            .inputs_dropped_queue_full
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Ok(ClientMessage::Ping(ping)) => self.reply(&ServerMessage::Pong(ping)),
@@ -261,14 +275,22 @@ impl Session<'_> {
                 _ => Control::Pong(frame.payload.to_vec()),
             };
             let control = control.clone();
-            async move { control.send(command).await.map_err(|_| "writer has stopped") }
+            async move {
+                control
+                    .send(command)
+                    .await
+                    .map_err(|_| "writer has stopped")
+            }
         };
         loop {
             let frame = reader
                 .read_frame(&mut obligated_send)
                 .await
                 .map_err(ended_by_transport)?;
-            self.ctx.net.bytes_in.fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+            self.ctx
+                .net
+                .bytes_in
+                .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
             match frame.opcode {
                 OpCode::Close => return Err(Ended::new(CloseReason::ClientClosed, "")),
                 OpCode::Ping | OpCode::Pong => continue,
@@ -292,7 +314,11 @@ struct MessageAssembler {
 
 impl MessageAssembler {
     fn new(limit: usize) -> MessageAssembler {
-        MessageAssembler { limit, fragments: Vec::new(), in_progress: false }
+        MessageAssembler {
+            limit,
+            fragments: Vec::new(),
+            in_progress: false,
+        }
     }
 
     /// Returns the decoded message once complete, `None` while more fragments are due.
@@ -306,7 +332,12 @@ impl MessageAssembler {
             (OpCode::Binary, false) if fin => return Ok(Some(decode_client_message(payload))),
             (OpCode::Binary, false) => self.in_progress = true,
             (OpCode::Continuation, true) => {}
-            _ => return Err(Ended::new(CloseReason::ProtocolError, "unexpected fragment")),
+            _ => {
+                return Err(Ended::new(
+                    CloseReason::ProtocolError,
+                    "unexpected fragment",
+                ));
+            }
         }
         if self.fragments.len() + payload.len() > self.limit {
             return Err(Ended::new(CloseReason::TooLarge, ""));
@@ -406,7 +437,11 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
     }
 }
 
-fn count_skipped(ctx: &ServerContext, last: Option<crate::protocol::Tick>, now: crate::protocol::Tick) {
+fn count_skipped(
+    ctx: &ServerContext,
+    last: Option<crate::protocol::Tick>,
+    now: crate::protocol::Tick,
+) {
     if let Some(last) = last {
         let skipped = now.since(last) - 1;
         if skipped > 0 {
@@ -441,5 +476,10 @@ async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
         let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
     }
     let reason = ended.reason;
-    let _ = send(ws, ctx, Frame::close(reason.code(), reason.text().as_bytes())).await;
+    let _ = send(
+        ws,
+        ctx,
+        Frame::close(reason.code(), reason.text().as_bytes()),
+    )
+    .await;
 }

@@ -31,20 +31,28 @@ pub async fn route(
         (&Method::GET | &Method::HEAD, _) => static_file(&request),
         _ => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             response
         }
     };
     Ok(response)
 }
 
-fn upgrade(mut request: Request<Incoming>, ctx: Arc<ServerContext>, peer: SocketAddr) -> Response<Body> {
+fn upgrade(
+    mut request: Request<Incoming>,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(&request) {
         let mut response = text(
             StatusCode::UPGRADE_REQUIRED,
             "this is the game's WebSocket endpoint; connect with a WebSocket client\n",
         );
-        response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        response
+            .headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return response;
     }
     match fastwebsockets::upgrade::upgrade(&mut request) {
@@ -53,7 +61,10 @@ fn upgrade(mut request: Request<Incoming>, ctx: Arc<ServerContext>, peer: Socket
             tokio::spawn(serve_player(upgrade, ctx, peer));
             response.map(|_| Body::default())
         }
-        Err(error) => text(StatusCode::BAD_REQUEST, &format!("bad upgrade request: {error}\n")),
+        Err(error) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("bad upgrade request: {error}\n"),
+        ),
     }
 }
 
@@ -66,7 +77,10 @@ fn health(ctx: &ServerContext) -> Response<Body> {
     );
     let mut response = Response::new(Body::new(Bytes::from(body)));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -93,7 +107,10 @@ fn static_file(request: &Request<Incoming>) -> Response<Body> {
         }))
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     // No build step means no hashed file names: let browsers keep files but revalidate each
     // use, which costs a 304 when nothing changed.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

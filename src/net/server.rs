@@ -76,11 +76,18 @@ pub struct ServerContext {
 /// Runs the server on `listener` until `shutdown` completes.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
     let seed = config.seed.unwrap_or_else(rand::random);
-    tracing::info!(seed, tick_hz = config.tick_hz, max_players = config.max_players, "starting");
+    tracing::info!(
+        seed,
+        tick_hz = config.tick_hz,
+        max_players = config.max_players,
+        "starting"
+    );
     let limits = ConnectionLimits::from_config(&config);
     let ctx = Arc::new(ServerContext {
         sessions: Arc::new(Sessions::new(limits.max_players)),
-        events: Arc::new(ArrayQueue::new(limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER)),
+        events: Arc::new(ArrayQueue::new(
+            limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
+        )),
         limits,
         loop_stats: Arc::new(LoopStats::default()),
         net: NetStats::default(),

@@ -97,7 +97,9 @@ impl Sessions {
             self.reserved.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(SlotGuard { sessions: Arc::clone(self) })
+        Some(SlotGuard {
+            sessions: Arc::clone(self),
+        })
     }
 
     pub fn allocate_id(&self) -> PlayerId {
@@ -114,7 +116,10 @@ impl Sessions {
 
     /// A copy of every registered handle (for broadcasts from outside the loop, e.g. shutdown).
     pub fn handles(&self) -> Vec<SessionHandle> {
-        self.players.iter().map(|entry| entry.value().clone()).collect()
+        self.players
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect()
     }
 
     pub fn player_count(&self) -> usize {

@@ -106,3 +106,115 @@ fn check_client_floats(message: &ClientMessage) -> Result<(), DecodeError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::messages::*;
+
+    #[test]
+    fn client_messages_round_trip() {
+        let messages = [
+            ClientMessage::Join(Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: "Zoë".into(),
+            }),
+            ClientMessage::Input(PlayerInput {
+                seq: 123_456,
+                buttons: buttons::ALL,
+                aim: -3.0,
+            }),
+            ClientMessage::Ping(Ping { nonce: 7 }),
+        ];
+        for message in messages {
+            let bytes = encode_client_message(&message).unwrap();
+            assert_eq!(decode_client_message(&bytes), Ok(message));
+        }
+    }
+
+    #[test]
+    fn non_finite_aim_is_refused() {
+        for aim in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let message = ClientMessage::Input(PlayerInput {
+                seq: 1,
+                buttons: 0,
+                aim,
+            });
+            let bytes = encode_client_message(&message).unwrap();
+            assert_eq!(
+                decode_client_message(&bytes),
+                Err(DecodeError::NonFinite("aim"))
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_and_trailing_input_is_refused_cheaply() {
+        let big = vec![0u8; MAX_CLIENT_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            decode_client_message(&big),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        let mut ping = encode_client_message(&ClientMessage::Ping(Ping { nonce: 1 })).unwrap();
+        ping.push(0);
+        assert_eq!(
+            decode_client_message(&ping),
+            Err(DecodeError::TrailingBytes { extra: 1 })
+        );
+    }
+
+    #[test]
+    fn a_huge_length_prefix_does_not_allocate_or_panic() {
+        // Join, version 1, name length u64::MAX.
+        let bytes = [
+            0x00, 0x01, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert!(matches!(
+            decode_client_message(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
+        // Snapshot claiming four billion players in a few bytes.
+        let bytes = [0x01, 0x07, 0xfc, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            decode_server_message(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn every_prefix_of_a_valid_message_is_an_error_not_a_panic() {
+        let snapshot = ServerMessage::Snapshot(Snapshot {
+            tick: Tick(5),
+            players: vec![PlayerState {
+                id: PlayerId(1),
+                x: 1.0,
+                y: 2.0,
+                vx: 3.0,
+                vy: 4.0,
+                aim: 0.5,
+                score: 300,
+                last_input_seq: 70_000,
+                flags: 1,
+            }],
+            orbs: vec![OrbState {
+                id: 1,
+                x: 1.0,
+                y: 1.0,
+            }],
+            bolts: vec![BoltState {
+                id: 2,
+                owner: PlayerId(1),
+                x: 0.0,
+                y: 0.0,
+            }],
+        });
+        let bytes = encode_server_message(&snapshot).unwrap();
+        for end in 0..bytes.len() {
+            assert!(
+                decode_server_message(&bytes[..end]).is_err(),
+                "prefix of {end} bytes decoded"
+            );
+        }
+        assert_eq!(decode_server_message(&bytes), Ok(snapshot));
+    }
+}

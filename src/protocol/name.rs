@@ -51,7 +51,13 @@ mod tests {
         assert_eq!(validate_name(&"a".repeat(17)), Err(NameError::TooLong));
         assert_eq!(validate_name(&"é".repeat(16)), Ok("éééééééééééééééé"));
         assert_eq!(validate_name("<b>"), Err(NameError::BadCharacter('<')));
-        assert_eq!(validate_name("a\u{0}b"), Err(NameError::BadCharacter('\u{0}')));
-        assert_eq!(validate_name("a\u{202e}b"), Err(NameError::BadCharacter('\u{202e}')));
+        assert_eq!(
+            validate_name("a\u{0}b"),
+            Err(NameError::BadCharacter('\u{0}'))
+        );
+        assert_eq!(
+            validate_name("a\u{202e}b"),
+            Err(NameError::BadCharacter('\u{202e}'))
+        );
     }
 }
