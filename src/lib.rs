@@ -22,5 +22,6 @@
 pub mod client;
 pub mod config;
 pub mod game;
+pub mod metrics;
 pub mod net;
 pub mod protocol;

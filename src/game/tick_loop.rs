@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 
 use super::world::{InputOutcome, World, WorldConfig};
+use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::{
     PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft, ServerMessage, Snapshot, Tick,
     Welcome, encode_server_message, encode_server_message_into,
@@ -68,8 +69,10 @@ impl TickLoopConfig {
 
 /// Counters the loop publishes for the rest of the server (health, metrics). Relaxed atomics:
 /// each is an independent reading.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoopStats {
+    /// Duration of each wake-up's work (usually one tick; several when catching up).
+    pub tick_duration: DurationHistogram,
     pub tick: AtomicU64,
     pub players: AtomicU64,
     pub ticks_total: AtomicU64,
@@ -82,6 +85,23 @@ pub struct LoopStats {
     pub inputs_applied: AtomicU64,
     /// Inputs discarded by the world: queue overflow, stale sequence or unknown player.
     pub inputs_dropped: AtomicU64,
+}
+
+impl Default for LoopStats {
+    fn default() -> LoopStats {
+        LoopStats {
+            tick_duration: DurationHistogram::new(&TICK_BUCKETS_MICROS),
+            tick: AtomicU64::default(),
+            players: AtomicU64::default(),
+            ticks_total: AtomicU64::default(),
+            overruns: AtomicU64::default(),
+            ticks_dropped: AtomicU64::default(),
+            last_tick_micros: AtomicU64::default(),
+            last_snapshot_bytes: AtomicU64::default(),
+            inputs_applied: AtomicU64::default(),
+            inputs_dropped: AtomicU64::default(),
+        }
+    }
 }
 
 /// Tick-duration summary over one report interval.

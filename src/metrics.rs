@@ -1,0 +1,113 @@
+//! Counters and histograms that hot paths update with one relaxed atomic operation, and their
+//! rendering in Prometheus' text exposition format for `GET /metrics`. Owns no policy: it only
+//! counts what others report.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (inclusive, in microseconds) of the tick-duration buckets: fine below a
+/// millisecond, where a healthy tick lives, coarse above the 33 ms budget of 30 Hz.
+pub const TICK_BUCKETS_MICROS: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 33_333, 50_000, 100_000,
+];
+
+/// A fixed-bucket histogram of durations, safe to update from one thread and read from others.
+#[derive(Debug)]
+pub struct DurationHistogram {
+    bounds_micros: &'static [u64],
+    /// `counts[i]` counts observations in bucket `i` (not cumulative); the last is +Inf.
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl DurationHistogram {
+    pub fn new(bounds_micros: &'static [u64]) -> DurationHistogram {
+        DurationHistogram {
+            bounds_micros,
+            counts: (0..=bounds_micros.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, duration: Duration) {
+        let micros = duration.as_micros().min(u128::from(u64::MAX)) as u64;
+        let bucket = self.bounds_micros.partition_point(|&bound| bound < micros);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The smallest bucket bound below which at least `quantile` of observations fall, in
+    /// microseconds (`None` if empty or beyond the last bound).
+    pub fn quantile_upper_bound_micros(&self, quantile: f64) -> Option<u64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let wanted = (quantile * total as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, bound) in self.bounds_micros.iter().enumerate() {
+            seen += self.counts[i].load(Ordering::Relaxed);
+            if seen >= wanted {
+                return Some(*bound);
+            }
+        }
+        None
+    }
+
+    /// Writes the histogram in Prometheus text format, in seconds.
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in self.bounds_micros.iter().enumerate() {
+            cumulative += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
+        }
+        cumulative += self.counts[self.bounds_micros.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
+}
+
+/// Writes one counter or gauge sample with its HELP and TYPE lines.
+pub fn render_value(out: &mut String, kind: &str, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_land_in_inclusive_buckets_and_render_cumulatively() {
+        let histogram = DurationHistogram::new(&[100, 1_000]);
+        histogram.observe(Duration::from_micros(100));
+        histogram.observe(Duration::from_micros(101));
+        histogram.observe(Duration::from_millis(5));
+        let mut out = String::new();
+        histogram.render(&mut out, "t", "help");
+        assert!(out.contains("t_bucket{le=\"0.0001\"} 1\n"), "{out}");
+        assert!(out.contains("t_bucket{le=\"0.001\"} 2\n"), "{out}");
+        assert!(out.contains("t_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("t_count 3\n"), "{out}");
+        assert_eq!(histogram.quantile_upper_bound_micros(0.5), Some(1_000));
+        assert_eq!(histogram.quantile_upper_bound_micros(1.0), None);
+    }
+}
