@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, WebSocketError};
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, WebSocket, WebSocketError};
 use http_body_util::Empty;
 use hyper::Request;
 use hyper::header::{CONNECTION, HOST, UPGRADE};
@@ -56,31 +56,7 @@ pub struct GameClient {
 impl GameClient {
     /// Opens a WebSocket to `url` (e.g. `ws://127.0.0.1:8080/ws`).
     pub async fn connect(url: &str) -> Result<GameClient, ClientError> {
-        let invalid = || ClientError::InvalidUrl(url.to_owned());
-        let rest = url.strip_prefix("ws://").ok_or_else(invalid)?;
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
-            return Err(invalid());
-        }
-        let stream = TcpStream::connect(authority).await?;
-        stream.set_nodelay(true)?;
-        let request = Request::builder()
-            .method("GET")
-            .uri(path)
-            .header(HOST, authority)
-            .header(UPGRADE, "websocket")
-            .header(CONNECTION, "upgrade")
-            .header(
-                "Sec-WebSocket-Key",
-                fastwebsockets::handshake::generate_key(),
-            )
-            .header("Sec-WebSocket-Version", "13")
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| invalid())?;
-        let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, request, stream).await?;
+        let ws = connect_websocket(url).await?;
         Ok(GameClient {
             ws: FragmentCollector::new(ws),
             bytes_received: 0,
@@ -161,14 +137,47 @@ impl GameClient {
     }
 }
 
-fn close_code(payload: &[u8]) -> u16 {
+/// Opens a plain WebSocket to `url` (e.g. `ws://127.0.0.1:8080/ws`), for callers that want to
+/// split it into reading and writing halves themselves.
+pub async fn connect_websocket(url: &str) -> Result<WebSocket<TokioIo<Upgraded>>, ClientError> {
+    let invalid = || ClientError::InvalidUrl(url.to_owned());
+    let rest = url.strip_prefix("ws://").ok_or_else(invalid)?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err(invalid());
+    }
+    let stream = TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let request = Request::builder()
+        .method("GET")
+        .uri(path)
+        .header(HOST, authority)
+        .header(UPGRADE, "websocket")
+        .header(CONNECTION, "upgrade")
+        .header(
+            "Sec-WebSocket-Key",
+            fastwebsockets::handshake::generate_key(),
+        )
+        .header("Sec-WebSocket-Version", "13")
+        .body(Empty::<Bytes>::new())
+        .map_err(|_| invalid())?;
+    let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, request, stream).await?;
+    Ok(ws)
+}
+
+/// The code of a close frame's payload (1005, "no status", if it has none).
+pub fn close_code(payload: &[u8]) -> u16 {
     match payload {
         [high, low, ..] => u16::from_be_bytes([*high, *low]),
         _ => 1005,
     }
 }
 
-fn close_reason(payload: &[u8]) -> String {
+/// The reason text of a close frame's payload.
+pub fn close_reason(payload: &[u8]) -> String {
     payload
         .get(2..)
         .map(|r| String::from_utf8_lossy(r).into_owned())

@@ -16,9 +16,11 @@
 //! - [`protocol`]: message types, the bincode codec behind one module, name rules. Pure.
 //! - [`game`]: the world and its rules (pure, steppable, seeded) and the fixed-tick driver.
 //! - [`net`]: HTTP (files, health, upgrade), connection tasks, the session registry.
+//! - [`bots`]: the bot swarm (real clients that play and measure), behind `bin/swarm`.
 //! - [`client`]: a Rust client of the protocol (tests, bots).
 //! - [`config`]: flags and environment variables.
 
+pub mod bots;
 pub mod client;
 pub mod config;
 pub mod game;

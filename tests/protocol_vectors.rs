@@ -8,21 +8,54 @@ use skirmish::game::movement::{Body, step_body, tick_seconds};
 use skirmish::game::params::default_params;
 use skirmish::protocol::*;
 
-const PROTOCOL_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/protocol_v1.json");
-const MOVEMENT_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/movement_v1.json");
+const PROTOCOL_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/protocol_v1.json"
+);
+const MOVEMENT_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/movement_v1.json"
+);
 
 fn client_messages() -> Vec<(&'static str, ClientMessage)> {
     let input = |seq, buttons, aim| ClientMessage::Input(PlayerInput { seq, buttons, aim });
     vec![
-        ("join", ClientMessage::Join(Join { protocol_version: 1, name: "Alice".into() })),
-        ("join with non-ascii name", ClientMessage::Join(Join { protocol_version: 1, name: "Zoë ロボ".into() })),
-        ("join from a future version", ClientMessage::Join(Join { protocol_version: 300, name: "B".into() })),
-        ("input, one-byte seq", input(1, buttons::UP | buttons::FIRE, 1.5)),
+        (
+            "join",
+            ClientMessage::Join(Join {
+                protocol_version: 1,
+                name: "Alice".into(),
+            }),
+        ),
+        (
+            "join with non-ascii name",
+            ClientMessage::Join(Join {
+                protocol_version: 1,
+                name: "Zoë ロボ".into(),
+            }),
+        ),
+        (
+            "join from a future version",
+            ClientMessage::Join(Join {
+                protocol_version: 300,
+                name: "B".into(),
+            }),
+        ),
+        (
+            "input, one-byte seq",
+            input(1, buttons::UP | buttons::FIRE, 1.5),
+        ),
         ("input, u16 seq", input(300, 0, -0.25)),
         ("input, u32 seq", input(70_000, buttons::ALL, 3.140625)),
-        ("input, largest seq", input(u32::MAX, buttons::DOWN | buttons::LEFT, 0.0)),
+        (
+            "input, largest seq",
+            input(u32::MAX, buttons::DOWN | buttons::LEFT, 0.0),
+        ),
         ("ping", ClientMessage::Ping(Ping { nonce: 250 })),
-        ("ping, 251 needs a marker", ClientMessage::Ping(Ping { nonce: 251 })),
+        (
+            "ping, 251 needs a marker",
+            ClientMessage::Ping(Ping { nonce: 251 }),
+        ),
     ]
 }
 
@@ -48,8 +81,14 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 tick_hz: 30,
                 params,
                 players: vec![
-                    PlayerInfo { id: PlayerId(1), name: "Alice".into() },
-                    PlayerInfo { id: PlayerId(2), name: "Bob".into() },
+                    PlayerInfo {
+                        id: PlayerId(1),
+                        name: "Alice".into(),
+                    },
+                    PlayerInfo {
+                        id: PlayerId(2),
+                        name: "Bob".into(),
+                    },
                 ],
             }),
         ),
@@ -57,26 +96,70 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             "snapshot",
             ServerMessage::Snapshot(Snapshot {
                 tick: Tick(7),
-                players: vec![player(1, 100.5, 200.25, 3, 41), player(2, 2999.0, 18.0, 1000, 70_000)],
-                orbs: vec![OrbState { id: 0, x: 10.0, y: 20.0 }, OrbState { id: 249, x: 1500.5, y: 999.75 }],
-                bolts: vec![BoltState { id: 65_536, owner: PlayerId(1), x: 130.0, y: 200.0 }],
+                players: vec![
+                    player(1, 100.5, 200.25, 3, 41),
+                    player(2, 2999.0, 18.0, 1000, 70_000),
+                ],
+                orbs: vec![
+                    OrbState {
+                        id: 0,
+                        x: 10.0,
+                        y: 20.0,
+                    },
+                    OrbState {
+                        id: 249,
+                        x: 1500.5,
+                        y: 999.75,
+                    },
+                ],
+                bolts: vec![BoltState {
+                    id: 65_536,
+                    owner: PlayerId(1),
+                    x: 130.0,
+                    y: 200.0,
+                }],
             }),
         ),
-        ("empty snapshot", ServerMessage::Snapshot(Snapshot { tick: Tick(u32::MAX), ..Snapshot::default() })),
-        ("player joined", ServerMessage::PlayerJoined(PlayerInfo { id: PlayerId(3), name: "Zoë".into() })),
-        ("player left", ServerMessage::PlayerLeft(PlayerLeft { id: PlayerId(1000) })),
+        (
+            "empty snapshot",
+            ServerMessage::Snapshot(Snapshot {
+                tick: Tick(u32::MAX),
+                ..Snapshot::default()
+            }),
+        ),
+        (
+            "player joined",
+            ServerMessage::PlayerJoined(PlayerInfo {
+                id: PlayerId(3),
+                name: "Zoë".into(),
+            }),
+        ),
+        (
+            "player left",
+            ServerMessage::PlayerLeft(PlayerLeft { id: PlayerId(1000) }),
+        ),
         (
             "tagged",
-            ServerMessage::Tagged(Tagged { tick: Tick(900), shooter: PlayerId(1), victim: PlayerId(2) }),
+            ServerMessage::Tagged(Tagged {
+                tick: Tick(900),
+                shooter: PlayerId(1),
+                victim: PlayerId(2),
+            }),
         ),
         ("pong", ServerMessage::Pong(Ping { nonce: 123_456 })),
         (
             "error",
-            ServerMessage::Error(ErrorMessage { code: ErrorCode::ServerFull, message: "server full: 2000 players at most".into() }),
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::ServerFull,
+                message: "server full: 2000 players at most".into(),
+            }),
         ),
         (
             "version error",
-            ServerMessage::Error(ErrorMessage { code: ErrorCode::VersionMismatch, message: "protocol version mismatch".into() }),
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::VersionMismatch,
+                message: "protocol version mismatch".into(),
+            }),
         ),
     ]
 }
@@ -89,11 +172,17 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
         ("variant index with u64 marker", "fd0000000000000000"),
         ("reserved varint marker", "ff"),
         ("truncated join: name missing", "0001"),
-        ("truncated join: name shorter than its length", "000105416c69"),
+        (
+            "truncated join: name shorter than its length",
+            "000105416c69",
+        ),
         ("join name is not utf-8", "000102c328"),
         ("join name length beyond the message", "0001fbffff41"),
         ("join name length as u64", "0001fdffffffffffffffff41"),
-        ("input seq with u64 marker", "01fd010000000000000000000000000000"),
+        (
+            "input seq with u64 marker",
+            "01fd010000000000000000000000000000",
+        ),
         ("truncated input: aim cut short", "01011000"),
         ("ping with trailing byte", "02050000"),
         ("ping nonce with u128 marker", "02fe"),
@@ -121,14 +210,28 @@ fn vector(name: &str, bytes: Vec<u8>, value: Value) -> Value {
 fn protocol_vectors() -> Value {
     let client: Vec<Value> = client_messages()
         .into_iter()
-        .map(|(name, m)| vector(name, encode_client_message(&m).unwrap(), serde_json::to_value(&m).unwrap()))
+        .map(|(name, m)| {
+            vector(
+                name,
+                encode_client_message(&m).unwrap(),
+                serde_json::to_value(&m).unwrap(),
+            )
+        })
         .collect();
     let server: Vec<Value> = server_messages()
         .into_iter()
-        .map(|(name, m)| vector(name, encode_server_message(&m).unwrap(), serde_json::to_value(&m).unwrap()))
+        .map(|(name, m)| {
+            vector(
+                name,
+                encode_server_message(&m).unwrap(),
+                serde_json::to_value(&m).unwrap(),
+            )
+        })
         .collect();
     let malformed = |list: Vec<(&str, &str)>| -> Vec<Value> {
-        list.into_iter().map(|(name, hex)| json!({ "name": name, "hex": hex })).collect()
+        list.into_iter()
+            .map(|(name, hex)| json!({ "name": name, "hex": hex }))
+            .collect()
     };
     json!({
         "protocol_version": PROTOCOL_VERSION,
@@ -143,14 +246,66 @@ fn movement_vectors() -> Value {
     let tick_hz = 30;
     let params = default_params(tick_hz);
     let dt = tick_seconds(tick_hz);
-    let (u, d, l, r, f) = (buttons::UP, buttons::DOWN, buttons::LEFT, buttons::RIGHT, buttons::FIRE);
+    let (u, d, l, r, f) = (
+        buttons::UP,
+        buttons::DOWN,
+        buttons::LEFT,
+        buttons::RIGHT,
+        buttons::FIRE,
+    );
     let cases: Vec<(&str, Body, Vec<u8>)> = vec![
-        ("accelerate right then coast", Body { x: 500.0, y: 500.0, vx: 0.0, vy: 0.0 }, [vec![r; 40], vec![0; 20]].concat()),
-        ("diagonal up-left into the corner", Body { x: 100.0, y: 90.0, vx: -50.0, vy: 0.0 }, vec![u | l; 45]),
-        ("reverse direction at full speed", Body { x: 1500.0, y: 1000.0, vx: 420.0, vy: 0.0 }, [vec![l | f; 30], vec![d | r; 30]].concat()),
-        ("opposite buttons cancel", Body { x: 1000.0, y: 1000.0, vx: 100.0, vy: -100.0 }, vec![u | d | l | r; 20]),
-        ("zig-zag to the far wall", Body { x: 2950.0, y: 1950.0, vx: 0.0, vy: 0.0 },
-            (0..60).map(|i| if i % 7 < 4 { d | r } else { u | r }).collect()),
+        (
+            "accelerate right then coast",
+            Body {
+                x: 500.0,
+                y: 500.0,
+                vx: 0.0,
+                vy: 0.0,
+            },
+            [vec![r; 40], vec![0; 20]].concat(),
+        ),
+        (
+            "diagonal up-left into the corner",
+            Body {
+                x: 100.0,
+                y: 90.0,
+                vx: -50.0,
+                vy: 0.0,
+            },
+            vec![u | l; 45],
+        ),
+        (
+            "reverse direction at full speed",
+            Body {
+                x: 1500.0,
+                y: 1000.0,
+                vx: 420.0,
+                vy: 0.0,
+            },
+            [vec![l | f; 30], vec![d | r; 30]].concat(),
+        ),
+        (
+            "opposite buttons cancel",
+            Body {
+                x: 1000.0,
+                y: 1000.0,
+                vx: 100.0,
+                vy: -100.0,
+            },
+            vec![u | d | l | r; 20],
+        ),
+        (
+            "zig-zag to the far wall",
+            Body {
+                x: 2950.0,
+                y: 1950.0,
+                vx: 0.0,
+                vy: 0.0,
+            },
+            (0..60)
+                .map(|i| if i % 7 < 4 { d | r } else { u | r })
+                .collect(),
+        ),
     ];
     let cases: Vec<Value> = cases
         .into_iter()
@@ -202,18 +357,39 @@ fn movement_vectors_match_the_simulation() {
 
 #[test]
 fn stored_vectors_decode_to_their_values() {
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(PROTOCOL_FILE).unwrap()).unwrap();
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(PROTOCOL_FILE).unwrap()).unwrap();
     for v in stored["client_messages"].as_array().unwrap() {
         let bytes = hex::decode(v["hex"].as_str().unwrap()).unwrap();
         let decoded = decode_client_message(&bytes).unwrap();
-        assert_eq!(serde_json::to_value(&decoded).unwrap(), v["value"], "{}", v["name"]);
-        assert_eq!(encode_client_message(&decoded).unwrap(), bytes, "{}", v["name"]);
+        assert_eq!(
+            serde_json::to_value(&decoded).unwrap(),
+            v["value"],
+            "{}",
+            v["name"]
+        );
+        assert_eq!(
+            encode_client_message(&decoded).unwrap(),
+            bytes,
+            "{}",
+            v["name"]
+        );
     }
     for v in stored["server_messages"].as_array().unwrap() {
         let bytes = hex::decode(v["hex"].as_str().unwrap()).unwrap();
         let decoded = decode_server_message(&bytes).unwrap();
-        assert_eq!(serde_json::to_value(&decoded).unwrap(), v["value"], "{}", v["name"]);
-        assert_eq!(encode_server_message(&decoded).unwrap(), bytes, "{}", v["name"]);
+        assert_eq!(
+            serde_json::to_value(&decoded).unwrap(),
+            v["value"],
+            "{}",
+            v["name"]
+        );
+        assert_eq!(
+            encode_server_message(&decoded).unwrap(),
+            bytes,
+            "{}",
+            v["name"]
+        );
     }
 }
 
@@ -221,10 +397,16 @@ fn stored_vectors_decode_to_their_values() {
 fn malformed_vectors_are_refused() {
     for (name, hex) in malformed_client_messages() {
         let bytes = hex::decode(hex).unwrap();
-        assert!(decode_client_message(&bytes).is_err(), "client vector {name:?} decoded");
+        assert!(
+            decode_client_message(&bytes).is_err(),
+            "client vector {name:?} decoded"
+        );
     }
     for (name, hex) in malformed_server_messages() {
         let bytes = hex::decode(hex).unwrap();
-        assert!(decode_server_message(&bytes).is_err(), "server vector {name:?} decoded");
+        assert!(
+            decode_server_message(&bytes).is_err(),
+            "server vector {name:?} decoded"
+        );
     }
 }

@@ -317,6 +317,7 @@ impl<O: Outbox> TickLoop<O> {
         self.stats
             .last_tick_micros
             .store(took.as_micros() as u64, Ordering::Relaxed);
+        self.stats.tick_duration.observe(took);
         if took > self.period {
             window.overruns += 1;
             self.stats.overruns.fetch_add(1, Ordering::Relaxed);

@@ -29,6 +29,45 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
+    pub const ALL: [CloseReason; 12] = [
+        CloseReason::ClientClosed,
+        CloseReason::TextFrame,
+        CloseReason::Malformed,
+        CloseReason::TooLarge,
+        CloseReason::Unexpected,
+        CloseReason::VersionMismatch,
+        CloseReason::InvalidName,
+        CloseReason::ServerFull,
+        CloseReason::JoinTimeout,
+        CloseReason::SlowConsumer,
+        CloseReason::ProtocolError,
+        CloseReason::ServerShutdown,
+    ];
+
+    /// Position in [`CloseReason::ALL`], for per-reason counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A stable snake_case name, for metrics labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "client_closed",
+            CloseReason::TextFrame => "text_frame",
+            CloseReason::Malformed => "malformed",
+            CloseReason::TooLarge => "too_large",
+            CloseReason::Unexpected => "unexpected",
+            CloseReason::VersionMismatch => "version_mismatch",
+            CloseReason::InvalidName => "invalid_name",
+            CloseReason::ServerFull => "server_full",
+            CloseReason::JoinTimeout => "join_timeout",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::ProtocolError => "protocol_error",
+            CloseReason::ServerShutdown => "server_shutdown",
+        }
+    }
+
     /// The WebSocket close code (RFC 6455 section 7.4; 4000-4999 are ours, see PROTOCOL.md).
     pub fn code(self) -> u16 {
         match self {
@@ -102,20 +141,8 @@ mod tests {
 
     #[test]
     fn close_reasons_fit_in_a_close_frame() {
-        for reason in [
-            CloseReason::ClientClosed,
-            CloseReason::TextFrame,
-            CloseReason::Malformed,
-            CloseReason::TooLarge,
-            CloseReason::Unexpected,
-            CloseReason::VersionMismatch,
-            CloseReason::InvalidName,
-            CloseReason::ServerFull,
-            CloseReason::JoinTimeout,
-            CloseReason::SlowConsumer,
-            CloseReason::ProtocolError,
-            CloseReason::ServerShutdown,
-        ] {
+        for (i, reason) in CloseReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i);
             assert!(reason.text().len() <= 123);
             assert!((1000..5000).contains(&reason.code()));
         }

@@ -135,11 +135,12 @@ pub async fn serve_player(
         ctx.sessions.unregister(id);
         push_reliable(&ctx, GameEvent::Leave { id }).await;
         drop(slot);
+        ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
         tracing::info!(player = %id, %peer, %reason, "player left");
     } else {
+        ctx.net.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%peer, %reason, "connection closed before joining");
     }
-    ctx.net.connections_closed.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Reads and discards what the client still sends after our close frame, until it closes its

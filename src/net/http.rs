@@ -28,6 +28,7 @@ pub async fn route(
     let response = match (request.method(), path) {
         (_, "/ws") => upgrade(request, ctx, peer),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
         (&Method::GET | &Method::HEAD, _) => static_file(&request),
         _ => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -80,6 +81,17 @@ fn health(ctx: &ServerContext) -> Response<Body> {
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn metrics(ctx: &ServerContext) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(super::metrics::render(ctx))));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -1,11 +1,13 @@
 //! Everything that touches the network: the HTTP server and routes ([`server`], [`http`],
 //! [`assets`]), one task pair per player ([`connection`]), the registry through which the tick
-//! loop reaches players ([`sessions`]), and why connections close ([`close`]).
+//! loop reaches players ([`sessions`]), why connections close ([`close`]), and what operators
+//! see of it all ([`metrics`]).
 
 pub mod assets;
 pub mod close;
 pub mod connection;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod sessions;
 

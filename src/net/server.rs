@@ -23,6 +23,8 @@ use crate::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
 const EVENT_QUEUE_PER_PLAYER: usize = 32;
 /// How long an HTTP client may take to send its request headers (slowloris defence).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the network summary is logged.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
@@ -56,7 +58,12 @@ impl ConnectionLimits {
 #[derive(Debug, Default)]
 pub struct NetStats {
     pub connections_accepted: AtomicU64,
-    pub connections_closed: AtomicU64,
+    /// Connections that ended after joining, by [`CloseReason::index`].
+    pub closed: [AtomicU64; CloseReason::ALL.len()],
+    /// Connections that ended before joining (refused or abandoned), by reason.
+    pub rejected: [AtomicU64; CloseReason::ALL.len()],
+    /// Upgrade requests refused before a WebSocket existed (bad handshake headers).
+    pub upgrades_refused: AtomicU64,
     pub inputs_received: AtomicU64,
     /// Inputs dropped because the loop's queue was full.
     pub inputs_dropped_queue_full: AtomicU64,
@@ -94,12 +101,17 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     });
     let stop = Arc::new(AtomicBool::new(false));
     let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
+    let summaries = tokio::spawn(super::metrics::log_summaries(
+        Arc::clone(&ctx),
+        SUMMARY_INTERVAL,
+    ));
 
     tokio::select! {
         _ = accept_loop(&listener, &ctx) => {}
         _ = shutdown => tracing::info!("shutting down"),
     }
     drop(listener);
+    summaries.abort();
     stop.store(true, Ordering::Relaxed);
     for handle in ctx.sessions.handles() {
         handle.kick.kick(CloseReason::ServerShutdown);

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod messages;
 mod name;
+pub mod view;
 
 pub use codec::{
     DecodeError, EncodeError, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES,
@@ -13,3 +14,4 @@ pub use codec::{
 };
 pub use messages::*;
 pub use name::{MAX_NAME_CHARS, NameError, validate_name};
+pub use view::{SnapshotScan, scan_snapshot};

@@ -50,7 +50,11 @@ pub async fn start_server(flags: &[&str]) -> TestServer {
     let task = tokio::spawn(skirmish::net::run(listener, config, async {
         let _ = stopped.await;
     }));
-    TestServer { addr, stop: Some(stop), task }
+    TestServer {
+        addr,
+        stop: Some(stop),
+        task,
+    }
 }
 
 /// Receives until `pick` returns something, failing the test after [`PATIENCE`].
@@ -111,11 +115,18 @@ pub async fn expect_close(client: &mut GameClient) -> (u16, String, Option<Strin
 pub async fn http_get(addr: SocketAddr, path: &str, extra_headers: &str) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra_headers}\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra_headers}\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response)).await.unwrap().unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("complete response");
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("complete response");
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let status = head[9..12].parse().unwrap();
     (status, head, response[split + 4..].to_vec())

@@ -1,0 +1,189 @@
+//! The swarm's verdict: the figures an operator needs to tell at a glance whether the server
+//! held up, as text for people and JSON for scripts, and the pass/fail thresholds.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::stats::{Percentiles, SwarmStats};
+use super::{Behaviour, SwarmConfig};
+
+/// Above this share of one core, the swarm itself may be the bottleneck.
+const SWARM_CPU_WARNING_PERCENT: f64 = 80.0;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub url: String,
+    pub behaviour: Behaviour,
+    pub duration_s: f64,
+    pub bots_requested: u32,
+    pub bots_attempted: u64,
+    pub bots_established: u64,
+    /// Failed connections + dropped connections + decode errors.
+    pub errors: u64,
+    pub failed: BTreeMap<String, u64>,
+    pub dropped: BTreeMap<String, u64>,
+    pub decode_errors: u64,
+    pub connect: Percentiles,
+    pub snapshots_expected: u64,
+    pub snapshots_received: u64,
+    /// received / expected, 0..1.
+    pub delivered_ratio: f64,
+    pub gap: Percentiles,
+    pub gap_p99_ms: f64,
+    pub ack_latency: Percentiles,
+    pub ack_latency_p99_ms: f64,
+    pub inputs_sent: u64,
+    pub bytes_per_bot_per_s: f64,
+    /// Share of one core the swarm used over the run.
+    pub swarm_cpu_percent: f64,
+}
+
+/// Thresholds below which a run fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Thresholds {
+    pub max_p99_gap_ms: Option<f64>,
+    pub min_delivered: Option<f64>,
+    pub max_errors: Option<u64>,
+}
+
+impl Report {
+    pub fn new(config: &SwarmConfig, stats: &SwarmStats, wall: Duration, cpu: Duration) -> Report {
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let failed = stats.failures();
+        let dropped = stats.drops();
+        let decode_errors = load(&stats.decode_errors);
+        let errors = failed.values().sum::<u64>() + dropped.values().sum::<u64>() + decode_errors;
+        let expected = load(&stats.snapshots_expected);
+        let received = load(&stats.snapshots_received);
+        let summary = stats.summary();
+        let connected_seconds = load(&stats.connected_micros) as f64 / 1e6;
+        Report {
+            url: config.url.clone(),
+            behaviour: config.behaviour,
+            duration_s: wall.as_secs_f64(),
+            bots_requested: config.bots,
+            bots_attempted: load(&stats.attempted),
+            bots_established: load(&stats.established),
+            errors,
+            failed,
+            dropped,
+            decode_errors,
+            connect: summary.connect,
+            snapshots_expected: expected,
+            snapshots_received: received,
+            delivered_ratio: if expected == 0 {
+                0.0
+            } else {
+                (received as f64 / expected as f64).min(1.0)
+            },
+            gap: summary.gap,
+            gap_p99_ms: summary.gap.p99_ms,
+            ack_latency: summary.ack,
+            ack_latency_p99_ms: summary.ack.p99_ms,
+            inputs_sent: load(&stats.inputs_sent),
+            bytes_per_bot_per_s: if connected_seconds > 0.0 {
+                load(&stats.bytes_received) as f64 / connected_seconds
+            } else {
+                0.0
+            },
+            swarm_cpu_percent: 100.0 * cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+        }
+    }
+
+    /// Which thresholds the run missed, each as a sentence; empty means it passed.
+    pub fn missed(&self, thresholds: &Thresholds) -> Vec<String> {
+        let mut missed = Vec::new();
+        if let Some(max) = thresholds.max_p99_gap_ms
+            && self.gap_p99_ms > max
+        {
+            missed.push(format!("gap p99 {:.1} ms > {max} ms", self.gap_p99_ms));
+        }
+        if let Some(min) = thresholds.min_delivered
+            && self.delivered_ratio < min
+        {
+            missed.push(format!(
+                "delivered {:.3}% < {:.3}%",
+                self.delivered_ratio * 100.0,
+                min * 100.0
+            ));
+        }
+        if let Some(max) = thresholds.max_errors
+            && self.errors > max
+        {
+            missed.push(format!("{} errors > {max}", self.errors));
+        }
+        missed
+    }
+
+    /// The report for people.
+    pub fn render_text(&self, thresholds: &Thresholds) -> String {
+        let mut out = String::new();
+        let ms = |p: &Percentiles| {
+            format!(
+                "p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+                p.p50_ms, p.p99_ms, p.max_ms
+            )
+        };
+        let _ = writeln!(
+            out,
+            "Skirmish swarm: {} bots ({:?}) against {} for {:.1} s",
+            self.bots_requested, self.behaviour, self.url, self.duration_s
+        );
+        let _ = writeln!(
+            out,
+            "  connections   attempted {}  established {}  failed {}  dropped {}",
+            self.bots_attempted,
+            self.bots_established,
+            self.failed.values().sum::<u64>(),
+            self.dropped.values().sum::<u64>()
+        );
+        for (reason, count) in &self.failed {
+            let _ = writeln!(out, "    failed: {reason}: {count}");
+        }
+        for (reason, count) in &self.dropped {
+            let _ = writeln!(out, "    dropped: {reason}: {count}");
+        }
+        let _ = writeln!(out, "  connect       {}", ms(&self.connect));
+        let _ = writeln!(
+            out,
+            "  snapshots     expected {}  received {}  delivered {:.3}%",
+            self.snapshots_expected,
+            self.snapshots_received,
+            self.delivered_ratio * 100.0
+        );
+        let _ = writeln!(out, "  gap           {}", ms(&self.gap));
+        let _ = writeln!(
+            out,
+            "  ack latency   {}  ({} inputs sent)",
+            ms(&self.ack_latency),
+            self.inputs_sent
+        );
+        let _ = writeln!(
+            out,
+            "  bandwidth     {:.1} KiB/s per bot",
+            self.bytes_per_bot_per_s / 1024.0
+        );
+        let _ = writeln!(out, "  decode errors {}", self.decode_errors);
+        let _ = writeln!(
+            out,
+            "  swarm cpu     {:.0}% of one core",
+            self.swarm_cpu_percent
+        );
+        if self.swarm_cpu_percent > SWARM_CPU_WARNING_PERCENT {
+            let _ = writeln!(
+                out,
+                "  WARNING: the swarm used more than {SWARM_CPU_WARNING_PERCENT:.0}% of a core; \
+                 it may be the bottleneck of this measurement"
+            );
+        }
+        let missed = self.missed(thresholds);
+        if missed.is_empty() {
+            let _ = writeln!(out, "  verdict       PASS");
+        } else {
+            let _ = writeln!(out, "  verdict       FAIL: {}", missed.join("; "));
+        }
+        out
+    }
+}

@@ -1,0 +1,166 @@
+//! `GET /metrics`: the server's counters in Prometheus' text format, and the one-line summary
+//! logged every few seconds. Reads counters only; never takes a lock on a hot path.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::close::CloseReason;
+use super::server::ServerContext;
+use crate::metrics::render_value;
+
+/// The whole exposition.
+pub fn render(ctx: &ServerContext) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let net = &ctx.net;
+    let game = &ctx.loop_stats;
+    let delivery = &ctx.sessions.delivery;
+    render_value(
+        &mut out,
+        "gauge",
+        "skirmish_players",
+        "Players in the game.",
+        ctx.sessions.player_count() as u64,
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_connections_accepted_total",
+        "WebSocket upgrades accepted.",
+        load(&net.connections_accepted),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_upgrades_refused_total",
+        "Upgrade requests refused for bad handshake headers.",
+        load(&net.upgrades_refused),
+    );
+    render_by_reason(
+        &mut out,
+        "skirmish_connections_rejected_total",
+        "Connections that ended before joining, by reason.",
+        &net.rejected,
+    );
+    render_by_reason(
+        &mut out,
+        "skirmish_connections_closed_total",
+        "Connections of joined players that ended, by reason.",
+        &net.closed,
+    );
+    game.tick_duration.render(
+        &mut out,
+        "skirmish_tick_duration_seconds",
+        "Time the tick loop spent working per wake-up.",
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_ticks_total",
+        "Ticks simulated.",
+        load(&game.ticks_total),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_tick_overruns_total",
+        "Wake-ups whose work took longer than one tick period.",
+        load(&game.overruns),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_ticks_dropped_total",
+        "Ticks skipped after falling too far behind.",
+        load(&game.ticks_dropped),
+    );
+    render_value(
+        &mut out,
+        "gauge",
+        "skirmish_snapshot_bytes",
+        "Size of the last encoded snapshot.",
+        load(&game.last_snapshot_bytes),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_snapshots_sent_total",
+        "Snapshots written to players.",
+        load(&delivery.snapshots_sent),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_snapshots_skipped_total",
+        "Snapshots slow readers never saw because a newer one replaced them.",
+        load(&delivery.snapshots_skipped),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_inputs_received_total",
+        "Input messages decoded.",
+        load(&net.inputs_received),
+    );
+    let dropped = load(&net.inputs_dropped_queue_full) + load(&game.inputs_dropped);
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_inputs_dropped_total",
+        "Inputs discarded: queue overflow, stale sequence or unknown player.",
+        dropped,
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_bytes_in_total",
+        "WebSocket payload bytes received.",
+        load(&net.bytes_in),
+    );
+    render_value(
+        &mut out,
+        "counter",
+        "skirmish_bytes_out_total",
+        "WebSocket payload bytes sent.",
+        load(&net.bytes_out),
+    );
+    out
+}
+
+fn render_by_reason(out: &mut String, name: &str, help: &str, counters: &[AtomicU64]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for reason in CloseReason::ALL {
+        let value = counters[reason.index()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", reason.label());
+    }
+}
+
+/// Logs one line about the network side every `interval`, with rates over the interval.
+pub async fn log_summaries(ctx: std::sync::Arc<ServerContext>, interval: Duration) {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    let (mut sent, mut skipped, mut inputs, mut bytes_out) = (0, 0, 0, 0);
+    loop {
+        ticker.tick().await;
+        let seconds = interval.as_secs_f64();
+        let now_sent = load(&ctx.sessions.delivery.snapshots_sent);
+        let now_skipped = load(&ctx.sessions.delivery.snapshots_skipped);
+        let now_inputs = load(&ctx.net.inputs_received);
+        let now_bytes = load(&ctx.net.bytes_out);
+        tracing::info!(
+            players = ctx.sessions.player_count(),
+            snapshots_per_s = ((now_sent - sent) as f64 / seconds) as u64,
+            skipped = now_skipped - skipped,
+            inputs_per_s = ((now_inputs - inputs) as f64 / seconds) as u64,
+            out_kib_per_s = ((now_bytes - bytes_out) as f64 / seconds / 1024.0) as u64,
+            tick_p99_le_us = ctx
+                .loop_stats
+                .tick_duration
+                .quantile_upper_bound_micros(0.99),
+            "server summary"
+        );
+        (sent, skipped, inputs, bytes_out) = (now_sent, now_skipped, now_inputs, now_bytes);
+    }
+}

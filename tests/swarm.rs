@@ -1,0 +1,64 @@
+//! The swarm's library against the real server: fifty bots play for a few seconds and every one
+//! of them connects, decodes everything, and receives nearly every snapshot.
+
+mod common;
+
+use std::time::Duration;
+
+use common::start_server;
+use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_bots_play_without_errors() {
+    let server = start_server(&[]).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 50,
+        duration: Duration::from_secs(4),
+        ramp_per_second: 100.0,
+        behaviour: Behaviour::Chase,
+        seed: 3,
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    println!("{}", report.render_text(&Default::default()));
+    assert_eq!(report.bots_established, 50, "{:?}", report.failed);
+    assert_eq!(
+        report.errors, 0,
+        "failed {:?} dropped {:?}",
+        report.failed, report.dropped
+    );
+    assert_eq!(report.decode_errors, 0);
+    assert!(
+        report.snapshots_received > 50 * 60,
+        "{} snapshots",
+        report.snapshots_received
+    );
+    assert!(
+        report.delivered_ratio >= 0.95,
+        "delivered {}",
+        report.delivered_ratio
+    );
+    assert!(report.ack_latency.count > 0, "no input was acknowledged");
+    assert!(report.bytes_per_bot_per_s > 0.0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_bot_is_counted_with_the_reason() {
+    let server = start_server(&["--max-players", "2"]).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 3,
+        duration: Duration::from_secs(1),
+        ramp_per_second: 50.0,
+        behaviour: Behaviour::Idle,
+        seed: 1,
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    assert_eq!(report.bots_established, 2);
+    assert_eq!(report.errors, 1);
+    let (reason, count) = report.failed.iter().next().unwrap();
+    assert!(reason.contains("server full"), "{reason}");
+    assert_eq!(*count, 1);
+    server.stop().await;
+}
