@@ -8,8 +8,9 @@ use std::time::Duration;
 
 /// Upper bounds (inclusive, in microseconds) of the tick-duration buckets: fine below a
 /// millisecond, where a healthy tick lives, coarse above the 33 ms budget of 30 Hz.
-pub const TICK_BUCKETS_MICROS: [u64; 12] = [
-    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 33_333, 50_000, 100_000,
+pub const TICK_BUCKETS_MICROS: [u64; 20] = [
+    50, 100, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000,
+    20_000, 33_333, 50_000, 100_000, 250_000,
 ];
 
 /// A fixed-bucket histogram of durations, safe to update from one thread and read from others.

@@ -41,6 +41,11 @@ pub enum GameEvent {
 pub trait Outbox: Send + 'static {
     /// The newest snapshot, for every player. Replaces any not yet sent.
     fn publish_snapshot(&self, tick: Tick, bytes: Bytes);
+    /// The player's welcome: the first message the loop sends it. Broadcasts reach a player
+    /// only after its welcome, so nothing it is told predates the roster the welcome carries.
+    fn welcome(&self, id: PlayerId, bytes: Bytes) {
+        self.send_to(id, bytes);
+    }
     /// A message that must reach one player, in order with its other messages.
     fn send_to(&self, id: PlayerId, bytes: Bytes);
     /// A message for every player except `except`.
@@ -248,7 +253,9 @@ impl<O: Outbox> TickLoop<O> {
                 })
                 .collect(),
         });
-        self.send(Some(id), &welcome);
+        if let Some(bytes) = encode(&welcome) {
+            self.outbox.welcome(id, bytes);
+        }
         self.send_to_others(
             Some(id),
             &ServerMessage::PlayerJoined(PlayerInfo { id, name }),
@@ -294,12 +301,6 @@ impl<O: Outbox> TickLoop<O> {
                     .publish_snapshot(self.world.tick(), Bytes::copy_from_slice(&self.encoded));
             }
             Err(error) => tracing::error!(%error, "snapshot not encoded"),
-        }
-    }
-
-    fn send(&self, to: Option<PlayerId>, message: &ServerMessage) {
-        if let (Some(id), Some(bytes)) = (to, encode(message)) {
-            self.outbox.send_to(id, bytes);
         }
     }
 

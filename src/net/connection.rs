@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,6 +91,7 @@ pub async fn serve_player(
     let (control_tx, control_rx) = mpsc::channel(8);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.limits.outbound_queue);
     let kick = Arc::new(Kick::default());
+    let welcomed = Arc::new(AtomicBool::new(false));
     let mut writer_task = tokio::spawn(write_loop(
         writer,
         WriterInputs {
@@ -98,6 +99,7 @@ pub async fn serve_player(
             snapshots: ctx.sessions.subscribe_snapshots(),
             control: control_rx,
             kick: Arc::clone(&kick),
+            welcomed: Arc::clone(&welcomed),
         },
         Arc::clone(&ctx),
     ));
@@ -107,6 +109,7 @@ pub async fn serve_player(
         ctx: &ctx,
         outbound: &outbound_tx,
         kick: &kick,
+        welcomed: &welcomed,
         control: &control_tx,
     };
     let ended = tokio::select! {
@@ -164,6 +167,7 @@ struct Session<'a> {
     ctx: &'a Arc<ServerContext>,
     outbound: &'a mpsc::Sender<Bytes>,
     kick: &'a Arc<Kick>,
+    welcomed: &'a Arc<AtomicBool>,
     control: &'a mpsc::Sender<Control>,
 }
 
@@ -198,6 +202,7 @@ impl Session<'_> {
             SessionHandle {
                 outbound: self.outbound.clone(),
                 kick: Arc::clone(self.kick),
+                welcomed: Arc::clone(self.welcomed),
             },
         );
         *joined = Some((id, slot));
@@ -392,10 +397,12 @@ struct WriterInputs {
     snapshots: watch::Receiver<SnapshotFrame>,
     control: mpsc::Receiver<Control>,
     kick: Arc<Kick>,
+    /// Set by the registry when the welcome is queued; no snapshot goes out before it.
+    welcomed: Arc<AtomicBool>,
 }
 
-/// Sends until told to close. Reliable messages go first; snapshots only after the welcome
-/// (the first reliable message), and only the newest.
+/// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
+/// been sent, and only the newest.
 async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
     let mut welcomed = false;
     let mut last_tick = None;
@@ -417,7 +424,7 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
                 return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
             }
             Some(bytes) = inputs.outbound.recv() => {
-                if !welcomed {
+                if !welcomed && inputs.welcomed.load(Ordering::Acquire) {
                     // Snapshots published before the welcome predate this player: skip them.
                     welcomed = true;
                     inputs.snapshots.mark_unchanged();

@@ -3,7 +3,7 @@
 //! touches a socket: snapshots go into a latest-wins `watch` cell shared by all, reliable
 //! messages into each player's bounded queue, and a player whose queue is full is kicked.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -56,6 +56,8 @@ pub struct SessionHandle {
     /// Reliable, ordered messages for this player (welcome, joins, leaves, tags, pongs).
     pub outbound: mpsc::Sender<Bytes>,
     pub kick: Arc<Kick>,
+    /// Set once the welcome is queued: broadcasts and snapshots wait for it.
+    pub welcomed: Arc<AtomicBool>,
 }
 
 /// Counters about delivery, read by health and metrics endpoints.
@@ -145,6 +147,13 @@ impl Outbox for Arc<Sessions> {
         self.snapshots.send_replace(SnapshotFrame { tick, bytes });
     }
 
+    fn welcome(&self, id: PlayerId, bytes: Bytes) {
+        if let Some(handle) = self.players.get(&id) {
+            handle.welcomed.store(true, Ordering::Release);
+            self.deliver(&handle, bytes);
+        }
+    }
+
     fn send_to(&self, id: PlayerId, bytes: Bytes) {
         if let Some(handle) = self.players.get(&id) {
             self.deliver(&handle, bytes);
@@ -153,7 +162,7 @@ impl Outbox for Arc<Sessions> {
 
     fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
         for entry in self.players.iter() {
-            if Some(*entry.key()) != except {
+            if Some(*entry.key()) != except && entry.value().welcomed.load(Ordering::Acquire) {
                 self.deliver(entry.value(), bytes.clone());
             }
         }

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Reproduces the swarm capacity table of docs/PERFORMANCE.md.
+
+For each bot count, starts a fresh release server pinned to CPU 0 and the swarm pinned to CPU 1
+(taskset), runs the swarm for the given duration at 30 Hz, and prints one Markdown row: the
+server's CPU use (from /proc), its tick-duration p99 (from /metrics' histogram, as the upper
+bound of the bucket holding the 99th percentile), delivered %, snapshot gap p99, and bytes per
+bot per second (from the swarm's JSON report).
+
+Usage: python3 scripts/capacity.py [--bots 100,250,500,1000,2000] [--duration 60s] [--port 8190]
+Needs: Linux, taskset (util-linux), a Rust toolchain. Builds with `cargo build --release`.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def tick_p99_ms(metrics):
+    buckets = [(float("inf") if le == "+Inf" else float(le), int(count))
+               for le, count in re.findall(r'skirmish_tick_duration_seconds_bucket\{le="([^"]+)"\} (\d+)', metrics)]
+    total = buckets[-1][1]
+    for bound, cumulative in buckets:
+        if cumulative >= 0.99 * total:
+            return bound * 1000
+    return float("inf")
+
+
+def run(bots, duration, port):
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", "target/release/skirmish", "--addr", f"127.0.0.1:{port}",
+         "--max-players", str(bots + 10), "--seed", "1", "--log", "warn"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()  # "skirmish listening on ..."
+        report_path = tempfile.mktemp(suffix=".json")
+        cpu_before, wall_before = cpu_seconds(server.pid), time.monotonic()
+        swarm = subprocess.run(
+            ["taskset", "-c", "1", "target/release/swarm", "--url", f"ws://127.0.0.1:{port}/ws",
+             "--bots", str(bots), "--duration", duration, "--ramp", "250", "--json", report_path],
+            cwd=ROOT, capture_output=True, text=True)
+        server_cpu = 100 * (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before)
+        metrics = scrape(port)
+        with open(report_path) as f:
+            report = json.load(f)
+        os.unlink(report_path)
+        if swarm.returncode not in (0, 1):
+            sys.exit(f"swarm failed: {swarm.stderr}")
+        return server_cpu, tick_p99_ms(metrics), report
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bots", default="100,250,500,1000,2000")
+    parser.add_argument("--duration", default="60s")
+    parser.add_argument("--port", type=int, default=8190)
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    print("| bots | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | errors | swarm CPU % |")
+    print("|-----:|------------:|-----------------:|------------:|-----------:|--------------:|-------:|------------:|")
+    for bots in [int(b) for b in args.bots.split(",")]:
+        server_cpu, tick_p99, r = run(bots, args.duration, args.port)
+        print(f"| {bots} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
+              f"{r['gap_p99_ms']:.1f} | {r['bytes_per_bot_per_s'] / 1024:.1f} | {r['errors']} | "
+              f"{r['swarm_cpu_percent']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
