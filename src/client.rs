@@ -72,20 +72,14 @@ impl GameClient {
                 name: name.to_owned(),
             }))
             .await?;
-        loop {
-            match client.recv().await? {
-                Received::Message(ServerMessage::Welcome(welcome)) => return Ok((client, welcome)),
-                Received::Message(ServerMessage::Error(error)) => {
-                    return Err(ClientError::Closed {
-                        code: 0,
-                        reason: error.message,
-                    });
-                }
-                Received::Message(other) => return Err(ClientError::Unexpected(Box::new(other))),
-                Received::Closed { code, reason } => {
-                    return Err(ClientError::Closed { code, reason });
-                }
-            }
+        match client.recv().await? {
+            Received::Message(ServerMessage::Welcome(welcome)) => Ok((client, welcome)),
+            Received::Message(ServerMessage::Error(error)) => Err(ClientError::Closed {
+                code: 0,
+                reason: error.message,
+            }),
+            Received::Message(other) => Err(ClientError::Unexpected(Box::new(other))),
+            Received::Closed { code, reason } => Err(ClientError::Closed { code, reason }),
         }
     }
 

@@ -361,10 +361,13 @@ mod tests {
     use super::*;
     use crate::protocol::{buttons, decode_server_message};
 
+    /// `(sent only to, sent to all except, message)`.
+    type Sent = (Option<PlayerId>, Option<PlayerId>, ServerMessage);
+
     /// An outbox that records what the loop sent, decoded.
     #[derive(Default, Clone)]
     struct Recorder {
-        sent: Arc<Mutex<Vec<(Option<PlayerId>, Option<PlayerId>, ServerMessage)>>>,
+        sent: Arc<Mutex<Vec<Sent>>>,
         snapshots: Arc<Mutex<Vec<(Tick, Snapshot)>>>,
     }
 

@@ -1,0 +1,638 @@
+/**
+ * The client's picture of the game: the roster, the recent snapshots, the prediction of our own
+ * ship and the interpolation of everyone else, the kill feed and the scoreboard.
+ *
+ * It is fed decoded server messages and the local controls, and hands outgoing messages to a
+ * `send` callback. It never touches the DOM, a socket or the clock: every method that needs the
+ * time takes `now` (milliseconds, e.g. `performance.now()`), so it runs under Node in tests.
+ *
+ * Netcode in brief:
+ * - Own ship: each fixed client tick sends `Input{seq}` and applies the same movement step
+ *   locally (`movement.js`, bit-exact with the server). A snapshot resets the prediction to the
+ *   server's state, drops the inputs it acknowledges (`last_input_seq`) and replays the rest;
+ *   a small difference is smoothed away visually, a large one (respawn) snaps.
+ * - Everyone else: drawn `INTERPOLATION_DELAY_TICKS` in the past between the two snapshots
+ *   that bracket that moment, briefly extrapolated when snapshots stop coming.
+ */
+
+import { Buttons, PROTOCOL_VERSION } from './protocol.js';
+import { stepBody, tickSeconds } from './movement.js';
+
+/** How far behind the newest snapshot remote entities are drawn: room for network jitter. */
+export const INTERPOLATION_DELAY_TICKS = 2.5;
+/** Longest we keep moving remote ships along their velocity when snapshots stop. */
+const MAX_EXTRAPOLATION_TICKS = 4;
+/** Snapshots kept for interpolation (about a second at 30 Hz). */
+const SNAPSHOT_HISTORY = 32;
+/** Unacknowledged inputs kept for replay; beyond this the oldest are dropped (prediction drifts). */
+export const MAX_PENDING_INPUTS = 64;
+/** A correction shorter than this (arena units) is smoothed; longer ones (respawns) snap. */
+const SNAP_DISTANCE = 150;
+/** Time constant of the visual smoothing of a prediction correction, in milliseconds. */
+const CORRECTION_SMOOTHING_MS = 100;
+/** A sample of the server clock further than this from our estimate resets it (ticks). */
+const CLOCK_RESET_TICKS = 15;
+/** After a tab pause, at most this many fixed steps are run to catch up; the rest is dropped. */
+const MAX_CATCH_UP_STEPS = 5;
+/** How often a Ping is sent to measure the round trip. */
+export const PING_INTERVAL_MS = 2000;
+/** Kill feed: entries kept and how long each stays visible. */
+const KILL_FEED_LENGTH = 5;
+export const KILL_FEED_MS = 6000;
+/** Rows in the scoreboard. */
+const SCOREBOARD_ROWS = 10;
+/** Name shown for an id that a snapshot mentions before its `PlayerJoined` arrives. */
+export const UNKNOWN_NAME = '\u2026';
+
+/**
+ * @typedef {object} Controls What the player holds during one client tick.
+ * @property {number} buttons a set of `Buttons` bits
+ * @property {number | null} aim radians, or null to face the direction of movement
+ */
+
+/**
+ * @typedef {object} ShipView A ship as drawn this frame (objects are reused between frames).
+ * @property {number} id
+ * @property {number} x
+ * @property {number} y
+ * @property {number} aim
+ * @property {number} flags
+ * @property {boolean} isMe
+ */
+
+/**
+ * @typedef {object} BoltView
+ * @property {number} id
+ * @property {number} owner
+ * @property {number} x
+ * @property {number} y
+ * @property {number} vx units per tick, for the trail
+ * @property {number} vy
+ */
+
+/**
+ * One received snapshot, indexed for interpolation.
+ * @typedef {object} StoredSnapshot
+ * @property {number} tick unwrapped tick (monotonic even across the u32 wrap)
+ * @property {any} message the decoded `Snapshot`
+ * @property {Map<number, any>} playersById
+ * @property {Map<number, any>} boltsById
+ */
+
+export class Game {
+  /**
+   * @param {(message: {type: string} & Record<string, any>) => boolean} send hands a client
+   *   message to the connection; returns false if it could not be sent
+   */
+  constructor(send) {
+    this.send = send;
+    this.resetSession();
+    /** Snapshot arrival times (ring), for the snapshots-per-second readout. */
+    this.arrivals = new Float64Array(64);
+    this.arrivalCount = 0;
+    /** Round-trip time from the last answered Ping, in ms, or null before the first Pong. */
+    this.pingMs = null;
+    this.pingNonce = 0;
+    /** When the outstanding Ping left; -Infinity so the first one goes at once. */
+    this.pingSentAt = -Infinity;
+    this.pingOutstanding = 0;
+    /** Reused render output: see {@link computeView}. */
+    this.view = {
+      /** @type {ShipView[]} other players' ships; only the first `shipCount` are current */
+      ships: [],
+      shipCount: 0,
+      /** @type {BoltView[]} */
+      bolts: [],
+      boltCount: 0,
+      /** @type {any[]} orbs of the snapshot being shown (not copied) */
+      orbs: [],
+      /** Where the camera looks: our displayed ship, or the arena's centre before we exist. */
+      cameraX: 0,
+      cameraY: 0,
+      /** Our ship as drawn, or null before the first snapshot that contains it. */
+      me: /** @type {ShipView | null} */ (null),
+    };
+    this.meView = { id: 0, x: 0, y: 0, aim: 0, flags: 0, isMe: true };
+  }
+
+  /** Forgets everything tied to one connection (the next Welcome starts afresh). */
+  resetSession() {
+    /** Our id, set by Welcome; null while not in a game. */
+    this.playerId = null;
+    this.tickHz = 30;
+    this.tickMs = 1000 / 30;
+    this.dt = tickSeconds(30);
+    /** `Welcome.params`: arena size, radii and movement constants. */
+    this.params = null;
+    /** @type {Map<number, string>} id → name, from Welcome then PlayerJoined / PlayerLeft. */
+    this.roster = new Map();
+    /** @type {StoredSnapshot[]} oldest first */
+    this.snapshots = [];
+    this.latestRawTick = 0;
+    this.snapshotsReceived = 0;
+    /** Estimated server tick at local time 0: serverTick ≈ now / tickMs + clockOffset. */
+    this.clockOffset = null;
+    /** Our own entry in the newest snapshot, or null. */
+    this.serverMe = null;
+
+    // Prediction.
+    this.seq = 0;
+    /** @type {{seq: number, buttons: number}[]} inputs sent but not yet acknowledged, in order */
+    this.pending = [];
+    /** Predicted body after every sent input; valid once `hasBody`. */
+    this.body = { x: 0, y: 0, vx: 0, vy: 0 };
+    /** The body one step earlier, to draw smoothly between fixed steps. */
+    this.previousBody = { x: 0, y: 0 };
+    this.hasBody = false;
+    /** Visual offset left over from corrections, decaying to zero. */
+    this.errorX = 0;
+    this.errorY = 0;
+    /** Size of the last correction (arena units): 0 while prediction is exact. */
+    this.lastCorrection = 0;
+    this.aim = 0;
+    this.accumulator = 0;
+    this.lastUpdate = null;
+    this.lastViewTime = null;
+
+    /**
+     * Recent tags, oldest first, with the names as they were at the time.
+     * @type {{shooter: string, victim: string, shooterId: number, victimId: number, at: number}[]}
+     */
+    this.killFeed = [];
+    /** When we were last tagged (ms), for a flash on screen; -Infinity if never. */
+    this.taggedAt = -Infinity;
+    /** Top rows of the newest snapshot's players by score, plus ours if it is further down. */
+    this.scoreboard = [];
+    /** Our place in the newest snapshot's ranking (1-based), or 0 if not in it. */
+    this.myRank = 0;
+  }
+
+  /** True once welcomed into a game. */
+  get inGame() {
+    return this.playerId !== null;
+  }
+
+  /**
+   * The name to show for a player id.
+   * @param {number} id
+   * @returns {string}
+   */
+  nameOf(id) {
+    return this.roster.get(id) ?? UNKNOWN_NAME;
+  }
+
+  /**
+   * The first message of every connection.
+   * @param {string} name a name that passed `validateName`
+   */
+  join(name) {
+    return this.send({ type: 'Join', protocol_version: PROTOCOL_VERSION, name });
+  }
+
+  /**
+   * Applies one decoded server message.
+   * @param {{type: string} & Record<string, any>} message
+   * @param {number} now ms
+   */
+  handleMessage(message, now) {
+    switch (message.type) {
+      case 'Welcome':
+        this.welcome(message);
+        break;
+      case 'Snapshot':
+        if (this.inGame) this.receiveSnapshot(message, now);
+        break;
+      case 'PlayerJoined':
+        this.roster.set(message.id, message.name);
+        break;
+      case 'PlayerLeft':
+        this.roster.delete(message.id);
+        break;
+      case 'Tagged':
+        this.killFeed.push({
+          shooter: this.nameOf(message.shooter),
+          victim: this.nameOf(message.victim),
+          shooterId: message.shooter,
+          victimId: message.victim,
+          at: now,
+        });
+        if (this.killFeed.length > KILL_FEED_LENGTH) this.killFeed.shift();
+        if (message.victim === this.playerId) this.taggedAt = now;
+        break;
+      case 'Pong':
+        if (message.nonce === this.pingOutstanding) {
+          this.pingMs = now - this.pingSentAt;
+          this.pingOutstanding = 0;
+        }
+        break;
+      default:
+        // Error is the connection's business (it precedes the close); nothing to draw here.
+        break;
+    }
+  }
+
+  /** @param {any} welcome */
+  welcome(welcome) {
+    this.resetSession();
+    this.playerId = welcome.player_id;
+    this.tickHz = welcome.tick_hz;
+    this.tickMs = 1000 / welcome.tick_hz;
+    this.dt = tickSeconds(welcome.tick_hz);
+    this.params = welcome.params;
+    for (const player of welcome.players) this.roster.set(player.id, player.name);
+  }
+
+  /**
+   * @param {any} snapshot
+   * @param {number} now
+   */
+  receiveSnapshot(snapshot, now) {
+    let tick;
+    if (this.snapshots.length === 0) {
+      tick = snapshot.tick;
+    } else {
+      const newest = this.snapshots[this.snapshots.length - 1];
+      const ahead = (snapshot.tick - this.latestRawTick) | 0;
+      if (ahead <= 0) return; // Stale or duplicate: the newer one already won.
+      tick = newest.tick + ahead;
+    }
+    this.latestRawTick = snapshot.tick;
+    this.snapshotsReceived++;
+    this.arrivals[this.arrivalCount++ % this.arrivals.length] = now;
+
+    const playersById = new Map();
+    for (const player of snapshot.players) playersById.set(player.id, player);
+    const boltsById = new Map();
+    for (const bolt of snapshot.bolts) boltsById.set(bolt.id, bolt);
+    this.snapshots.push({ tick, message: snapshot, playersById, boltsById });
+    if (this.snapshots.length > SNAPSHOT_HISTORY) this.snapshots.shift();
+
+    this.trackServerClock(tick, now);
+    this.rankPlayers(snapshot.players);
+
+    const me = playersById.get(this.playerId) ?? null;
+    this.serverMe = me;
+    if (me) this.reconcile(me);
+  }
+
+  /**
+   * Keeps an estimate of which server tick it is now. It follows the earliest arrivals closely
+   * and late ones slowly, so a jittery packet eats into the interpolation delay instead of
+   * shifting it; a jump (server stall, long gap) resets it.
+   * @param {number} tick
+   * @param {number} now
+   */
+  trackServerClock(tick, now) {
+    const sample = tick - now / this.tickMs;
+    if (this.clockOffset === null || Math.abs(sample - this.clockOffset) > CLOCK_RESET_TICKS) {
+      this.clockOffset = sample;
+    } else if (sample > this.clockOffset) {
+      this.clockOffset += (sample - this.clockOffset) * 0.5;
+    } else {
+      this.clockOffset += (sample - this.clockOffset) * 0.02;
+    }
+  }
+
+  /** @param {any[]} players */
+  rankPlayers(players) {
+    const rows = this.scoreboard;
+    rows.length = 0;
+    for (const player of players) rows.push(player);
+    rows.sort((a, b) => b.score - a.score || a.id - b.id);
+    if (rows.length > SCOREBOARD_ROWS) {
+      // Keep our own row visible below the top rows, with its rank.
+      const mine = rows.findIndex((p) => p.id === this.playerId);
+      this.myRank = mine + 1;
+      rows.length = SCOREBOARD_ROWS;
+      if (mine >= SCOREBOARD_ROWS) rows.push(players.find((p) => p.id === this.playerId));
+    } else {
+      this.myRank = rows.findIndex((p) => p.id === this.playerId) + 1;
+    }
+  }
+
+  /**
+   * Server reconciliation: restart the prediction from the server's state for our ship and
+   * replay the inputs it has not applied yet.
+   * @param {any} me our PlayerState in the newest snapshot
+   */
+  reconcile(me) {
+    const acked = me.last_input_seq;
+    let drop = 0;
+    while (drop < this.pending.length && ((this.pending[drop].seq - acked) | 0) <= 0) drop++;
+    if (drop > 0) this.pending.splice(0, drop);
+
+    const body = this.body;
+    const oldX = body.x;
+    const oldY = body.y;
+    body.x = me.x;
+    body.y = me.y;
+    body.vx = me.vx;
+    body.vy = me.vy;
+    for (const input of this.pending) stepBody(body, input.buttons, this.params, this.dt);
+
+    if (!this.hasBody) {
+      this.hasBody = true;
+      this.previousBody.x = body.x;
+      this.previousBody.y = body.y;
+      this.lastCorrection = 0;
+      return;
+    }
+    const dx = oldX - body.x;
+    const dy = oldY - body.y;
+    this.lastCorrection = Math.hypot(dx, dy);
+    if (this.lastCorrection > SNAP_DISTANCE) {
+      this.errorX = this.errorY = 0;
+      this.previousBody.x = body.x;
+      this.previousBody.y = body.y;
+    } else if (this.lastCorrection > 0) {
+      // Shift both ends of the drawn segment and carry the difference as a decaying offset,
+      // so the ship on screen does not move at the moment of the correction.
+      this.errorX += dx;
+      this.errorY += dy;
+      this.previousBody.x -= dx;
+      this.previousBody.y -= dy;
+    }
+  }
+
+  /**
+   * Runs the fixed-step client loop up to `now`: one Input per elapsed tick, predicted at once.
+   * Also sends the periodic Ping.
+   * @param {number} now ms
+   * @param {Controls} controls
+   * @returns {number} steps run
+   */
+  update(now, controls) {
+    if (!this.inGame || this.params === null) {
+      this.lastUpdate = null;
+      return 0;
+    }
+    if (now - this.pingSentAt >= PING_INTERVAL_MS) {
+      this.pingNonce = (this.pingNonce + 1) >>> 0;
+      if (this.send({ type: 'Ping', nonce: this.pingNonce })) {
+        this.pingOutstanding = this.pingNonce;
+        this.pingSentAt = now;
+      }
+    }
+    if (this.lastUpdate === null) this.lastUpdate = now - this.tickMs;
+    this.accumulator += now - this.lastUpdate;
+    this.lastUpdate = now;
+    if (this.accumulator > MAX_CATCH_UP_STEPS * this.tickMs) {
+      this.accumulator = MAX_CATCH_UP_STEPS * this.tickMs;
+    }
+    let steps = 0;
+    while (this.accumulator >= this.tickMs) {
+      this.accumulator -= this.tickMs;
+      this.step(controls);
+      steps++;
+    }
+    return steps;
+  }
+
+  /** @param {Controls} controls */
+  step(controls) {
+    const buttons = controls.buttons & 0xff;
+    this.aim = controls.aim ?? facingOf(buttons, this.aim);
+    const seq = (this.seq + 1) >>> 0;
+    if (!this.send({ type: 'Input', seq, buttons, aim: this.aim })) return;
+    this.seq = seq;
+    this.pending.push({ seq, buttons });
+    if (this.pending.length > MAX_PENDING_INPUTS) this.pending.shift();
+    if (this.hasBody) {
+      this.previousBody.x = this.body.x;
+      this.previousBody.y = this.body.y;
+      stepBody(this.body, buttons, this.params, this.dt);
+    }
+  }
+
+  /**
+   * Snapshots received in the last second.
+   * @param {number} now
+   */
+  snapshotRate(now) {
+    const n = Math.min(this.arrivalCount, this.arrivals.length);
+    let count = 0;
+    for (let i = 0; i < n; i++) if (now - this.arrivals[i] <= 1000) count++;
+    return count;
+  }
+
+  /**
+   * Fills and returns {@link view}: every ship, bolt and orb where it should be drawn at `now`.
+   * Reuses its objects, so the result is only valid until the next call.
+   * @param {number} now ms
+   */
+  computeView(now) {
+    const view = this.view;
+    const frameMs = this.lastViewTime === null ? 0 : Math.max(0, now - this.lastViewTime);
+    this.lastViewTime = now;
+    view.shipCount = 0;
+    view.boltCount = 0;
+    view.me = null;
+    view.cameraX = this.params ? this.params.arena_width / 2 : 1500;
+    view.cameraY = this.params ? this.params.arena_height / 2 : 1000;
+
+    if (this.hasBody) {
+      const decay = Math.exp(-frameMs / CORRECTION_SMOOTHING_MS);
+      this.errorX *= decay;
+      this.errorY *= decay;
+      const alpha = Math.min(1, this.accumulator / this.tickMs);
+      const me = this.meView;
+      me.id = this.playerId;
+      me.x = this.previousBody.x + (this.body.x - this.previousBody.x) * alpha + this.errorX;
+      me.y = this.previousBody.y + (this.body.y - this.previousBody.y) * alpha + this.errorY;
+      me.aim = this.aim;
+      me.flags = this.serverMe ? this.serverMe.flags : 0;
+      view.me = me;
+      view.cameraX = me.x;
+      view.cameraY = me.y;
+    }
+
+    const snapshots = this.snapshots;
+    if (snapshots.length === 0 || this.clockOffset === null) {
+      view.orbs = EMPTY;
+      return view;
+    }
+    const renderTick = now / this.tickMs + this.clockOffset - INTERPOLATION_DELAY_TICKS;
+
+    // The newest snapshot at or before renderTick (or the oldest we have), and the one after.
+    let i = snapshots.length - 1;
+    while (i > 0 && snapshots[i].tick > renderTick) i--;
+    const from = snapshots[i];
+    const to = i + 1 < snapshots.length ? snapshots[i + 1] : null;
+    view.orbs = from.message.orbs;
+
+    if (to) {
+      const alpha = clamp01((renderTick - from.tick) / (to.tick - from.tick));
+      this.interpolate(from, to, alpha, to.tick - from.tick);
+    } else {
+      const previous = i > 0 ? snapshots[i - 1] : null;
+      const ahead = Math.min(Math.max(renderTick - from.tick, 0), MAX_EXTRAPOLATION_TICKS);
+      this.extrapolate(previous, from, ahead);
+    }
+    return view;
+  }
+
+  /**
+   * @param {StoredSnapshot} from
+   * @param {StoredSnapshot} to
+   * @param {number} alpha 0..1 between them
+   * @param {number} ticks between them
+   */
+  interpolate(from, to, alpha, ticks) {
+    const maxTravel = this.params.max_speed * this.dt * ticks * 1.5 + this.params.player_radius;
+    for (const player of to.message.players) {
+      if (player.id === this.playerId) continue;
+      const ship = this.nextShip(player);
+      const before = from.playersById.get(player.id);
+      if (before && Math.abs(player.x - before.x) + Math.abs(player.y - before.y) <= 2 * maxTravel) {
+        ship.x = before.x + (player.x - before.x) * alpha;
+        ship.y = before.y + (player.y - before.y) * alpha;
+        ship.aim = lerpAngle(before.aim, player.aim, alpha);
+        ship.flags = alpha < 0.5 ? before.flags : player.flags;
+      } else if (before && alpha < 0.5) {
+        // A teleport (respawn): no sliding across the arena.
+        ship.x = before.x;
+        ship.y = before.y;
+        ship.aim = before.aim;
+        ship.flags = before.flags;
+      }
+    }
+    for (const bolt of to.message.bolts) {
+      const before = from.boltsById.get(bolt.id);
+      const view = this.nextBolt(bolt);
+      if (before) {
+        view.vx = (bolt.x - before.x) / ticks;
+        view.vy = (bolt.y - before.y) / ticks;
+        view.x = before.x + (bolt.x - before.x) * alpha;
+        view.y = before.y + (bolt.y - before.y) * alpha;
+      }
+    }
+  }
+
+  /**
+   * Moves ships along their velocity (and bolts along their last motion) for a few ticks past
+   * the newest snapshot; after that they hold still until the next one arrives.
+   * @param {StoredSnapshot | null} previous
+   * @param {StoredSnapshot} newest
+   * @param {number} ahead ticks past `newest`, already capped
+   */
+  extrapolate(previous, newest, ahead) {
+    const seconds = ahead * this.dt;
+    for (const player of newest.message.players) {
+      if (player.id === this.playerId) continue;
+      const ship = this.nextShip(player);
+      ship.x += player.vx * seconds;
+      ship.y += player.vy * seconds;
+    }
+    const gap = previous ? newest.tick - previous.tick : 0;
+    for (const bolt of newest.message.bolts) {
+      const view = this.nextBolt(bolt);
+      const before = previous && previous.boltsById.get(bolt.id);
+      if (before && gap > 0) {
+        view.vx = (bolt.x - before.x) / gap;
+        view.vy = (bolt.y - before.y) / gap;
+        view.x += view.vx * ahead;
+        view.y += view.vy * ahead;
+      }
+    }
+  }
+
+  /**
+   * The next reusable ship slot, initialised from `player`.
+   * @param {any} player
+   * @returns {ShipView}
+   */
+  nextShip(player) {
+    const ships = this.view.ships;
+    let ship = ships[this.view.shipCount];
+    if (!ship) {
+      ship = { id: 0, x: 0, y: 0, aim: 0, flags: 0, isMe: false };
+      ships[this.view.shipCount] = ship;
+    }
+    this.view.shipCount++;
+    ship.id = player.id;
+    ship.x = player.x;
+    ship.y = player.y;
+    ship.aim = player.aim;
+    ship.flags = player.flags;
+    return ship;
+  }
+
+  /**
+   * The next reusable bolt slot, initialised from `bolt` (no known motion yet).
+   * @param {any} bolt
+   * @returns {BoltView}
+   */
+  nextBolt(bolt) {
+    const bolts = this.view.bolts;
+    let view = bolts[this.view.boltCount];
+    if (!view) bolts[this.view.boltCount] = view = { id: 0, owner: 0, x: 0, y: 0, vx: 0, vy: 0 };
+    this.view.boltCount++;
+    view.id = bolt.id;
+    view.owner = bolt.owner;
+    view.x = bolt.x;
+    view.y = bolt.y;
+    view.vx = 0;
+    view.vy = 0;
+    return view;
+  }
+
+  /**
+   * The state the browser test reads through `window.skirmish.state`.
+   * @returns {object}
+   */
+  testState() {
+    const newest = this.snapshots.length ? this.snapshots[this.snapshots.length - 1].message : null;
+    return {
+      playerId: this.playerId,
+      tick: newest ? newest.tick : null,
+      me: this.hasBody ? { x: this.body.x, y: this.body.y } : null,
+      serverMe: this.serverMe ? { x: this.serverMe.x, y: this.serverMe.y } : null,
+      players: newest
+        ? newest.players.map((p) => ({
+            id: p.id,
+            name: this.nameOf(p.id),
+            x: p.x,
+            y: p.y,
+            score: p.score,
+          }))
+        : [],
+      roster: [...this.roster].map(([id, name]) => ({ id, name })),
+      snapshotsReceived: this.snapshotsReceived,
+      inputsSent: this.seq,
+      pendingInputs: this.pending.length,
+      lastCorrection: this.lastCorrection,
+      pingMs: this.pingMs,
+    };
+  }
+}
+
+const EMPTY = Object.freeze([]);
+
+/**
+ * Without a mouse, a ship faces where its held direction keys point (or keeps its aim).
+ * @param {number} buttons
+ * @param {number} current
+ */
+function facingOf(buttons, current) {
+  const x = (buttons & Buttons.RIGHT ? 1 : 0) - (buttons & Buttons.LEFT ? 1 : 0);
+  const y = (buttons & Buttons.DOWN ? 1 : 0) - (buttons & Buttons.UP ? 1 : 0);
+  return x === 0 && y === 0 ? current : Math.atan2(y, x);
+}
+
+/** @param {number} value */
+function clamp01(value) {
+  return value < 0 ? 0 : value > 1 ? 1 : value;
+}
+
+/**
+ * Interpolates between two angles the short way round.
+ * @param {number} from
+ * @param {number} to
+ * @param {number} t
+ */
+export function lerpAngle(from, to, t) {
+  let delta = (to - from) % (2 * Math.PI);
+  if (delta > Math.PI) delta -= 2 * Math.PI;
+  else if (delta < -Math.PI) delta += 2 * Math.PI;
+  return from + delta * t;
+}

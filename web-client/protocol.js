@@ -1,0 +1,630 @@
+/**
+ * The Skirmish wire format, protocol version 1: the JavaScript twin of `src/protocol/`.
+ *
+ * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
+ * variable-length integers) and the name rules the server enforces. It never touches a socket,
+ * the DOM or the clock. Decoding is hostile-input safe: every malformed input throws a
+ * {@link ProtocolError}; a length prefix is checked against the bytes that remain before anything
+ * is allocated, so no input can make it allocate more than its own size or loop for long.
+ *
+ * A message is a plain object: `type` is the Rust variant name and the variant's fields sit next
+ * to it with their Rust (snake_case) names, e.g. `{type: 'Join', protocol_version: 1, name: 'Al'}`.
+ * `PlayerId` and `Tick` are numbers; an `ErrorCode` is its variant name as a string.
+ *
+ * The schemas below mirror `src/protocol/messages.rs` field for field: field order is byte order.
+ */
+
+/** The protocol version this client speaks; sent in `Join`. */
+export const PROTOCOL_VERSION = 1;
+
+/** Bits of `Input.buttons`. */
+export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
+
+/** Bits of `PlayerState.flags`. */
+export const PlayerFlags = Object.freeze({
+  /** Just (re)spawned: cannot be tagged, drawn translucent. */
+  PROTECTED: 1,
+});
+
+/** Largest client message the server decodes (`MAX_CLIENT_MESSAGE_BYTES`). */
+export const MAX_CLIENT_MESSAGE_BYTES = 1024;
+
+/** Largest server message a client decodes (`MAX_SERVER_MESSAGE_BYTES`). */
+export const MAX_SERVER_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** Longest accepted player name, in characters (code points), as the server counts them. */
+export const MAX_NAME_CHARS = 16;
+
+/** Variant names of `ErrorCode`, in declaration order (the order is the wire index). */
+export const ERROR_CODES = Object.freeze([
+  'VersionMismatch',
+  'InvalidName',
+  'ServerFull',
+  'MalformedMessage',
+  'UnexpectedMessage',
+]);
+
+/** Why bytes could not become a message, or a message could not become bytes. */
+export class ProtocolError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas. A field is [name, kind] or [name, kind, nested schema / variant names].
+
+const U8 = 0;
+const U16 = 1;
+const U32 = 2;
+const F32 = 3;
+const STRING = 4;
+const VEC = 5;
+const STRUCT = 6;
+const UNIT_ENUM = 7;
+
+/** Fewest bytes one value of each scalar kind can take: bounds a Vec's length before reading. */
+const MIN_BYTES = [1, 1, 1, 4, 1, 1, 0, 1];
+
+/** @typedef {[string, number, any?]} Field */
+
+/** @type {Field[]} */
+const GAME_PARAMS = [
+  ['arena_width', F32],
+  ['arena_height', F32],
+  ['player_radius', F32],
+  ['orb_radius', F32],
+  ['bolt_radius', F32],
+  ['accel', F32],
+  ['friction', F32],
+  ['max_speed', F32],
+  ['bolt_speed', F32],
+  ['bolt_lifetime_ticks', U16],
+  ['fire_cooldown_ticks', U16],
+  ['spawn_protection_ticks', U16],
+];
+/** @type {Field[]} */
+const PLAYER_INFO = [
+  ['id', U32],
+  ['name', STRING],
+];
+/** @type {Field[]} */
+const PLAYER_STATE = [
+  ['id', U32],
+  ['x', F32],
+  ['y', F32],
+  ['vx', F32],
+  ['vy', F32],
+  ['aim', F32],
+  ['score', U32],
+  ['last_input_seq', U32],
+  ['flags', U8],
+];
+/** @type {Field[]} */
+const ORB_STATE = [
+  ['id', U32],
+  ['x', F32],
+  ['y', F32],
+];
+/** @type {Field[]} */
+const BOLT_STATE = [
+  ['id', U32],
+  ['owner', U32],
+  ['x', F32],
+  ['y', F32],
+];
+/** @type {Field[]} */
+const PING = [['nonce', U32]];
+
+/** `ClientMessage` variants in declaration order: [name, fields]. */
+const CLIENT_VARIANTS = [
+  [
+    'Join',
+    [
+      ['protocol_version', U16],
+      ['name', STRING],
+    ],
+  ],
+  [
+    'Input',
+    [
+      ['seq', U32],
+      ['buttons', U8],
+      ['aim', F32],
+    ],
+  ],
+  ['Ping', PING],
+];
+
+/** `ServerMessage` variants in declaration order: [name, fields]. */
+const SERVER_VARIANTS = [
+  [
+    'Welcome',
+    [
+      ['protocol_version', U16],
+      ['player_id', U32],
+      ['tick_hz', U16],
+      ['params', STRUCT, GAME_PARAMS],
+      ['players', VEC, PLAYER_INFO],
+    ],
+  ],
+  [
+    'Snapshot',
+    [
+      ['tick', U32],
+      ['players', VEC, PLAYER_STATE],
+      ['orbs', VEC, ORB_STATE],
+      ['bolts', VEC, BOLT_STATE],
+    ],
+  ],
+  ['PlayerJoined', PLAYER_INFO],
+  ['PlayerLeft', [['id', U32]]],
+  [
+    'Tagged',
+    [
+      ['tick', U32],
+      ['shooter', U32],
+      ['victim', U32],
+    ],
+  ],
+  ['Pong', PING],
+  [
+    'Error',
+    [
+      ['code', UNIT_ENUM, ERROR_CODES],
+      ['message', STRING],
+    ],
+  ],
+];
+
+/** @param {Field[]} schema */
+function minStructBytes(schema) {
+  let total = 0;
+  for (const [, kind, inner] of schema) {
+    total += kind === STRUCT ? minStructBytes(inner) : MIN_BYTES[kind];
+  }
+  return total;
+}
+
+/** Smallest encoding of one element of each Vec schema, computed once. */
+const MIN_ELEMENT_BYTES = new Map(
+  [PLAYER_INFO, PLAYER_STATE, ORB_STATE, BOLT_STATE].map((s) => [s, minStructBytes(s)]),
+);
+
+/** @param {Array<[string, Field[]]>} variants */
+function indexVariants(variants) {
+  return new Map(variants.map(([name, fields], index) => [name, { index, fields }]));
+}
+const CLIENT_VARIANT_INDEX = indexVariants(CLIENT_VARIANTS);
+const SERVER_VARIANT_INDEX = indexVariants(SERVER_VARIANTS);
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+/** Varint markers (bincode): the next 2, 4, 8 or 16 bytes hold the value. */
+const MARKER_U16 = 251;
+const MARKER_U32 = 252;
+const MARKER_U64 = 253;
+/** What each marker from 251 announces, for error messages (255 is reserved). */
+const VARINT_WIDTHS = ['u16', 'u32', 'u64', 'u128', 'reserved'];
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UTF8_ENCODER = new TextEncoder();
+
+/** Read position over one message; one per decode, so a decode allocates one DataView. */
+class Reader {
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+
+  get remaining() {
+    return this.bytes.length - this.pos;
+  }
+
+  /**
+   * @param {number} n bytes about to be read
+   * @param {string} what for the error message
+   */
+  need(n, what) {
+    if (this.bytes.length - this.pos < n) {
+      throw new ProtocolError(
+        `truncated message: ${what} needs ${n} byte(s) at offset ${this.pos}, ` +
+          `only ${this.remaining} left`,
+      );
+    }
+  }
+}
+
+/**
+ * @param {Reader} r
+ * @param {number} widest the widest marker this integer type accepts
+ * @param {string} what
+ * @returns {number}
+ */
+function readVarint(r, widest, what) {
+  r.need(1, what);
+  const first = r.bytes[r.pos];
+  if (first < MARKER_U16) {
+    r.pos += 1;
+    return first;
+  }
+  if (first > widest) {
+    throw new ProtocolError(
+      `invalid integer type for ${what}: ${VARINT_WIDTHS[first - MARKER_U16]} marker ${first} ` +
+        `at offset ${r.pos}`,
+    );
+  }
+  r.pos += 1;
+  let value;
+  if (first === MARKER_U16) {
+    r.need(2, what);
+    value = r.view.getUint16(r.pos, true);
+    r.pos += 2;
+  } else if (first === MARKER_U32) {
+    r.need(4, what);
+    value = r.view.getUint32(r.pos, true);
+    r.pos += 4;
+  } else {
+    r.need(8, what);
+    const low = r.view.getUint32(r.pos, true);
+    const high = r.view.getUint32(r.pos + 4, true);
+    r.pos += 8;
+    // Only lengths are u64 here; anything past 2^53 cannot fit in memory, let alone the input.
+    value = high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+  }
+  return value;
+}
+
+/**
+ * A length prefix, checked against what remains so that hostile input cannot make us allocate.
+ * @param {Reader} r
+ * @param {number} minElementBytes
+ * @param {string} what
+ */
+function readLength(r, minElementBytes, what) {
+  const length = readVarint(r, MARKER_U64, `length of ${what}`);
+  if (length * minElementBytes > r.remaining) {
+    throw new ProtocolError(
+      `length of ${what} is ${length}, more than the ${r.remaining} byte(s) left could hold`,
+    );
+  }
+  return length;
+}
+
+/**
+ * Reads `schema`'s fields into `target` in order (a plain loop: this runs for every field of
+ * every snapshot, so no closures and no iterator objects).
+ * @param {Reader} r
+ * @param {Field[]} schema
+ * @param {Record<string, any>} target
+ * @returns {Record<string, any>}
+ */
+function readFields(r, schema, target) {
+  for (let i = 0; i < schema.length; i++) {
+    const field = schema[i];
+    const name = field[0];
+    let value;
+    switch (field[1]) {
+      case U8:
+        r.need(1, name);
+        value = r.bytes[r.pos];
+        r.pos += 1;
+        break;
+      case U16:
+        value = readVarint(r, MARKER_U16, name);
+        break;
+      case U32:
+        value = readVarint(r, MARKER_U32, name);
+        break;
+      case F32:
+        r.need(4, name);
+        value = r.view.getFloat32(r.pos, true);
+        r.pos += 4;
+        break;
+      case STRING: {
+        const length = readLength(r, 1, name);
+        const raw = r.bytes.subarray(r.pos, r.pos + length);
+        try {
+          value = UTF8.decode(raw);
+        } catch {
+          throw new ProtocolError(`field ${name} is not valid UTF-8`);
+        }
+        r.pos += length;
+        break;
+      }
+      case VEC: {
+        const inner = field[2];
+        const length = readLength(r, MIN_ELEMENT_BYTES.get(inner), name);
+        value = new Array(length);
+        for (let k = 0; k < length; k++) value[k] = readFields(r, inner, {});
+        break;
+      }
+      case STRUCT:
+        value = readFields(r, field[2], {});
+        break;
+      case UNIT_ENUM: {
+        const names = field[2];
+        const index = readVarint(r, MARKER_U32, name);
+        if (index >= names.length) {
+          throw new ProtocolError(`unknown ${name} variant ${index}`);
+        }
+        value = names[index];
+        break;
+      }
+      default:
+        throw new Error(`bug: unknown field kind ${field[1]}`);
+    }
+    target[name] = value;
+  }
+  return target;
+}
+
+/**
+ * @param {ArrayBuffer | ArrayBufferView} input
+ * @returns {Uint8Array}
+ */
+function asBytes(input) {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) {
+    return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  }
+  throw new TypeError('expected an ArrayBuffer or a typed array');
+}
+
+/**
+ * @param {ArrayBuffer | ArrayBufferView} input
+ * @param {Array<[string, Field[]]>} variants
+ * @param {number} limit
+ * @param {string} side
+ */
+function decodeMessage(input, variants, limit, side) {
+  const bytes = asBytes(input);
+  if (bytes.length > limit) {
+    throw new ProtocolError(`${side} message of ${bytes.length} bytes exceeds the limit of ${limit}`);
+  }
+  const r = new Reader(bytes);
+  const index = readVarint(r, MARKER_U32, `${side} message variant`);
+  if (index >= variants.length) {
+    throw new ProtocolError(`unknown ${side} message variant ${index}`);
+  }
+  const [type, fields] = variants[index];
+  const message = readFields(r, fields, { type });
+  if (r.pos !== bytes.length) {
+    throw new ProtocolError(`${bytes.length - r.pos} unexpected byte(s) after the ${type} message`);
+  }
+  return message;
+}
+
+/**
+ * Decodes one binary WebSocket message from the server.
+ * @param {ArrayBuffer | ArrayBufferView} bytes exactly one message
+ * @returns {Record<string, any> & {type: string}}
+ * @throws {ProtocolError} on truncated, oversized, trailing or otherwise malformed input
+ */
+export function decodeServerMessage(bytes) {
+  return decodeMessage(bytes, SERVER_VARIANTS, MAX_SERVER_MESSAGE_BYTES, 'server');
+}
+
+/**
+ * Decodes one client message, refusing what the server refuses (including a non-finite aim).
+ * @param {ArrayBuffer | ArrayBufferView} bytes exactly one message
+ * @returns {Record<string, any> & {type: string}}
+ * @throws {ProtocolError}
+ */
+export function decodeClientMessage(bytes) {
+  const message = decodeMessage(bytes, CLIENT_VARIANTS, MAX_CLIENT_MESSAGE_BYTES, 'client');
+  if (message.type === 'Input' && !Number.isFinite(message.aim)) {
+    throw new ProtocolError('field aim is not a finite number');
+  }
+  return message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding. Not a hot path (inputs are a few bytes), so clarity and validation come first.
+
+class Writer {
+  constructor() {
+    this.bytes = new Uint8Array(64);
+    this.view = new DataView(this.bytes.buffer);
+    this.pos = 0;
+  }
+
+  /** @param {number} n */
+  reserve(n) {
+    if (this.pos + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.bytes.subarray(0, this.pos));
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+
+  /** @param {number} byte */
+  u8(byte) {
+    this.reserve(1);
+    this.bytes[this.pos++] = byte;
+  }
+
+  /** Shortest varint form of a non-negative integer below 2^53. @param {number} value */
+  varint(value) {
+    if (value < MARKER_U16) {
+      this.u8(value);
+    } else if (value <= 0xffff) {
+      this.u8(MARKER_U16);
+      this.reserve(2);
+      this.view.setUint16(this.pos, value, true);
+      this.pos += 2;
+    } else if (value <= 0xffffffff) {
+      this.u8(MARKER_U32);
+      this.reserve(4);
+      this.view.setUint32(this.pos, value, true);
+      this.pos += 4;
+    } else {
+      this.u8(MARKER_U64);
+      this.reserve(8);
+      this.view.setUint32(this.pos, value % 0x100000000, true);
+      this.view.setUint32(this.pos + 4, Math.floor(value / 0x100000000), true);
+      this.pos += 8;
+    }
+  }
+
+  /** @param {Uint8Array} raw */
+  raw(raw) {
+    this.reserve(raw.length);
+    this.bytes.set(raw, this.pos);
+    this.pos += raw.length;
+  }
+
+  finish() {
+    return this.bytes.slice(0, this.pos);
+  }
+}
+
+/**
+ * @param {any} value
+ * @param {number} max
+ * @param {string} name
+ */
+function checkInteger(value, max, name) {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new ProtocolError(`field ${name} must be an integer in 0..=${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * @param {Writer} w
+ * @param {Field[]} schema
+ * @param {Record<string, any>} source
+ */
+function writeFields(w, schema, source) {
+  if (source === null || typeof source !== 'object') {
+    throw new ProtocolError(`expected an object with fields ${schema.map((f) => f[0]).join(', ')}`);
+  }
+  for (const [name, kind, inner] of schema) {
+    const value = source[name];
+    switch (kind) {
+      case U8:
+        w.u8(checkInteger(value, 0xff, name));
+        break;
+      case U16:
+        w.varint(checkInteger(value, 0xffff, name));
+        break;
+      case U32:
+        w.varint(checkInteger(value, 0xffffffff, name));
+        break;
+      case F32:
+        if (typeof value !== 'number') {
+          throw new ProtocolError(`field ${name} must be a number, got ${typeof value}`);
+        }
+        w.reserve(4);
+        w.view.setFloat32(w.pos, value, true);
+        w.pos += 4;
+        break;
+      case STRING: {
+        if (typeof value !== 'string') {
+          throw new ProtocolError(`field ${name} must be a string, got ${typeof value}`);
+        }
+        const raw = UTF8_ENCODER.encode(value);
+        w.varint(raw.length);
+        w.raw(raw);
+        break;
+      }
+      case VEC:
+        if (!Array.isArray(value)) {
+          throw new ProtocolError(`field ${name} must be an array`);
+        }
+        w.varint(value.length);
+        for (const element of value) writeFields(w, inner, element);
+        break;
+      case STRUCT:
+        writeFields(w, inner, value);
+        break;
+      case UNIT_ENUM: {
+        const index = inner.indexOf(value);
+        if (index < 0) {
+          throw new ProtocolError(`field ${name} must be one of ${inner.join(', ')}, got ${value}`);
+        }
+        w.varint(index);
+        break;
+      }
+      default:
+        throw new Error(`bug: unknown field kind ${kind}`);
+    }
+  }
+}
+
+/**
+ * @param {{type: string}} message
+ * @param {Map<string, {index: number, fields: Field[]}>} variants
+ * @param {string} side
+ */
+function encodeMessage(message, variants, side) {
+  const variant = message && variants.get(message.type);
+  if (!variant) {
+    throw new ProtocolError(`unknown ${side} message type ${message && message.type}`);
+  }
+  const w = new Writer();
+  w.varint(variant.index);
+  writeFields(w, variant.fields, message);
+  return w.finish();
+}
+
+/**
+ * Encodes a message for the server. Refuses a non-finite aim, which the server would answer by
+ * closing the connection.
+ * @param {{type: 'Join' | 'Input' | 'Ping'} & Record<string, any>} message
+ * @returns {Uint8Array}
+ * @throws {ProtocolError} on an unknown type or a field of the wrong type or range
+ */
+export function encodeClientMessage(message) {
+  if (message && message.type === 'Input' && !Number.isFinite(message.aim)) {
+    throw new ProtocolError(`field aim must be a finite number, got ${message.aim}`);
+  }
+  return encodeMessage(message, CLIENT_VARIANT_INDEX, 'client');
+}
+
+/**
+ * Encodes a server message (for tests and tools; the browser only decodes these).
+ * @param {{type: string} & Record<string, any>} message
+ * @returns {Uint8Array}
+ * @throws {ProtocolError}
+ */
+export function encodeServerMessage(message) {
+  return encodeMessage(message, SERVER_VARIANT_INDEX, 'server');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names: the rules of `src/protocol/name.rs`, checked before joining to show a helpful message.
+
+const NAME_CHARS = /^[\p{Alphabetic}\p{N} ._-]*$/u;
+const BAD_NAME_CHAR = /[^\p{Alphabetic}\p{N} ._-]/u;
+
+/**
+ * Trims `raw` and checks it as the server will: 1 to {@link MAX_NAME_CHARS} characters, each a
+ * letter or digit of any script, a space, `-`, `_` or `.`.
+ * @param {string} raw
+ * @returns {{ok: true, name: string} | {ok: false, error: string}}
+ */
+export function validateName(raw) {
+  const name = String(raw).trim();
+  if (name.length === 0) return { ok: false, error: 'name is empty' };
+  if ([...name].length > MAX_NAME_CHARS) {
+    return { ok: false, error: `name is longer than ${MAX_NAME_CHARS} characters` };
+  }
+  if (!NAME_CHARS.test(name)) {
+    const bad = BAD_NAME_CHAR.exec(name)[0];
+    return {
+      ok: false,
+      error: `name contains ${JSON.stringify(bad)}; use letters, digits, spaces, '-', '_' or '.'`,
+    };
+  }
+  return { ok: true, name };
+}

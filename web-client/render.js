@@ -1,0 +1,552 @@
+/**
+ * Draws a frame on the canvas: the arena and its grid, orbs, bolts and ships (world space, the
+ * camera on our ship), then the HUD (status, kill feed, scoreboard, minimap, network line).
+ *
+ * It reads the game's state and view and never changes them. It draws only what is on screen
+ * and allocates little per frame: colours are cached per player, paths are batched.
+ */
+
+import { PlayerFlags } from './protocol.js';
+import { KILL_FEED_MS } from './game.js';
+
+const BACKGROUND = '#05070d';
+const ARENA_FLOOR = '#0a1020';
+const GRID_MINOR = 'rgba(90, 130, 220, 0.13)';
+const GRID_MAJOR = 'rgba(90, 130, 220, 0.22)';
+const BORDER_GLOW = 'rgba(40, 220, 255, 0.22)';
+const BORDER = '#2ee6ff';
+const ORB_GLOW = 'rgba(255, 210, 90, 0.13)';
+const ORB_CORE = '#ffd65a';
+const TEXT = '#d8e2f5';
+const TEXT_DIM = 'rgba(216, 226, 245, 0.55)';
+const PANEL = 'rgba(8, 13, 26, 0.82)';
+const HIGHLIGHT = 'rgba(46, 230, 255, 0.18)';
+const FONT = '600 13px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const SMALL_FONT = '500 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const TITLE_FONT = '700 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+
+const GRID_STEP = 100;
+const MAJOR_GRID_EVERY = 5;
+/** World units kept visible across the smaller screen side before zooming out (phones). */
+const MIN_VISIBLE_UNITS = 800;
+const MINIMAP_WIDTH = 180;
+/** How long the screen edge glows red after we are tagged. */
+const TAGGED_FLASH_MS = 600;
+
+/** Used before the Welcome tells the real arena. */
+const DEFAULT_ARENA = {
+  arena_width: 3000,
+  arena_height: 2000,
+  player_radius: 18,
+  orb_radius: 8,
+  bolt_radius: 5,
+};
+
+/** Status kinds → dot colour. */
+const STATUS_COLOURS = {
+  connecting: '#ffd65a',
+  connected: '#3dff9a',
+  reconnecting: '#ff9b3d',
+  error: '#ff4d6d',
+};
+
+/**
+ * @typedef {object} Hud What the HUD shows besides the game.
+ * @property {string} status 'idle' (name screen) | 'connecting' | 'connected' | 'reconnecting'
+ *   | 'error'
+ * @property {string} statusText
+ * @property {number | null} pingMs
+ * @property {number} snapshotRate per second
+ */
+
+export class Renderer {
+  /** @param {HTMLCanvasElement} canvas */
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d', { alpha: false }));
+    /** CSS pixels. */
+    this.width = 0;
+    this.height = 0;
+    this.pixelRatio = 1;
+    /** World-to-CSS-pixel scale. */
+    this.zoom = 1;
+    this.framesDrawn = 0;
+    /** @type {Map<number, {main: string, dark: string, glow: string}>} */
+    this.colours = new Map();
+  }
+
+  /** Matches the backing store to the window and the device pixel ratio (cheap when unchanged). */
+  fit() {
+    const width = this.canvas.clientWidth || window.innerWidth;
+    const height = this.canvas.clientHeight || window.innerHeight;
+    const ratio = window.devicePixelRatio || 1;
+    if (width === this.width && height === this.height && ratio === this.pixelRatio) return;
+    this.width = width;
+    this.height = height;
+    this.pixelRatio = ratio;
+    this.canvas.width = Math.round(width * ratio);
+    this.canvas.height = Math.round(height * ratio);
+    this.zoom = Math.min(1, Math.min(width, height) / MIN_VISIBLE_UNITS);
+  }
+
+  /**
+   * Colours of a player, distinct per id (golden-angle hues), cached.
+   * @param {number} id
+   */
+  colourOf(id) {
+    let colour = this.colours.get(id);
+    if (!colour) {
+      const hue = Math.round((id * 137.508 + 190) % 360);
+      colour = {
+        main: `hsl(${hue}, 95%, 62%)`,
+        dark: `hsl(${hue}, 55%, 14%)`,
+        glow: `hsla(${hue}, 95%, 62%, 0.16)`,
+      };
+      this.colours.set(id, colour);
+    }
+    return colour;
+  }
+
+  /**
+   * Draws one frame.
+   * @param {import('./game.js').Game} game
+   * @param {ReturnType<import('./game.js').Game['computeView']>} view
+   * @param {Hud} hud
+   * @param {number} now ms, for animations
+   */
+  draw(game, view, hud, now) {
+    this.fit();
+    const ctx = this.ctx;
+    const params = game.params ?? DEFAULT_ARENA;
+    const zoom = this.zoom;
+    const ratio = this.pixelRatio;
+
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.fillStyle = BACKGROUND;
+    ctx.fillRect(0, 0, this.width, this.height);
+
+    // World space: screen = (world - camera) * zoom + centre.
+    const halfW = this.width / 2 / zoom;
+    const halfH = this.height / 2 / zoom;
+    const left = view.cameraX - halfW;
+    const top = view.cameraY - halfH;
+    const right = view.cameraX + halfW;
+    const bottom = view.cameraY + halfH;
+    ctx.setTransform(zoom * ratio, 0, 0, zoom * ratio, -left * zoom * ratio, -top * zoom * ratio);
+
+    this.drawArena(params, left, top, right, bottom);
+    this.drawOrbs(view.orbs, params, left, top, right, bottom, now);
+    this.drawBolts(view, params, left, top, right, bottom);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'alphabetic';
+    ctx.font = FONT;
+    const margin = params.player_radius * 2 + 60;
+    for (let i = 0; i < view.shipCount; i++) {
+      const ship = view.ships[i];
+      if (ship.x < left - margin || ship.x > right + margin) continue;
+      if (ship.y < top - margin || ship.y > bottom + margin) continue;
+      this.drawShip(ship, game.nameOf(ship.id), params.player_radius, false, now);
+    }
+    if (view.me) this.drawShip(view.me, game.nameOf(view.me.id), params.player_radius, true, now);
+
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    this.drawTaggedFlash(now - game.taggedAt);
+    this.drawHud(game, view, hud, params, now);
+    this.framesDrawn++;
+  }
+
+  /**
+   * The arena floor, the visible part of its grid, and its glowing border. The last four
+   * arguments are the visible world rectangle.
+   * @param {{arena_width: number, arena_height: number}} params
+   * @param {number} left
+   * @param {number} top
+   * @param {number} right
+   * @param {number} bottom
+   */
+  drawArena(params, left, top, right, bottom) {
+    const ctx = this.ctx;
+    const w = params.arena_width;
+    const h = params.arena_height;
+    ctx.fillStyle = ARENA_FLOOR;
+    ctx.fillRect(0, 0, w, h);
+
+    const x0 = Math.max(0, Math.ceil(left / GRID_STEP)) * GRID_STEP;
+    const x1 = Math.min(w, right);
+    const y0 = Math.max(0, Math.ceil(top / GRID_STEP)) * GRID_STEP;
+    const y1 = Math.min(h, bottom);
+    const yFrom = Math.max(0, top);
+    const xFrom = Math.max(0, left);
+    for (let pass = 0; pass < 2; pass++) {
+      const major = pass === 1;
+      ctx.beginPath();
+      for (let x = x0; x <= x1; x += GRID_STEP) {
+        if ((x % (GRID_STEP * MAJOR_GRID_EVERY) === 0) !== major) continue;
+        ctx.moveTo(x, yFrom);
+        ctx.lineTo(x, y1);
+      }
+      for (let y = y0; y <= y1; y += GRID_STEP) {
+        if ((y % (GRID_STEP * MAJOR_GRID_EVERY) === 0) !== major) continue;
+        ctx.moveTo(xFrom, y);
+        ctx.lineTo(x1, y);
+      }
+      ctx.strokeStyle = major ? GRID_MAJOR : GRID_MINOR;
+      ctx.lineWidth = major ? 2 : 1;
+      ctx.stroke();
+    }
+
+    ctx.strokeStyle = BORDER_GLOW;
+    ctx.lineWidth = 14;
+    ctx.strokeRect(0, 0, w, h);
+    ctx.strokeStyle = BORDER;
+    ctx.lineWidth = 3;
+    ctx.strokeRect(0, 0, w, h);
+  }
+
+  /**
+   * Visible orbs, pulsing, in two batched passes (glow, then core).
+   * @param {{id: number, x: number, y: number}[]} orbs
+   * @param {{orb_radius: number}} params
+   * @param {number} left
+   * @param {number} top
+   * @param {number} right
+   * @param {number} bottom
+   * @param {number} now
+   */
+  drawOrbs(orbs, params, left, top, right, bottom, now) {
+    const ctx = this.ctx;
+    const r = params.orb_radius;
+    const pad = r * 3;
+    for (let pass = 0; pass < 2; pass++) {
+      ctx.beginPath();
+      for (let i = 0; i < orbs.length; i++) {
+        const orb = orbs[i];
+        if (orb.x < left - pad || orb.x > right + pad || orb.y < top - pad || orb.y > bottom + pad) {
+          continue;
+        }
+        const pulse = 1 + 0.15 * Math.sin(now / 260 + orb.id * 1.7);
+        const radius = pass === 0 ? r * 1.9 * pulse : r * 0.8 * pulse;
+        ctx.moveTo(orb.x + radius, orb.y);
+        ctx.arc(orb.x, orb.y, radius, 0, Math.PI * 2);
+      }
+      ctx.fillStyle = pass === 0 ? ORB_GLOW : ORB_CORE;
+      ctx.fill();
+    }
+  }
+
+  /**
+   * Visible bolts: a short trail along their motion and a bright head, in the owner's colour.
+   * @param {{bolts: import('./game.js').BoltView[], boltCount: number}} view
+   * @param {{bolt_radius: number}} params
+   * @param {number} left
+   * @param {number} top
+   * @param {number} right
+   * @param {number} bottom
+   */
+  drawBolts(view, params, left, top, right, bottom) {
+    const ctx = this.ctx;
+    const r = params.bolt_radius;
+    ctx.lineCap = 'round';
+    for (let i = 0; i < view.boltCount; i++) {
+      const bolt = view.bolts[i];
+      if (bolt.x < left - 60 || bolt.x > right + 60 || bolt.y < top - 60 || bolt.y > bottom + 60) {
+        continue;
+      }
+      const colour = this.colourOf(bolt.owner);
+      ctx.strokeStyle = colour.main;
+      ctx.globalAlpha = 0.45;
+      ctx.lineWidth = r * 1.6;
+      ctx.beginPath();
+      ctx.moveTo(bolt.x - bolt.vx * 1.2, bolt.y - bolt.vy * 1.2);
+      ctx.lineTo(bolt.x, bolt.y);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = '#ffffff';
+      ctx.beginPath();
+      ctx.arc(bolt.x, bolt.y, r * 0.8, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.strokeStyle = colour.main;
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    }
+  }
+
+  /**
+   * @param {import('./game.js').ShipView} ship
+   * @param {string} name
+   * @param {number} r
+   * @param {boolean} isMe
+   * @param {number} now
+   */
+  drawShip(ship, name, r, isMe, now) {
+    const ctx = this.ctx;
+    const colour = this.colourOf(ship.id);
+    const isProtected = (ship.flags & PlayerFlags.PROTECTED) !== 0;
+    ctx.globalAlpha = isProtected ? 0.35 + 0.15 * Math.sin(now / 80) : 1;
+
+    const cos = Math.cos(ship.aim);
+    const sin = Math.sin(ship.aim);
+    const { x, y } = ship;
+
+    ctx.fillStyle = colour.glow;
+    ctx.beginPath();
+    ctx.arc(x, y, r * 1.7, 0, Math.PI * 2);
+    ctx.fill();
+
+    // Nose: a triangle pointing along the aim.
+    const tip = r + 12;
+    const base = r - 3;
+    const half = r * 0.5;
+    ctx.fillStyle = colour.main;
+    ctx.beginPath();
+    ctx.moveTo(x + cos * tip, y + sin * tip);
+    ctx.lineTo(x + cos * base - sin * half, y + sin * base + cos * half);
+    ctx.lineTo(x + cos * base + sin * half, y + sin * base - cos * half);
+    ctx.closePath();
+    ctx.fill();
+
+    ctx.fillStyle = colour.dark;
+    ctx.strokeStyle = colour.main;
+    ctx.lineWidth = 3;
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.stroke();
+
+    ctx.fillStyle = colour.main;
+    ctx.beginPath();
+    ctx.arc(x, y, r * 0.32, 0, Math.PI * 2);
+    ctx.fill();
+
+    if (isMe) {
+      ctx.strokeStyle = 'rgba(255, 255, 255, 0.75)';
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.arc(x, y, r + 6, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+
+    ctx.globalAlpha = isProtected ? 0.6 : 1;
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = BACKGROUND;
+    ctx.strokeText(name, x, y - r - 12);
+    ctx.fillStyle = isMe ? '#ffffff' : TEXT;
+    ctx.fillText(name, x, y - r - 12);
+    ctx.globalAlpha = 1;
+  }
+
+  /**
+   * @param {import('./game.js').Game} game
+   * @param {any} view
+   * @param {Hud} hud
+   * @param {any} params
+   * @param {number} now
+   */
+  drawHud(game, view, hud, params, now) {
+    const ctx = this.ctx;
+    ctx.textBaseline = 'middle';
+
+    if (hud.status === 'idle') return; // The name screen is showing.
+
+    // Status, top left.
+    ctx.font = FONT;
+    ctx.textAlign = 'left';
+    const statusWidth = ctx.measureText(hud.statusText).width + 34;
+    ctx.fillStyle = PANEL;
+    roundRect(ctx, 12, 12, statusWidth, 28, 8);
+    ctx.fill();
+    ctx.fillStyle = STATUS_COLOURS[hud.status] ?? TEXT;
+    ctx.beginPath();
+    ctx.arc(27, 26, 4.5, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.fillStyle = TEXT;
+    ctx.fillText(hud.statusText, 38, 26.5);
+
+    if (!game.inGame) {
+      this.drawWaiting(hud);
+      return;
+    }
+    this.drawKillFeed(game, now);
+    this.drawScoreboard(game);
+    this.drawMinimap(view, params);
+
+    // Network line, bottom left.
+    ctx.font = SMALL_FONT;
+    ctx.textAlign = 'left';
+    ctx.fillStyle = TEXT_DIM;
+    const ping = hud.pingMs === null ? '–' : `${Math.round(hud.pingMs)} ms`;
+    const newest = game.snapshots[game.snapshots.length - 1];
+    const players = newest ? ` · ${newest.message.players.length} players` : '';
+    ctx.fillText(`ping ${ping} · ${hud.snapshotRate} snapshots/s${players}`, 14, this.height - 16);
+  }
+
+  /**
+   * A red edge that fades out after we are tagged.
+   * @param {number} age ms since the tag
+   */
+  drawTaggedFlash(age) {
+    if (!(age >= 0 && age < TAGGED_FLASH_MS)) return;
+    const ctx = this.ctx;
+    ctx.globalAlpha = 1 - age / TAGGED_FLASH_MS;
+    ctx.strokeStyle = STATUS_COLOURS.error;
+    ctx.lineWidth = 16;
+    ctx.strokeRect(0, 0, this.width, this.height);
+    ctx.globalAlpha = 1;
+  }
+
+  /**
+   * Between connections: the game's name and what is happening, in the middle.
+   * @param {Hud} hud
+   */
+  drawWaiting(hud) {
+    const ctx = this.ctx;
+    const x = this.width / 2;
+    const y = this.height / 2;
+    ctx.textAlign = 'center';
+    ctx.font = '800 40px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+    ctx.fillStyle = BORDER;
+    ctx.fillText('SKIRMISH', x, y - 24);
+    ctx.font = FONT;
+    ctx.fillStyle = hud.status === 'error' ? STATUS_COLOURS.error : TEXT_DIM;
+    ctx.fillText(hud.statusText, x, y + 18);
+  }
+
+  /**
+   * The last tags, top left, fading out; rows that involve us are highlighted.
+   * @param {import('./game.js').Game} game
+   * @param {number} now
+   */
+  drawKillFeed(game, now) {
+    const ctx = this.ctx;
+    ctx.font = SMALL_FONT;
+    ctx.textAlign = 'left';
+    let y = 58;
+    for (const entry of game.killFeed) {
+      const age = now - entry.at;
+      if (age > KILL_FEED_MS) continue;
+      const alpha = Math.min(1, (KILL_FEED_MS - age) / 800);
+      ctx.globalAlpha = alpha;
+      const shooterWidth = ctx.measureText(entry.shooter).width;
+      const verb = '  tagged  ';
+      const verbWidth = ctx.measureText(verb).width;
+      const victimWidth = ctx.measureText(entry.victim).width;
+      const mine = entry.shooterId === game.playerId || entry.victimId === game.playerId;
+      ctx.fillStyle = mine ? 'rgba(46, 230, 255, 0.22)' : PANEL;
+      roundRect(ctx, 12, y - 11, shooterWidth + verbWidth + victimWidth + 20, 22, 6);
+      ctx.fill();
+      ctx.fillStyle = this.colourOf(entry.shooterId).main;
+      ctx.fillText(entry.shooter, 22, y);
+      ctx.fillStyle = TEXT_DIM;
+      ctx.fillText(verb, 22 + shooterWidth, y);
+      ctx.fillStyle = this.colourOf(entry.victimId).main;
+      ctx.fillText(entry.victim, 22 + shooterWidth + verbWidth, y);
+      y += 26;
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  /**
+   * Top players by score, top right, our row highlighted (and shown below if not in the top).
+   * @param {import('./game.js').Game} game
+   */
+  drawScoreboard(game) {
+    const rows = game.scoreboard;
+    if (rows.length === 0) return;
+    const ctx = this.ctx;
+    const width = 200;
+    const rowHeight = 20;
+    const x = this.width - width - 12;
+    const y = 12;
+    ctx.fillStyle = PANEL;
+    roundRect(ctx, x, y, width, 30 + rows.length * rowHeight, 8);
+    ctx.fill();
+    ctx.font = TITLE_FONT;
+    ctx.textAlign = 'left';
+    ctx.fillStyle = TEXT_DIM;
+    ctx.fillText('SCOREBOARD', x + 12, y + 15);
+    ctx.font = SMALL_FONT;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const rowY = y + 30 + i * rowHeight + rowHeight / 2;
+      const isMe = row.id === game.playerId;
+      const rank = isMe && i >= 10 ? game.myRank : i + 1;
+      if (isMe) {
+        ctx.fillStyle = HIGHLIGHT;
+        ctx.fillRect(x + 4, rowY - rowHeight / 2, width - 8, rowHeight);
+      }
+      ctx.textAlign = 'left';
+      ctx.fillStyle = TEXT_DIM;
+      ctx.fillText(`${rank}.`, x + 12, rowY);
+      ctx.fillStyle = this.colourOf(row.id).main;
+      ctx.fillText(game.nameOf(row.id), x + 38, rowY);
+      ctx.textAlign = 'right';
+      ctx.fillStyle = isMe ? '#ffffff' : TEXT;
+      ctx.fillText(String(row.score), x + width - 12, rowY);
+    }
+  }
+
+  /**
+   * The whole arena, bottom right: orbs, ships, us, and the part the screen shows.
+   * @param {any} view
+   * @param {{arena_width: number, arena_height: number}} params
+   */
+  drawMinimap(view, params) {
+    const ctx = this.ctx;
+    const scale = MINIMAP_WIDTH / params.arena_width;
+    const w = MINIMAP_WIDTH;
+    const h = params.arena_height * scale;
+    const x = this.width - w - 14;
+    const y = this.height - h - 14;
+    ctx.fillStyle = PANEL;
+    ctx.fillRect(x, y, w, h);
+    ctx.strokeStyle = 'rgba(46, 230, 255, 0.5)';
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+
+    ctx.fillStyle = 'rgba(255, 214, 90, 0.55)';
+    for (let i = 0; i < view.orbs.length; i++) {
+      const orb = view.orbs[i];
+      ctx.fillRect(x + orb.x * scale - 0.75, y + orb.y * scale - 0.75, 1.5, 1.5);
+    }
+    for (let i = 0; i < view.shipCount; i++) {
+      const ship = view.ships[i];
+      ctx.fillStyle = this.colourOf(ship.id).main;
+      ctx.fillRect(x + ship.x * scale - 2, y + ship.y * scale - 2, 4, 4);
+    }
+    if (view.me) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x, y, w, h);
+      ctx.clip();
+      ctx.fillStyle = '#ffffff';
+      ctx.beginPath();
+      ctx.arc(x + view.me.x * scale, y + view.me.y * scale, 3, 0, Math.PI * 2);
+      ctx.fill();
+      // What the screen shows.
+      const vw = (this.width / this.zoom) * scale;
+      const vh = (this.height / this.zoom) * scale;
+      ctx.strokeStyle = 'rgba(255, 255, 255, 0.35)';
+      ctx.strokeRect(x + view.cameraX * scale - vw / 2, y + view.cameraY * scale - vh / 2, vw, vh);
+      ctx.restore();
+    }
+  }
+}
+
+/**
+ * Starts a new path holding a rounded rectangle.
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {number} x
+ * @param {number} y
+ * @param {number} w
+ * @param {number} h
+ * @param {number} r corner radius
+ */
+function roundRect(ctx, x, y, w, h, r) {
+  ctx.beginPath();
+  ctx.moveTo(x + r, y);
+  ctx.arcTo(x + w, y, x + w, y + h, r);
+  ctx.arcTo(x + w, y + h, x, y + h, r);
+  ctx.arcTo(x, y + h, x, y, r);
+  ctx.arcTo(x, y, x + w, y, r);
+  ctx.closePath();
+}

@@ -1,0 +1,251 @@
+// The client's game state without a browser: prediction and reconciliation, interpolation,
+// roster and kill feed. Time is passed in, so these run on a manual clock.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Buttons } from '../protocol.js';
+import { stepBody, tickSeconds } from '../movement.js';
+import { Game, MAX_PENDING_INPUTS, UNKNOWN_NAME } from '../game.js';
+
+const PARAMS = {
+  arena_width: 3000,
+  arena_height: 2000,
+  player_radius: 18,
+  orb_radius: 8,
+  bolt_radius: 5,
+  accel: 1800,
+  friction: 3,
+  max_speed: 420,
+  bolt_speed: 900,
+  bolt_lifetime_ticks: 27,
+  fire_cooldown_ticks: 9,
+  spawn_protection_ticks: 60,
+};
+const TICK_MS = 1000 / 30;
+const DT = tickSeconds(30);
+const ME = 7;
+const OTHER = 8;
+
+/** A game welcomed as player 7 (with player 8 in the roster) that records what it sends. */
+function welcomedGame() {
+  const sent = [];
+  const game = new Game((message) => {
+    sent.push(message);
+    return true;
+  });
+  game.handleMessage(
+    {
+      type: 'Welcome',
+      protocol_version: 1,
+      player_id: ME,
+      tick_hz: 30,
+      params: PARAMS,
+      players: [
+        { id: ME, name: 'Alice' },
+        { id: OTHER, name: 'Bob' },
+      ],
+    },
+    0,
+  );
+  return { game, sent };
+}
+
+function player(id, x, y, extra = {}) {
+  return { id, x, y, vx: 0, vy: 0, aim: 0, score: 0, last_input_seq: 0, flags: 0, ...extra };
+}
+
+function snapshot(tick, players, extra = {}) {
+  return { type: 'Snapshot', tick, players, orbs: [], bolts: [], ...extra };
+}
+
+test('each fixed step sends one Input with the next seq and predicts it', () => {
+  const { game, sent } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
+  const controls = { buttons: Buttons.RIGHT, aim: 0.5 };
+  game.update(0, controls); // first update: one step
+  game.update(TICK_MS * 3 + 1, controls); // three more
+  const inputs = sent.filter((m) => m.type === 'Input');
+  assert.deepEqual(
+    inputs.map((m) => [m.seq, m.buttons, m.aim]),
+    [1, 2, 3, 4].map((seq) => [seq, Buttons.RIGHT, 0.5]),
+  );
+  const expected = { x: 100, y: 100, vx: 0, vy: 0 };
+  for (let i = 0; i < 4; i++) stepBody(expected, Buttons.RIGHT, PARAMS, DT);
+  assert.deepEqual(game.body, expected);
+  assert.equal(game.pending.length, 4);
+});
+
+test('a snapshot drops acknowledged inputs and replays the rest, exactly', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
+  const pattern = [Buttons.RIGHT, Buttons.RIGHT | Buttons.DOWN, Buttons.DOWN, 0, Buttons.LEFT];
+  let now = 0;
+  for (const buttons of pattern) {
+    game.update(now, { buttons, aim: null });
+    now += TICK_MS;
+  }
+  assert.equal(game.pending.length, 5);
+  const predicted = { ...game.body };
+
+  // The server applied the first three inputs.
+  const server = { x: 100, y: 100, vx: 0, vy: 0 };
+  for (const buttons of pattern.slice(0, 3)) stepBody(server, buttons, PARAMS, DT);
+  game.handleMessage(snapshot(2, [player(ME, server.x, server.y, { ...server, last_input_seq: 3 })]), now);
+
+  assert.deepEqual(game.pending.map((p) => p.seq), [4, 5]);
+  assert.deepEqual(game.body, predicted, 'replay lands exactly where the prediction was');
+  assert.equal(game.lastCorrection, 0);
+});
+
+test('a small misprediction is smoothed on screen, a large one (respawn) snaps', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 500, 500)]), 0);
+  game.computeView(10);
+  game.handleMessage(snapshot(2, [player(ME, 510, 500)]), 10);
+  assert.equal(game.lastCorrection, 10);
+  const view = game.computeView(10);
+  assert.ok(Math.abs(view.me.x - 500) < 0.5, `drawn where it was, got ${view.me.x}`);
+  const later = game.computeView(400);
+  assert.ok(Math.abs(later.me.x - 510) < 0.5, `converged after smoothing, got ${later.me.x}`);
+
+  game.handleMessage(snapshot(3, [player(ME, 2500, 1500)]), 420);
+  assert.ok(game.lastCorrection > 1000);
+  assert.equal(game.computeView(421).me.x, 2500);
+});
+
+test('pending inputs are capped, dropping the oldest', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
+  for (let i = 0; i < 100; i++) game.update(i * TICK_MS, { buttons: 0, aim: 0 });
+  assert.equal(game.pending.length, MAX_PENDING_INPUTS);
+  assert.equal(game.pending.at(-1).seq, game.seq);
+  assert.equal(game.pending[0].seq, game.seq - MAX_PENDING_INPUTS + 1);
+});
+
+test('a long pause runs a few catch-up steps, not hundreds', () => {
+  const { game, sent } = welcomedGame();
+  game.update(0, { buttons: 0, aim: 0 });
+  const before = sent.length;
+  game.update(60_000, { buttons: 0, aim: 0 });
+  assert.ok(sent.length - before <= 6, `sent ${sent.length - before}`);
+});
+
+test('without a pointer the ship faces the direction it is steered', () => {
+  const { game, sent } = welcomedGame();
+  game.update(0, { buttons: Buttons.DOWN, aim: null });
+  assert.equal(sent.at(-1).aim, Math.PI / 2);
+  game.update(TICK_MS, { buttons: 0, aim: null });
+  assert.equal(sent.at(-1).aim, Math.PI / 2, 'keeps its aim when nothing is held');
+});
+
+test('remote ships are interpolated between the bracketing snapshots', () => {
+  const { game } = welcomedGame();
+  // Snapshots arrive on time, one per tick: other player moves 10 units per tick.
+  for (let tick = 10; tick <= 20; tick++) {
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), player(OTHER, tick * 10, 300)]), tick * TICK_MS);
+  }
+  const now = 20 * TICK_MS;
+  const view = game.computeView(now);
+  assert.equal(view.shipCount, 1);
+  const ship = view.ships[0];
+  assert.equal(ship.id, OTHER);
+  // Drawn 2.5 ticks in the past: tick 17.5 → x = 175.
+  assert.ok(Math.abs(ship.x - 175) < 1e-6, `x = ${ship.x}`);
+  assert.equal(ship.y, 300);
+});
+
+test('a gap is bridged by brief extrapolation, then ships hold still', () => {
+  const { game } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    const other = player(OTHER, tick * 10, 300, { vx: 300 });
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), other]), tick * TICK_MS);
+  }
+  const at = (ticks) => game.computeView((20 + ticks) * TICK_MS).ships[0].x;
+  assert.ok(at(4) > 200, 'moves past the newest snapshot');
+  assert.equal(at(20), at(40), 'extrapolation is capped');
+});
+
+test('a teleport between two snapshots does not slide across the arena', () => {
+  const { game } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    const x = tick < 18 ? 100 : 2800;
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), player(OTHER, x, 300)]), tick * TICK_MS);
+  }
+  const xs = [];
+  for (let t = 17; t <= 21; t += 0.25) xs.push(game.computeView((t + 2.5) * TICK_MS).ships[0].x);
+  assert.ok(xs.every((x) => x === 100 || x === 2800), xs.join(' '));
+});
+
+test('stale or duplicate snapshots are ignored', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(5, [player(ME, 100, 100)]), 0);
+  game.handleMessage(snapshot(5, [player(ME, 900, 900)]), 1);
+  game.handleMessage(snapshot(4, [player(ME, 900, 900)]), 2);
+  assert.equal(game.snapshotsReceived, 1);
+  assert.equal(game.serverMe.x, 100);
+});
+
+test('snapshot ticks wrap around u32 without breaking the order', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(0xffffffff, [player(ME, 100, 100)]), 0);
+  game.handleMessage(snapshot(0, [player(ME, 100, 100)]), TICK_MS);
+  assert.equal(game.snapshotsReceived, 2);
+  assert.equal(game.snapshots[1].tick - game.snapshots[0].tick, 1);
+});
+
+test('the roster follows joins and leaves, and unknown ids show a placeholder', () => {
+  const { game } = welcomedGame();
+  const NEW = 12;
+  game.handleMessage(snapshot(1, [player(ME, 1, 1), player(NEW, 2, 2, { score: 3 })]), 0);
+  assert.equal(game.nameOf(NEW), UNKNOWN_NAME);
+  assert.deepEqual(game.testState().players.map((p) => p.name), ['Alice', UNKNOWN_NAME]);
+  game.handleMessage({ type: 'PlayerJoined', id: NEW, name: 'Carol' }, 0);
+  assert.equal(game.nameOf(NEW), 'Carol');
+  game.handleMessage({ type: 'PlayerLeft', id: OTHER }, 0);
+  assert.deepEqual(game.testState().roster.map((p) => p.name), ['Alice', 'Carol']);
+  assert.deepEqual(game.scoreboard.map((p) => p.id), [NEW, ME]);
+});
+
+test('the scoreboard keeps the top ten and our own row below them', () => {
+  const { game } = welcomedGame();
+  const players = [player(ME, 1, 1, { score: 0 })];
+  for (let id = 100; id < 120; id++) players.push(player(id, 1, 1, { score: id }));
+  game.handleMessage(snapshot(1, players), 0);
+  assert.equal(game.scoreboard.length, 11);
+  assert.equal(game.scoreboard[0].id, 119);
+  assert.equal(game.scoreboard[10].id, ME);
+  assert.equal(game.myRank, 21);
+});
+
+test('tags go to the kill feed with the names at the time, and Pong measures the ping', () => {
+  const { game, sent } = welcomedGame();
+  game.handleMessage({ type: 'Tagged', tick: 3, shooter: ME, victim: OTHER }, 50);
+  assert.deepEqual(
+    game.killFeed.map((e) => [e.shooter, e.victim]),
+    [['Alice', 'Bob']],
+  );
+  game.update(1000, { buttons: 0, aim: 0 });
+  const ping = sent.find((m) => m.type === 'Ping');
+  assert.ok(ping);
+  game.handleMessage({ type: 'Pong', nonce: ping.nonce + 1 }, 1010);
+  assert.equal(game.pingMs, null, 'a pong for another nonce is ignored');
+  game.handleMessage({ type: 'Pong', nonce: ping.nonce }, 1042);
+  assert.equal(game.pingMs, 42);
+});
+
+test('a new Welcome (reconnection) starts from a clean slate', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
+  game.update(0, { buttons: Buttons.UP, aim: 0 });
+  game.handleMessage(
+    { type: 'Welcome', protocol_version: 1, player_id: 99, tick_hz: 20, params: PARAMS, players: [] },
+    100,
+  );
+  assert.equal(game.playerId, 99);
+  assert.equal(game.tickMs, 50);
+  assert.equal(game.seq, 0);
+  assert.equal(game.pending.length, 0);
+  assert.equal(game.snapshots.length, 0);
+  assert.equal(game.hasBody, false);
+});
