@@ -1,2 +1,216 @@
-//! Placeholder: being written.
-fn main() {}
+//! One full tick of the real [`TickLoop`]: drain every player's input from the event queue, step
+//! the world, build and encode the snapshot, publish it into the real `Sessions` snapshot cell.
+//! Players move and fire the whole time (see [`input_for`]), so bolts fly, tags happen and orbs
+//! are collected; the world also holds its 250 orbs. Only `run_ticks(1)` is timed: refilling
+//! the event queue stands for the connection tasks, which do that work on other threads.
+//!
+//! Throughput is in entities per tick (players + orbs + bolts in flight once warmed up).
+//!
+//! `tick_delivered` is the same tick with every player registered in `Sessions` behind a bounded
+//! queue, as connections are, so that the reliable messages (each `Tagged` goes to every
+//! player) are really delivered; the queues are emptied between ticks, untimed, as the writer
+//! tasks would. It shows what those broadcasts cost the loop at this input's tag rate.
+//!
+//! `cargo bench --bench tick`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use crossbeam_queue::ArrayQueue;
+use skirmish::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
+use skirmish::net::sessions::{Kick, SessionHandle, Sessions};
+use skirmish::protocol::{PlayerId, PlayerInput, Snapshot, buttons};
+use tokio::sync::mpsc;
+
+const TICK_HZ: u16 = 30;
+const PLAYER_COUNTS: [u32; 4] = [10, 100, 1000, 5000];
+const DELIVERED_PLAYER_COUNTS: [u32; 2] = [100, 1000];
+/// The server's default per-player queue (`outbound_queue`).
+const OUTBOUND_QUEUE: usize = 256;
+/// Ticks simulated before measuring, so bolts are in flight and spawn protection has worn off.
+const WARM_UP_TICKS: u32 = 150;
+
+/// A plausible input for player `id` at input number `seq`: a heading held for about a second,
+/// then another; half the players hold fire in any given second; the aim turns slowly.
+fn input_for(id: u32, seq: u32) -> PlayerInput {
+    const HEADINGS: [u8; 9] = [
+        0,
+        buttons::UP,
+        buttons::UP | buttons::RIGHT,
+        buttons::RIGHT,
+        buttons::RIGHT | buttons::DOWN,
+        buttons::DOWN,
+        buttons::DOWN | buttons::LEFT,
+        buttons::LEFT,
+        buttons::LEFT | buttons::UP,
+    ];
+    let second = seq / u32::from(TICK_HZ);
+    let h = mix(id, second);
+    let fire = if h & 0x100 != 0 { buttons::FIRE } else { 0 };
+    PlayerInput {
+        seq,
+        buttons: HEADINGS[(h % 9) as usize] | fire,
+        aim: (h >> 16) as f32 / 65536.0 * std::f32::consts::TAU + seq as f32 * 0.05,
+    }
+}
+
+fn mix(a: u32, b: u32) -> u32 {
+    let mut x = (u64::from(a) << 32 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x >> 32) as u32
+}
+
+/// A loop with `players` joined, warmed up, and the state it needs to keep feeding inputs.
+struct Game {
+    tick_loop: TickLoop<Arc<Sessions>>,
+    events: Arc<ArrayQueue<GameEvent>>,
+    sessions: Arc<Sessions>,
+    /// Each registered player's queue of reliable messages (none unless `delivered`).
+    queues: Vec<mpsc::Receiver<Bytes>>,
+    players: u32,
+    seq: u32,
+}
+
+impl Game {
+    /// With `delivered`, every player is registered with a queue, as a connection would be.
+    fn new(players: u32, delivered: bool) -> Game {
+        let events = Arc::new(ArrayQueue::new(players as usize * 2 + 64));
+        let sessions = Arc::new(Sessions::new(players as usize));
+        let tick_loop = TickLoop::new(
+            TickLoopConfig::new(WorldConfig::new(TICK_HZ, 42)),
+            Arc::clone(&events),
+            Arc::clone(&sessions),
+            Arc::new(LoopStats::default()),
+        );
+        let mut game = Game {
+            tick_loop,
+            events,
+            sessions,
+            queues: Vec::new(),
+            players,
+            seq: 0,
+        };
+        for id in 1..=players {
+            if delivered {
+                let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
+                let handle = SessionHandle {
+                    outbound,
+                    kick: Arc::new(Kick::default()),
+                    welcomed: Arc::new(AtomicBool::new(false)),
+                };
+                game.sessions.register(PlayerId(id), handle);
+                game.queues.push(queue);
+            }
+            game.events
+                .push(GameEvent::Join {
+                    id: PlayerId(id),
+                    name: format!("p{id}"),
+                })
+                .unwrap();
+            // Join in batches so no queue fills with announcements.
+            if id % 100 == 0 {
+                game.tick_loop.run_ticks(1);
+                game.drain_queues();
+            }
+        }
+        game.tick_loop.run_ticks(1);
+        game.drain_queues();
+        for _ in 0..WARM_UP_TICKS {
+            game.feed_inputs();
+            game.tick_loop.run_ticks(1);
+            game.drain_queues();
+        }
+        game
+    }
+
+    /// What the writer tasks do between ticks: take every queued message.
+    fn drain_queues(&mut self) {
+        for queue in &mut self.queues {
+            while let Ok(message) = queue.try_recv() {
+                black_box(message);
+            }
+        }
+    }
+
+    /// Times `iterations` ticks, each after a fresh round of inputs.
+    fn time_ticks(&mut self, iterations: u64) -> Duration {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iterations {
+            self.feed_inputs();
+            let started = Instant::now();
+            self.tick_loop.run_ticks(1);
+            spent += started.elapsed();
+            black_box(self.tick_loop.world().tick());
+            self.drain_queues();
+        }
+        spent
+    }
+
+    /// One input per player, as the connection tasks would have queued since the last tick.
+    fn feed_inputs(&mut self) {
+        self.seq += 1;
+        for id in 1..=self.players {
+            let input = input_for(id, self.seq);
+            let pushed = self.events.push(GameEvent::Input {
+                id: PlayerId(id),
+                input,
+            });
+            assert!(pushed.is_ok(), "event queue too small for the bench");
+        }
+    }
+
+    /// Players, orbs and bolts in the world now.
+    fn entities(&self) -> u64 {
+        let mut snapshot = Snapshot::default();
+        self.tick_loop.world().write_snapshot(&mut snapshot);
+        (snapshot.players.len() + snapshot.orbs.len() + snapshot.bolts.len()) as u64
+    }
+}
+
+fn full_tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for players in PLAYER_COUNTS {
+        let mut game = Game::new(players, false);
+        // Criterion's linear sampling needs samples * (samples + 1) / 2 iterations at least.
+        group.sample_size(if players >= 5000 { 20 } else { 50 });
+        group.throughput(Throughput::Elements(game.entities()));
+        group.bench_function(BenchmarkId::new("full", players), |b| {
+            b.iter_custom(|iterations| game.time_ticks(iterations));
+        });
+    }
+    group.finish();
+}
+
+fn delivered_tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick_delivered");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(10);
+    for players in DELIVERED_PLAYER_COUNTS {
+        let mut game = Game::new(players, true);
+        group.throughput(Throughput::Elements(game.entities()));
+        group.bench_function(BenchmarkId::new("full", players), |b| {
+            b.iter_custom(|iterations| game.time_ticks(iterations));
+        });
+        let kicked = game.sessions.delivery.kicked_slow.load(Ordering::Relaxed);
+        assert_eq!(kicked, 0, "players kicked: the bench drains too slowly");
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = full_tick, delivered_tick
+}
+criterion_main!(benches);

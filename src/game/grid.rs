@@ -1,6 +1,10 @@
 //! A uniform grid over the arena that answers "which players are near this point" without
 //! comparing every pair. Rebuilt every tick by counting sort into buffers that are reused, so a
 //! rebuild allocates nothing once the buffers have grown to the player count.
+//!
+//! Between rebuilds, players placed somewhere new (spawned, respawned) can be recorded with
+//! [`SpatialGrid::place`]; they are found by [`SpatialGrid::any_placed_near`] only, so the other
+//! queries keep answering for positions as they were at the rebuild.
 
 /// Players bucketed by cell. Indices refer to the caller's player slice at rebuild time.
 #[derive(Debug, Default)]
@@ -14,7 +18,15 @@ pub struct SpatialGrid {
     entries: Vec<u32>,
     /// Cell of each player index, kept between the two counting-sort passes.
     cell_of: Vec<u32>,
+    /// Per cell, the newest entry of `placed` in that cell, or [`NONE`]: one list per cell of
+    /// the players placed since the last rebuild.
+    placed_head: Vec<u32>,
+    /// `(player index, next entry in the same cell or NONE)`, in order of placing.
+    placed: Vec<(u32, u32)>,
 }
+
+/// End of a cell's list of placed players.
+const NONE: u32 = u32::MAX;
 
 impl SpatialGrid {
     pub fn new(width: f32, height: f32, cell_size: f32) -> SpatialGrid {
@@ -27,11 +39,28 @@ impl SpatialGrid {
             cell_start: vec![0; columns * rows + 1],
             entries: Vec::new(),
             cell_of: Vec::new(),
+            placed_head: vec![NONE; columns * rows],
+            placed: Vec::new(),
         }
     }
 
+    /// Makes room for `players` players, so rebuilds and placings up to that count do not
+    /// allocate.
+    pub fn reserve(&mut self, players: usize) {
+        for buffer in [&mut self.entries, &mut self.cell_of] {
+            buffer.reserve(players.saturating_sub(buffer.len()));
+        }
+        self.placed
+            .reserve(players.saturating_sub(self.placed.len()));
+    }
+
     /// Re-buckets every position; positions outside the arena are clamped to its edge cells.
+    /// Forgets every placing.
     pub fn rebuild(&mut self, positions: impl ExactSizeIterator<Item = (f32, f32)>) {
+        if !self.placed.is_empty() {
+            self.placed.clear();
+            self.placed_head.fill(NONE);
+        }
         self.cell_of.clear();
         self.cell_start.fill(0);
         for (x, y) in positions {
@@ -69,6 +98,63 @@ impl SpatialGrid {
                 visit(index as usize);
             }
         }
+    }
+
+    /// Records that player `index` is now at (`x`, `y`), for [`SpatialGrid::any_placed_near`]
+    /// until the next rebuild.
+    pub fn place(&mut self, index: usize, x: f32, y: f32) {
+        let cell = self.cell_index(self.column(x), self.row(y));
+        let entry = self.placed.len() as u32;
+        self.placed.push((index as u32, self.placed_head[cell]));
+        self.placed_head[cell] = entry;
+    }
+
+    /// Whether `test` holds for any index [`SpatialGrid::for_each_near`] would visit; stops at
+    /// the first that passes.
+    pub fn any_near(
+        &self,
+        x: f32,
+        y: f32,
+        radius: f32,
+        mut test: impl FnMut(usize) -> bool,
+    ) -> bool {
+        let (c0, c1) = (self.column(x - radius), self.column(x + radius));
+        let (r0, r1) = (self.row(y - radius), self.row(y + radius));
+        (r0..=r1).any(|row| {
+            let first = self.cell_start[self.cell_index(c0, row)] as usize;
+            let last = self.cell_start[self.cell_index(c1, row) + 1] as usize;
+            self.entries[first..last]
+                .iter()
+                .any(|&index| test(index as usize))
+        })
+    }
+
+    /// Like [`SpatialGrid::any_near`], over the players placed since the last rebuild.
+    pub fn any_placed_near(
+        &self,
+        x: f32,
+        y: f32,
+        radius: f32,
+        mut test: impl FnMut(usize) -> bool,
+    ) -> bool {
+        if self.placed.is_empty() {
+            return false;
+        }
+        let (c0, c1) = (self.column(x - radius), self.column(x + radius));
+        let (r0, r1) = (self.row(y - radius), self.row(y + radius));
+        for row in r0..=r1 {
+            for column in c0..=c1 {
+                let mut entry = self.placed_head[self.cell_index(column, row)];
+                while entry != NONE {
+                    let (index, next) = self.placed[entry as usize];
+                    if test(index as usize) {
+                        return true;
+                    }
+                    entry = next;
+                }
+            }
+        }
+        false
     }
 
     fn column(&self, x: f32) -> usize {
@@ -115,6 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn placed_players_are_found_apart_until_the_next_rebuild() {
+        let mut grid = SpatialGrid::new(1000.0, 500.0, 100.0);
+        grid.rebuild([(5.0, 5.0), (420.0, 260.0)].into_iter());
+        grid.place(1, 15.0, 10.0);
+        grid.place(2, 990.0, 490.0);
+        let placed = |grid: &SpatialGrid, x, y, r| {
+            let mut found = Vec::new();
+            grid.any_placed_near(x, y, r, |i| {
+                found.push(i);
+                false
+            });
+            found.sort();
+            found
+        };
+        // The rebuilt view still has player 1 where it was.
+        assert_eq!(near(&grid, 10.0, 10.0, 30.0), vec![0]);
+        assert_eq!(placed(&grid, 10.0, 10.0, 30.0), vec![1]);
+        assert_eq!(placed(&grid, 999.0, 499.0, 5.0), vec![2]);
+        assert_eq!(placed(&grid, 500.0, 250.0, 50.0), Vec::<usize>::new());
+        grid.rebuild([(5.0, 5.0), (15.0, 10.0)].into_iter());
+        assert_eq!(placed(&grid, 10.0, 10.0, 30.0), Vec::<usize>::new());
+        assert_eq!(near(&grid, 10.0, 10.0, 30.0), vec![0, 1]);
+    }
+
+    #[test]
     fn brute_force_agrees_on_random_points() {
         let mut grid = SpatialGrid::new(2000.0, 1000.0, 128.0);
         let mut seed = 12345u32;
@@ -132,8 +243,10 @@ mod tests {
             for (i, &(px, py)) in points.iter().enumerate() {
                 if (px - x).abs() <= r && (py - y).abs() <= r {
                     assert!(found.contains(&i), "missed point {i}");
+                    assert!(grid.any_near(x, y, r, |j| j == i), "any_near missed {i}");
                 }
             }
+            assert_eq!(grid.any_near(x, y, r, |_| true), !found.is_empty());
         }
     }
 }

@@ -2,21 +2,36 @@
 //! queue (joins, inputs, leaves, in arrival order), steps the world, encodes one snapshot and
 //! hands the bytes to the [`Outbox`]. It never awaits a socket and never blocks on a client:
 //! the outbox must return at once. It times every tick and logs a summary every few seconds.
+//!
+//! In steady state a tick allocates nothing: the world's buffers are sized at join, the snapshot
+//! is encoded straight into a recycled shared buffer ([`FramePool`]), and so are the small
+//! broadcasts (tags, joins, leaves). `tests/tick_allocations.rs` holds it to that.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crossbeam_queue::ArrayQueue;
 
 use super::world::{InputOutcome, World, WorldConfig};
 use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::{
     PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft, ServerMessage, Snapshot, Tick,
-    Welcome, encode_server_message, encode_server_message_into,
+    Welcome,
+    codec::{encode_snapshot_into, snapshot_encoded_len_bound},
+    encode_server_message, encode_server_message_into,
 };
+
+/// Buffers the snapshot is encoded into. Two suffice when every writer keeps up (the cell holds
+/// the newest frame while the next is encoded); the others absorb writers still sending older
+/// frames.
+const SNAPSHOT_BUFFERS: usize = 4;
+
+/// Buffers for small broadcasts, and the least each holds: a few hundred tags.
+const MESSAGE_BUFFERS: usize = 4;
+const MESSAGE_BUFFER_BYTES: usize = 4096;
 
 /// Something that happened on a connection, for the loop to apply at its next tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,10 +143,16 @@ pub struct TickLoop<O: Outbox> {
     stats: Arc<LoopStats>,
     /// Names of the players in the world, for welcomes.
     names: HashMap<PlayerId, String>,
-    /// The snapshot message, refilled each tick so its buffers are reused.
-    snapshot: ServerMessage,
-    /// Encoding buffer for the snapshot, reused each tick.
-    encoded: Vec<u8>,
+    /// The snapshot, refilled each tick so its buffers are reused.
+    snapshot: Snapshot,
+    /// Where snapshots are encoded, once each, for every player to share.
+    snapshot_buffers: FramePool,
+    /// The last snapshot published (for the report's size).
+    encoded: Bytes,
+    /// Where small broadcasts are encoded, then copied into `message_buffers` to be shared.
+    scratch: Vec<u8>,
+    /// Where small broadcasts (tags, joins, leaves) live while players' queues hold them.
+    message_buffers: FramePool,
     window: DurationWindow,
 }
 
@@ -152,8 +173,11 @@ impl<O: Outbox> TickLoop<O> {
             outbox,
             stats,
             names: HashMap::new(),
-            snapshot: ServerMessage::Snapshot(Snapshot::default()),
-            encoded: Vec::new(),
+            snapshot: Snapshot::default(),
+            snapshot_buffers: FramePool::new(SNAPSHOT_BUFFERS, 0),
+            encoded: Bytes::new(),
+            scratch: Vec::new(),
+            message_buffers: FramePool::new(MESSAGE_BUFFERS, MESSAGE_BUFFER_BYTES),
             window: DurationWindow::default(),
         }
     }
@@ -289,25 +313,30 @@ impl<O: Outbox> TickLoop<O> {
     }
 
     fn publish_snapshot(&mut self) {
-        if let ServerMessage::Snapshot(snapshot) = &mut self.snapshot {
-            self.world.write_snapshot(snapshot);
-        }
-        match encode_server_message_into(&self.snapshot, &mut self.encoded) {
-            Ok(()) => {
-                self.stats
-                    .last_snapshot_bytes
-                    .store(self.encoded.len() as u64, Ordering::Relaxed);
-                self.outbox
-                    .publish_snapshot(self.world.tick(), Bytes::copy_from_slice(&self.encoded));
-            }
-            Err(error) => tracing::error!(%error, "snapshot not encoded"),
-        }
+        self.world.write_snapshot(&mut self.snapshot);
+        let buffer = self
+            .snapshot_buffers
+            .buffer(snapshot_encoded_len_bound(&self.snapshot));
+        encode_snapshot_into(&self.snapshot, buffer);
+        self.encoded = buffer.split().freeze();
+        self.stats
+            .last_snapshot_bytes
+            .store(self.encoded.len() as u64, Ordering::Relaxed);
+        self.outbox
+            .publish_snapshot(self.world.tick(), self.encoded.clone());
     }
 
-    fn send_to_others(&self, except: Option<PlayerId>, message: &ServerMessage) {
-        if let Some(bytes) = encode(message) {
-            self.outbox.send_to_all_except(except, bytes);
+    /// Encodes a small message into a shared buffer (no allocation in steady state) and hands it
+    /// to everyone but `except`.
+    fn send_to_others(&mut self, except: Option<PlayerId>, message: &ServerMessage) {
+        if let Err(error) = encode_server_message_into(message, &mut self.scratch) {
+            tracing::error!(%error, "message not encoded");
+            return;
         }
+        let buffer = self.message_buffers.buffer(self.scratch.len());
+        buffer.extend_from_slice(&self.scratch);
+        self.outbox
+            .send_to_all_except(except, buffer.split().freeze());
     }
 
     fn record_duration(&mut self, took: Duration) {
@@ -341,6 +370,45 @@ impl<O: Outbox> TickLoop<O> {
             snapshot_bytes = self.encoded.len(),
             "tick summary"
         );
+    }
+}
+
+/// Buffers from which outgoing messages are cut as shared [`Bytes`] and reused once every copy
+/// of them has been dropped, so that publishing allocates nothing in steady state.
+///
+/// Each slot is a `BytesMut` sharing its memory with the frames split off it: a frame is cut
+/// from the free tail; when the tail is too short and no frame cut from the slot is alive any
+/// more, `try_reclaim` takes the whole buffer back without allocating. Only when every slot is
+/// still in use (writers still sending old frames) or too small does one get a new buffer; the
+/// old memory is freed by whoever drops its last frame.
+struct FramePool {
+    slots: Vec<BytesMut>,
+    /// Least capacity of a new buffer (it gets at least twice the request, too).
+    min_capacity: usize,
+    /// The slot to replace next when none can be reused.
+    next_replaced: usize,
+}
+
+impl FramePool {
+    fn new(slots: usize, min_capacity: usize) -> FramePool {
+        FramePool {
+            slots: (0..slots.max(1)).map(|_| BytesMut::new()).collect(),
+            min_capacity,
+            next_replaced: 0,
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes. Split what is written off it with
+    /// `split().freeze()`.
+    fn buffer(&mut self, len: usize) -> &mut BytesMut {
+        let reusable = self.slots.iter_mut().position(|slot| slot.try_reclaim(len));
+        let index = reusable.unwrap_or_else(|| {
+            let index = self.next_replaced;
+            self.next_replaced = (index + 1) % self.slots.len();
+            self.slots[index] = BytesMut::with_capacity((2 * len).max(self.min_capacity));
+            index
+        });
+        &mut self.slots[index]
     }
 }
 

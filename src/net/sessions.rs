@@ -4,14 +4,14 @@
 //! messages into each player's bounded queue, and a player whose queue is full is kicked.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
-use dashmap::DashMap;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::close::CloseReason;
 use crate::game::Outbox;
+use crate::game::world::PlayerMap;
 use crate::protocol::{PlayerId, Tick};
 
 /// One encoded snapshot, shared by every connection (cloning `Bytes` is a reference count).
@@ -70,7 +70,10 @@ pub struct DeliveryStats {
 }
 
 pub struct Sessions {
-    players: DashMap<PlayerId, SessionHandle>,
+    /// Written on join and leave, read by the tick loop for every message it sends. A plain
+    /// lock rather than a sharded map: broadcasts walk the whole map, and iterating a `DashMap`
+    /// allocates a guard per shard, per broadcast.
+    players: RwLock<PlayerMap<SessionHandle>>,
     snapshots: watch::Sender<SnapshotFrame>,
     /// Slots taken by connections that joined or are joining; bounded by `max_players`.
     reserved: AtomicUsize,
@@ -82,7 +85,7 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(max_players: usize) -> Sessions {
         Sessions {
-            players: DashMap::new(),
+            players: RwLock::default(),
             snapshots: watch::Sender::new(SnapshotFrame::default()),
             reserved: AtomicUsize::new(0),
             max_players,
@@ -109,23 +112,32 @@ impl Sessions {
     }
 
     pub fn register(&self, id: PlayerId, handle: SessionHandle) {
-        self.players.insert(id, handle);
+        self.players
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, handle);
     }
 
     pub fn unregister(&self, id: PlayerId) {
-        self.players.remove(&id);
+        self.players
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
     }
 
     /// A copy of every registered handle (for broadcasts from outside the loop, e.g. shutdown).
     pub fn handles(&self) -> Vec<SessionHandle> {
-        self.players
-            .iter()
-            .map(|entry| entry.value().clone())
-            .collect()
+        self.players().values().cloned().collect()
     }
 
     pub fn player_count(&self) -> usize {
-        self.players.len()
+        self.players().len()
+    }
+
+    /// The registry, for reading. Held only while handing messages over, which never blocks.
+    fn players(&self) -> RwLockReadGuard<'_, PlayerMap<SessionHandle>> {
+        // A panic elsewhere while holding the lock leaves the map itself consistent.
+        self.players.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn subscribe_snapshots(&self) -> watch::Receiver<SnapshotFrame> {
@@ -148,22 +160,22 @@ impl Outbox for Arc<Sessions> {
     }
 
     fn welcome(&self, id: PlayerId, bytes: Bytes) {
-        if let Some(handle) = self.players.get(&id) {
+        if let Some(handle) = self.players().get(&id) {
             handle.welcomed.store(true, Ordering::Release);
-            self.deliver(&handle, bytes);
+            self.deliver(handle, bytes);
         }
     }
 
     fn send_to(&self, id: PlayerId, bytes: Bytes) {
-        if let Some(handle) = self.players.get(&id) {
-            self.deliver(&handle, bytes);
+        if let Some(handle) = self.players().get(&id) {
+            self.deliver(handle, bytes);
         }
     }
 
     fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
-        for entry in self.players.iter() {
-            if Some(*entry.key()) != except && entry.value().welcomed.load(Ordering::Acquire) {
-                self.deliver(entry.value(), bytes.clone());
+        for (&id, handle) in self.players().iter() {
+            if Some(id) != except && handle.welcomed.load(Ordering::Acquire) {
+                self.deliver(handle, bytes.clone());
             }
         }
     }

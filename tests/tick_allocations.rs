@@ -1,0 +1,229 @@
+//! A steady game allocates nothing per tick. This binary installs a global allocator that counts
+//! the allocations made on the thread that asked for counting, drives the real `TickLoop` on a
+//! manual clock (`run_ticks(1)`, no thread, no sleeping) with 1000 players who each send one
+//! input per tick, moving and firing, and asserts that a few hundred ticks after warm-up
+//! allocate nothing: not the drain, the step, the tags, nor the snapshot's encoding and
+//! publishing.
+//!
+//! Joins allocate (a ship, a welcome listing everyone), and so may the first ticks after them
+//! while buffers find their size; those happen before counting starts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
+use skirmish::game::{GameEvent, LoopStats, Outbox, TickLoop, TickLoopConfig, WorldConfig};
+use skirmish::net::sessions::Sessions;
+use skirmish::protocol::{PlayerId, PlayerInput, Tick, buttons};
+
+/// Counts allocations (and reallocations) made by threads whose `COUNTING` flag is set, so the
+/// test harness's own threads do not disturb the count.
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: during thread teardown the slots may be gone; those allocations are not ours.
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made on this thread while running `f`.
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(|n| n.get())
+}
+
+const PLAYERS: u32 = 1000;
+const WARM_UP_TICKS: u32 = 300;
+const COUNTED_TICKS: u32 = 300;
+
+/// What a connection would send: a heading held for a second, fire held by half the players in
+/// any given second, an aim that turns.
+fn input_for(id: u32, seq: u32) -> PlayerInput {
+    let h = (u64::from(id) << 32 | u64::from(seq / 30)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+    let fire = if h & 1 == 0 { buttons::FIRE } else { 0 };
+    PlayerInput {
+        seq,
+        buttons: (h >> 1) as u8 & (buttons::UP | buttons::DOWN | buttons::LEFT | buttons::RIGHT)
+            | fire,
+        aim: (h & 0xffff) as f32 / 65536.0 * std::f32::consts::TAU + seq as f32 * 0.05,
+    }
+}
+
+/// Holds what the network layer would still hold: the newest snapshot (as the watch cell does)
+/// and the last few reliable messages (as players' queues do until their writers send them),
+/// in storage sized up front.
+struct HoldingOutbox {
+    held: Arc<Mutex<Held>>,
+}
+
+struct Held {
+    snapshot: Bytes,
+    snapshots: u64,
+    recent: Vec<Bytes>,
+    next: usize,
+    reliable: u64,
+}
+
+const HELD_MESSAGES: usize = 256;
+
+impl Held {
+    fn hold(&mut self, bytes: Bytes) {
+        self.recent[self.next] = bytes;
+        self.next = (self.next + 1) % HELD_MESSAGES;
+        self.reliable += 1;
+    }
+}
+
+impl Outbox for HoldingOutbox {
+    fn publish_snapshot(&self, _tick: Tick, bytes: Bytes) {
+        let mut held = self.held.lock().unwrap();
+        held.snapshot = bytes;
+        held.snapshots += 1;
+    }
+
+    fn send_to(&self, _id: PlayerId, bytes: Bytes) {
+        self.held.lock().unwrap().hold(bytes);
+    }
+
+    fn send_to_all_except(&self, _except: Option<PlayerId>, bytes: Bytes) {
+        self.held.lock().unwrap().hold(bytes);
+    }
+}
+
+/// Joins `PLAYERS` players and warms the loop up; returns a closure that runs one tick with
+/// one input from every player.
+fn steady_game<O: Outbox>(outbox: O) -> (TickLoop<O>, impl FnMut(&mut TickLoop<O>)) {
+    let events = Arc::new(ArrayQueue::new(PLAYERS as usize * 2));
+    let mut tick_loop = TickLoop::new(
+        TickLoopConfig::new(WorldConfig::new(30, 11)),
+        Arc::clone(&events),
+        outbox,
+        Arc::new(LoopStats::default()),
+    );
+    for id in 1..=PLAYERS {
+        let name = format!("p{id}");
+        events
+            .push(GameEvent::Join {
+                id: PlayerId(id),
+                name,
+            })
+            .unwrap();
+    }
+    tick_loop.run_ticks(1);
+    let mut seq = 0;
+    let tick = move |tick_loop: &mut TickLoop<O>| {
+        seq += 1;
+        for id in 1..=PLAYERS {
+            let event = GameEvent::Input {
+                id: PlayerId(id),
+                input: input_for(id, seq),
+            };
+            assert!(events.push(event).is_ok(), "event queue full");
+        }
+        tick_loop.run_ticks(1);
+    };
+    (tick_loop, tick)
+}
+
+#[test]
+fn a_steady_tick_allocates_nothing() {
+    let held = Arc::new(Mutex::new(Held {
+        snapshot: Bytes::new(),
+        snapshots: 0,
+        recent: vec![Bytes::new(); HELD_MESSAGES],
+        next: 0,
+        reliable: 0,
+    }));
+    let (mut tick_loop, mut tick) = steady_game(HoldingOutbox {
+        held: Arc::clone(&held),
+    });
+    for _ in 0..WARM_UP_TICKS {
+        tick(&mut tick_loop);
+    }
+    let (snapshots, reliable) = {
+        let held = held.lock().unwrap();
+        (held.snapshots, held.reliable)
+    };
+
+    let allocations = allocations_during(|| {
+        for _ in 0..COUNTED_TICKS {
+            tick(&mut tick_loop);
+        }
+    });
+
+    let held = held.lock().unwrap();
+    // The game was busy: a snapshot every tick, and ships tagging each other.
+    assert_eq!(held.snapshots - snapshots, u64::from(COUNTED_TICKS));
+    let tags = held.reliable - reliable;
+    assert!(tags > u64::from(COUNTED_TICKS), "only {tags} tags");
+    assert!(held.snapshot.len() > 30_000);
+    assert_eq!(tick_loop.world().players().len(), PLAYERS as usize);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {COUNTED_TICKS} ticks ({tags} tags broadcast)"
+    );
+}
+
+#[test]
+fn publishing_into_the_real_sessions_cell_allocates_nothing() {
+    let sessions = Arc::new(Sessions::new(PLAYERS as usize));
+    let mut snapshots = sessions.subscribe_snapshots();
+    let (mut tick_loop, mut tick) = steady_game(Arc::clone(&sessions));
+    for _ in 0..WARM_UP_TICKS {
+        tick(&mut tick_loop);
+    }
+    let before = snapshots.borrow_and_update().tick;
+
+    let allocations = allocations_during(|| {
+        for _ in 0..COUNTED_TICKS {
+            tick(&mut tick_loop);
+            // What a connection's writer does with it.
+            let frame = snapshots.borrow_and_update().clone();
+            assert!(!frame.bytes.is_empty());
+        }
+    });
+
+    let after = snapshots.borrow_and_update().tick;
+    assert_eq!(after.since(before), COUNTED_TICKS as i32);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {COUNTED_TICKS} ticks"
+    );
+}
