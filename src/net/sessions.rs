@@ -12,7 +12,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::close::CloseReason;
 use crate::game::Outbox;
-use crate::protocol::{PlayerId, Tick};
+use crate::protocol::{PlayerId, ResumeToken, Tick};
+use rand::RngExt;
 
 /// One encoded snapshot, shared by every connection (cloning `Bytes` is a reference count).
 #[derive(Debug, Clone, Default)]
@@ -70,7 +71,11 @@ pub struct DeliveryStats {
 }
 
 pub struct Sessions {
+    /// Players with a live connection.
     players: DashMap<PlayerId, SessionHandle>,
+    /// Resume tokens of players in the world (connected or away), and the reverse.
+    tokens: DashMap<ResumeToken, PlayerId>,
+    token_of: DashMap<PlayerId, ResumeToken>,
     snapshots: watch::Sender<SnapshotFrame>,
     /// Slots taken by connections that joined or are joining; bounded by `max_players`.
     reserved: AtomicUsize,
@@ -83,6 +88,8 @@ impl Sessions {
     pub fn new(max_players: usize) -> Sessions {
         Sessions {
             players: DashMap::new(),
+            tokens: DashMap::new(),
+            token_of: DashMap::new(),
             snapshots: watch::Sender::new(SnapshotFrame::default()),
             reserved: AtomicUsize::new(0),
             max_players,
@@ -108,8 +115,75 @@ impl Sessions {
         PlayerId(self.next_id.fetch_add(1, Ordering::Relaxed) as u32)
     }
 
-    pub fn register(&self, id: PlayerId, handle: SessionHandle) {
+    /// Registers a new player's connection and creates its resume token.
+    pub fn register(&self, id: PlayerId, handle: SessionHandle) -> ResumeToken {
+        let mut token = ResumeToken::default();
+        // ThreadRng is a CSPRNG seeded from the OS: tokens cannot be guessed from others.
+        rand::rng().fill(&mut token.0);
+        self.tokens.insert(token, id);
+        self.token_of.insert(id, token);
         self.players.insert(id, handle);
+        token
+    }
+
+    /// Takes back the player that `token` belongs to for a new connection, if that player is
+    /// in the world and not connected elsewhere. `None` means: join as a new player.
+    pub fn resume(&self, token: &ResumeToken, handle: SessionHandle) -> Option<PlayerId> {
+        let id = *self.tokens.get(token)?;
+        match self.players.entry(id) {
+            dashmap::Entry::Occupied(_) => None,
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(handle);
+                Some(id)
+            }
+        }
+    }
+
+    /// Forgets a player's resume token: it left the world for good. A player that a new
+    /// connection has just resumed keeps it (the loop will re-admit it under the same token).
+    pub fn forget(&self, id: PlayerId) {
+        if self.players.contains_key(&id) {
+            return;
+        }
+        if let Some((_, token)) = self.token_of.remove(&id) {
+            self.tokens.remove(&token);
+        }
+    }
+
+    /// Asks a connected player's connection to close with `reason`. Returns false if the
+    /// player is not connected.
+    pub fn kick(&self, id: PlayerId, reason: CloseReason) -> bool {
+        match self.players.get(&id) {
+            Some(handle) => {
+                handle.kick.kick(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends to every welcomed player (chat, notices from outside the loop).
+    pub fn broadcast(&self, bytes: Bytes) {
+        self.broadcast_except(None, bytes);
+    }
+
+    fn broadcast_except(&self, except: Option<PlayerId>, bytes: Bytes) {
+        for entry in self.players.iter() {
+            if Some(*entry.key()) != except && entry.value().welcomed.load(Ordering::Acquire) {
+                self.deliver(entry.value(), bytes.clone());
+            }
+        }
+    }
+
+    /// Sends to one welcomed player; false if it is not connected.
+    pub fn send_to_player(&self, id: PlayerId, bytes: Bytes) -> bool {
+        match self.players.get(&id) {
+            Some(handle) if handle.welcomed.load(Ordering::Acquire) => {
+                self.deliver(&handle, bytes);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn unregister(&self, id: PlayerId) {
@@ -160,12 +234,12 @@ impl Outbox for Arc<Sessions> {
         }
     }
 
+    fn forget(&self, id: PlayerId) {
+        Sessions::forget(self, id);
+    }
+
     fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
-        for entry in self.players.iter() {
-            if Some(*entry.key()) != except && entry.value().welcomed.load(Ordering::Acquire) {
-                self.deliver(entry.value(), bytes.clone());
-            }
-        }
+        self.broadcast_except(except, bytes);
     }
 }
 

@@ -13,5 +13,5 @@ pub use codec::{
     encode_server_message_into,
 };
 pub use messages::*;
-pub use name::{MAX_NAME_CHARS, NameError, validate_name};
+pub use name::{ChatError, MAX_NAME_CHARS, NameError, validate_chat, validate_name};
 pub use view::{SnapshotScan, scan_snapshot};
