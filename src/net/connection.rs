@@ -73,11 +73,41 @@ impl Ended {
     }
 }
 
-/// Serves one upgraded connection until it ends, then removes its player.
+/// Serves one upgraded connection until it ends, then removes its player. The work runs on
+/// a task of its own so that, should it ever panic (a bug: no input may cause one), the player
+/// is still removed and nobody else notices.
 pub async fn serve_player(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+) {
+    let in_game: InGame = Arc::default();
+    let task = tokio::spawn(run_connection(
+        upgrade,
+        Arc::clone(&ctx),
+        peer,
+        Arc::clone(&in_game),
+    ));
+    if let Err(error) = task.await
+        && error.is_panic()
+    {
+        tracing::error!(%peer, "connection task panicked; removing its player");
+        let entry = in_game.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((id, connection)) = entry {
+            ctx.sessions.unregister(id);
+            push_reliable(&ctx, GameEvent::Leave { id, connection }).await;
+        }
+    }
+}
+
+/// The player a connection plays, while it is in the game: what to clean up after a panic.
+type InGame = Arc<std::sync::Mutex<Option<(PlayerId, u64)>>>;
+
+async fn run_connection(
+    upgrade: fastwebsockets::upgrade::UpgradeFut,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+    in_game: InGame,
 ) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
@@ -124,6 +154,7 @@ pub async fn serve_player(
         welcomed: &welcomed,
         heartbeat: &heartbeat,
         control: &control_tx,
+        in_game: &in_game,
     };
     let ended = tokio::select! {
         ended = session.run(&mut reader, &mut joined) => Some(ended),
@@ -137,6 +168,7 @@ pub async fn serve_player(
     // a moment longer.
     if let Some(Joined { id, connection, .. }) = &joined {
         let (id, connection) = (*id, *connection);
+        in_game.lock().unwrap_or_else(|e| e.into_inner()).take();
         ctx.hooks.on_disconnecting(id, reason);
         ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
         ctx.sessions.unregister(id);
@@ -243,6 +275,7 @@ struct Session<'a> {
     welcomed: &'a Arc<AtomicBool>,
     heartbeat: &'a Arc<Heartbeat>,
     control: &'a mpsc::Sender<Control>,
+    in_game: &'a InGame,
 }
 
 impl Session<'_> {
@@ -267,6 +300,7 @@ impl Session<'_> {
             Err(ended) => return ended,
         };
         let (id, event) = self.enter_world(&join, name.clone());
+        *self.in_game.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, self.connection));
         *joined = Some(Joined {
             id,
             slot,
