@@ -445,3 +445,26 @@ async fn max_payload_bounds_messages() {
     assert_eq!(expect_close(&mut client).await.0, 1009);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn pings_keep_their_interval_when_answered_promptly() {
+    // Interval shorter than the timeout: an answered ping must not wait for the timeout.
+    let server = start_server(&["--ping-interval", "100ms", "--ping-timeout", "5s"]).await;
+    let (mut client, _) = GameClient::join(&server.ws_url(), "Prompt").await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_millis(1000) {
+        if let Received::Message(ServerMessage::Ping(ping)) = client.recv().await.unwrap() {
+            pings += 1;
+            client
+                .send(&ClientMessage::Pong(Ping { nonce: ping.nonce }))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(
+        pings >= 5,
+        "only {pings} pings in a second at a 100 ms interval"
+    );
+    server.stop().await;
+}

@@ -132,7 +132,7 @@ impl CloseReason {
     /// Short text for the close frame (at most 123 bytes, as RFC 6455 requires).
     pub fn text(self) -> &'static str {
         match self {
-            CloseReason::ClientClosed => "bye",
+            CloseReason::ClientClosed => "closed by the client",
             CloseReason::TextFrame => "binary messages only",
             CloseReason::Malformed => "malformed message",
             CloseReason::TooLarge => "message too big",

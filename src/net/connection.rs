@@ -647,6 +647,10 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
     // When the outstanding ping must have been answered; none outstanding when `None`.
     let mut ping_deadline: Option<Instant> = None;
     loop {
+        if ping_deadline.is_some() && inputs.heartbeat.is_answered() {
+            // Answered: the next ping goes at the next interval.
+            ping_deadline = None;
+        }
         let deadline = ping_deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         let result = tokio::select! {
             biased;

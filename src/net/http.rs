@@ -94,7 +94,12 @@ fn admit_handshake(
         };
         if let Err(reason) = authenticator.authenticate(&handshake) {
             ctx.net.refused_auth.fetch_add(1, Ordering::Relaxed);
-            return Err(text(StatusCode::UNAUTHORIZED, &format!("{reason}\n")));
+            let mut response = text(StatusCode::UNAUTHORIZED, &format!("{reason}\n"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"skirmish\""),
+            );
+            return Err(response);
         }
     }
     Ok(())

@@ -297,7 +297,8 @@ pub enum ErrorCode {
     ServerFull,
     MalformedMessage,
     UnexpectedMessage,
-    /// Too many messages too fast.
+    /// Too many messages too fast (reserved: chat refusals travel in `Ack` errors; the
+    /// input-flood limit will close with it).
     RateLimited,
     /// Removed by the server's operator or game logic.
     Kicked,
