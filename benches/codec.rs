@@ -47,7 +47,9 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "join",
             ClientMessage::Join(Join {
                 protocol_version: PROTOCOL_VERSION,
+                request_id: 1,
                 name: "Player-0123456".into(),
+                resume_token: Some(ResumeToken([7; 16])),
             }),
         ),
         (
@@ -59,6 +61,13 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             }),
         ),
         ("ping", ClientMessage::Ping(Ping { nonce: 123_456 })),
+        (
+            "chat",
+            ClientMessage::Chat(Chat {
+                request_id: 9,
+                text: "good game, well played".into(),
+            }),
+        ),
     ]
 }
 
@@ -75,7 +84,10 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             "welcome",
             ServerMessage::Welcome(Welcome {
                 protocol_version: PROTOCOL_VERSION,
+                request_id: 1,
                 player_id: PlayerId(77),
+                resumed: false,
+                resume_token: ResumeToken([7; 16]),
                 tick_hz: 30,
                 params: skirmish::game::params::default_params(30),
                 players: welcome_players,
@@ -167,14 +179,17 @@ fn decode_malformed(c: &mut Criterion) {
     let snapshot = encode_server_message(&ServerMessage::Snapshot(live_snapshot())).unwrap();
     let join = encode_client_message(&ClientMessage::Join(Join {
         protocol_version: PROTOCOL_VERSION,
+        request_id: 1,
         name: "Player-0123456".into(),
+        resume_token: None,
     }))
     .unwrap();
     let garbage: Vec<u8> = (0..snapshot.len() as u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let mut bad_utf8 = join.clone();
-    let last = bad_utf8.len() - 1;
+    // The name's last byte (the one before the absent resume token's tag).
+    let last = bad_utf8.len() - 2;
     bad_utf8[last] = 0xff;
     let mut trailing_snapshot = snapshot.clone();
     trailing_snapshot.push(0);

@@ -24,7 +24,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use crossbeam_queue::ArrayQueue;
 use skirmish::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
 use skirmish::net::sessions::{Kick, SessionHandle, Sessions};
-use skirmish::protocol::{PlayerId, PlayerInput, Snapshot, buttons};
+use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
 use tokio::sync::mpsc;
 
 const TICK_HZ: u16 = 30;
@@ -111,6 +111,9 @@ impl Game {
                 .push(GameEvent::Join {
                     id: PlayerId(id),
                     name: format!("p{id}"),
+                    request_id: id,
+                    resume_token: ResumeToken::default(),
+                    connection: u64::from(id),
                 })
                 .unwrap();
             // Join in batches so no queue fills with announcements.

@@ -65,13 +65,19 @@ impl GameClient {
 
     /// Connects and joins as `name`, returning once welcomed.
     pub async fn join(url: &str, name: &str) -> Result<(GameClient, Welcome), ClientError> {
+        let join = Join {
+            protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
+            name: name.to_owned(),
+            resume_token: None,
+        };
+        GameClient::join_with(url, join).await
+    }
+
+    /// Connects and sends `join` (e.g. with a resume token), returning once welcomed.
+    pub async fn join_with(url: &str, join: Join) -> Result<(GameClient, Welcome), ClientError> {
         let mut client = GameClient::connect(url).await?;
-        client
-            .send(&ClientMessage::Join(Join {
-                protocol_version: PROTOCOL_VERSION,
-                name: name.to_owned(),
-            }))
-            .await?;
+        client.send(&ClientMessage::Join(join)).await?;
         match client.recv().await? {
             Received::Message(ServerMessage::Welcome(welcome)) => Ok((client, welcome)),
             Received::Message(ServerMessage::Error(error)) => Err(ClientError::Closed {
@@ -93,6 +99,12 @@ impl GameClient {
         let frame = Frame::new(true, opcode, None, Payload::Owned(payload));
         self.ws.write_frame(frame).await?;
         Ok(())
+    }
+
+    /// Leaves on purpose: the player is removed at once (no resume window) and the server
+    /// closes the connection (1000).
+    pub async fn leave(&mut self) -> Result<(), ClientError> {
+        self.send(&ClientMessage::Leave).await
     }
 
     /// Sends a close frame with `code`.

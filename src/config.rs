@@ -47,6 +47,55 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(4096..=64 * 1024 * 1024))]
     pub send_buffer: u32,
 
+    /// Where the WebSocket upgrade is served (Socket.IO: `path`). Other paths do not upgrade.
+    #[arg(long, env = "SKIRMISH_PATH", default_value = "/ws", value_parser = parse_path)]
+    pub path: String,
+
+    /// How often the server pings each client (Socket.IO: `pingInterval`).
+    #[arg(long, env = "SKIRMISH_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// How long a client has to answer a ping before it is closed with reason "ping timeout"
+    /// (Socket.IO: `pingTimeout`).
+    #[arg(long, env = "SKIRMISH_PING_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Comma-separated origins allowed to open a WebSocket (e.g. `https://game.example`), or
+    /// `*` for any (Socket.IO: `cors.origin`). Default: the server's own origin and localhost.
+    /// Requests without an Origin header (non-browser clients) are allowed.
+    #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Whether to serve the bundled browser game (Socket.IO: `serveClient`). With false, its
+    /// files are 404 while the WebSocket keeps working for a client hosted elsewhere.
+    #[arg(long, env = "SKIRMISH_SERVE_CLIENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub serve_client: bool,
+
+    /// Require this token to connect: in the upgrade URL's `token` query parameter or an
+    /// `Authorization: Bearer` header (Socket.IO: an `io.use` auth middleware).
+    #[arg(long, env = "SKIRMISH_AUTH_TOKEN", conflicts_with = "auth_tokens_file")]
+    pub auth_token: Option<String>,
+
+    /// Like --auth-token, with the accepted tokens read from a file, one per line.
+    #[arg(long, env = "SKIRMISH_AUTH_TOKENS_FILE")]
+    pub auth_tokens_file: Option<std::path::PathBuf>,
+
+    /// Largest WebSocket message a client may send, in bytes (Socket.IO: `maxHttpBufferSize`);
+    /// larger ones close the connection with 1009.
+    #[arg(long, env = "SKIRMISH_MAX_PAYLOAD", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(256..=16 * 1024))]
+    pub max_payload: u32,
+
+    /// How long a client may take to send its HTTP request headers, upgrade included
+    /// (Socket.IO: `connectTimeout`, for the transport handshake).
+    #[arg(long, env = "SKIRMISH_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// How long a player whose connection dropped waits to be resumed with its token before it
+    /// is removed (Socket.IO: `connectionStateRecovery.maxDisconnectionDuration`).
+    #[arg(long, env = "SKIRMISH_RESUME_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub resume_grace: Duration,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,
@@ -57,6 +106,14 @@ impl Default for Config {
     fn default() -> Config {
         Config::parse_from(["skirmish"])
     }
+}
+
+/// A URL path for the WebSocket: starts with `/`, no query, no spaces.
+fn parse_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.contains(['?', '#', ' ']) {
+        return Err("must be a path like /ws".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 /// Parses `250ms`, `25s`, `2m` and the like; a bare number is refused to avoid unit guesses.
@@ -90,6 +147,35 @@ mod tests {
         assert!(error.to_string().contains("addr"), "{error}");
         let error = Config::try_parse_from(["skirmish", "--join-timeout", "forever"]).unwrap_err();
         assert!(error.to_string().contains("durations like"), "{error}");
+    }
+
+    #[test]
+    fn session_flags_parse_like_socket_io_options() {
+        let config = Config::try_parse_from([
+            "skirmish",
+            "--path",
+            "/game",
+            "--ping-interval",
+            "300ms",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--serve-client",
+            "false",
+        ])
+        .unwrap();
+        assert_eq!(config.path, "/game");
+        assert_eq!(config.ping_interval, Duration::from_millis(300));
+        assert_eq!(config.ping_timeout, Duration::from_secs(20));
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(!config.serve_client);
+        assert!(Config::try_parse_from(["skirmish", "--path", "ws"]).is_err());
+        assert!(
+            Config::try_parse_from(["skirmish", "--auth-token", "a", "--auth-tokens-file", "f"])
+                .is_err()
+        );
     }
 
     #[test]

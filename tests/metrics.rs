@@ -66,7 +66,7 @@ async fn counters_follow_players_joining_playing_and_leaving() {
         .await
         .unwrap();
     expect_close(&mut mallory).await;
-    alice.close(1000).await.unwrap();
+    alice.leave().await.unwrap();
     expect_close(&mut alice).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
@@ -82,7 +82,7 @@ async fn counters_follow_players_joining_playing_and_leaving() {
             assert_eq!(
                 sample(
                     &after,
-                    "skirmish_connections_closed_total{reason=\"client_closed\"}"
+                    "skirmish_connections_closed_total{reason=\"leave\"}"
                 ),
                 1.0
             );

@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v1.json"
+    "/tests/vectors/protocol_v2.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -23,22 +23,30 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
         (
             "join",
             ClientMessage::Join(Join {
-                protocol_version: 1,
+                protocol_version: 2,
+                request_id: 1,
                 name: "Alice".into(),
+                resume_token: None,
             }),
         ),
         (
             "join with non-ascii name",
             ClientMessage::Join(Join {
-                protocol_version: 1,
+                protocol_version: 2,
+                request_id: 300,
                 name: "Zoë ロボ".into(),
+                resume_token: Some(ResumeToken([
+                    0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9,
+                ])),
             }),
         ),
         (
             "join from a future version",
             ClientMessage::Join(Join {
                 protocol_version: 300,
+                request_id: 0,
                 name: "B".into(),
+                resume_token: None,
             }),
         ),
         (
@@ -56,6 +64,26 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "ping, 251 needs a marker",
             ClientMessage::Ping(Ping { nonce: 251 }),
         ),
+        (
+            "heartbeat pong",
+            ClientMessage::Pong(Ping { nonce: 70_000 }),
+        ),
+        (
+            "chat",
+            ClientMessage::Chat(Chat {
+                request_id: 5,
+                text: "<b>gg</b> ☺".into(),
+            }),
+        ),
+        (
+            "whisper",
+            ClientMessage::Whisper(Whisper {
+                request_id: 6,
+                to: PlayerId(2),
+                text: "psst".into(),
+            }),
+        ),
+        ("leave", ClientMessage::Leave),
     ]
 }
 
@@ -76,8 +104,11 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         (
             "welcome",
             ServerMessage::Welcome(Welcome {
-                protocol_version: 1,
+                protocol_version: 2,
+                request_id: 1,
                 player_id: PlayerId(2),
+                resumed: true,
+                resume_token: ResumeToken([0xab; 16]),
                 tick_hz: 30,
                 params,
                 players: vec![
@@ -161,6 +192,64 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 message: "protocol version mismatch".into(),
             }),
         ),
+        (
+            "heartbeat ping",
+            ServerMessage::Ping(Heartbeat {
+                nonce: 3,
+                rtt_us: 1_250,
+            }),
+        ),
+        (
+            "chat line",
+            ServerMessage::Chat(ChatLine {
+                from: PlayerId(1),
+                text: "<i>hi</i>".into(),
+                whisper: false,
+            }),
+        ),
+        (
+            "whispered line",
+            ServerMessage::Chat(ChatLine {
+                from: PlayerId(300),
+                text: "psst".into(),
+                whisper: true,
+            }),
+        ),
+        (
+            "notice: away",
+            ServerMessage::Notice(Notice {
+                subject: PlayerId(1),
+                kind: NoticeKind::Away,
+            }),
+        ),
+        (
+            "notice: back",
+            ServerMessage::Notice(Notice {
+                subject: PlayerId(1),
+                kind: NoticeKind::Back,
+            }),
+        ),
+        (
+            "ack ok",
+            ServerMessage::Ack(Ack {
+                request_id: 5,
+                error: None,
+            }),
+        ),
+        (
+            "ack refused",
+            ServerMessage::Ack(Ack {
+                request_id: 6,
+                error: Some("rate limited: slow down".into()),
+            }),
+        ),
+        (
+            "ping timeout error",
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::PingTimeout,
+                message: "ping timeout".into(),
+            }),
+        ),
     ]
 }
 
@@ -168,17 +257,19 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
 fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "03"),
+        ("unknown variant", "07"),
         ("variant index with u64 marker", "fd0000000000000000"),
         ("reserved varint marker", "ff"),
-        ("truncated join: name missing", "0001"),
+        ("truncated join: name missing", "000201"),
         (
             "truncated join: name shorter than its length",
-            "000105416c69",
+            "00020105416c69",
         ),
-        ("join name is not utf-8", "000102c328"),
-        ("join name length beyond the message", "0001fbffff41"),
-        ("join name length as u64", "0001fdffffffffffffffff41"),
+        ("join name is not utf-8", "00020102c32800"),
+        ("join name length beyond the message", "000201fbffff41"),
+        ("join name length as u64", "000201fdffffffffffffffff41"),
+        ("join resume option tag is not 0 or 1", "000201014102"),
+        ("join resume token cut short", "00020101410100112233"),
         (
             "input seq with u64 marker",
             "01fd010000000000000000000000000000",
@@ -186,13 +277,15 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
         ("truncated input: aim cut short", "01011000"),
         ("ping with trailing byte", "02050000"),
         ("ping nonce with u128 marker", "02fe"),
+        ("chat text not utf-8", "040101ff"),
+        ("leave with a trailing byte", "0600"),
     ]
 }
 
 fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "07"),
+        ("unknown variant", "0b"),
         ("snapshot truncated after tick", "0107"),
         ("snapshot claims 2^32 players", "0107fcffffffff"),
         ("snapshot claims 2^64-1 players", "0107fdffffffffffffffff"),
@@ -200,6 +293,9 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
         ("error message not utf-8", "060002fffe"),
         ("pong with trailing bytes", "05050505"),
         ("player left, id as u16 marker but one byte", "03fb01"),
+        ("chat whisper flag is not a bool", "0801014102"),
+        ("unknown notice kind", "090102"),
+        ("ack option tag is not 0 or 1", "0a0502"),
     ]
 }
 

@@ -58,7 +58,7 @@ async fn two_players_see_each_other_move_and_leave() {
     })
     .await;
 
-    alice.close(1000).await.unwrap();
+    alice.leave().await.unwrap();
     let left = wait_for(&mut bob, "Alice's leave", |m| match m {
         ServerMessage::PlayerLeft(p) => Some(p.id),
         _ => None,
@@ -118,14 +118,19 @@ async fn version_mismatch_is_explained_before_close() {
     let mut client = GameClient::connect(&server.ws_url()).await.unwrap();
     let join = Join {
         protocol_version: PROTOCOL_VERSION + 1,
+        request_id: 1,
         name: "Future".into(),
+        resume_token: None,
     };
     client.send(&ClientMessage::Join(join)).await.unwrap();
     let (code, _, error) = expect_close(&mut client).await;
     assert_eq!(code, 4000);
     let error = error.expect("an error message before the close");
     assert!(
-        error.contains("server speaks version 1, client sent 2"),
+        error.contains(&format!(
+            "server speaks version {PROTOCOL_VERSION}, client sent {}",
+            PROTOCOL_VERSION + 1
+        )),
         "{error}"
     );
     server.stop().await;
@@ -138,7 +143,9 @@ async fn invalid_names_are_refused() {
         let mut client = GameClient::connect(&server.ws_url()).await.unwrap();
         let join = Join {
             protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
             name: name.into(),
+            resume_token: None,
         };
         client.send(&ClientMessage::Join(join)).await.unwrap();
         let (code, reason, error) = expect_close(&mut client).await;
@@ -165,8 +172,10 @@ async fn input_before_join_and_second_join_are_unexpected() {
     let (mut twice, _) = GameClient::join(&server.ws_url(), "Twice").await.unwrap();
     twice
         .send(&ClientMessage::Join(Join {
-            protocol_version: 1,
+            protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
             name: "Again".into(),
+            resume_token: None,
         }))
         .await
         .unwrap();
@@ -181,8 +190,10 @@ async fn a_full_server_refuses_with_server_full() {
     let mut second = GameClient::connect(&server.ws_url()).await.unwrap();
     second
         .send(&ClientMessage::Join(Join {
-            protocol_version: 1,
+            protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
             name: "Second".into(),
+            resume_token: None,
         }))
         .await
         .unwrap();

@@ -10,7 +10,8 @@ use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_bots_play_without_errors() {
-    let server = start_server(&[]).await;
+    // A quick heartbeat: bots that did not answer pings would be dropped within the run.
+    let server = start_server(&["--ping-interval", "250ms", "--ping-timeout", "500ms"]).await;
     let config = SwarmConfig {
         url: server.ws_url(),
         bots: 50,

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 use skirmish::game::{GameEvent, LoopStats, Outbox, TickLoop, TickLoopConfig, WorldConfig};
 use skirmish::net::sessions::Sessions;
-use skirmish::protocol::{PlayerId, PlayerInput, Tick, buttons};
+use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Tick, buttons};
 
 /// Counts allocations (and reallocations) made by threads whose `COUNTING` flag is set, so the
 /// test harness's own threads do not disturb the count.
@@ -143,6 +143,9 @@ fn steady_game<O: Outbox>(outbox: O) -> (TickLoop<O>, impl FnMut(&mut TickLoop<O
             .push(GameEvent::Join {
                 id: PlayerId(id),
                 name,
+                request_id: id,
+                resume_token: ResumeToken::default(),
+                connection: u64::from(id),
             })
             .unwrap();
     }

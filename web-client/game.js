@@ -6,6 +6,11 @@
  * `send` callback. It never touches the DOM, a socket or the clock: every method that needs the
  * time takes `now` (milliseconds, e.g. `performance.now()`), so it runs under Node in tests.
  *
+ * A resumed session (`Welcome.resumed`, same player after a lost connection) keeps the ship, its
+ * prediction and the input numbering: the server ignores an input whose `seq` is not above the
+ * last one it applied, so after a resume no input is sent until a snapshot has told us that
+ * number (`last_input_seq`), and numbering continues above it. Any other Welcome starts afresh.
+ *
  * Netcode in brief:
  * - Own ship: each fixed client tick sends `Input{seq}` and applies the same movement step
  *   locally (`movement.js`, bit-exact with the server). A snapshot resets the prediction to the
@@ -15,7 +20,7 @@
  *   that bracket that moment, briefly extrapolated when snapshots stop coming.
  */
 
-import { Buttons, PROTOCOL_VERSION } from './protocol.js';
+import { Buttons, PlayerFlags } from './protocol.js';
 import { stepBody, tickSeconds } from './movement.js';
 
 /** How far behind the newest snapshot remote entities are drawn: room for network jitter. */
@@ -34,7 +39,10 @@ const CORRECTION_SMOOTHING_MS = 100;
 const CLOCK_RESET_TICKS = 15;
 /** After a tab pause, at most this many fixed steps are run to catch up; the rest is dropped. */
 const MAX_CATCH_UP_STEPS = 5;
-/** How often a Ping is sent to measure the round trip. */
+/**
+ * How often a Ping probe is sent to measure the round trip, until the server's heartbeat reports
+ * one (its first report comes with its second ping, which can take a minute).
+ */
 export const PING_INTERVAL_MS = 2000;
 /** Kill feed: entries kept and how long each stays visible. */
 const KILL_FEED_LENGTH = 5;
@@ -90,8 +98,13 @@ export class Game {
     /** Snapshot arrival times (ring), for the snapshots-per-second readout. */
     this.arrivals = new Float64Array(64);
     this.arrivalCount = 0;
-    /** Round-trip time from the last answered Ping, in ms, or null before the first Pong. */
+    /**
+     * Round-trip time in ms, or null before the first measurement: the server's heartbeat
+     * measurement (`Ping.rtt_us`) once there is one, our own Ping probe until then.
+     */
     this.pingMs = null;
+    /** Where {@link pingMs} comes from: null, 'probe' or 'heartbeat'. */
+    this.pingSource = /** @type {null | 'probe' | 'heartbeat'} */ (null);
     this.pingNonce = 0;
     /** When the outstanding Ping left; -Infinity so the first one goes at once. */
     this.pingSentAt = -Infinity;
@@ -115,10 +128,17 @@ export class Game {
     this.meView = { id: 0, x: 0, y: 0, aim: 0, flags: 0, isMe: true };
   }
 
-  /** Forgets everything tied to one connection (the next Welcome starts afresh). */
+  /** Forgets everything tied to one player (the next Welcome starts afresh). */
   resetSession() {
     /** Our id, set by Welcome; null while not in a game. */
     this.playerId = null;
+    /** Whether the last Welcome gave back a player we (or this tab before a reload) had. */
+    this.resumed = false;
+    /**
+     * After a resume: no input goes out until a snapshot tells which `seq` the server applied
+     * last, so that our numbering continues above it.
+     */
+    this.awaitingSeq = false;
     this.tickHz = 30;
     this.tickMs = 1000 / 30;
     this.dt = tickSeconds(30);
@@ -167,6 +187,17 @@ export class Game {
     this.myRank = 0;
   }
 
+  /**
+   * The connection dropped: the world stays on screen, frozen, until the next Welcome says
+   * whether our player is still in it. The round trip is measured afresh on the next one.
+   */
+  connectionLost() {
+    this.pingMs = null;
+    this.pingSource = null;
+    this.pingOutstanding = 0;
+    this.pingSentAt = -Infinity;
+  }
+
   /** True once welcomed into a game. */
   get inGame() {
     return this.playerId !== null;
@@ -179,14 +210,6 @@ export class Game {
    */
   nameOf(id) {
     return this.roster.get(id) ?? UNKNOWN_NAME;
-  }
-
-  /**
-   * The first message of every connection.
-   * @param {string} name a name that passed `validateName`
-   */
-  join(name) {
-    return this.send({ type: 'Join', protocol_version: PROTOCOL_VERSION, name });
   }
 
   /**
@@ -221,25 +244,58 @@ export class Game {
         break;
       case 'Pong':
         if (message.nonce === this.pingOutstanding) {
-          this.pingMs = now - this.pingSentAt;
           this.pingOutstanding = 0;
+          if (this.pingSource !== 'heartbeat') {
+            this.pingMs = now - this.pingSentAt;
+            this.pingSource = 'probe';
+          }
+        }
+        break;
+      case 'Ping':
+        // The heartbeat (the connection has answered it): 0 means "nothing measured yet".
+        if (message.rtt_us > 0) {
+          this.pingMs = message.rtt_us / 1000;
+          this.pingSource = 'heartbeat';
         }
         break;
       default:
-        // Error is the connection's business (it precedes the close); nothing to draw here.
+        // Error, Ack, Chat and Notice are the connection's and the page's business.
         break;
     }
   }
 
   /** @param {any} welcome */
   welcome(welcome) {
-    this.resetSession();
+    if (welcome.resumed && welcome.player_id === this.playerId) {
+      this.resumeSession();
+    } else {
+      this.resetSession();
+    }
+    this.resumed = welcome.resumed;
+    this.awaitingSeq = welcome.resumed;
     this.playerId = welcome.player_id;
     this.tickHz = welcome.tick_hz;
     this.tickMs = 1000 / welcome.tick_hz;
     this.dt = tickSeconds(welcome.tick_hz);
     this.params = welcome.params;
+    this.roster.clear();
     for (const player of welcome.players) this.roster.set(player.id, player.name);
+  }
+
+  /**
+   * Our player is back after a lost connection: keep the ship where it is drawn, the input
+   * numbering, the kill feed; drop what belonged to the old connection (its snapshots, the
+   * inputs the server dropped when it marked us away).
+   */
+  resumeSession() {
+    this.snapshots = [];
+    this.snapshotsReceived = 0;
+    this.latestRawTick = 0;
+    this.clockOffset = null;
+    this.serverMe = null;
+    this.pending = [];
+    this.accumulator = 0;
+    this.lastUpdate = null;
   }
 
   /**
@@ -272,6 +328,11 @@ export class Game {
 
     const me = playersById.get(this.playerId) ?? null;
     this.serverMe = me;
+    if (me && this.awaitingSeq) {
+      // Continue above the last input the server applied (with wrap-around, like Tick::since).
+      if (((me.last_input_seq - this.seq) | 0) > 0) this.seq = me.last_input_seq;
+      this.awaitingSeq = false;
+    }
     if (me) this.reconcile(me);
   }
 
@@ -362,11 +423,11 @@ export class Game {
    * @returns {number} steps run
    */
   update(now, controls) {
-    if (!this.inGame || this.params === null) {
+    if (!this.inGame || this.params === null || this.awaitingSeq) {
       this.lastUpdate = null;
       return 0;
     }
-    if (now - this.pingSentAt >= PING_INTERVAL_MS) {
+    if (this.pingSource !== 'heartbeat' && now - this.pingSentAt >= PING_INTERVAL_MS) {
       this.pingNonce = (this.pingNonce + 1) >>> 0;
       if (this.send({ type: 'Ping', nonce: this.pingNonce })) {
         this.pingOutstanding = this.pingNonce;
@@ -584,9 +645,18 @@ export class Game {
     const newest = this.snapshots.length ? this.snapshots[this.snapshots.length - 1].message : null;
     return {
       playerId: this.playerId,
+      resumed: this.resumed,
       tick: newest ? newest.tick : null,
       me: this.hasBody ? { x: this.body.x, y: this.body.y } : null,
-      serverMe: this.serverMe ? { x: this.serverMe.x, y: this.serverMe.y } : null,
+      serverMe: this.serverMe
+        ? {
+            x: this.serverMe.x,
+            y: this.serverMe.y,
+            speed: Math.hypot(this.serverMe.vx, this.serverMe.vy),
+            score: this.serverMe.score,
+            lastInputSeq: this.serverMe.last_input_seq,
+          }
+        : null,
       players: newest
         ? newest.players.map((p) => ({
             id: p.id,
@@ -594,6 +664,7 @@ export class Game {
             x: p.x,
             y: p.y,
             score: p.score,
+            away: (p.flags & PlayerFlags.AWAY) !== 0,
           }))
         : [],
       roster: [...this.roster].map(([id, name]) => ({ id, name })),
@@ -602,6 +673,7 @@ export class Game {
       pendingInputs: this.pending.length,
       lastCorrection: this.lastCorrection,
       pingMs: this.pingMs,
+      pingSource: this.pingSource,
     };
   }
 }

@@ -1,21 +1,25 @@
 /**
- * Wires the client together: the name screen, the connection and its status line, the game
- * state, the controls and the renderer, driven by one requestAnimationFrame loop. Also exposes
- * the read-only test hook `window.skirmish.state` that the browser test reads.
+ * Wires the client together: the name screen, the connection and its status line, the chat and
+ * its feed, the game state, the controls and the renderer, driven by one requestAnimationFrame
+ * loop. Also exposes the read-only test hook `window.skirmish.state` that the browser tests read.
  *
- * It owns the session's lifecycle (join, welcome, errors, reconnection status) and nothing
- * else: no codec, no physics, no drawing of its own.
+ * It owns the page's reaction to the session's events (status, notices, what to show after a
+ * fatal error) and nothing else: no codec, no physics, no drawing, no connection logic of its own.
+ *
+ * Page query: `name` (join at once), `token` (passed on to the WebSocket, for servers started
+ * with `--auth-token`), `reconnectionAttempts` (give up after that many, default never).
  */
 
 import { validateName } from './protocol.js';
-import { Connection, gameSocketUrl } from './net.js';
-import { Game } from './game.js';
+import { Connection, gameSocketUrl, reconnectionAttemptsFrom } from './net.js';
+import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
 import { Controls } from './input.js';
+import { ChatPanel, parseChatInput } from './chat.js';
 
-/** Server error codes after which retrying cannot help: stop and tell the player. */
-const FATAL_ERROR_CODES = new Set(['VersionMismatch', 'InvalidName']);
 const NAME_STORAGE_KEY = 'skirmish.name';
+/** Connection events kept for the test hook. */
+const EVENT_HISTORY = 50;
 
 const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('game'));
 const nameScreen = /** @type {HTMLElement} */ (document.getElementById('name-screen'));
@@ -23,15 +27,20 @@ const nameForm = /** @type {HTMLFormElement} */ (document.getElementById('name-f
 const nameInput = /** @type {HTMLInputElement} */ (document.getElementById('name-input'));
 const nameError = /** @type {HTMLElement} */ (document.getElementById('name-error'));
 
-/** Connection status shown in the HUD and read by the test hook. */
+/** What the page knows of the session: shown in the HUD and read by the test hook. */
 const session = {
-  /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'error' */
+  /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'error' | 'failed' */
   status: 'idle',
-  /** Why the last connection ended (server error message or close reason). */
+  /** Why the last connection ended or the last attempt failed (server text when it gave one). */
   reason: '',
-  /** The server's Error message for the current connection, if any: it explains the close. */
-  serverError: /** @type {{code: string, message: string} | null} */ (null),
-  welcomed: false,
+  /** The reconnection attempt under way (from 1), or 0. */
+  attempt: 0,
+  /** Whether this page has been in a game on the current connection object. */
+  everConnected: false,
+  /** The connection's events, oldest first, e.g. ['connect', 'disconnect', ...]. */
+  events: /** @type {string[]} */ ([]),
+  /** Notices about other players, oldest first (test hook). */
+  notices: /** @type {{kind: string, subject: number, name: string}[]} */ ([]),
 };
 
 let connection = /** @type {Connection | null} */ (null);
@@ -39,11 +48,21 @@ let playerName = '';
 const game = new Game((message) => (connection ? connection.send(message) : false));
 const renderer = new Renderer(canvas);
 const controls = new Controls(canvas);
+const chat = new ChatPanel(
+  {
+    panel: /** @type {HTMLElement} */ (document.getElementById('chat')),
+    log: /** @type {HTMLElement} */ (document.getElementById('chat-log')),
+    form: /** @type {HTMLFormElement} */ (document.getElementById('chat-form')),
+    input: /** @type {HTMLInputElement} */ (document.getElementById('chat-input')),
+  },
+  sendChat,
+  () => canvas.focus(),
+);
 /** @type {import('./render.js').Hud} reused every frame */
 const hud = { status: 'idle', statusText: '', pingMs: null, snapshotRate: 0 };
 
 /**
- * Starts playing as `name`: connect, join, and keep reconnecting until a fatal error.
+ * Starts playing as `name`: connect, join, and keep reconnecting as the connection decides.
  * @param {string} name already validated
  */
 function play(name) {
@@ -58,53 +77,203 @@ function play(name) {
   controls.attach();
   session.status = 'connecting';
   session.reason = '';
+  session.attempt = 0;
+  session.everConnected = false;
 
-  connection = new Connection(gameSocketUrl(location));
-  connection.on('connect', () => {
-    session.serverError = null;
-    game.join(playerName);
+  connection?.disconnect();
+  connection = new Connection(gameSocketUrl(location), {
+    name,
+    storage: sessionStorageOrNull(),
+    settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
   });
-  connection.on('message', (message) => {
-    if (message.type === 'Welcome') {
-      session.welcomed = true;
-      session.status = 'connected';
-      connection.resetBackoff();
-    } else if (message.type === 'Error') {
-      session.serverError = { code: message.code, message: message.message };
-      if (FATAL_ERROR_CODES.has(message.code)) fail(message);
-    }
-    game.handleMessage(message, performance.now());
-  });
-  const lost = (/** @type {string} */ reason) => {
-    session.welcomed = false;
-    session.status = 'reconnecting';
-    session.reason = session.serverError ? session.serverError.message : reason;
-    game.resetSession();
-  };
-  connection.on('disconnect', lost);
-  connection.on('connect_error', lost);
-  connection.start();
+  listen(connection);
+  connection.bindPageLifecycle(window);
+  connection.connect();
 }
 
 /**
- * Stops for good after a server error that retrying cannot fix.
- * @param {{code: string, message: string}} error
+ * The page's side of every session event.
+ * @param {Connection} conn
  */
-function fail(error) {
-  connection.stop();
-  session.status = 'error';
-  session.welcomed = false;
-  session.reason = error.message || error.code;
-  if (error.code === 'VersionMismatch') session.reason += ' – reload the page for the new version';
+function listen(conn) {
+  const on = (/** @type {string} */ event, /** @type {Function} */ handler) =>
+    conn.on(event, (/** @type {any[]} */ ...args) => {
+      if (conn !== connection) return; // a connection the page has replaced
+      session.events.push(event);
+      if (session.events.length > EVENT_HISTORY) session.events.shift();
+      handler(...args);
+    });
+  conn.on('message', (/** @type {any} */ message) => {
+    if (conn !== connection) return;
+    feed(message);
+    game.handleMessage(message, performance.now());
+  });
+  on('connect', (/** @type {any} */ welcome) => {
+    if (session.everConnected) {
+      chat.add({
+        kind: 'system',
+        text: welcome.resumed
+          ? 'Reconnected: your ship is back where you left it.'
+          : 'Reconnected as a new player: the server no longer had your ship.',
+      });
+    }
+    session.everConnected = true;
+    session.status = 'connected';
+    session.reason = '';
+    session.attempt = 0;
+    chat.show(true);
+  });
+  on('disconnect', (/** @type {string} */ reason, /** @type {any} */ details) => {
+    game.connectionLost();
+    session.reason = details.description;
+    if (reason === 'io client disconnect') return; // we left: the page is going away
+    if (reason === 'io server disconnect') {
+      stopPlaying('failed', `The server removed you from the game: ${details.description}`);
+      return;
+    }
+    session.status = 'reconnecting';
+    chat.add({ kind: 'system', text: `Disconnected (${details.description}): reconnecting…` });
+  });
+  on('connect_error', (/** @type {any} */ error) => {
+    session.reason = error.message;
+    if (!error.fatal) {
+      session.status = 'reconnecting';
+      return;
+    }
+    if (error.serverError?.code === 'InvalidName') {
+      stopPlaying('idle', `The server refused this name: ${error.message}`);
+    } else if (error.serverError?.code === 'VersionMismatch') {
+      session.reason += ' – reload the page for the new version';
+      stopPlaying('error');
+    } else {
+      stopPlaying('error');
+    }
+  });
+  on('reconnect_attempt', (/** @type {number} */ attempt) => {
+    session.status = 'reconnecting';
+    session.attempt = attempt;
+  });
+  on('reconnect', () => {});
+  on('reconnect_error', () => {});
+  on('reconnect_failed', () => {
+    const attempts = session.attempt;
+    stopPlaying('failed', `Gave up reconnecting after ${attempts} attempts (${session.reason}).`);
+  });
+}
+
+/**
+ * Ends the game on this page after a fatal error, a kick or giving up: the world goes, and the
+ * name screen comes back (to play again) when `message` says why.
+ * @param {'idle' | 'error' | 'failed'} status
+ * @param {string} [message]
+ */
+function stopPlaying(status, message) {
+  session.status = status;
+  session.attempt = 0;
   game.resetSession();
-  if (error.code === 'InvalidName') {
+  chat.show(false);
+  if (message !== undefined) {
     controls.detach();
-    showNameScreen(playerName, `The server refused this name: ${session.reason}`);
+    showNameScreen(playerName, message);
   }
+}
+
+/**
+ * Notices about other players for the feed. Runs before the game applies the message, so a
+ * leaving player's name is still known.
+ * @param {any} message
+ */
+function feed(message) {
+  switch (message.type) {
+    case 'PlayerJoined':
+      if (message.id !== game.playerId) notice('Joined', message.id, message.name, 'joined');
+      break;
+    case 'PlayerLeft':
+      notice('Left', message.id, nameOf(message.id), 'left');
+      break;
+    case 'Notice':
+      if (message.kind === 'Away') {
+        notice('Away', message.subject, nameOf(message.subject), 'lost connection…');
+      } else {
+        notice('Back', message.subject, nameOf(message.subject), 'is back');
+      }
+      break;
+    case 'Chat':
+      chat.add({
+        kind: message.whisper ? 'whisper-in' : 'chat',
+        playerId: message.from,
+        name: nameOf(message.from),
+        text: message.text,
+        mine: message.from === game.playerId,
+      });
+      break;
+    default:
+      break;
+  }
+}
+
+/**
+ * @param {string} kind
+ * @param {number} subject
+ * @param {string} name
+ * @param {string} what
+ */
+function notice(kind, subject, name, what) {
+  session.notices.push({ kind, subject, name });
+  if (session.notices.length > EVENT_HISTORY) session.notices.shift();
+  chat.add({ kind: 'system', playerId: subject, name, text: `${name} ${what}` });
+}
+
+/** @param {number} id */
+function nameOf(id) {
+  const name = game.nameOf(id);
+  return name === UNKNOWN_NAME ? `#${id}` : name;
+}
+
+/**
+ * Sends what was typed in the chat box. The box clears at once; the server's acknowledgement
+ * decides what the feed shows: our own chat line comes back from the server like everyone
+ * else's, a whisper is shown as "to X: …" once accepted, a refusal as an error.
+ * @param {string} typed
+ * @returns {boolean} whether the box may be cleared
+ */
+function sendChat(typed) {
+  const command = parseChatInput(typed, game.roster, game.playerId);
+  if (command.kind === 'none') return true;
+  if (command.kind === 'error') {
+    chat.add({ kind: 'error', text: command.error });
+    return false;
+  }
+  if (!connection || !connection.isOpen) {
+    chat.add({ kind: 'error', text: 'not sent: not connected' });
+    return false;
+  }
+  const message =
+    command.kind === 'chat'
+      ? { type: 'Chat', text: command.text }
+      : { type: 'Whisper', to: command.to, text: command.text };
+  connection.request(message).then(
+    (ack) => {
+      if (ack.error) {
+        chat.add({ kind: 'error', text: `not sent: ${ack.error}` });
+      } else if (command.kind === 'whisper') {
+        chat.add({
+          kind: 'whisper-out',
+          playerId: command.to,
+          name: command.toName,
+          text: command.text,
+          mine: true,
+        });
+      }
+    },
+    (error) => chat.add({ kind: 'error', text: `not sent: ${error.message}` }),
+  );
+  return true;
 }
 
 /** @param {number} now */
 function statusText(now) {
+  const why = session.reason ? ` (${session.reason})` : '';
   switch (session.status) {
     case 'connecting':
       return 'connecting…';
@@ -113,14 +282,18 @@ function statusText(now) {
         ? `connected as ${playerName}`
         : `connected as ${playerName} · ${Math.round(game.pingMs)} ms`;
     case 'reconnecting': {
-      const seconds = Math.max(0, Math.ceil(((connection && connection.retryAt) - now) / 1000));
-      const why = session.reason ? ` (${session.reason})` : '';
-      return connection && connection.retryAt
-        ? `disconnected${why} – reconnecting in ${seconds} s`
-        : `disconnected${why} – reconnecting…`;
+      if (connection && connection.nextAttemptAt) {
+        const seconds = Math.max(1, Math.ceil((connection.nextAttemptAt - now) / 1000));
+        return `reconnecting – attempt ${connection.attempts} in ${seconds} s${why}`;
+      }
+      return session.attempt > 0
+        ? `reconnecting – attempt ${session.attempt}…${why}`
+        : `reconnecting…${why}`;
     }
     case 'error':
-      return `error: ${session.reason}`;
+      return `cannot connect: ${session.reason}`;
+    case 'failed':
+      return `gave up reconnecting${why}`;
     default:
       return 'choose a name';
   }
@@ -152,6 +325,22 @@ function showNameScreen(value, error = '') {
   nameInput.select();
 }
 
+/** The tab's sessionStorage, or null where storage is disabled. */
+function sessionStorageOrNull() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {EventTarget | null} target */
+function isTyping(target) {
+  const element = /** @type {HTMLElement | null} */ (target);
+  if (!element) return false;
+  return element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName);
+}
+
 nameForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const checked = validateName(nameInput.value);
@@ -162,14 +351,28 @@ nameForm.addEventListener('submit', (event) => {
   play(checked.name);
 });
 
+// Enter anywhere in the game opens the chat box (inside it, Enter sends).
+window.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' || event.repeat || isTyping(event.target)) return;
+  if (!nameScreen.hidden || chat.panel.hidden) return;
+  event.preventDefault();
+  chat.open();
+});
+
 Object.defineProperty(window, 'skirmish', {
   value: Object.freeze({
-    /** A fresh read-only copy of what the browser test checks. */
+    /** A fresh read-only copy of what the browser tests check. */
     get state() {
       return {
-        connected: session.welcomed && !!connection && connection.isOpen,
+        connected: !!connection && connection.isOpen,
         status: session.status,
         statusText: statusText(performance.now()),
+        reason: session.reason,
+        attempt: session.attempt,
+        events: [...session.events],
+        notices: session.notices.map((n) => ({ ...n })),
+        chat: chat.lines.map((line) => ({ ...line })),
+        chatOpen: chat.isOpen,
         framesDrawn: renderer.framesDrawn,
         ...game.testState(),
       };

@@ -1,20 +1,38 @@
 /**
- * The connection to the server: one WebSocket at a time to `/ws` on the page's host, binary
- * messages through `protocol.js`, and automatic reconnection with capped, jittered backoff.
+ * The session with the server: one WebSocket at a time to the game's endpoint, the join and its
+ * resume token, the heartbeat, requests answered by acknowledgements, and automatic
+ * reconnection with Socket.IO's backoff. What happens is reported as events, under Socket.IO's
+ * names, so that anyone who knows Socket.IO knows what to expect:
  *
- * It reports what happens as events and knows nothing of the game: it never inspects a message
- * beyond decoding it, and it never decides to give up on its own (the caller calls `stop()`).
+ * - `connect` (welcome): a session is established: the server answered our `Join` with a
+ *   `Welcome` (`welcome.resumed` says whether we got our player back).
+ * - `disconnect` (reason, details): an established session ended. `reason` is Socket.IO's:
+ *   `'io server disconnect'` (kicked: no automatic reconnection), `'io client disconnect'`
+ *   ({@link Connection#disconnect}), `'ping timeout'`, `'transport close'`, `'transport error'`
+ *   or `'parse error'`; `details` is `{code, description}` with the close code and a sentence
+ *   for people (the server's own explanation when it sent one).
+ * - `connect_error` (error): an attempt failed before a session was established. `error.message`
+ *   is the reason: the server's, when it gave one (an `Error` message, or the HTTP body of a
+ *   refused upgrade, which browsers hide from WebSocket code and which is fetched separately).
+ *   `error.fatal` is true when retrying cannot help (refused token or origin, wrong protocol
+ *   version, invalid name): then no reconnection follows.
+ * - `reconnect_attempt` (attempt): reconnection attempt number `attempt` (from 1) starts now.
+ * - `reconnect` (attempt): the session is back after `attempt` attempts (fired before `connect`).
+ * - `reconnect_error` (error): a reconnection attempt failed (after its `connect_error`).
+ * - `reconnect_failed` (): `reconnectionAttempts` attempts failed; the connection gives up.
+ * - `message` (message): every decoded server message, `Welcome` (before `connect`) and the
+ *   heartbeat's `Ping` (already answered) included.
  *
- * Events:
- * - `connect` (): the socket opened; send `Join` now.
- * - `message` (message): a decoded server message.
- * - `disconnect` (reason, retryInMs): an open connection closed; the next attempt starts in
- *   `retryInMs` milliseconds.
- * - `connect_error` (reason, retryInMs): an attempt failed before opening; retried the same way.
- * After `stop()` nothing more is emitted.
+ * It owns the connection and nothing of the game: it never looks inside snapshots and never
+ * touches the DOM (the page passes in its `sessionStorage`, `fetch` and `window` to use).
  */
 
-import { decodeServerMessage, encodeClientMessage } from './protocol.js';
+import {
+  PROTOCOL_VERSION,
+  RESUME_TOKEN_BYTES,
+  decodeServerMessage,
+  encodeClientMessage,
+} from './protocol.js';
 
 /**
  * A minimal event emitter: `on`, `off`, `emit`. A listener that throws is reported (the browser's
@@ -53,7 +71,7 @@ export class Emitter {
   emit(event, ...args) {
     const set = this.listeners.get(event);
     if (!set) return;
-    for (const listener of set) {
+    for (const listener of [...set]) {
       try {
         listener(...args);
       } catch (error) {
@@ -64,165 +82,688 @@ export class Emitter {
   }
 }
 
-/** First reconnection delay; doubles per failed attempt up to {@link MAX_RETRY_MS}. */
-const FIRST_RETRY_MS = 1000;
-const MAX_RETRY_MS = 5000;
-/** Each delay is scaled by a random factor in [1 - JITTER, 1 + JITTER] so clients spread out. */
-const JITTER = 0.2;
+/**
+ * Socket.IO's reconnection delays (its `Backoff`): `min * 2^attempt`, moved by up to
+ * `jitter * delay` up or down at random, then capped at `max`.
+ */
+export class Backoff {
+  /**
+   * @param {{min?: number, max?: number, jitter?: number, random?: () => number}} [options]
+   *   milliseconds, and the randomisation factor (0 to 1); `random` for tests
+   */
+  constructor({ min = 1000, max = 5000, jitter = 0.5, random = Math.random } = {}) {
+    this.min = min;
+    this.max = max;
+    this.jitter = jitter > 0 && jitter <= 1 ? jitter : 0;
+    this.random = random;
+    /** Delays handed out since the last {@link reset}. */
+    this.attempts = 0;
+  }
+
+  /** The delay before the next attempt, in ms; counts the attempt. */
+  duration() {
+    let ms = this.min * 2 ** this.attempts++;
+    if (this.jitter) {
+      const rand = this.random();
+      const deviation = Math.floor(rand * this.jitter * ms);
+      // As Socket.IO does: one random number picks both the size and the sign of the deviation.
+      ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+    }
+    return Math.min(ms, this.max) | 0;
+  }
+
+  reset() {
+    this.attempts = 0;
+  }
+}
+
+/** Defaults of {@link Connection}'s options; the first four are Socket.IO's. */
+export const DEFAULT_OPTIONS = Object.freeze({
+  /** Whether to reconnect by itself after a drop or a failed attempt. */
+  reconnection: true,
+  /** Failed reconnection attempts in a row before giving up (`reconnect_failed`). */
+  reconnectionAttempts: Infinity,
+  /** First reconnection delay, ms; doubles per attempt up to the maximum. */
+  reconnectionDelay: 1000,
+  reconnectionDelayMax: 5000,
+  /** Each delay moves by up to this fraction of itself, so clients do not return in step. */
+  randomizationFactor: 0.5,
+  /** How long to wait for the `Welcome` after the socket opens before trying again, ms. */
+  joinTimeoutMs: 10_000,
+  /** Default time a {@link Connection#request} waits for its answer, ms. */
+  ackTimeoutMs: 5000,
+  /** How long the diagnosis of a failed upgrade may take before it is given up, ms. */
+  diagnosisTimeoutMs: 3000,
+  /**
+   * The server sends a snapshot every tick; this long without any message means the connection
+   * is dead even if the browser has not noticed (a half-open TCP connection), ms.
+   */
+  silenceTimeoutMs: 10_000,
+});
+
+/** `sessionStorage` key of the resume token (hex), so that a reload within the grace resumes. */
+export const RESUME_TOKEN_KEY = 'skirmish.resumeToken';
+
+/** Server error codes after which retrying cannot help. */
+const FATAL_ERROR_CODES = new Set(['VersionMismatch', 'InvalidName']);
+/** Close codes of ours (docs/PROTOCOL.md) with their Socket.IO disconnect reason. */
+const CLOSE_PING_TIMEOUT = 4004;
+const CLOSE_KICKED = 4005;
+/** Longest HTTP body of a refused upgrade shown to the player. */
+const MAX_REASON_CHARS = 200;
 
 /**
- * The WebSocket URL of the game on the host that served this page.
+ * The WebSocket URL of the game on the host that served this page. A `token` in the page's own
+ * query (`/?name=Alice&token=abc`) is passed on (`/ws?token=abc`): browsers cannot set headers
+ * on a WebSocket, so that is where the server looks for it.
  * @param {Location | URL} location
+ * @param {string} [path]
  * @returns {string}
  */
-export function gameSocketUrl(location) {
+export function gameSocketUrl(location, path = '/ws') {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
+  const token = new URLSearchParams(location.search).get('token');
+  const query = token === null ? '' : `?token=${encodeURIComponent(token)}`;
+  return `${scheme}//${location.host}${path}${query}`;
 }
 
 /**
- * Human-readable reason for a close event.
- * @param {CloseEvent} event
+ * The same URL over HTTP(S): a plain GET there answers 401/403 with the reason if the upgrade
+ * would be refused, 426 if it would be allowed.
+ * @param {string} socketUrl
  */
-function describeClose(event) {
-  if (event.reason) return event.reason;
-  if (event.code === 1000) return 'connection closed';
-  if (event.code === 1001) return 'server going away';
-  if (event.code === 1006) return 'connection lost';
-  return `connection closed (code ${event.code})`;
+export function diagnosisUrl(socketUrl) {
+  return socketUrl.replace(/^ws(s?):/i, 'http$1:');
 }
+
+/**
+ * Reads `reconnectionAttempts` from a page query (`?reconnectionAttempts=5`): a whole number
+ * of at least 0, else Infinity.
+ * @param {string} search
+ */
+export function reconnectionAttemptsFrom(search) {
+  const raw = new URLSearchParams(search).get('reconnectionAttempts');
+  if (raw === null || !/^\d+$/.test(raw.trim())) return Infinity;
+  return Number(raw);
+}
+
+/**
+ * Why a socket failed to open, asked of the server over plain HTTP.
+ * @param {string} socketUrl
+ * @param {typeof fetch | undefined} fetchImpl
+ * @param {number} timeoutMs
+ * @returns {Promise<{reason: string, status: number, fatal: boolean}>}
+ */
+export async function diagnoseFailedUpgrade(socketUrl, fetchImpl, timeoutMs) {
+  if (typeof fetchImpl !== 'function') {
+    return { reason: 'cannot reach the server', status: 0, fatal: false };
+  }
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const response = await fetchImpl(diagnosisUrl(socketUrl), {
+      cache: 'no-store',
+      credentials: 'same-origin',
+      signal: abort.signal,
+    });
+    const status = response.status;
+    if (status === 426) {
+      // The server would have upgraded: whatever failed was on the way, not a refusal.
+      return { reason: 'connection failed', status, fatal: false };
+    }
+    const body = (await response.text()).trim().slice(0, MAX_REASON_CHARS);
+    if (status === 401 || status === 403) {
+      return { reason: body || `refused (HTTP ${status})`, status, fatal: true };
+    }
+    return { reason: body ? `HTTP ${status}: ${body}` : `HTTP ${status}`, status, fatal: false };
+  } catch {
+    return { reason: 'cannot reach the server', status: 0, fatal: false };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A request that got no answer in time. */
+export class RequestTimeoutError extends Error {
+  /** @param {string} type @param {number} ms */
+  constructor(type, ms) {
+    super(`no answer to ${type} within ${ms / 1000} s`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/**
+ * @param {number[] | Uint8Array} token
+ * @returns {string}
+ */
+function tokenToHex(token) {
+  return Array.from(token, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * @param {string | null} text
+ * @returns {number[] | null}
+ */
+function tokenFromHex(text) {
+  if (typeof text !== 'string' || !/^[0-9a-f]+$/.test(text)) return null;
+  if (text.length !== RESUME_TOKEN_BYTES * 2) return null;
+  const token = [];
+  for (let i = 0; i < text.length; i += 2) token.push(parseInt(text.slice(i, i + 2), 16));
+  return token;
+}
+
+/**
+ * One socket's story, so that events of an old socket can never be mistaken for the current
+ * one's.
+ * @typedef {object} Attempt
+ * @property {WebSocket} socket
+ * @property {boolean} opened the socket opened (the upgrade was accepted)
+ * @property {boolean} welcomed the server answered our Join
+ * @property {{code: string, message: string} | null} serverError the server's `Error`, which
+ *   explains the close that follows it
+ * @property {number} lastMessageAt performance.now() of the last message received
+ */
 
 export class Connection extends Emitter {
   /**
-   * @param {string} url e.g. from {@link gameSocketUrl}
-   * @param {{WebSocketImpl?: typeof WebSocket}} [options] a WebSocket class (tests inject one)
+   * @param {string} url the WebSocket URL, e.g. from {@link gameSocketUrl}
+   * @param {object} options
+   * @param {string} options.name the player's name, already validated
+   * @param {typeof WebSocket} [options.WebSocketImpl] a WebSocket class (tests inject one)
+   * @param {typeof fetch} [options.fetchImpl] to diagnose failed upgrades
+   * @param {Storage | null} [options.storage] where the resume token survives a reload
+   * @param {() => number} [options.random] for the backoff's jitter
+   * @param {Partial<typeof DEFAULT_OPTIONS>} [options.settings] overrides of DEFAULT_OPTIONS
    */
-  constructor(url, options = {}) {
+  constructor(url, { name, WebSocketImpl, fetchImpl, storage = null, random, settings = {} }) {
     super();
     this.url = url;
-    this.WebSocketImpl = options.WebSocketImpl ?? globalThis.WebSocket;
-    /** @type {WebSocket | null} */
-    this.socket = null;
-    /** Failed attempts since the last {@link resetBackoff}: sets the next delay. */
-    this.attempts = 0;
-    /** performance.now() at which the next attempt starts, or 0 if none is scheduled. */
-    this.retryAt = 0;
+    this.name = name;
+    this.options = { ...DEFAULT_OPTIONS, ...settings };
+    this.WebSocketImpl = WebSocketImpl ?? globalThis.WebSocket;
+    this.fetchImpl = fetchImpl ?? globalThis.fetch?.bind(globalThis);
+    this.storage = storage;
+    this.backoff = new Backoff({
+      min: this.options.reconnectionDelay,
+      max: this.options.reconnectionDelayMax,
+      jitter: this.options.randomizationFactor,
+      random,
+    });
+    /** @type {Attempt | null} the socket in use, from creation to close */
+    this.attempt = null;
+    /** Between {@link connect} and {@link disconnect} or giving up (Socket.IO's `active`). */
+    this.active = false;
+    /** A session is established on the current socket (welcomed). */
+    this.connected = false;
+    /** In a series of reconnection attempts (after a drop or a failed first attempt). */
+    this.reconnecting = false;
+    /** performance.now() at which the next attempt starts, or 0 if none is waiting. */
+    this.nextAttemptAt = 0;
     this.retryTimer = 0;
-    this.stopped = true;
+    this.watchdog = 0;
+    /** The failed attempt whose cause is being asked of the server, if any. */
+    this.diagnosing = /** @type {Attempt | null} */ (null);
+    /** Our player, from the last Welcome (kept while reconnecting). */
+    this.playerId = /** @type {number | null} */ (null);
+    /** Whether the last Welcome gave back the player we had. */
+    this.resumed = false;
+    /** @type {number[] | null} from the last Welcome: presented when joining again */
+    this.resumeToken = this.loadToken();
+    this.nextRequestId = 1;
+    /** @type {Map<number, {resolve: Function, reject: Function, timer: any, type: string}>} */
+    this.requests = new Map();
   }
 
-  /** Starts connecting (and reconnecting after each close until {@link stop}). */
-  start() {
-    this.stopped = false;
+  /** Starts connecting (Socket.IO: `socket.connect()`); reconnects by itself from then on. */
+  connect() {
+    if (this.active) return;
+    this.active = true;
+    this.reconnecting = false;
+    this.backoff.reset();
     this.open();
   }
 
   /**
-   * Closes for good: no more events, no more retries.
-   * @param {string} [reason]
+   * Leaves for good: tells the server (`Leave`: the player is removed at once, no resume), closes
+   * the socket, stops reconnecting. Emits `disconnect` ('io client disconnect') if a session
+   * was established.
+   * @param {string} [description]
    */
-  stop(reason = 'client stopped') {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.retryAt = 0;
-    const socket = this.socket;
-    this.socket = null;
-    if (socket) {
-      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-      try {
-        socket.close(1000, reason);
-      } catch {
-        // Already closing: nothing to do.
+  disconnect(description = 'left the game') {
+    const attempt = this.attempt;
+    const wasConnected = this.connected;
+    this.active = false;
+    this.reconnecting = false;
+    this.diagnosing = null;
+    this.stopTimers();
+    this.attempt = null;
+    this.connected = false;
+    if (attempt) {
+      detach(attempt.socket);
+      if (attempt.socket.readyState === 1) {
+        try {
+          // Once our Join is out, the server may be admitting us: Leave follows it in order.
+          if (attempt.opened) attempt.socket.send(encodeClientMessage({ type: 'Leave' }));
+          attempt.socket.close(1000, 'leave');
+        } catch {
+          // Already closing: the server sees the connection end either way.
+        }
+      } else {
+        closeQuietly(attempt.socket);
       }
     }
-  }
-
-  /** The session is established (e.g. welcomed): the next failure retries after the first delay. */
-  resetBackoff() {
-    this.attempts = 0;
-  }
-
-  get isOpen() {
-    return this.socket !== null && this.socket.readyState === 1;
+    this.failRequests('disconnected');
+    if (wasConnected) this.emit('disconnect', 'io client disconnect', { code: 1000, description });
   }
 
   /**
-   * Encodes and sends a client message if the socket is open.
+   * Sends `Leave` on `pagehide`, so closing the tab removes the ship at once; if the page comes
+   * back from the back/forward cache, connects again.
+   * @param {Pick<Window, 'addEventListener'>} target
+   */
+  bindPageLifecycle(target) {
+    let wasActive = false;
+    target.addEventListener('pagehide', () => {
+      wasActive = this.active;
+      if (wasActive) this.disconnect('page closed');
+    });
+    target.addEventListener('pageshow', (/** @type {PageTransitionEvent} */ event) => {
+      if (event.persisted && wasActive) this.connect();
+    });
+  }
+
+  /** The number of the reconnection attempt under way or waiting (from 1), 0 when none. */
+  get attempts() {
+    return this.backoff.attempts;
+  }
+
+  /** Whether a session is established and its socket open. */
+  get isOpen() {
+    return this.connected && this.attempt !== null && this.attempt.socket.readyState === 1;
+  }
+
+  /**
+   * Encodes and sends a client message if a session is established.
    * @param {{type: string} & Record<string, any>} message
    * @returns {boolean} whether it was handed to the socket
    */
   send(message) {
     if (!this.isOpen) return false;
-    this.socket.send(encodeClientMessage(message));
+    this.attempt.socket.send(encodeClientMessage(message));
     return true;
+  }
+
+  /**
+   * Sends a request and resolves with the server's answer to it: the `Ack` (whose `error` says
+   * whether it was refused) or, for a `Join`, the `Welcome`. The message gets a fresh
+   * `request_id`. Rejects at once when not connected, with a {@link RequestTimeoutError} after
+   * `timeoutMs`, and when the connection drops before the answer.
+   * @param {{type: string} & Record<string, any>} message
+   * @param {number} [timeoutMs]
+   * @returns {Promise<any>}
+   */
+  request(message, timeoutMs = this.options.ackTimeoutMs) {
+    const joining = message.type === 'Join';
+    const attempt = this.attempt;
+    const ready = joining ? attempt !== null && attempt.socket.readyState === 1 : this.isOpen;
+    if (!ready) return Promise.reject(new Error('not connected'));
+    const requestId = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    let bytes;
+    try {
+      bytes = encodeClientMessage({ ...message, request_id: requestId });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(requestId);
+        reject(new RequestTimeoutError(message.type, timeoutMs));
+      }, timeoutMs);
+      this.requests.set(requestId, { resolve, reject, timer, type: joining ? 'Welcome' : 'Ack' });
+      attempt.socket.send(bytes);
+    });
   }
 
   /** @private */
   open() {
-    clearTimeout(this.retryTimer);
-    this.retryAt = 0;
-    let opened = false;
+    this.stopTimers();
+    this.nextAttemptAt = 0;
     const socket = new this.WebSocketImpl(this.url);
     socket.binaryType = 'arraybuffer';
-    this.socket = socket;
-    socket.onopen = () => {
-      opened = true;
-      this.emit('connect');
+    /** @type {Attempt} */
+    const attempt = {
+      socket,
+      opened: false,
+      welcomed: false,
+      serverError: null,
+      lastMessageAt: performance.now(),
     };
-    socket.onmessage = (event) => {
-      if (!(event.data instanceof ArrayBuffer)) {
-        this.drop(socket, 'server sent a text message');
-        return;
-      }
-      let message;
-      try {
-        message = decodeServerMessage(event.data);
-      } catch (error) {
-        this.drop(socket, `undecodable message from server: ${error.message}`);
-        return;
-      }
-      this.emit('message', message);
-    };
-    socket.onclose = (event) => this.closed(socket, opened, describeClose(event));
-    // An error is always followed by a close event, which carries the reason.
+    this.attempt = attempt;
+    socket.onopen = () => this.opened(attempt);
+    socket.onmessage = (event) => this.received(attempt, event.data);
+    socket.onclose = (event) => this.closed(attempt, event.code, event.reason, '');
+    // An error is always followed by a close event, which is where we act.
     socket.onerror = null;
   }
 
   /**
-   * Gives up on a socket that broke the protocol.
    * @private
-   * @param {WebSocket} socket
-   * @param {string} reason
+   * @param {Attempt} attempt
    */
-  drop(socket, reason) {
-    socket.onmessage = null;
-    socket.onclose = null;
-    try {
-      socket.close(4000, 'protocol error');
-    } catch {
-      // Already closing.
-    }
-    this.closed(socket, true, reason);
+  opened(attempt) {
+    if (attempt !== this.attempt) return;
+    attempt.opened = true;
+    attempt.lastMessageAt = performance.now();
+    const every = Math.min(1000, Math.max(10, this.options.silenceTimeoutMs / 4));
+    this.watchdog = setInterval(() => this.checkSilence(attempt), every);
+    const join = {
+      type: 'Join',
+      protocol_version: PROTOCOL_VERSION,
+      name: this.name,
+      resume_token: this.resumeToken,
+    };
+    this.request(join, this.options.joinTimeoutMs).catch((error) => {
+      if (attempt === this.attempt && !attempt.welcomed) this.drop(attempt, error.message, 1000);
+    });
   }
 
   /**
    * @private
-   * @param {WebSocket} socket
-   * @param {boolean} opened
-   * @param {string} reason
+   * @param {Attempt} attempt
+   * @param {unknown} data
    */
-  closed(socket, opened, reason) {
-    if (socket !== this.socket) return;
-    this.socket = null;
-    if (this.stopped) return;
-    const base = FIRST_RETRY_MS * 2 ** this.attempts;
-    const jittered = base * (1 - JITTER + 2 * JITTER * Math.random());
-    const delay = Math.round(Math.min(MAX_RETRY_MS, jittered));
-    this.attempts = Math.min(this.attempts + 1, 16);
-    this.retryAt = performance.now() + delay;
+  received(attempt, data) {
+    if (attempt !== this.attempt) return;
+    attempt.lastMessageAt = performance.now();
+    if (!(data instanceof ArrayBuffer)) {
+      this.drop(attempt, 'server sent a text message', 4000);
+      return;
+    }
+    let message;
+    try {
+      message = decodeServerMessage(data);
+    } catch (error) {
+      this.drop(attempt, `undecodable message from server: ${error.message}`, 4000);
+      return;
+    }
+    switch (message.type) {
+      case 'Ping':
+        // The heartbeat: answered before anything else, or the server closes us.
+        attempt.socket.send(encodeClientMessage({ type: 'Pong', nonce: message.nonce }));
+        break;
+      case 'Ack':
+        this.answer(message.request_id, 'Ack', message);
+        break;
+      case 'Error':
+        attempt.serverError = { code: message.code, message: message.message };
+        break;
+      case 'Welcome':
+        this.welcomed(attempt, message);
+        return;
+      default:
+        break;
+    }
+    this.emit('message', message);
+  }
+
+  /**
+   * @private
+   * @param {Attempt} attempt
+   * @param {any} welcome
+   */
+  welcomed(attempt, welcome) {
+    if (attempt.welcomed) {
+      this.drop(attempt, 'server sent a second Welcome', 4000);
+      return;
+    }
+    attempt.welcomed = true;
+    this.connected = true;
+    this.playerId = welcome.player_id;
+    this.resumed = welcome.resumed;
+    this.resumeToken = welcome.resume_token;
+    this.saveToken(welcome.resume_token);
+    const wasReconnecting = this.reconnecting;
+    const attempts = this.backoff.attempts;
+    this.reconnecting = false;
+    this.backoff.reset();
+    this.answer(welcome.request_id, 'Welcome', welcome);
+    this.emit('message', welcome);
+    if (wasReconnecting) this.emit('reconnect', attempts);
+    this.emit('connect', welcome);
+  }
+
+  /**
+   * @private
+   * @param {number} requestId
+   * @param {string} type
+   * @param {any} message
+   */
+  answer(requestId, type, message) {
+    const request = this.requests.get(requestId);
+    if (!request || request.type !== type) return;
+    this.requests.delete(requestId);
+    clearTimeout(request.timer);
+    request.resolve(message);
+  }
+
+  /**
+   * @private
+   * @param {string} why
+   */
+  failRequests(why) {
+    const requests = [...this.requests.values()];
+    this.requests.clear();
+    for (const request of requests) {
+      clearTimeout(request.timer);
+      request.reject(new Error(why));
+    }
+  }
+
+  /**
+   * Closes a socket that broke the protocol or went silent, as if the server had closed it.
+   * @private
+   * @param {Attempt} attempt
+   * @param {string} reason
+   * @param {number} code sent in our close frame
+   */
+  drop(attempt, reason, code) {
+    detach(attempt.socket);
+    closeQuietly(attempt.socket, code, code === 4000 ? 'protocol error' : '');
+    this.closed(attempt, 1006, '', reason);
+  }
+
+  /**
+   * @private
+   * @param {Attempt} attempt
+   */
+  checkSilence(attempt) {
+    if (attempt !== this.attempt) return;
+    const silent = performance.now() - attempt.lastMessageAt;
+    if (silent > this.options.silenceTimeoutMs) {
+      this.drop(attempt, `no message from the server for ${Math.round(silent / 1000)} s`, 1000);
+    }
+  }
+
+  /**
+   * The end of a socket, whichever way it came.
+   * @private
+   * @param {Attempt} attempt
+   * @param {number} code
+   * @param {string} closeReason the close frame's text
+   * @param {string} clientReason set when we closed it ourselves, and why
+   */
+  closed(attempt, code, closeReason, clientReason) {
+    if (attempt !== this.attempt) return;
+    this.attempt = null;
+    this.connected = false;
+    this.stopTimers();
+    this.failRequests('disconnected');
+    if (!this.active) return;
+    const description =
+      attempt.serverError?.message || clientReason || closeReason || describeCloseCode(code);
+
+    if (attempt.welcomed) {
+      const reason = disconnectReason(code, attempt.serverError, clientReason);
+      this.emit('disconnect', reason, { code, description });
+      if (reason === 'io server disconnect') {
+        // Kicked: Socket.IO does not reconnect after the server closed the session on purpose.
+        this.active = false;
+      } else {
+        this.reconnect();
+      }
+      return;
+    }
+    if (attempt.opened) {
+      const fatal = attempt.serverError !== null && FATAL_ERROR_CODES.has(attempt.serverError.code);
+      this.failed(connectError(description, { code, fatal, serverError: attempt.serverError }));
+      return;
+    }
+    // The upgrade failed, and the browser will not say why (always 1006): ask the server.
+    this.diagnosing = attempt;
+    diagnoseFailedUpgrade(this.url, this.fetchImpl, this.options.diagnosisTimeoutMs).then(
+      ({ reason, status, fatal }) => {
+        // Meanwhile the page may have disconnected (and perhaps connected again).
+        if (this.diagnosing !== attempt) return;
+        this.diagnosing = null;
+        this.failed(connectError(reason, { code, status, fatal }));
+      },
+    );
+  }
+
+  /**
+   * A failed attempt: report it, then retry later or give up.
+   * @private
+   * @param {Error & {fatal: boolean}} error
+   */
+  failed(error) {
+    this.emit('connect_error', error);
+    if (this.reconnecting) this.emit('reconnect_error', error);
+    if (!this.active) return; // a listener disconnected
+    if (error.fatal) {
+      this.active = false;
+      this.reconnecting = false;
+      return;
+    }
+    this.reconnect();
+  }
+
+  /**
+   * Schedules the next attempt with the backoff's delay, or gives up.
+   * @private
+   */
+  reconnect() {
+    if (!this.options.reconnection) {
+      this.active = false;
+      return;
+    }
+    if (this.backoff.attempts >= this.options.reconnectionAttempts) {
+      this.active = false;
+      this.reconnecting = false;
+      this.backoff.reset();
+      this.emit('reconnect_failed');
+      return;
+    }
+    const delay = this.backoff.duration();
+    const attempt = this.backoff.attempts;
+    this.reconnecting = true;
+    this.nextAttemptAt = performance.now() + delay;
     this.retryTimer = setTimeout(() => {
-      if (!this.stopped) this.open();
+      this.nextAttemptAt = 0;
+      if (!this.active) return;
+      this.emit('reconnect_attempt', attempt);
+      if (this.active && this.attempt === null) this.open();
     }, delay);
-    this.emit(opened ? 'disconnect' : 'connect_error', reason, delay);
+  }
+
+  /** @private */
+  stopTimers() {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    this.retryTimer = 0;
+    this.watchdog = 0;
+    this.nextAttemptAt = 0;
+  }
+
+  /**
+   * @private
+   * @returns {number[] | null}
+   */
+  loadToken() {
+    try {
+      return tokenFromHex(this.storage?.getItem(RESUME_TOKEN_KEY) ?? null);
+    } catch {
+      return null; // Storage may be disabled; resuming after a reload is only a convenience.
+    }
+  }
+
+  /**
+   * @private
+   * @param {number[]} token
+   */
+  saveToken(token) {
+    try {
+      this.storage?.setItem(RESUME_TOKEN_KEY, tokenToHex(token));
+    } catch {
+      // As above.
+    }
+  }
+}
+
+/**
+ * @param {string} message
+ * @param {{code: number, fatal: boolean, status?: number, serverError?: any}} details
+ * @returns {Error & {fatal: boolean, code: number, status: number}}
+ */
+function connectError(message, { code, fatal, status = 0, serverError = null }) {
+  const error = /** @type {any} */ (new Error(message));
+  error.fatal = fatal;
+  error.code = code;
+  error.status = status;
+  error.serverError = serverError;
+  return error;
+}
+
+/**
+ * Socket.IO's name for why an established session ended.
+ * @param {number} code
+ * @param {{code: string} | null} serverError
+ * @param {string} clientReason
+ */
+function disconnectReason(code, serverError, clientReason) {
+  if (code === CLOSE_KICKED || serverError?.code === 'Kicked') return 'io server disconnect';
+  if (code === CLOSE_PING_TIMEOUT || serverError?.code === 'PingTimeout') return 'ping timeout';
+  if (clientReason.startsWith('no message from the server')) return 'ping timeout';
+  if (clientReason) return 'parse error';
+  if (code === 1000 || code === 1001 || code === 1006) return 'transport close';
+  return 'transport error';
+}
+
+/**
+ * Human-readable text for a close code without a reason.
+ * @param {number} code
+ */
+function describeCloseCode(code) {
+  if (code === 1000) return 'connection closed';
+  if (code === 1001) return 'server going away';
+  if (code === 1006) return 'connection lost';
+  return `connection closed (code ${code})`;
+}
+
+/** @param {WebSocket} socket */
+function detach(socket) {
+  socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+}
+
+/**
+ * @param {WebSocket} socket
+ * @param {number} [code]
+ * @param {string} [reason]
+ */
+function closeQuietly(socket, code = 1000, reason = '') {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // Already closing.
   }
 }

@@ -1,21 +1,23 @@
 /**
- * The Skirmish wire format, protocol version 1: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 2: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
- * variable-length integers) and the name rules the server enforces. It never touches a socket,
- * the DOM or the clock. Decoding is hostile-input safe: every malformed input throws a
+ * variable-length integers) and the name and chat rules the server enforces. It never touches a
+ * socket, the DOM or the clock. Decoding is hostile-input safe: every malformed input throws a
  * {@link ProtocolError}; a length prefix is checked against the bytes that remain before anything
  * is allocated, so no input can make it allocate more than its own size or loop for long.
  *
  * A message is a plain object: `type` is the Rust variant name and the variant's fields sit next
- * to it with their Rust (snake_case) names, e.g. `{type: 'Join', protocol_version: 1, name: 'Al'}`.
- * `PlayerId` and `Tick` are numbers; an `ErrorCode` is its variant name as a string.
+ * to it with their Rust (snake_case) names, e.g. `{type: 'Chat', request_id: 3, text: 'gg'}`; a
+ * variant without fields is just its type (`{type: 'Leave'}`). `PlayerId` and `Tick` are numbers;
+ * a fieldless enum (`ErrorCode`, `NoticeKind`) is its variant name as a string; a `bool` is a
+ * boolean; an `Option` is its value or `null`; a `ResumeToken` is an array of 16 byte values.
  *
  * The schemas below mirror `src/protocol/messages.rs` field for field: field order is byte order.
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -24,6 +26,8 @@ export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 
 export const PlayerFlags = Object.freeze({
   /** Just (re)spawned: cannot be tagged, drawn translucent. */
   PROTECTED: 1,
+  /** Connection lost; the player may still resume within the grace window. Drawn dimmed. */
+  AWAY: 2,
 });
 
 /** Largest client message the server decodes (`MAX_CLIENT_MESSAGE_BYTES`). */
@@ -35,6 +39,12 @@ export const MAX_SERVER_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Longest accepted player name, in characters (code points), as the server counts them. */
 export const MAX_NAME_CHARS = 16;
 
+/** Longest accepted chat line, in characters (code points), after trimming (`MAX_CHAT_CHARS`). */
+export const MAX_CHAT_CHARS = 200;
+
+/** Bytes of a `ResumeToken`: a fixed array, so no length prefix on the wire. */
+export const RESUME_TOKEN_BYTES = 16;
+
 /** Variant names of `ErrorCode`, in declaration order (the order is the wire index). */
 export const ERROR_CODES = Object.freeze([
   'VersionMismatch',
@@ -42,7 +52,13 @@ export const ERROR_CODES = Object.freeze([
   'ServerFull',
   'MalformedMessage',
   'UnexpectedMessage',
+  'RateLimited',
+  'Kicked',
+  'PingTimeout',
 ]);
+
+/** Variant names of `NoticeKind`, in declaration order. */
+export const NOTICE_KINDS = Object.freeze(['Away', 'Back']);
 
 /** Why bytes could not become a message, or a message could not become bytes. */
 export class ProtocolError extends Error {
@@ -54,7 +70,8 @@ export class ProtocolError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas. A field is [name, kind] or [name, kind, nested schema / variant names].
+// Schemas. A field is [name, kind] or [name, kind, detail]: the nested schema of a VEC or STRUCT,
+// the variant names of a UNIT_ENUM, or the [kind, detail] of an OPTION's value.
 
 const U8 = 0;
 const U16 = 1;
@@ -64,9 +81,15 @@ const STRING = 4;
 const VEC = 5;
 const STRUCT = 6;
 const UNIT_ENUM = 7;
+/** One byte, 0 or 1; anything else is an error. */
+const BOOL = 8;
+/** One tag byte, 0 (None) or 1 (Some, then the value); anything else is an error. */
+const OPTION = 9;
+/** `ResumeToken`: exactly {@link RESUME_TOKEN_BYTES} raw bytes. */
+const TOKEN = 10;
 
-/** Fewest bytes one value of each scalar kind can take: bounds a Vec's length before reading. */
-const MIN_BYTES = [1, 1, 1, 4, 1, 1, 0, 1];
+/** Fewest bytes one value of each kind can take: bounds a Vec's length before reading. */
+const MIN_BYTES = [1, 1, 1, 4, 1, 1, 0, 1, 1, 1, RESUME_TOKEN_BYTES];
 
 /** @typedef {[string, number, any?]} Field */
 
@@ -124,7 +147,9 @@ const CLIENT_VARIANTS = [
     'Join',
     [
       ['protocol_version', U16],
+      ['request_id', U32],
       ['name', STRING],
+      ['resume_token', OPTION, [TOKEN]],
     ],
   ],
   [
@@ -136,6 +161,23 @@ const CLIENT_VARIANTS = [
     ],
   ],
   ['Ping', PING],
+  ['Pong', PING],
+  [
+    'Chat',
+    [
+      ['request_id', U32],
+      ['text', STRING],
+    ],
+  ],
+  [
+    'Whisper',
+    [
+      ['request_id', U32],
+      ['to', U32],
+      ['text', STRING],
+    ],
+  ],
+  ['Leave', []],
 ];
 
 /** `ServerMessage` variants in declaration order: [name, fields]. */
@@ -144,7 +186,10 @@ const SERVER_VARIANTS = [
     'Welcome',
     [
       ['protocol_version', U16],
+      ['request_id', U32],
       ['player_id', U32],
+      ['resumed', BOOL],
+      ['resume_token', TOKEN],
       ['tick_hz', U16],
       ['params', STRUCT, GAME_PARAMS],
       ['players', VEC, PLAYER_INFO],
@@ -175,6 +220,35 @@ const SERVER_VARIANTS = [
     [
       ['code', UNIT_ENUM, ERROR_CODES],
       ['message', STRING],
+    ],
+  ],
+  [
+    'Ping',
+    [
+      ['nonce', U32],
+      ['rtt_us', U32],
+    ],
+  ],
+  [
+    'Chat',
+    [
+      ['from', U32],
+      ['text', STRING],
+      ['whisper', BOOL],
+    ],
+  ],
+  [
+    'Notice',
+    [
+      ['subject', U32],
+      ['kind', UNIT_ENUM, NOTICE_KINDS],
+    ],
+  ],
+  [
+    'Ack',
+    [
+      ['request_id', U32],
+      ['error', OPTION, [STRING]],
     ],
   ],
 ];
@@ -210,7 +284,8 @@ const MARKER_U64 = 253;
 /** What each marker from 251 announces, for error messages (255 is reserved). */
 const VARINT_WIDTHS = ['u16', 'u32', 'u64', 'u128', 'reserved'];
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text: stripping it would make decoding lossy.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
 
 /** Read position over one message; one per decode, so a decode allocates one DataView. */
@@ -307,61 +382,88 @@ function readLength(r, minElementBytes, what) {
 function readFields(r, schema, target) {
   for (let i = 0; i < schema.length; i++) {
     const field = schema[i];
-    const name = field[0];
-    let value;
-    switch (field[1]) {
-      case U8:
-        r.need(1, name);
-        value = r.bytes[r.pos];
-        r.pos += 1;
-        break;
-      case U16:
-        value = readVarint(r, MARKER_U16, name);
-        break;
-      case U32:
-        value = readVarint(r, MARKER_U32, name);
-        break;
-      case F32:
-        r.need(4, name);
-        value = r.view.getFloat32(r.pos, true);
-        r.pos += 4;
-        break;
-      case STRING: {
-        const length = readLength(r, 1, name);
-        const raw = r.bytes.subarray(r.pos, r.pos + length);
-        try {
-          value = UTF8.decode(raw);
-        } catch {
-          throw new ProtocolError(`field ${name} is not valid UTF-8`);
-        }
-        r.pos += length;
-        break;
-      }
-      case VEC: {
-        const inner = field[2];
-        const length = readLength(r, MIN_ELEMENT_BYTES.get(inner), name);
-        value = new Array(length);
-        for (let k = 0; k < length; k++) value[k] = readFields(r, inner, {});
-        break;
-      }
-      case STRUCT:
-        value = readFields(r, field[2], {});
-        break;
-      case UNIT_ENUM: {
-        const names = field[2];
-        const index = readVarint(r, MARKER_U32, name);
-        if (index >= names.length) {
-          throw new ProtocolError(`unknown ${name} variant ${index}`);
-        }
-        value = names[index];
-        break;
-      }
-      default:
-        throw new Error(`bug: unknown field kind ${field[1]}`);
-    }
-    target[name] = value;
+    target[field[0]] = readValue(r, field[1], field[2], field[0]);
   }
   return target;
+}
+
+/**
+ * Reads one value of `kind`.
+ * @param {Reader} r
+ * @param {number} kind
+ * @param {any} detail the nested schema, variant names or option payload of `kind`
+ * @param {string} name the field, for error messages
+ * @returns {any}
+ */
+function readValue(r, kind, detail, name) {
+  let value;
+  switch (kind) {
+    case U8:
+      r.need(1, name);
+      value = r.bytes[r.pos];
+      r.pos += 1;
+      break;
+    case U16:
+      value = readVarint(r, MARKER_U16, name);
+      break;
+    case U32:
+      value = readVarint(r, MARKER_U32, name);
+      break;
+    case F32:
+      r.need(4, name);
+      value = r.view.getFloat32(r.pos, true);
+      r.pos += 4;
+      break;
+    case STRING: {
+      const length = readLength(r, 1, name);
+      const raw = r.bytes.subarray(r.pos, r.pos + length);
+      try {
+        value = UTF8.decode(raw);
+      } catch {
+        throw new ProtocolError(`field ${name} is not valid UTF-8`);
+      }
+      r.pos += length;
+      break;
+    }
+    case VEC: {
+      const length = readLength(r, MIN_ELEMENT_BYTES.get(detail), name);
+      value = new Array(length);
+      for (let k = 0; k < length; k++) value[k] = readFields(r, detail, {});
+      break;
+    }
+    case STRUCT:
+      value = readFields(r, detail, {});
+      break;
+    case UNIT_ENUM: {
+      const index = readVarint(r, MARKER_U32, name);
+      if (index >= detail.length) {
+        throw new ProtocolError(`unknown ${name} variant ${index}`);
+      }
+      value = detail[index];
+      break;
+    }
+    case BOOL:
+    case OPTION: {
+      r.need(1, name);
+      const tag = r.bytes[r.pos];
+      if (tag > 1) {
+        const what = kind === BOOL ? 'bool' : 'option tag';
+        throw new ProtocolError(`invalid ${what} ${tag} for ${name} at offset ${r.pos}`);
+      }
+      r.pos += 1;
+      if (kind === BOOL) value = tag === 1;
+      else value = tag === 0 ? null : readValue(r, detail[0], detail[1], name);
+      break;
+    }
+    case TOKEN:
+      r.need(RESUME_TOKEN_BYTES, name);
+      value = Array.from(r.bytes.subarray(r.pos, r.pos + RESUME_TOKEN_BYTES));
+      r.pos += RESUME_TOKEN_BYTES;
+      break;
+    default:
+      throw new Error(`bug: unknown field kind ${kind}`);
+  }
+  return value;
 }
 
 /**
@@ -508,56 +610,88 @@ function writeFields(w, schema, source) {
   if (source === null || typeof source !== 'object') {
     throw new ProtocolError(`expected an object with fields ${schema.map((f) => f[0]).join(', ')}`);
   }
-  for (const [name, kind, inner] of schema) {
-    const value = source[name];
-    switch (kind) {
-      case U8:
-        w.u8(checkInteger(value, 0xff, name));
-        break;
-      case U16:
-        w.varint(checkInteger(value, 0xffff, name));
-        break;
-      case U32:
-        w.varint(checkInteger(value, 0xffffffff, name));
-        break;
-      case F32:
-        if (typeof value !== 'number') {
-          throw new ProtocolError(`field ${name} must be a number, got ${typeof value}`);
-        }
-        w.reserve(4);
-        w.view.setFloat32(w.pos, value, true);
-        w.pos += 4;
-        break;
-      case STRING: {
-        if (typeof value !== 'string') {
-          throw new ProtocolError(`field ${name} must be a string, got ${typeof value}`);
-        }
-        const raw = UTF8_ENCODER.encode(value);
-        w.varint(raw.length);
-        w.raw(raw);
-        break;
+  for (const [name, kind, detail] of schema) writeValue(w, kind, detail, source[name], name);
+}
+
+/**
+ * Writes one value of `kind`, refusing anything that does not fit it exactly.
+ * @param {Writer} w
+ * @param {number} kind
+ * @param {any} detail
+ * @param {any} value
+ * @param {string} name
+ */
+function writeValue(w, kind, detail, value, name) {
+  switch (kind) {
+    case U8:
+      w.u8(checkInteger(value, 0xff, name));
+      break;
+    case U16:
+      w.varint(checkInteger(value, 0xffff, name));
+      break;
+    case U32:
+      w.varint(checkInteger(value, 0xffffffff, name));
+      break;
+    case F32:
+      if (typeof value !== 'number') {
+        throw new ProtocolError(`field ${name} must be a number, got ${typeof value}`);
       }
-      case VEC:
-        if (!Array.isArray(value)) {
-          throw new ProtocolError(`field ${name} must be an array`);
-        }
-        w.varint(value.length);
-        for (const element of value) writeFields(w, inner, element);
-        break;
-      case STRUCT:
-        writeFields(w, inner, value);
-        break;
-      case UNIT_ENUM: {
-        const index = inner.indexOf(value);
-        if (index < 0) {
-          throw new ProtocolError(`field ${name} must be one of ${inner.join(', ')}, got ${value}`);
-        }
-        w.varint(index);
-        break;
+      w.reserve(4);
+      w.view.setFloat32(w.pos, value, true);
+      w.pos += 4;
+      break;
+    case STRING: {
+      if (typeof value !== 'string') {
+        throw new ProtocolError(`field ${name} must be a string, got ${typeof value}`);
       }
-      default:
-        throw new Error(`bug: unknown field kind ${kind}`);
+      const raw = UTF8_ENCODER.encode(value);
+      w.varint(raw.length);
+      w.raw(raw);
+      break;
     }
+    case VEC:
+      if (!Array.isArray(value)) {
+        throw new ProtocolError(`field ${name} must be an array`);
+      }
+      w.varint(value.length);
+      for (const element of value) writeFields(w, detail, element);
+      break;
+    case STRUCT:
+      writeFields(w, detail, value);
+      break;
+    case UNIT_ENUM: {
+      const index = detail.indexOf(value);
+      if (index < 0) {
+        throw new ProtocolError(`field ${name} must be one of ${detail.join(', ')}, got ${value}`);
+      }
+      w.varint(index);
+      break;
+    }
+    case BOOL:
+      if (typeof value !== 'boolean') {
+        throw new ProtocolError(`field ${name} must be a boolean, got ${typeof value}`);
+      }
+      w.u8(value ? 1 : 0);
+      break;
+    case OPTION:
+      // `undefined` (a field left out) is None too, so callers need not spell out `null`.
+      if (value === null || value === undefined) {
+        w.u8(0);
+      } else {
+        w.u8(1);
+        writeValue(w, detail[0], detail[1], value, name);
+      }
+      break;
+    case TOKEN: {
+      const isBytes = value instanceof Uint8Array || Array.isArray(value);
+      if (!isBytes || value.length !== RESUME_TOKEN_BYTES) {
+        throw new ProtocolError(`field ${name} must hold exactly ${RESUME_TOKEN_BYTES} bytes`);
+      }
+      for (let i = 0; i < RESUME_TOKEN_BYTES; i++) w.u8(checkInteger(value[i], 0xff, name));
+      break;
+    }
+    default:
+      throw new Error(`bug: unknown field kind ${kind}`);
   }
 }
 
@@ -580,7 +714,8 @@ function encodeMessage(message, variants, side) {
 /**
  * Encodes a message for the server. Refuses a non-finite aim, which the server would answer by
  * closing the connection.
- * @param {{type: 'Join' | 'Input' | 'Ping'} & Record<string, any>} message
+ * @param {{type: 'Join' | 'Input' | 'Ping' | 'Pong' | 'Chat' | 'Whisper' | 'Leave'} &
+ *   Record<string, any>} message
  * @returns {Uint8Array}
  * @throws {ProtocolError} on an unknown type or a field of the wrong type or range
  */
@@ -602,7 +737,8 @@ export function encodeServerMessage(message) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Names: the rules of `src/protocol/name.rs`, checked before joining to show a helpful message.
+// Names and chat: the rules of `src/protocol/name.rs`, checked before sending to show a helpful
+// message (the server enforces them anyway).
 
 const NAME_CHARS = /^[\p{Alphabetic}\p{N} ._-]*$/u;
 const BAD_NAME_CHAR = /[^\p{Alphabetic}\p{N} ._-]/u;
@@ -627,4 +763,23 @@ export function validateName(raw) {
     };
   }
   return { ok: true, name };
+}
+
+/** Control characters as Rust's `char::is_control` sees them (Unicode category Cc). */
+const CONTROL_CHAR = /\p{Cc}/u;
+
+/**
+ * Trims `raw` and checks it as the server will: 1 to {@link MAX_CHAT_CHARS} characters and no
+ * control characters. Any other text is allowed, markup included: it must be shown as text.
+ * @param {string} raw
+ * @returns {{ok: true, text: string} | {ok: false, error: string}}
+ */
+export function validateChat(raw) {
+  const text = String(raw).trim();
+  if (text.length === 0) return { ok: false, error: 'message is empty' };
+  if ([...text].length > MAX_CHAT_CHARS) {
+    return { ok: false, error: `message is longer than ${MAX_CHAT_CHARS} characters` };
+  }
+  if (CONTROL_CHAR.test(text)) return { ok: false, error: 'message contains a control character' };
+  return { ok: true, text };
 }

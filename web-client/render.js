@@ -1,6 +1,8 @@
 /**
  * Draws a frame on the canvas: the arena and its grid, orbs, bolts and ships (world space, the
- * camera on our ship), then the HUD (status, kill feed, scoreboard, minimap, network line).
+ * camera on our ship), then the HUD (status, kill feed, scoreboard, minimap, network line, and a
+ * banner while the connection is down). Chat is not drawn here: it is text from other people,
+ * so it lives in the DOM (`chat.js`), where it is set with `textContent` and selectable.
  *
  * It reads the game's state and view and never changes them. It draws only what is on screen
  * and allocates little per frame: colours are cached per player, paths are batched.
@@ -48,12 +50,18 @@ const STATUS_COLOURS = {
   connected: '#3dff9a',
   reconnecting: '#ff9b3d',
   error: '#ff4d6d',
+  failed: '#ff4d6d',
 };
+/** How ships of players whose connection dropped are drawn. */
+const AWAY_ALPHA = 0.3;
+const AWAY_TAG = 'reconnecting\u2026';
+/** Title of the banner shown while our own connection is down, by status. */
+const BANNER_TITLES = { reconnecting: 'CONNECTION LOST', connecting: 'CONNECTING' };
 
 /**
  * @typedef {object} Hud What the HUD shows besides the game.
  * @property {string} status 'idle' (name screen) | 'connecting' | 'connected' | 'reconnecting'
- *   | 'error'
+ *   | 'error' (cannot connect; retrying would not help) | 'failed' (gave up reconnecting)
  * @property {string} statusText
  * @property {number | null} pingMs
  * @property {number} snapshotRate per second
@@ -96,7 +104,7 @@ export class Renderer {
   colourOf(id) {
     let colour = this.colours.get(id);
     if (!colour) {
-      const hue = Math.round((id * 137.508 + 190) % 360);
+      const hue = playerHue(id);
       colour = {
         main: `hsl(${hue}, 95%, 62%)`,
         dark: `hsl(${hue}, 55%, 14%)`,
@@ -281,8 +289,12 @@ export class Renderer {
   drawShip(ship, name, r, isMe, now) {
     const ctx = this.ctx;
     const colour = this.colourOf(ship.id);
+    const isAway = (ship.flags & PlayerFlags.AWAY) !== 0;
     const isProtected = (ship.flags & PlayerFlags.PROTECTED) !== 0;
-    ctx.globalAlpha = isProtected ? 0.35 + 0.15 * Math.sin(now / 80) : 1;
+    let alpha = 1;
+    if (isAway) alpha = AWAY_ALPHA;
+    else if (isProtected) alpha = 0.35 + 0.15 * Math.sin(now / 80);
+    ctx.globalAlpha = alpha;
 
     const cos = Math.cos(ship.aim);
     const sin = Math.sin(ship.aim);
@@ -326,12 +338,21 @@ export class Renderer {
       ctx.stroke();
     }
 
-    ctx.globalAlpha = isProtected ? 0.6 : 1;
+    ctx.globalAlpha = isAway ? 0.75 : isProtected ? 0.6 : 1;
     ctx.lineWidth = 3;
     ctx.strokeStyle = BACKGROUND;
     ctx.strokeText(name, x, y - r - 12);
     ctx.fillStyle = isMe ? '#ffffff' : TEXT;
     ctx.fillText(name, x, y - r - 12);
+    if (isAway) {
+      // Under the ship, so it never covers the name; pulsing gently, like a loading dot.
+      ctx.font = SMALL_FONT;
+      ctx.globalAlpha = 0.6 + 0.25 * Math.sin(now / 250);
+      ctx.strokeText(AWAY_TAG, x, y + r + 22);
+      ctx.fillStyle = STATUS_COLOURS.reconnecting;
+      ctx.fillText(AWAY_TAG, x, y + r + 22);
+      ctx.font = FONT;
+    }
     ctx.globalAlpha = 1;
   }
 
@@ -351,7 +372,9 @@ export class Renderer {
     // Status, top left.
     ctx.font = FONT;
     ctx.textAlign = 'left';
-    const statusWidth = ctx.measureText(hud.statusText).width + 34;
+    // Long texts (reasons come from the server) are squeezed rather than run under the scoreboard.
+    const maxTextWidth = Math.max(160, this.width - 290);
+    const statusWidth = Math.min(ctx.measureText(hud.statusText).width, maxTextWidth) + 34;
     ctx.fillStyle = PANEL;
     roundRect(ctx, 12, 12, statusWidth, 28, 8);
     ctx.fill();
@@ -360,7 +383,7 @@ export class Renderer {
     ctx.arc(27, 26, 4.5, 0, Math.PI * 2);
     ctx.fill();
     ctx.fillStyle = TEXT;
-    ctx.fillText(hud.statusText, 38, 26.5);
+    ctx.fillText(hud.statusText, 38, 26.5, maxTextWidth);
 
     if (!game.inGame) {
       this.drawWaiting(hud);
@@ -369,6 +392,7 @@ export class Renderer {
     this.drawKillFeed(game, now);
     this.drawScoreboard(game);
     this.drawMinimap(view, params);
+    if (hud.status !== 'connected') this.drawConnectionBanner(hud, now);
 
     // Network line, bottom left.
     ctx.font = SMALL_FONT;
@@ -378,6 +402,37 @@ export class Renderer {
     const newest = game.snapshots[game.snapshots.length - 1];
     const players = newest ? ` · ${newest.message.players.length} players` : '';
     ctx.fillText(`ping ${ping} · ${hud.snapshotRate} snapshots/s${players}`, 14, this.height - 16);
+  }
+
+  /**
+   * While the connection is down the world on screen is frozen: say so across the middle, with
+   * what is being done about it (the status text), so nobody keeps steering a still picture.
+   * @param {Hud} hud
+   * @param {number} now
+   */
+  drawConnectionBanner(hud, now) {
+    const ctx = this.ctx;
+    const y = this.height / 2 - 90;
+    const title = BANNER_TITLES[hud.status] ?? 'DISCONNECTED';
+    ctx.font = SMALL_FONT;
+    const textWidth = ctx.measureText(hud.statusText).width;
+    const width = Math.min(this.width - 24, Math.max(280, textWidth + 48));
+    const x = (this.width - width) / 2;
+    ctx.fillStyle = PANEL;
+    roundRect(ctx, x, y - 30, width, 62, 10);
+    ctx.fill();
+    ctx.strokeStyle = STATUS_COLOURS[hud.status] ?? TEXT;
+    ctx.globalAlpha = 0.55 + 0.3 * Math.sin(now / 300);
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+    ctx.textAlign = 'center';
+    ctx.font = TITLE_FONT;
+    ctx.fillStyle = STATUS_COLOURS[hud.status] ?? TEXT;
+    ctx.fillText(title, this.width / 2, y - 11);
+    ctx.font = SMALL_FONT;
+    ctx.fillStyle = TEXT;
+    ctx.fillText(hud.statusText, this.width / 2, y + 12, width - 24);
   }
 
   /**
@@ -407,8 +462,9 @@ export class Renderer {
     ctx.fillStyle = BORDER;
     ctx.fillText('SKIRMISH', x, y - 24);
     ctx.font = FONT;
-    ctx.fillStyle = hud.status === 'error' ? STATUS_COLOURS.error : TEXT_DIM;
-    ctx.fillText(hud.statusText, x, y + 18);
+    const failed = hud.status === 'error' || hud.status === 'failed';
+    ctx.fillStyle = failed ? STATUS_COLOURS.error : TEXT_DIM;
+    ctx.fillText(hud.statusText, x, y + 18, this.width - 24);
   }
 
   /**
@@ -474,6 +530,8 @@ export class Renderer {
         ctx.fillStyle = HIGHLIGHT;
         ctx.fillRect(x + 4, rowY - rowHeight / 2, width - 8, rowHeight);
       }
+      // Players whose connection dropped keep their row, dimmed, until they are back or gone.
+      ctx.globalAlpha = (row.flags & PlayerFlags.AWAY) !== 0 ? 0.45 : 1;
       ctx.textAlign = 'left';
       ctx.fillStyle = TEXT_DIM;
       ctx.fillText(`${rank}.`, x + 12, rowY);
@@ -483,6 +541,7 @@ export class Renderer {
       ctx.fillStyle = isMe ? '#ffffff' : TEXT;
       ctx.fillText(String(row.score), x + width - 12, rowY);
     }
+    ctx.globalAlpha = 1;
   }
 
   /**
@@ -510,9 +569,11 @@ export class Renderer {
     }
     for (let i = 0; i < view.shipCount; i++) {
       const ship = view.ships[i];
+      ctx.globalAlpha = (ship.flags & PlayerFlags.AWAY) !== 0 ? AWAY_ALPHA : 1;
       ctx.fillStyle = this.colourOf(ship.id).main;
       ctx.fillRect(x + ship.x * scale - 2, y + ship.y * scale - 2, 4, 4);
     }
+    ctx.globalAlpha = 1;
     if (view.me) {
       ctx.save();
       ctx.beginPath();
@@ -530,6 +591,15 @@ export class Renderer {
       ctx.restore();
     }
   }
+}
+
+/**
+ * The hue (degrees) of a player's colour: golden-angle steps, so ids next to each other differ.
+ * Shared with the chat, which writes names in the same colours.
+ * @param {number} id
+ */
+export function playerHue(id) {
+  return Math.round((id * 137.508 + 190) % 360);
 }
 
 /**

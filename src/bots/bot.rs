@@ -16,7 +16,7 @@ use super::behaviour::{Pilot, View};
 use super::stats::SwarmStats;
 use crate::client::{ClientError, close_code, connect_websocket};
 use crate::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, PlayerId, PlayerInput, ServerMessage, Tick,
+    ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, ServerMessage, Tick,
     decode_server_message, encode_client_message, scan_snapshot,
 };
 
@@ -66,12 +66,15 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
         view: View::default(),
         sent: [(0, None); SENT_LOG],
     }));
+    // The reader sees the server's heartbeat pings; the writer (this task) answers them.
+    let (pongs, mut pongs_rx) = tokio::sync::mpsc::channel(1);
     let mut reading = tokio::spawn(read_until_closed(
         reader,
         me,
         Arc::clone(&shared),
         Arc::clone(&stats),
         plan.deadline,
+        pongs,
     ));
     let mut pilot = Pilot::new(plan.behaviour, plan.seed);
     let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz.max(1)));
@@ -85,6 +88,11 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
         tokio::select! {
             _ = tokio::time::sleep_until(plan.deadline) => break false,
             _ = &mut reading => break true,
+            Some(nonce) = pongs_rx.recv() => {
+                if send(&mut writer, &ClientMessage::Pong(Ping { nonce })).await.is_err() {
+                    break true;
+                }
+            }
             _ = interval.tick(), if pilot.sends_inputs() => {
                 seq += 1;
                 let view = lock(&shared).view;
@@ -120,7 +128,9 @@ async fn connect_and_join(plan: &BotPlan) -> Result<(Reader, Writer, PlayerId, u
     let (mut reader, mut writer) = ws.split(tokio::io::split);
     let join = ClientMessage::Join(Join {
         protocol_version: PROTOCOL_VERSION,
+        request_id: 1,
         name: plan.name.clone(),
+        resume_token: None,
     });
     send(&mut writer, &join)
         .await
@@ -167,6 +177,7 @@ async fn read_until_closed(
     shared: Arc<Mutex<Shared>>,
     stats: Arc<SwarmStats>,
     deadline: Instant,
+    pongs: tokio::sync::mpsc::Sender<u32>,
 ) {
     let mut first_tick: Option<Tick> = None;
     let mut last_tick = Tick(0);
@@ -233,11 +244,16 @@ async fn read_until_closed(
                 drop(shared);
                 stats.record_snapshot(gap, ack);
             }
-            Ok(None) => {
-                if decode_server_message(&frame.payload).is_err() {
+            Ok(None) => match decode_server_message(&frame.payload) {
+                Ok(ServerMessage::Ping(ping)) => {
+                    // Full means a pong is already waiting to go: the server needs only one.
+                    let _ = pongs.try_send(ping.nonce);
+                }
+                Ok(_) => {}
+                Err(_) => {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
-            }
+            },
             Err(_) => {
                 stats.decode_errors.fetch_add(1, Ordering::Relaxed);
             }

@@ -18,8 +18,8 @@ use crossbeam_queue::ArrayQueue;
 use super::world::{InputOutcome, World, WorldConfig};
 use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::{
-    PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft, ServerMessage, Snapshot, Tick,
-    Welcome,
+    Notice, NoticeKind, PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft,
+    ResumeToken, ServerMessage, Snapshot, Tick, Welcome,
     codec::{encode_snapshot_into, snapshot_encoded_len_bound},
     encode_server_message, encode_server_message_into,
 };
@@ -40,14 +40,36 @@ pub enum GameEvent {
     Join {
         id: PlayerId,
         name: String,
+        request_id: u32,
+        resume_token: ResumeToken,
+        /// Serial number of the connection, unique in the server's life.
+        connection: u64,
+    },
+    /// A reconnecting client presented the resume token of player `id`. If the player is
+    /// still in the world it is handed back; if its grace ran out meanwhile, it joins anew.
+    Resume {
+        id: PlayerId,
+        name: String,
+        request_id: u32,
+        resume_token: ResumeToken,
+        connection: u64,
     },
     Input {
         id: PlayerId,
         input: PlayerInput,
     },
-    /// The player's connection ended (for whatever reason).
+    /// The connection dropped without a goodbye: the player stays, frozen and flagged away,
+    /// for the resume grace, then leaves.
+    /// Ignored if `connection` is no longer the player's (it was resumed meanwhile).
+    Away {
+        id: PlayerId,
+        connection: u64,
+    },
+    /// The player is gone for good (it said goodbye, was kicked, or broke the rules).
+    /// Ignored, like `Away`, if a newer connection has taken the player over.
     Leave {
         id: PlayerId,
+        connection: u64,
     },
 }
 
@@ -65,6 +87,8 @@ pub trait Outbox: Send + 'static {
     fn send_to(&self, id: PlayerId, bytes: Bytes);
     /// A message for every player except `except`.
     fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes);
+    /// The player has left the world for good: whatever lets it resume is no longer valid.
+    fn forget(&self, _id: PlayerId) {}
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +99,8 @@ pub struct TickLoopConfig {
     pub max_catch_up_ticks: u32,
     /// How often the loop logs its tick-duration summary.
     pub report_interval: Duration,
+    /// How long an away player (connection lost) waits to be resumed before it is removed.
+    pub resume_grace: Duration,
 }
 
 impl TickLoopConfig {
@@ -83,6 +109,7 @@ impl TickLoopConfig {
             world,
             max_catch_up_ticks: 5,
             report_interval: Duration::from_secs(5),
+            resume_grace: Duration::from_secs(10),
         }
     }
 }
@@ -143,6 +170,12 @@ pub struct TickLoop<O: Outbox> {
     stats: Arc<LoopStats>,
     /// Names of the players in the world, for welcomes.
     names: HashMap<PlayerId, String>,
+    /// Away players and the tick their grace ends.
+    away_until: HashMap<PlayerId, Tick>,
+    /// The connection currently playing each player, to ignore the end of a superseded one.
+    connection_of: HashMap<PlayerId, u64>,
+    /// Scratch list of players whose grace ended this tick (kept to avoid allocating).
+    expired: Vec<PlayerId>,
     /// The snapshot, refilled each tick so its buffers are reused.
     snapshot: Snapshot,
     /// Where snapshots are encoded, once each, for every player to share.
@@ -173,6 +206,9 @@ impl<O: Outbox> TickLoop<O> {
             outbox,
             stats,
             names: HashMap::new(),
+            away_until: HashMap::new(),
+            connection_of: HashMap::new(),
+            expired: Vec::new(),
             snapshot: Snapshot::default(),
             snapshot_buffers: FramePool::new(SNAPSHOT_BUFFERS, 0),
             encoded: Bytes::new(),
@@ -229,6 +265,7 @@ impl<O: Outbox> TickLoop<O> {
     pub fn run_ticks(&mut self, count: u32) {
         for _ in 0..count {
             self.drain_events();
+            self.expire_away_players();
             self.world.step();
             self.broadcast_tags();
         }
@@ -251,21 +288,72 @@ impl<O: Outbox> TickLoop<O> {
                 break;
             };
             match event {
-                GameEvent::Join { id, name } => self.admit_player(id, name),
+                GameEvent::Join {
+                    id,
+                    name,
+                    request_id,
+                    resume_token,
+                    connection,
+                } => {
+                    self.connection_of.insert(id, connection);
+                    self.admit_player(id, name, request_id, resume_token);
+                }
+                GameEvent::Resume {
+                    id,
+                    name,
+                    request_id,
+                    resume_token,
+                    connection,
+                } => {
+                    self.connection_of.insert(id, connection);
+                    self.resume_player(id, name, request_id, resume_token);
+                }
                 GameEvent::Input { id, input } => self.queue_input(id, input),
-                GameEvent::Leave { id } => self.remove_player(id),
+                GameEvent::Away { id, connection } if self.is_current(id, connection) => {
+                    self.mark_away(id)
+                }
+                GameEvent::Leave { id, connection } if self.is_current(id, connection) => {
+                    self.remove_player(id)
+                }
+                GameEvent::Away { .. } | GameEvent::Leave { .. } => {}
             }
         }
     }
 
-    fn admit_player(&mut self, id: PlayerId, name: String) {
+    fn admit_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
         if !self.world.add_player(id) {
             return;
         }
         self.names.insert(id, name.clone());
+        self.send_welcome(id, request_id, token, false);
+        self.send_to_others(
+            Some(id),
+            &ServerMessage::PlayerJoined(PlayerInfo { id, name }),
+        );
+    }
+
+    fn resume_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
+        if !self.world.set_away(id, false) {
+            // Its grace ran out before the resume arrived: it starts over as a new player.
+            self.admit_player(id, name, request_id, token);
+            return;
+        }
+        self.away_until.remove(&id);
+        self.send_welcome(id, request_id, token, true);
+        let back = Notice {
+            subject: id,
+            kind: NoticeKind::Back,
+        };
+        self.send_to_others(Some(id), &ServerMessage::Notice(back));
+    }
+
+    fn send_welcome(&mut self, id: PlayerId, request_id: u32, token: ResumeToken, resumed: bool) {
         let welcome = ServerMessage::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
+            request_id,
             player_id: id,
+            resumed,
+            resume_token: token,
             tick_hz: self.tick_hz,
             params: *self.world.params(),
             players: self
@@ -280,10 +368,37 @@ impl<O: Outbox> TickLoop<O> {
         if let Some(bytes) = encode(&welcome) {
             self.outbox.welcome(id, bytes);
         }
-        self.send_to_others(
-            Some(id),
-            &ServerMessage::PlayerJoined(PlayerInfo { id, name }),
+    }
+
+    fn mark_away(&mut self, id: PlayerId) {
+        if self.world.set_away(id, true) {
+            let grace = (self.config.resume_grace.as_secs_f64() * f64::from(self.tick_hz)).ceil();
+            let until = Tick(self.world.tick().0.wrapping_add(grace as u32));
+            self.away_until.insert(id, until);
+            let away = Notice {
+                subject: id,
+                kind: NoticeKind::Away,
+            };
+            self.send_to_others(Some(id), &ServerMessage::Notice(away));
+        }
+    }
+
+    fn expire_away_players(&mut self) {
+        if self.away_until.is_empty() {
+            return;
+        }
+        let now = self.world.tick();
+        self.expired.clear();
+        self.expired.extend(
+            self.away_until
+                .iter()
+                .filter(|&(_, &until)| now.since(until) >= 0)
+                .map(|(&id, _)| id),
         );
+        for index in 0..self.expired.len() {
+            let id = self.expired[index];
+            self.remove_player(id);
+        }
     }
 
     fn queue_input(&mut self, id: PlayerId, input: PlayerInput) {
@@ -298,9 +413,16 @@ impl<O: Outbox> TickLoop<O> {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn is_current(&self, id: PlayerId, connection: u64) -> bool {
+        self.connection_of.get(&id) == Some(&connection)
+    }
+
     fn remove_player(&mut self, id: PlayerId) {
+        self.away_until.remove(&id);
+        self.connection_of.remove(&id);
         if self.world.remove_player(id) {
             self.names.remove(&id);
+            self.outbox.forget(id);
             self.send_to_others(Some(id), &ServerMessage::PlayerLeft(PlayerLeft { id }));
         }
     }
@@ -456,6 +578,16 @@ mod tests {
         }
     }
 
+    fn join(id: u32, name: &str) -> GameEvent {
+        GameEvent::Join {
+            id: PlayerId(id),
+            name: name.into(),
+            request_id: id,
+            resume_token: ResumeToken([id as u8; 16]),
+            connection: u64::from(id),
+        }
+    }
+
     fn new_loop() -> (TickLoop<Recorder>, Arc<ArrayQueue<GameEvent>>, Recorder) {
         let events = Arc::new(ArrayQueue::new(64));
         let recorder = Recorder::default();
@@ -471,18 +603,8 @@ mod tests {
     #[test]
     fn a_join_is_welcomed_announced_and_simulated() {
         let (mut tick_loop, events, recorder) = new_loop();
-        events
-            .push(GameEvent::Join {
-                id: PlayerId(1),
-                name: "Ann".into(),
-            })
-            .unwrap();
-        events
-            .push(GameEvent::Join {
-                id: PlayerId(2),
-                name: "Ben".into(),
-            })
-            .unwrap();
+        events.push(join(1, "Ann")).unwrap();
+        events.push(join(2, "Ben")).unwrap();
         events
             .push(GameEvent::Input {
                 id: PlayerId(1),
@@ -537,12 +659,7 @@ mod tests {
     #[test]
     fn catching_up_steps_several_ticks_but_publishes_once() {
         let (mut tick_loop, events, recorder) = new_loop();
-        events
-            .push(GameEvent::Join {
-                id: PlayerId(1),
-                name: "Ann".into(),
-            })
-            .unwrap();
+        events.push(join(1, "Ann")).unwrap();
         tick_loop.run_ticks(3);
         let snapshots = recorder.snapshots.lock().unwrap();
         assert_eq!(snapshots.len(), 1);
@@ -550,17 +667,91 @@ mod tests {
     }
 
     #[test]
-    fn a_leave_removes_the_player_and_tells_the_others() {
+    fn an_away_player_is_resumed_within_the_grace_and_removed_after_it() {
         let (mut tick_loop, events, recorder) = new_loop();
+        tick_loop.config.resume_grace = Duration::from_millis(100); // 3 ticks at 30 Hz
+        events.push(join(1, "Ann")).unwrap();
+        events.push(join(2, "Ben")).unwrap();
+        tick_loop.run_ticks(1);
         events
-            .push(GameEvent::Join {
+            .push(GameEvent::Away {
                 id: PlayerId(1),
-                name: "Ann".into(),
+                connection: 1,
             })
             .unwrap();
         tick_loop.run_ticks(1);
-        events.push(GameEvent::Leave { id: PlayerId(1) }).unwrap();
-        events.push(GameEvent::Leave { id: PlayerId(1) }).unwrap();
+        assert!(tick_loop.world().player(PlayerId(1)).unwrap().away);
+        let resume = GameEvent::Resume {
+            id: PlayerId(1),
+            name: "Ann".into(),
+            request_id: 7,
+            resume_token: ResumeToken([1; 16]),
+            connection: 1,
+        };
+        events.push(resume.clone()).unwrap();
+        tick_loop.run_ticks(1);
+        assert!(!tick_loop.world().player(PlayerId(1)).unwrap().away);
+        {
+            let sent = recorder.sent.lock().unwrap();
+            let welcome = sent.iter().rev().find_map(|(to, _, m)| match m {
+                ServerMessage::Welcome(w) if *to == Some(PlayerId(1)) => Some(w.clone()),
+                _ => None,
+            });
+            let welcome = welcome.unwrap();
+            assert!(welcome.resumed && welcome.request_id == 7);
+            let notices: Vec<_> = sent
+                .iter()
+                .filter_map(|(_, except, m)| match m {
+                    ServerMessage::Notice(n) => Some((*except, n.kind)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                notices,
+                [
+                    (Some(PlayerId(1)), NoticeKind::Away),
+                    (Some(PlayerId(1)), NoticeKind::Back)
+                ]
+            );
+        }
+
+        events
+            .push(GameEvent::Away {
+                id: PlayerId(1),
+                connection: 1,
+            })
+            .unwrap();
+        tick_loop.run_ticks(5);
+        assert!(tick_loop.world().player(PlayerId(1)).is_none());
+        // A resume after the grace starts over as a new player.
+        events.push(resume).unwrap();
+        tick_loop.run_ticks(1);
+        let sent = recorder.sent.lock().unwrap();
+        let ServerMessage::Welcome(last) =
+            &sent.iter().rev().find(|(to, _, _)| to.is_some()).unwrap().2
+        else {
+            panic!("a welcome");
+        };
+        assert!(!last.resumed);
+    }
+
+    #[test]
+    fn a_leave_removes_the_player_and_tells_the_others() {
+        let (mut tick_loop, events, recorder) = new_loop();
+        events.push(join(1, "Ann")).unwrap();
+        tick_loop.run_ticks(1);
+        events
+            .push(GameEvent::Leave {
+                id: PlayerId(1),
+                connection: 1,
+            })
+            .unwrap();
+        events
+            .push(GameEvent::Leave {
+                id: PlayerId(1),
+                connection: 1,
+            })
+            .unwrap();
         tick_loop.run_ticks(1);
         let sent = recorder.sent.lock().unwrap();
         let leaves = sent

@@ -96,11 +96,24 @@ pub struct Player {
     fire_cooldown: u16,
     /// Ticks of spawn protection left.
     protection: u16,
+    /// Its connection is lost; it may come back. It neither moves nor can be tagged meanwhile.
+    pub away: bool,
 }
 
 impl Player {
     pub fn is_protected(&self) -> bool {
-        self.protection > 0
+        self.protection > 0 || self.away
+    }
+
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.protection > 0 {
+            flags |= player_flags::PROTECTED;
+        }
+        if self.away {
+            flags |= player_flags::AWAY;
+        }
+        flags
     }
 }
 
@@ -225,7 +238,22 @@ impl World {
             banked_steps: 1,
             fire_cooldown: 0,
             protection: self.params.spawn_protection_ticks,
+            away: false,
         });
+        true
+    }
+
+    /// Marks `id` as away (connection lost) or back. Going away drops its waiting inputs.
+    /// Returns false if it is not playing.
+    pub fn set_away(&mut self, id: PlayerId, away: bool) -> bool {
+        let Some(&index) = self.index_of.get(&id) else {
+            return false;
+        };
+        let player = &mut self.players[index];
+        player.away = away;
+        if away {
+            player.pending.clear();
+        }
         true
     }
 
@@ -310,11 +338,7 @@ impl World {
                 aim: p.aim,
                 score: p.score,
                 last_input_seq: p.last_input_seq,
-                flags: if p.is_protected() {
-                    player_flags::PROTECTED
-                } else {
-                    0
-                },
+                flags: p.flags(),
             }));
         snapshot.orbs.clear();
         snapshot
@@ -669,6 +693,26 @@ mod tests {
         }
         assert!(w.tags().is_empty());
         assert_eq!(w.player(victim).unwrap().body.x, 1060.0);
+    }
+
+    #[test]
+    fn away_players_are_flagged_untaggable_and_forget_their_inputs() {
+        let mut w = world();
+        let id = PlayerId(1);
+        w.add_player(id);
+        w.queue_input(id, input(1, buttons::RIGHT, 0.0));
+        assert!(w.set_away(id, true));
+        let index = w.index_of[&id];
+        w.players[index].protection = 0;
+        assert!(w.player(id).unwrap().is_protected());
+        let x = w.player(id).unwrap().body.x;
+        w.step();
+        assert_eq!(w.player(id).unwrap().body.x, x);
+        let mut snapshot = Snapshot::default();
+        w.write_snapshot(&mut snapshot);
+        assert_eq!(snapshot.players[0].flags, player_flags::AWAY);
+        assert!(w.set_away(id, false));
+        assert!(!w.set_away(PlayerId(9), true));
     }
 
     #[test]

@@ -26,11 +26,17 @@ pub enum CloseReason {
     ProtocolError,
     /// The server is stopping.
     ServerShutdown,
+    /// The client said goodbye with a `Leave` message.
+    Leave,
+    /// No answer to the heartbeat within the ping timeout.
+    PingTimeout,
+    /// Removed by the operator or the game (see `Sessions::kick`).
+    Kicked,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
-    pub const ALL: [CloseReason; 12] = [
+    pub const ALL: [CloseReason; 15] = [
         CloseReason::ClientClosed,
         CloseReason::TextFrame,
         CloseReason::Malformed,
@@ -43,6 +49,9 @@ impl CloseReason {
         CloseReason::SlowConsumer,
         CloseReason::ProtocolError,
         CloseReason::ServerShutdown,
+        CloseReason::Leave,
+        CloseReason::PingTimeout,
+        CloseReason::Kicked,
     ];
 
     /// Position in [`CloseReason::ALL`], for per-reason counters.
@@ -65,13 +74,45 @@ impl CloseReason {
             CloseReason::SlowConsumer => "slow_consumer",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::ServerShutdown => "server_shutdown",
+            CloseReason::Leave => "leave",
+            CloseReason::PingTimeout => "ping_timeout",
+            CloseReason::Kicked => "kicked",
         }
+    }
+
+    /// The name Socket.IO gives the same disconnect reason, for those who know it.
+    pub fn socket_io_reason(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "transport close",
+            CloseReason::Leave => "client namespace disconnect",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::Kicked => "server namespace disconnect",
+            CloseReason::SlowConsumer | CloseReason::ProtocolError => "transport error",
+            CloseReason::TextFrame
+            | CloseReason::Malformed
+            | CloseReason::TooLarge
+            | CloseReason::Unexpected => "parse error",
+            CloseReason::VersionMismatch
+            | CloseReason::InvalidName
+            | CloseReason::ServerFull
+            | CloseReason::JoinTimeout => "connect error",
+        }
+    }
+
+    /// Whether the player stays in the world, away, for the resume grace: only when the
+    /// connection was lost, not when the player left, broke the rules or was removed.
+    pub fn allows_resume(self) -> bool {
+        matches!(
+            self,
+            CloseReason::ClientClosed | CloseReason::PingTimeout | CloseReason::SlowConsumer
+        )
     }
 
     /// The WebSocket close code (RFC 6455 section 7.4; 4000-4999 are ours, see PROTOCOL.md).
     pub fn code(self) -> u16 {
         match self {
-            CloseReason::ClientClosed => 1000,
+            CloseReason::ClientClosed | CloseReason::Leave => 1000,
             CloseReason::ServerShutdown => 1001,
             CloseReason::ProtocolError => 1002,
             CloseReason::TextFrame => 1003,
@@ -83,13 +124,15 @@ impl CloseReason {
             CloseReason::InvalidName => 4001,
             CloseReason::JoinTimeout => 4002,
             CloseReason::SlowConsumer => 4003,
+            CloseReason::PingTimeout => 4004,
+            CloseReason::Kicked => 4005,
         }
     }
 
     /// Short text for the close frame (at most 123 bytes, as RFC 6455 requires).
     pub fn text(self) -> &'static str {
         match self {
-            CloseReason::ClientClosed => "bye",
+            CloseReason::ClientClosed => "closed by the client",
             CloseReason::TextFrame => "binary messages only",
             CloseReason::Malformed => "malformed message",
             CloseReason::TooLarge => "message too big",
@@ -101,6 +144,9 @@ impl CloseReason {
             CloseReason::SlowConsumer => "too slow to keep up",
             CloseReason::ProtocolError => "websocket protocol error",
             CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::Leave => "bye",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::Kicked => "kicked",
         }
     }
 
@@ -112,6 +158,8 @@ impl CloseReason {
             CloseReason::ServerFull => Some(ErrorCode::ServerFull),
             CloseReason::Malformed | CloseReason::TooLarge => Some(ErrorCode::MalformedMessage),
             CloseReason::Unexpected => Some(ErrorCode::UnexpectedMessage),
+            CloseReason::PingTimeout => Some(ErrorCode::PingTimeout),
+            CloseReason::Kicked => Some(ErrorCode::Kicked),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,14 +17,17 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use super::close::CloseReason;
+use super::hooks::SessionInfo;
 use super::server::ServerContext;
 use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotFrame};
 use crate::game::GameEvent;
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, ServerMessage, decode_client_message,
-    encode_server_message, validate_name,
+    Ack, ChatLine, ClientMessage, DecodeError, Heartbeat as Heartbeat_, Join, PROTOCOL_VERSION,
+    PlayerId, ServerMessage, decode_client_message, encode_server_message, validate_chat,
+    validate_name,
 };
 
 type Stream = TokioIo<Upgraded>;
@@ -36,6 +39,11 @@ type Writer = WebSocketWrite<WriteHalf<Stream>>;
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Most bytes read and discarded after our close frame before the socket is dropped anyway.
 const DRAIN_LIMIT: usize = 1 << 20;
+/// Chat lines a player may send in a burst, and refilled per second after it.
+const CHAT_BURST: f64 = 5.0;
+const CHAT_PER_SECOND: f64 = 1.0;
+/// Stands in for "no deadline" in timers.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400);
 
 /// Frames the reader asks the writer to send.
 #[derive(Debug)]
@@ -65,11 +73,41 @@ impl Ended {
     }
 }
 
-/// Serves one upgraded connection until it ends, then removes its player.
+/// Serves one upgraded connection until it ends, then removes its player. The work runs on
+/// a task of its own so that, should it ever panic (a bug: no input may cause one), the player
+/// is still removed and nobody else notices.
 pub async fn serve_player(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+) {
+    let in_game: InGame = Arc::default();
+    let task = tokio::spawn(run_connection(
+        upgrade,
+        Arc::clone(&ctx),
+        peer,
+        Arc::clone(&in_game),
+    ));
+    if let Err(error) = task.await
+        && error.is_panic()
+    {
+        tracing::error!(%peer, "connection task panicked; removing its player");
+        let entry = in_game.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((id, connection)) = entry {
+            ctx.sessions.unregister(id);
+            push_reliable(&ctx, GameEvent::Leave { id, connection }).await;
+        }
+    }
+}
+
+/// The player a connection plays, while it is in the game: what to clean up after a panic.
+type InGame = Arc<std::sync::Mutex<Option<(PlayerId, u64)>>>;
+
+async fn run_connection(
+    upgrade: fastwebsockets::upgrade::UpgradeFut,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+    in_game: InGame,
 ) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
@@ -92,6 +130,7 @@ pub async fn serve_player(
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.limits.outbound_queue);
     let kick = Arc::new(Kick::default());
     let welcomed = Arc::new(AtomicBool::new(false));
+    let heartbeat = Arc::new(Heartbeat::default());
     let mut writer_task = tokio::spawn(write_loop(
         writer,
         WriterInputs {
@@ -100,49 +139,112 @@ pub async fn serve_player(
             control: control_rx,
             kick: Arc::clone(&kick),
             welcomed: Arc::clone(&welcomed),
+            heartbeat: Arc::clone(&heartbeat),
         },
         Arc::clone(&ctx),
     ));
 
-    let mut joined: Option<(crate::protocol::PlayerId, SlotGuard)> = None;
+    let mut joined: Option<Joined> = None;
     let session = Session {
         ctx: &ctx,
+        peer,
+        connection: next_serial(),
         outbound: &outbound_tx,
         kick: &kick,
         welcomed: &welcomed,
+        heartbeat: &heartbeat,
         control: &control_tx,
+        in_game: &in_game,
     };
     let ended = tokio::select! {
         ended = session.run(&mut reader, &mut joined) => Some(ended),
         _ = &mut writer_task => None,
     };
-    let reason = match ended {
-        Some(ended) => {
-            let reason = ended.reason;
-            let _ = control_tx.try_send(Control::Close(ended));
-            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
-                .await
-                .is_err()
-            {
-                writer_task.abort();
-            }
-            drop(reader);
-            if reason != CloseReason::ClientClosed {
-                drain(&mut read_half).await;
-            }
-            reason
-        }
+    let reason = match &ended {
+        Some(ended) => ended.reason,
         None => kick.reason().unwrap_or(CloseReason::ClientClosed),
     };
-    if let Some((id, slot)) = joined {
-        ctx.sessions.unregister(id);
-        push_reliable(&ctx, GameEvent::Leave { id }).await;
-        drop(slot);
+    // The player leaves the game (or goes away) at once; saying goodbye on the socket may take
+    // a moment longer.
+    if let Some(Joined { id, connection, .. }) = &joined {
+        let (id, connection) = (*id, *connection);
+        in_game.lock().unwrap_or_else(|e| e.into_inner()).take();
+        ctx.hooks.on_disconnecting(id, reason);
         ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
-        tracing::info!(player = %id, %peer, %reason, "player left");
+        ctx.sessions.unregister(id);
+        let event = if reason.allows_resume() {
+            GameEvent::Away { id, connection }
+        } else {
+            GameEvent::Leave { id, connection }
+        };
+        push_reliable(&ctx, event).await;
+    }
+    if let Some(ended) = ended {
+        let _ = control_tx.try_send(Control::Close(ended));
+        if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
+            .await
+            .is_err()
+        {
+            writer_task.abort();
+        }
+        drop(reader);
+        if reason != CloseReason::ClientClosed {
+            drain(&mut read_half).await;
+        }
+    }
+    if let Some(Joined { id, slot, .. }) = joined {
+        drop(slot);
+        ctx.hooks.on_disconnect(id, reason);
+        tracing::info!(player = %id, %peer, %reason, "player disconnected");
     } else {
         ctx.net.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%peer, %reason, "connection closed before joining");
+    }
+}
+
+/// A number unique to each connection in the server's life.
+fn next_serial() -> u64 {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a connection holds once its player is in the game.
+struct Joined {
+    id: PlayerId,
+    /// Keeps a player slot taken while connected.
+    slot: SlotGuard,
+    connection: u64,
+}
+
+/// The heartbeat shared by the writer (which pings) and the reader (which sees the pongs).
+#[derive(Debug, Default)]
+struct Heartbeat {
+    sent_nonce: AtomicU32,
+    answered_nonce: AtomicU32,
+    sent_at: std::sync::Mutex<Option<Instant>>,
+    /// Round-trip time of the last answered ping, in microseconds.
+    rtt_us: AtomicU32,
+}
+
+impl Heartbeat {
+    fn sent(&self, nonce: u32) {
+        *self.sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.sent_nonce.store(nonce, Ordering::Release);
+    }
+
+    fn answered(&self, nonce: u32) {
+        if nonce != self.sent_nonce.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(sent_at) = *self.sent_at.lock().unwrap_or_else(|e| e.into_inner()) {
+            let rtt = sent_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            self.rtt_us.store(rtt, Ordering::Relaxed);
+        }
+        self.answered_nonce.store(nonce, Ordering::Release);
+    }
+
+    fn is_answered(&self) -> bool {
+        self.answered_nonce.load(Ordering::Acquire) == self.sent_nonce.load(Ordering::Acquire)
     }
 }
 
@@ -165,19 +267,20 @@ async fn drain(read_half: &mut ReadHalf<Stream>) {
 /// The reading side's view of the connection.
 struct Session<'a> {
     ctx: &'a Arc<ServerContext>,
+    peer: SocketAddr,
+    /// This connection's serial number (see [`GameEvent::Away`]).
+    connection: u64,
     outbound: &'a mpsc::Sender<Bytes>,
     kick: &'a Arc<Kick>,
     welcomed: &'a Arc<AtomicBool>,
+    heartbeat: &'a Arc<Heartbeat>,
     control: &'a mpsc::Sender<Control>,
+    in_game: &'a InGame,
 }
 
 impl Session<'_> {
     /// Reads until the session ends; `joined` is set once the player is in the game.
-    async fn run(
-        &self,
-        reader: &mut Reader<'_>,
-        joined: &mut Option<(crate::protocol::PlayerId, SlotGuard)>,
-    ) -> Ended {
+    async fn run(&self, reader: &mut Reader<'_>, joined: &mut Option<Joined>) -> Ended {
         let mut assembler = MessageAssembler::new(self.ctx.limits.max_message_bytes);
         let join = match tokio::time::timeout(
             self.ctx.limits.join_timeout,
@@ -196,42 +299,136 @@ impl Session<'_> {
             Ok(admitted) => admitted,
             Err(ended) => return ended,
         };
-        let id = self.ctx.sessions.allocate_id();
-        self.ctx.sessions.register(
+        let (id, event) = self.enter_world(&join, name.clone());
+        *self.in_game.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, self.connection));
+        *joined = Some(Joined {
             id,
-            SessionHandle {
-                outbound: self.outbound.clone(),
-                kick: Arc::clone(self.kick),
-                welcomed: Arc::clone(self.welcomed),
-            },
-        );
-        *joined = Some((id, slot));
-        tracing::info!(player = %id, name = %name, "player joined");
-        push_reliable(self.ctx, GameEvent::Join { id, name }).await;
+            slot,
+            connection: self.connection,
+        });
+        let resumed = matches!(event, GameEvent::Resume { .. });
+        tracing::info!(player = %id, name = %name, resumed, peer = %self.peer, "player connected");
+        self.ctx.hooks.on_connection(&SessionInfo {
+            id,
+            name,
+            peer: self.peer,
+            resumed,
+        });
+        push_reliable(self.ctx, event).await;
+        let mut chat_allowance = TokenBucket::new(CHAT_BURST, CHAT_PER_SECOND);
         loop {
-            match self.next_message(reader, &mut assembler).await {
+            let message = match self.next_message(reader, &mut assembler).await {
+                Ok(message) => message,
                 Err(ended) => return ended,
-                Ok(ClientMessage::Input(input)) => {
-                    self.ctx.net.inputs_received.fetch_add(1, Ordering::Relaxed);
-                    if self
-                        .ctx
-                        .events
-                        .push(GameEvent::Input { id, input })
-                        .is_err()
-                    {
-                        // The loop is behind by a whole queue: drop input, never block.
-                        self.ctx
-                            .net
-                            .inputs_dropped_queue_full
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
+            };
+            match message {
+                ClientMessage::Input(input) => self.forward_input(id, input),
+                ClientMessage::Ping(ping) => self.reply(&ServerMessage::Pong(ping)),
+                ClientMessage::Pong(pong) => self.heartbeat.answered(pong.nonce),
+                ClientMessage::Chat(chat) => {
+                    let error = self.chat(id, None, &chat.text, &mut chat_allowance).err();
+                    self.reply(&ServerMessage::Ack(Ack {
+                        request_id: chat.request_id,
+                        error,
+                    }));
                 }
-                Ok(ClientMessage::Ping(ping)) => self.reply(&ServerMessage::Pong(ping)),
-                Ok(ClientMessage::Join(_)) => {
+                ClientMessage::Whisper(whisper) => {
+                    let to = Some(whisper.to);
+                    let error = self.chat(id, to, &whisper.text, &mut chat_allowance).err();
+                    self.reply(&ServerMessage::Ack(Ack {
+                        request_id: whisper.request_id,
+                        error,
+                    }));
+                }
+                ClientMessage::Leave => return Ended::new(CloseReason::Leave, ""),
+                ClientMessage::Join(_) => {
                     return Ended::new(CloseReason::Unexpected, "already joined");
                 }
             }
         }
+    }
+
+    /// Registers this connection for the player the join names: the one its resume token
+    /// belongs to if that player is away, else a new one. Returns the event for the loop.
+    fn enter_world(&self, join: &Join, name: String) -> (PlayerId, GameEvent) {
+        let handle = SessionHandle {
+            outbound: self.outbound.clone(),
+            kick: Arc::clone(self.kick),
+            welcomed: Arc::clone(self.welcomed),
+        };
+        let sessions = &self.ctx.sessions;
+        if let Some(token) = join.resume_token
+            && let Some(id) = sessions.resume(&token, handle.clone())
+        {
+            let event = GameEvent::Resume {
+                id,
+                name,
+                request_id: join.request_id,
+                resume_token: token,
+                connection: self.connection,
+            };
+            return (id, event);
+        }
+        let id = sessions.allocate_id();
+        let token = sessions.register(id, handle);
+        let event = GameEvent::Join {
+            id,
+            name,
+            request_id: join.request_id,
+            resume_token: token,
+            connection: self.connection,
+        };
+        (id, event)
+    }
+
+    fn forward_input(&self, id: PlayerId, input: crate::protocol::PlayerInput) {
+        self.ctx.net.inputs_received.fetch_add(1, Ordering::Relaxed);
+        if self
+            .ctx
+            .events
+            .push(GameEvent::Input { id, input })
+            .is_err()
+        {
+            // The loop is behind by a whole queue: drop input, never block.
+            self.ctx
+                .net
+                .inputs_dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends a chat line to everyone (`to` is `None`, like Socket.IO's `io.emit`) or to one
+    /// player (`io.to(id).emit`). `Err` is the reason told to the sender.
+    fn chat(
+        &self,
+        from: PlayerId,
+        to: Option<PlayerId>,
+        raw: &str,
+        allowance: &mut TokenBucket,
+    ) -> Result<(), String> {
+        let text = validate_chat(raw).map_err(|e| e.to_string())?;
+        if !allowance.take(Instant::now()) {
+            self.ctx
+                .net
+                .chat_rate_limited
+                .fetch_add(1, Ordering::Relaxed);
+            return Err("rate limited: slow down".to_owned());
+        }
+        let line = ServerMessage::Chat(ChatLine {
+            from,
+            text: text.to_owned(),
+            whisper: to.is_some(),
+        });
+        let bytes = Bytes::from(encode_server_message(&line).map_err(|e| e.to_string())?);
+        match to {
+            None => self.ctx.sessions.broadcast(bytes),
+            Some(target) => {
+                if !self.ctx.sessions.send_to_player(target, bytes) {
+                    return Err(format!("player {target} is not connected"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks a join's version and name and takes a player slot.
@@ -361,6 +558,10 @@ impl MessageAssembler {
 
 fn ended_by_decode(error: &DecodeError) -> Ended {
     match error {
+        DecodeError::VersionMismatch(version) => Ended::new(
+            CloseReason::VersionMismatch,
+            format!("server speaks version {PROTOCOL_VERSION}, client sent {version}"),
+        ),
         DecodeError::TooLarge { .. } => Ended::new(CloseReason::TooLarge, error.to_string()),
         _ => Ended::new(CloseReason::Malformed, error.to_string()),
     }
@@ -375,6 +576,38 @@ fn ended_by_transport(error: WebSocketError) -> Ended {
         | WebSocketError::SendError(_) => Ended::new(CloseReason::ClientClosed, "transport closed"),
         WebSocketError::InvalidUTF8 => Ended::new(CloseReason::Malformed, "invalid UTF-8"),
         other => Ended::new(CloseReason::ProtocolError, other.to_string()),
+    }
+}
+
+/// A token bucket: `capacity` actions at once, refilled at `per_second`.
+struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    fn new(capacity: f64, per_second: f64) -> TokenBucket {
+        TokenBucket {
+            capacity,
+            per_second,
+            tokens: capacity,
+            updated: Instant::now(),
+        }
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -399,6 +632,7 @@ struct WriterInputs {
     kick: Arc<Kick>,
     /// Set by the registry when the welcome is queued; no snapshot goes out before it.
     welcomed: Arc<AtomicBool>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 /// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
@@ -406,7 +640,18 @@ struct WriterInputs {
 async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
     let mut welcomed = false;
     let mut last_tick = None;
+    let interval = ctx.limits.ping_interval;
+    let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
+    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut nonce = 0u32;
+    // When the outstanding ping must have been answered; none outstanding when `None`.
+    let mut ping_deadline: Option<Instant> = None;
     loop {
+        if ping_deadline.is_some() && inputs.heartbeat.is_answered() {
+            // Answered: the next ping goes at the next interval.
+            ping_deadline = None;
+        }
+        let deadline = ping_deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         let result = tokio::select! {
             biased;
             command = inputs.control.recv() => match command {
@@ -422,6 +667,25 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
             },
             reason = inputs.kick.kicked() => {
                 return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
+            }
+            _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
+                if !inputs.heartbeat.is_answered() {
+                    let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
+                    return close(&mut ws, &ctx, &timeout).await;
+                }
+                ping_deadline = None;
+                Ok(())
+            }
+            _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
+                nonce = nonce.wrapping_add(1);
+                inputs.heartbeat.sent(nonce);
+                ping_deadline = Some(Instant::now() + ctx.limits.ping_timeout);
+                let rtt_us = inputs.heartbeat.rtt_us.load(Ordering::Relaxed);
+                let ping = ServerMessage::Ping(Heartbeat_ { nonce, rtt_us });
+                match encode_server_message(&ping) {
+                    Ok(bytes) => send(&mut ws, &ctx, Frame::binary(Payload::Owned(bytes))).await,
+                    Err(_) => Ok(()),
+                }
             }
             Some(bytes) = inputs.outbound.recv() => {
                 if !welcomed && inputs.welcomed.load(Ordering::Acquire) {

@@ -14,6 +14,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::assets;
+use super::auth::Handshake;
 use super::connection::serve_player;
 use super::server::ServerContext;
 
@@ -26,10 +27,11 @@ pub async fn route(
 ) -> Result<Response<Body>, Infallible> {
     let path = request.uri().path();
     let response = match (request.method(), path) {
-        (_, "/ws") => upgrade(request, ctx, peer),
+        (_, path) if path == ctx.path => upgrade(request, ctx, peer),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
-        (&Method::GET | &Method::HEAD, _) => static_file(&request),
+        (&Method::GET | &Method::HEAD, _) if ctx.serve_client => static_file(&request),
+        (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n"),
         _ => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             response
@@ -46,6 +48,11 @@ fn upgrade(
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    // Checked for plain requests too, so a browser whose WebSocket failed (the API hides the
+    // HTTP status) can fetch the same URL to learn why.
+    if let Some(refusal) = admit_handshake(&request, &ctx, peer) {
+        return refusal;
+    }
     if !fastwebsockets::upgrade::is_upgrade_request(&request) {
         let mut response = text(
             StatusCode::UPGRADE_REQUIRED,
@@ -67,6 +74,33 @@ fn upgrade(
             &format!("bad upgrade request: {error}\n"),
         ),
     }
+}
+
+/// The origin check, then the authenticator: 403 or 401 with the reason, before any upgrade.
+/// Returns the refusal to send, if any.
+fn admit_handshake(
+    request: &Request<Incoming>,
+    ctx: &ServerContext,
+    peer: SocketAddr,
+) -> Option<Response<Body>> {
+    if !ctx.origins.allows(request.headers()) {
+        ctx.net.refused_origin.fetch_add(1, Ordering::Relaxed);
+        return Some(text(StatusCode::FORBIDDEN, "origin not allowed\n"));
+    }
+    let authenticator = ctx.authenticator.as_ref()?;
+    let handshake = Handshake {
+        query: request.uri().query(),
+        headers: request.headers(),
+        peer,
+    };
+    let reason = authenticator.authenticate(&handshake).err()?;
+    ctx.net.refused_auth.fetch_add(1, Ordering::Relaxed);
+    let mut response = text(StatusCode::UNAUTHORIZED, &format!("{reason}\n"));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"skirmish\""),
+    );
+    Some(response)
 }
 
 fn health(ctx: &ServerContext) -> Response<Body> {

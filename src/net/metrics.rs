@@ -125,6 +125,26 @@ pub fn render(ctx: &ServerContext) -> String {
         "WebSocket payload bytes sent.",
         load(&net.bytes_out),
     );
+    let extra: [(&str, &str, &AtomicU64); 3] = [
+        (
+            "skirmish_chat_rate_limited_total",
+            "Chat lines refused by the rate limit.",
+            &net.chat_rate_limited,
+        ),
+        (
+            "skirmish_upgrades_refused_origin_total",
+            "Upgrades refused for their Origin (403).",
+            &net.refused_origin,
+        ),
+        (
+            "skirmish_upgrades_refused_auth_total",
+            "Upgrades refused by authentication (401).",
+            &net.refused_auth,
+        ),
+    ];
+    for (name, help, counter) in extra {
+        render_value(&mut out, "counter", name, help, load(counter));
+    }
     out
 }
 

@@ -1,15 +1,17 @@
 //! Everything that touches the network: the HTTP server and routes ([`server`], [`http`],
-//! [`assets`]), one task pair per player ([`connection`]), the registry through which the tick
+//! [`assets`]), who may connect ([`auth`]), lifecycle callbacks for library users ([`hooks`]), one task pair per player ([`connection`]), the registry through which the tick
 //! loop reaches players ([`sessions`]), why connections close ([`close`]), and what operators
 //! see of it all ([`metrics`]).
 
 pub mod assets;
+pub mod auth;
 pub mod close;
 pub mod connection;
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod server;
 pub mod sessions;
 
 pub use close::CloseReason;
-pub use server::run;
+pub use server::{Server, run};

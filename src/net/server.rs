@@ -14,15 +14,15 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::auth::{Authenticator, OriginPolicy, TokenAuth};
 use super::close::CloseReason;
+use super::hooks::{NoHooks, SessionHooks};
 use super::sessions::Sessions;
 use crate::config::Config;
 use crate::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
 
 /// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
 const EVENT_QUEUE_PER_PLAYER: usize = 32;
-/// How long an HTTP client may take to send its request headers (slowloris defence).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the network summary is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
@@ -39,6 +39,10 @@ pub struct ConnectionLimits {
     /// Reliable messages a player may have waiting; overflow disconnects it (too slow).
     pub outbound_queue: usize,
     pub send_buffer_bytes: usize,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// How long a client may take to send its HTTP request headers.
+    pub handshake_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -47,9 +51,13 @@ impl ConnectionLimits {
             max_players: config.max_players as usize,
             join_timeout: config.join_timeout,
             write_timeout: config.write_timeout,
-            max_message_bytes: crate::protocol::MAX_CLIENT_MESSAGE_BYTES,
+            max_message_bytes: (config.max_payload as usize)
+                .min(crate::protocol::MAX_CLIENT_MESSAGE_BYTES),
             outbound_queue: 256,
             send_buffer_bytes: config.send_buffer as usize,
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            handshake_timeout: config.handshake_timeout,
         }
     }
 }
@@ -69,55 +77,136 @@ pub struct NetStats {
     pub inputs_dropped_queue_full: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// Chat lines refused by the rate limit.
+    pub chat_rate_limited: AtomicU64,
+    /// Upgrades refused for their Origin (403) or by the authenticator (401).
+    pub refused_origin: AtomicU64,
+    pub refused_auth: AtomicU64,
 }
 
 /// What every connection task shares.
 pub struct ServerContext {
     pub sessions: Arc<Sessions>,
+    pub hooks: Arc<dyn SessionHooks>,
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+    pub origins: OriginPolicy,
+    /// Where the WebSocket is served.
+    pub path: String,
+    pub serve_client: bool,
     pub events: Arc<ArrayQueue<GameEvent>>,
     pub limits: ConnectionLimits,
     pub loop_stats: Arc<LoopStats>,
     pub net: NetStats,
 }
 
-/// Runs the server on `listener` until `shutdown` completes.
+/// Runs the server on `listener` until `shutdown` completes, with the authentication the
+/// configuration asks for and no hooks.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
-    let seed = config.seed.unwrap_or_else(rand::random);
-    tracing::info!(
-        seed,
-        tick_hz = config.tick_hz,
-        max_players = config.max_players,
-        "starting"
-    );
-    let limits = ConnectionLimits::from_config(&config);
-    let ctx = Arc::new(ServerContext {
-        sessions: Arc::new(Sessions::new(limits.max_players)),
-        events: Arc::new(ArrayQueue::new(
-            limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
-        )),
-        limits,
-        loop_stats: Arc::new(LoopStats::default()),
-        net: NetStats::default(),
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
-    let summaries = tokio::spawn(super::metrics::log_summaries(
-        Arc::clone(&ctx),
-        SUMMARY_INTERVAL,
-    ));
+    match Server::from_config(config) {
+        Ok(server) => server.run(listener, shutdown).await,
+        Err(error) => tracing::error!(%error, "cannot start"),
+    }
+}
 
-    tokio::select! {
-        _ = accept_loop(&listener, &ctx) => {}
-        _ = shutdown => tracing::info!("shutting down"),
+/// A configured server, for library users who add hooks or their own authentication before
+/// running it.
+pub struct Server {
+    config: Config,
+    sessions: Arc<Sessions>,
+    hooks: Arc<dyn SessionHooks>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl Server {
+    /// A server as the configuration describes it (reading `--auth-tokens-file` if given).
+    pub fn from_config(config: Config) -> std::io::Result<Server> {
+        let authenticator: Option<Arc<dyn Authenticator>> =
+            match (&config.auth_token, &config.auth_tokens_file) {
+                (Some(token), _) => Some(Arc::new(TokenAuth::new([token.clone()]))),
+                (None, Some(path)) => {
+                    let auth = TokenAuth::from_file(path)?;
+                    if auth.is_empty() {
+                        return Err(std::io::Error::other(format!(
+                            "{} holds no token",
+                            path.display()
+                        )));
+                    }
+                    Some(Arc::new(auth))
+                }
+                (None, None) => None,
+            };
+        Ok(Server {
+            sessions: Arc::new(Sessions::new(config.max_players as usize)),
+            config,
+            hooks: Arc::new(NoHooks),
+            authenticator,
+        })
     }
-    drop(listener);
-    summaries.abort();
-    stop.store(true, Ordering::Relaxed);
-    for handle in ctx.sessions.handles() {
-        handle.kick.kick(CloseReason::ServerShutdown);
+
+    /// Calls `hooks` on every connection's lifecycle events.
+    pub fn with_hooks(mut self, hooks: Arc<dyn SessionHooks>) -> Server {
+        self.hooks = hooks;
+        self
     }
-    tokio::time::sleep(SHUTDOWN_GRACE).await;
-    let _ = tokio::task::spawn_blocking(move || tick_thread.join()).await;
+
+    /// Replaces the configured authentication with `authenticator`.
+    pub fn with_authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Server {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// The session registry, e.g. to kick a player while the server runs.
+    pub fn sessions(&self) -> Arc<Sessions> {
+        Arc::clone(&self.sessions)
+    }
+
+    /// Runs until `shutdown` completes.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let config = self.config;
+        let seed = config.seed.unwrap_or_else(rand::random);
+        tracing::info!(
+            seed,
+            tick_hz = config.tick_hz,
+            max_players = config.max_players,
+            path = %config.path,
+            auth = self.authenticator.is_some(),
+            "starting"
+        );
+        let limits = ConnectionLimits::from_config(&config);
+        let ctx = Arc::new(ServerContext {
+            sessions: self.sessions,
+            hooks: self.hooks,
+            authenticator: self.authenticator,
+            origins: OriginPolicy::from_config(&config.allowed_origins),
+            path: config.path.clone(),
+            serve_client: config.serve_client,
+            events: Arc::new(ArrayQueue::new(
+                limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
+            )),
+            limits,
+            loop_stats: Arc::new(LoopStats::default()),
+            net: NetStats::default(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
+        let summaries = tokio::spawn(super::metrics::log_summaries(
+            Arc::clone(&ctx),
+            SUMMARY_INTERVAL,
+        ));
+
+        tokio::select! {
+            _ = accept_loop(&listener, &ctx) => {}
+            _ = shutdown => tracing::info!("shutting down"),
+        }
+        drop(listener);
+        summaries.abort();
+        stop.store(true, Ordering::Relaxed);
+        for handle in ctx.sessions.handles() {
+            handle.kick.kick(CloseReason::ServerShutdown);
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        let _ = tokio::task::spawn_blocking(move || tick_thread.join()).await;
+    }
 }
 
 fn start_tick_loop(
@@ -126,8 +215,10 @@ fn start_tick_loop(
     ctx: &Arc<ServerContext>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
+    let mut loop_config = TickLoopConfig::new(WorldConfig::new(config.tick_hz, seed));
+    loop_config.resume_grace = config.resume_grace;
     let tick_loop = TickLoop::new(
-        TickLoopConfig::new(WorldConfig::new(config.tick_hz, seed)),
+        loop_config,
         Arc::clone(&ctx.events),
         Arc::clone(&ctx.sessions),
         Arc::clone(&ctx.loop_stats),
@@ -162,10 +253,11 @@ fn prepare_socket(stream: &TcpStream, send_buffer_bytes: usize) {
 }
 
 async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
+    let handshake_timeout = ctx.limits.handshake_timeout;
     let service = service_fn(move |request| super::http::route(request, Arc::clone(&ctx), peer));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(handshake_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     if let Err(error) = connection.await {

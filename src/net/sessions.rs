@@ -12,7 +12,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::close::CloseReason;
 use crate::game::Outbox;
 use crate::game::world::PlayerMap;
-use crate::protocol::{PlayerId, Tick};
+use crate::protocol::{PlayerId, ResumeToken, Tick};
+use dashmap::DashMap;
+use rand::RngExt;
 
 /// One encoded snapshot, shared by every connection (cloning `Bytes` is a reference count).
 #[derive(Debug, Clone, Default)]
@@ -74,6 +76,10 @@ pub struct Sessions {
     /// lock rather than a sharded map: broadcasts walk the whole map, and iterating a `DashMap`
     /// allocates a guard per shard, per broadcast.
     players: RwLock<PlayerMap<SessionHandle>>,
+    /// Resume tokens of players in the world (connected or away), and the reverse. Looked up
+    /// concurrently by connections; never walked on a hot path.
+    tokens: DashMap<ResumeToken, PlayerId>,
+    token_of: DashMap<PlayerId, ResumeToken>,
     snapshots: watch::Sender<SnapshotFrame>,
     /// Slots taken by connections that joined or are joining; bounded by `max_players`.
     reserved: AtomicUsize,
@@ -86,6 +92,8 @@ impl Sessions {
     pub fn new(max_players: usize) -> Sessions {
         Sessions {
             players: RwLock::default(),
+            tokens: DashMap::new(),
+            token_of: DashMap::new(),
             snapshots: watch::Sender::new(SnapshotFrame::default()),
             reserved: AtomicUsize::new(0),
             max_players,
@@ -111,18 +119,78 @@ impl Sessions {
         PlayerId(self.next_id.fetch_add(1, Ordering::Relaxed) as u32)
     }
 
-    pub fn register(&self, id: PlayerId, handle: SessionHandle) {
-        self.players
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, handle);
+    /// Registers a new player's connection and creates its resume token.
+    pub fn register(&self, id: PlayerId, handle: SessionHandle) -> ResumeToken {
+        let mut token = ResumeToken::default();
+        // ThreadRng is a CSPRNG seeded from the OS: tokens cannot be guessed from others.
+        rand::rng().fill(&mut token.0);
+        self.tokens.insert(token, id);
+        self.token_of.insert(id, token);
+        self.players_mut().insert(id, handle);
+        token
+    }
+
+    /// Takes back the player that `token` belongs to for a new connection, if that player is
+    /// in the world and not connected elsewhere. `None` means: join as a new player.
+    pub fn resume(&self, token: &ResumeToken, handle: SessionHandle) -> Option<PlayerId> {
+        let id = *self.tokens.get(token)?;
+        let mut players = self.players_mut();
+        if players.contains_key(&id) {
+            return None;
+        }
+        players.insert(id, handle);
+        Some(id)
+    }
+
+    /// Forgets a player's resume token: it left the world for good. A player that a new
+    /// connection has just resumed keeps it (the loop will re-admit it under the same token).
+    pub fn forget(&self, id: PlayerId) {
+        if self.players().contains_key(&id) {
+            return;
+        }
+        if let Some((_, token)) = self.token_of.remove(&id) {
+            self.tokens.remove(&token);
+        }
+    }
+
+    /// Asks a connected player's connection to close with `reason`. Returns false if the
+    /// player is not connected.
+    pub fn kick(&self, id: PlayerId, reason: CloseReason) -> bool {
+        match self.players().get(&id) {
+            Some(handle) => {
+                handle.kick.kick(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends to every welcomed player (chat, notices from outside the loop).
+    pub fn broadcast(&self, bytes: Bytes) {
+        self.broadcast_except(None, bytes);
+    }
+
+    fn broadcast_except(&self, except: Option<PlayerId>, bytes: Bytes) {
+        for (&id, handle) in self.players().iter() {
+            if Some(id) != except && handle.welcomed.load(Ordering::Acquire) {
+                self.deliver(handle, bytes.clone());
+            }
+        }
+    }
+
+    /// Sends to one welcomed player; false if it is not connected.
+    pub fn send_to_player(&self, id: PlayerId, bytes: Bytes) -> bool {
+        match self.players().get(&id) {
+            Some(handle) if handle.welcomed.load(Ordering::Acquire) => {
+                self.deliver(handle, bytes);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn unregister(&self, id: PlayerId) {
-        self.players
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+        self.players_mut().remove(&id);
     }
 
     /// A copy of every registered handle (for broadcasts from outside the loop, e.g. shutdown).
@@ -132,6 +200,10 @@ impl Sessions {
 
     pub fn player_count(&self) -> usize {
         self.players().len()
+    }
+
+    fn players_mut(&self) -> std::sync::RwLockWriteGuard<'_, PlayerMap<SessionHandle>> {
+        self.players.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The registry, for reading. Held only while handing messages over, which never blocks.
@@ -172,12 +244,12 @@ impl Outbox for Arc<Sessions> {
         }
     }
 
+    fn forget(&self, id: PlayerId) {
+        Sessions::forget(self, id);
+    }
+
     fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes) {
-        for (&id, handle) in self.players().iter() {
-            if Some(id) != except && handle.welcomed.load(Ordering::Acquire) {
-                self.deliver(handle, bytes.clone());
-            }
-        }
+        self.broadcast_except(except, bytes);
     }
 }
 

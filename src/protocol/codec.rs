@@ -12,7 +12,7 @@ use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use bytes::BytesMut;
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::messages::{ClientMessage, ServerMessage, Snapshot};
+use super::messages::{ClientMessage, PROTOCOL_VERSION, ServerMessage, Snapshot};
 
 /// Largest client message the server decodes. A `Join` with a 16-character name is about
 /// 70 bytes; anything near this bound is hostile.
@@ -38,6 +38,9 @@ pub enum DecodeError {
     TrailingBytes { extra: usize },
     #[error("field `{0}` is not a finite number")]
     NonFinite(&'static str),
+    /// A `Join` from another protocol version, whose layout this build cannot read.
+    #[error("protocol version {0} is not supported")]
+    VersionMismatch(u16),
 }
 
 /// Why a message could not become bytes (only a bug can cause this: our types always encode).
@@ -46,9 +49,24 @@ pub enum DecodeError {
 pub struct EncodeError(String);
 
 pub fn decode_client_message(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
-    let message: ClientMessage = decode_bounded(bytes, CLIENT_CONFIG, MAX_CLIENT_MESSAGE_BYTES)?;
+    let message: ClientMessage = decode_bounded(bytes, CLIENT_CONFIG, MAX_CLIENT_MESSAGE_BYTES)
+        .map_err(|error| match error {
+            DecodeError::TooLarge { .. } => error,
+            _ => join_version(bytes).map_or(error, DecodeError::VersionMismatch),
+        })?;
     check_client_floats(&message)?;
     Ok(message)
+}
+
+/// If `bytes` start like a `Join` (variant 0, then a varint u16) from another protocol version,
+/// that version: every version keeps this prefix so that the mismatch can be explained.
+fn join_version(bytes: &[u8]) -> Option<u16> {
+    let version = match bytes {
+        [0, v @ 0..=250, ..] => u16::from(*v),
+        [0, 251, low, high, ..] => u16::from_le_bytes([*low, *high]),
+        _ => return None,
+    };
+    (version != PROTOCOL_VERSION).then_some(version)
 }
 
 pub fn decode_server_message(bytes: &[u8]) -> Result<ServerMessage, DecodeError> {
@@ -246,8 +264,15 @@ mod tests {
         let messages = [
             ClientMessage::Join(Join {
                 protocol_version: PROTOCOL_VERSION,
+                request_id: 9,
                 name: "Zoë".into(),
+                resume_token: Some(ResumeToken([7; 16])),
             }),
+            ClientMessage::Chat(Chat {
+                request_id: 1,
+                text: "<b>hi</b>".into(),
+            }),
+            ClientMessage::Leave,
             ClientMessage::Input(PlayerInput {
                 seq: 123_456,
                 buttons: buttons::ALL,
@@ -259,6 +284,28 @@ mod tests {
             let bytes = encode_client_message(&message).unwrap();
             assert_eq!(decode_client_message(&bytes), Ok(message));
         }
+    }
+
+    #[test]
+    fn a_join_from_another_version_is_recognised_even_if_its_layout_differs() {
+        // Version 1's Join: variant 0, version 1, then only a name.
+        let v1_join = [0x00, 0x01, 0x05, b'A', b'l', b'i', b'c', b'e'];
+        assert_eq!(
+            decode_client_message(&v1_join),
+            Err(DecodeError::VersionMismatch(1))
+        );
+        // A far-future version with a u16 marker.
+        let future = [0x00, 0xfb, 0x2c, 0x01, 0xff];
+        assert_eq!(
+            decode_client_message(&future),
+            Err(DecodeError::VersionMismatch(300))
+        );
+        // Our own version with a broken body is just malformed.
+        let broken = [0x00, PROTOCOL_VERSION as u8, 0x01];
+        assert!(matches!(
+            decode_client_message(&broken),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -294,9 +341,20 @@ mod tests {
 
     #[test]
     fn a_huge_length_prefix_does_not_allocate_or_panic() {
-        // Join, version 1, name length u64::MAX.
+        // Join, this version, request 1, name length u64::MAX.
         let bytes = [
-            0x00, 0x01, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0x00,
+            PROTOCOL_VERSION as u8,
+            0x01,
+            0xfd,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
         ];
         assert!(matches!(
             decode_client_message(&bytes),

@@ -6,8 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks. A client announcing another one is refused with
-/// [`ErrorCode::VersionMismatch`] before the connection closes.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
+/// starts with variant index 0 and then the version as a varint `u16`, so that a server can
+/// always read the version of a client it does not otherwise understand.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,7 +55,18 @@ pub mod buttons {
 pub mod player_flags {
     /// Just (re)spawned: cannot be tagged, drawn translucent.
     pub const PROTECTED: u8 = 1;
+    /// Connection lost; the player may still resume within the grace window.
+    pub const AWAY: u8 = 2;
 }
+
+/// The secret that lets a reconnecting client take its player back. 16 bytes from a secure RNG;
+/// on the wire, 16 raw bytes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(transparent)]
+pub struct ResumeToken(pub [u8; 16]);
+
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 200;
 
 /// Everything a client sends. Each variant is one binary WebSocket message.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -64,13 +77,40 @@ pub enum ClientMessage {
     Input(PlayerInput),
     /// Asks for a [`ServerMessage::Pong`] carrying the same nonce, to measure round-trip time.
     Ping(Ping),
+    /// Answer to the server's heartbeat [`ServerMessage::Ping`], with its nonce.
+    Pong(Ping),
+    /// A chat line for everyone; answered with an [`Ack`].
+    Chat(Chat),
+    /// A chat line for one player only; answered with an [`Ack`].
+    Whisper(Whisper),
+    /// "I am leaving on purpose": the player is removed at once, with no resume window.
+    Leave,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Join {
+    /// Always the first field, in every version (see [`PROTOCOL_VERSION`]).
     pub protocol_version: u16,
+    /// Echoed in the [`Welcome`], so the client can match the answer to its request.
+    pub request_id: u32,
     /// Display name, validated by [`crate::protocol::validate_name`].
     pub name: String,
+    /// A token from an earlier welcome, to take that player back after a lost connection.
+    pub resume_token: Option<ResumeToken>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Chat {
+    pub request_id: u32,
+    /// 1 to [`MAX_CHAT_CHARS`] characters, validated by [`crate::protocol::validate_chat`].
+    pub text: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Whisper {
+    pub request_id: u32,
+    pub to: PlayerId,
+    pub text: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
@@ -104,12 +144,61 @@ pub enum ServerMessage {
     Pong(Ping),
     /// Why the server is about to close the connection.
     Error(ErrorMessage),
+    /// Heartbeat: answer with [`ClientMessage::Pong`] within the ping timeout, or be closed.
+    Ping(Heartbeat),
+    /// A chat line from a player (to everyone, or to you alone when `whisper`).
+    Chat(ChatLine),
+    /// Something happened to a player, told to everyone else (e.g. lost connection, back).
+    Notice(Notice),
+    /// Answer to a request that carried a `request_id` (chat, whisper).
+    Ack(Ack),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Heartbeat {
+    pub nonce: u32,
+    /// Round-trip time of the previous heartbeat, in microseconds (0 before the first).
+    pub rtt_us: u32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ChatLine {
+    pub from: PlayerId,
+    pub text: String,
+    pub whisper: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub subject: PlayerId,
+    pub kind: NoticeKind,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// The player's connection dropped; it may come back within the grace window.
+    Away,
+    /// The player resumed its session.
+    Back,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub request_id: u32,
+    /// `None` on success, else why the request was refused.
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Welcome {
     pub protocol_version: u16,
+    /// The `request_id` of the `Join` this answers.
+    pub request_id: u32,
     pub player_id: PlayerId,
+    /// True when the join's resume token gave back an existing player.
+    pub resumed: bool,
+    /// Keep this to resume the same player after a lost connection.
+    pub resume_token: ResumeToken,
     pub tick_hz: u16,
     pub params: GameParams,
     /// Everyone in the game at the moment of joining, including the joiner.
@@ -208,4 +297,11 @@ pub enum ErrorCode {
     ServerFull,
     MalformedMessage,
     UnexpectedMessage,
+    /// Too many messages too fast (reserved: chat refusals travel in `Ack` errors; the
+    /// input-flood limit will close with it).
+    RateLimited,
+    /// Removed by the server's operator or game logic.
+    Kicked,
+    /// No answer to the heartbeat in time.
+    PingTimeout,
 }

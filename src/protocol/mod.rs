@@ -1,6 +1,6 @@
 //! The contract between server and clients: message types ([`messages`]), their binary encoding
 //! ([`codec`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
-//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v1.json` pins it.
+//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v2.json` pins it.
 
 pub mod codec;
 pub mod messages;
@@ -13,5 +13,5 @@ pub use codec::{
     encode_server_message_into,
 };
 pub use messages::*;
-pub use name::{MAX_NAME_CHARS, NameError, validate_name};
+pub use name::{ChatError, MAX_NAME_CHARS, NameError, validate_chat, validate_name};
 pub use view::{SnapshotScan, scan_snapshot};

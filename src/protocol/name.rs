@@ -1,4 +1,4 @@
-//! Player name rules, shared by the server (which enforces them) and documented for clients
+//! Player name and chat text rules, shared by the server (which enforces them) and documented for clients
 //! (which check them before sending, to show a helpful message).
 
 /// Longest accepted name, in characters (not bytes).
@@ -30,6 +30,35 @@ pub fn validate_name(raw: &str) -> Result<&str, NameError> {
     Ok(name)
 }
 
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ChatError {
+    #[error("message is empty")]
+    Empty,
+    #[error(
+        "message is longer than {} characters",
+        crate::protocol::MAX_CHAT_CHARS
+    )]
+    TooLong,
+    #[error("message contains a control character")]
+    ControlCharacter,
+}
+
+/// Trims a chat line and checks it: 1 to `MAX_CHAT_CHARS` characters, no control characters.
+/// Any other text is allowed: clients must display it as text, never as markup.
+pub fn validate_chat(raw: &str) -> Result<&str, ChatError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ChatError::Empty);
+    }
+    if text.chars().count() > crate::protocol::MAX_CHAT_CHARS {
+        return Err(ChatError::TooLong);
+    }
+    if text.chars().any(|c| c.is_control()) {
+        return Err(ChatError::ControlCharacter);
+    }
+    Ok(text)
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')
 }
@@ -43,6 +72,14 @@ mod tests {
         assert_eq!(validate_name("  Alice "), Ok("Alice"));
         assert_eq!(validate_name("Zoë_2.0-x"), Ok("Zoë_2.0-x"));
         assert_eq!(validate_name("ロボット"), Ok("ロボット"));
+    }
+
+    #[test]
+    fn chat_is_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(validate_chat("  <b>hi</b> "), Ok("<b>hi</b>"));
+        assert_eq!(validate_chat(" "), Err(ChatError::Empty));
+        assert_eq!(validate_chat(&"x".repeat(201)), Err(ChatError::TooLong));
+        assert_eq!(validate_chat("a\u{7}b"), Err(ChatError::ControlCharacter));
     }
 
     #[test]

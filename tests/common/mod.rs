@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use skirmish::client::{GameClient, Received};
+use std::sync::Arc;
+
 use skirmish::config::Config;
+use skirmish::net::Server;
+use skirmish::net::sessions::Sessions;
 use skirmish::protocol::{ServerMessage, Snapshot};
 use tokio::sync::oneshot;
 
@@ -41,21 +45,39 @@ impl TestServer {
 
 /// Starts the real server on 127.0.0.1:0 with extra flags (e.g. `["--max-players", "1"]`).
 pub async fn start_server(flags: &[&str]) -> TestServer {
+    start_custom_server(flags, |server| server).await.0
+}
+
+/// Like [`start_server`], letting the test adjust the [`Server`] (hooks, authenticator) and
+/// returning its session registry.
+pub async fn start_custom_server(
+    flags: &[&str],
+    customize: impl FnOnce(Server) -> Server,
+) -> (TestServer, Arc<Sessions>) {
     let mut args = vec!["skirmish", "--addr", "127.0.0.1:0", "--seed", "42"];
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("test flags are valid");
     let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let server = customize(Server::from_config(config).expect("server configuration"));
+    let sessions = server.sessions();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(skirmish::net::run(listener, config, async {
+    let task = tokio::spawn(server.run(listener, async {
         let _ = stopped.await;
     }));
-    TestServer {
-        addr,
-        stop: Some(stop),
-        task,
-    }
+    (
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        },
+        sessions,
+    )
 }
+
+/// A WebSocket upgrade request's headers, for raw HTTP tests.
+pub const UPGRADE_HEADERS: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
 
 /// Receives until `pick` returns something, failing the test after [`PATIENCE`].
 pub async fn wait_for<T>(

@@ -1,10 +1,11 @@
 // The client's game state without a browser: prediction and reconciliation, interpolation,
-// roster and kill feed. Time is passed in, so these run on a manual clock.
+// roster and kill feed, resuming after a lost connection, the round-trip time. Time is passed
+// in, so these run on a manual clock.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Buttons } from '../protocol.js';
+import { Buttons, PlayerFlags } from '../protocol.js';
 import { stepBody, tickSeconds } from '../movement.js';
 import { Game, MAX_PENDING_INPUTS, UNKNOWN_NAME } from '../game.js';
 
@@ -27,28 +28,38 @@ const DT = tickSeconds(30);
 const ME = 7;
 const OTHER = 8;
 
-/** A game welcomed as player 7 (with player 8 in the roster) that records what it sends. */
+function welcome(extra = {}) {
+  return {
+    type: 'Welcome',
+    protocol_version: 2,
+    request_id: 1,
+    player_id: ME,
+    resumed: false,
+    resume_token: Array(16).fill(1),
+    tick_hz: 30,
+    params: PARAMS,
+    players: [
+      { id: ME, name: 'Alice' },
+      { id: OTHER, name: 'Bob' },
+    ],
+    ...extra,
+  };
+}
+
+/**
+ * A game welcomed as player 7 (with player 8 in the roster) that records what it sends; the
+ * connection is "up" while `link.up` is true.
+ */
 function welcomedGame() {
   const sent = [];
+  const link = { up: true };
   const game = new Game((message) => {
+    if (!link.up) return false;
     sent.push(message);
     return true;
   });
-  game.handleMessage(
-    {
-      type: 'Welcome',
-      protocol_version: 1,
-      player_id: ME,
-      tick_hz: 30,
-      params: PARAMS,
-      players: [
-        { id: ME, name: 'Alice' },
-        { id: OTHER, name: 'Bob' },
-      ],
-    },
-    0,
-  );
-  return { game, sent };
+  game.handleMessage(welcome(), 0);
+  return { game, sent, link };
 }
 
 function player(id, x, y, extra = {}) {
@@ -234,18 +245,103 @@ test('tags go to the kill feed with the names at the time, and Pong measures the
   assert.equal(game.pingMs, 42);
 });
 
-test('a new Welcome (reconnection) starts from a clean slate', () => {
+test('a Welcome that is not a resume (a new player) starts from a clean slate', () => {
   const { game } = welcomedGame();
   game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
   game.update(0, { buttons: Buttons.UP, aim: 0 });
-  game.handleMessage(
-    { type: 'Welcome', protocol_version: 1, player_id: 99, tick_hz: 20, params: PARAMS, players: [] },
-    100,
-  );
+  game.handleMessage(welcome({ player_id: 99, tick_hz: 20, players: [] }), 100);
   assert.equal(game.playerId, 99);
+  assert.equal(game.resumed, false);
   assert.equal(game.tickMs, 50);
   assert.equal(game.seq, 0);
   assert.equal(game.pending.length, 0);
   assert.equal(game.snapshots.length, 0);
   assert.equal(game.hasBody, false);
+});
+
+test('a resumed Welcome keeps the ship and continues the input numbering above the server', () => {
+  const { game, sent, link } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);
+  let now = 0;
+  for (let i = 0; i < 10; i++) {
+    game.update(now, { buttons: Buttons.RIGHT, aim: 0 });
+    now += TICK_MS + 0.1;
+  }
+  assert.equal(game.seq, 10);
+  game.handleMessage(snapshot(2, [player(ME, 120, 100, { last_input_seq: 6 })]), now);
+
+  // The connection drops: nothing more goes out, the world stays on screen.
+  link.up = false;
+  game.connectionLost();
+  for (let i = 0; i < 5; i++) {
+    game.update(now, { buttons: Buttons.RIGHT, aim: 0 });
+    now += TICK_MS;
+  }
+  assert.equal(game.seq, 10, 'no number is used up while nothing can be sent');
+  assert.ok(game.computeView(now).me, 'our ship is still drawn');
+
+  // Back, same player: the server applied up to 8 before it marked us away.
+  link.up = true;
+  const before = sent.length;
+  game.handleMessage(welcome({ resumed: true }), now);
+  assert.equal(game.resumed, true);
+  assert.equal(game.playerId, ME);
+  assert.equal(game.hasBody, true, 'the ship is not forgotten');
+  assert.deepEqual(game.pending, [], 'inputs the server dropped are not replayed');
+  assert.equal(game.update(now, { buttons: 0, aim: 0 }), 0, 'no input before the server says where it is');
+  assert.equal(sent.length, before);
+
+  game.handleMessage(snapshot(400, [player(ME, 130, 100, { last_input_seq: 8, score: 12 })]), now);
+  for (let i = 0; i < 2; i++) {
+    now += TICK_MS + 0.1;
+    game.update(now, { buttons: 0, aim: 0 });
+  }
+  const inputs = sent.slice(before).filter((m) => m.type === 'Input');
+  assert.ok(inputs.length > 0);
+  assert.equal(inputs[0].seq, 11, 'our own count (10) was ahead of the server (8): continue after it');
+  assert.equal(game.testState().serverMe.score, 12);
+});
+
+test('a resume after a reload (no local count) continues from the snapshot\'s last_input_seq', () => {
+  const sent = [];
+  const game = new Game((message) => sent.push(message) > 0);
+  game.handleMessage(welcome({ resumed: true }), 0);
+  assert.equal(game.update(0, { buttons: 0, aim: 0 }), 0);
+  game.handleMessage(snapshot(900, [player(ME, 500, 500, { last_input_seq: 4321 })]), 0);
+  game.update(TICK_MS, { buttons: Buttons.UP, aim: 0 });
+  assert.deepEqual(sent.filter((m) => m.type === 'Input').map((m) => m.seq), [4322]);
+  assert.equal(game.serverMe.x, 500);
+});
+
+test('the ping is the heartbeat\'s rtt_us once reported; the probe only fills in before that', () => {
+  const { game, sent } = welcomedGame();
+  game.update(0, { buttons: 0, aim: 0 });
+  const probe = sent.find((m) => m.type === 'Ping');
+  assert.ok(probe, 'a probe goes out while the heartbeat has measured nothing');
+  game.handleMessage({ type: 'Pong', nonce: probe.nonce }, 30);
+  assert.deepEqual([game.pingMs, game.pingSource], [30, 'probe']);
+
+  game.handleMessage({ type: 'Ping', nonce: 1, rtt_us: 0 }, 40);
+  assert.deepEqual([game.pingMs, game.pingSource], [30, 'probe'], '0 means not measured yet');
+  game.handleMessage({ type: 'Ping', nonce: 2, rtt_us: 12_500 }, 50);
+  assert.deepEqual([game.pingMs, game.pingSource], [12.5, 'heartbeat']);
+
+  const probes = sent.filter((m) => m.type === 'Ping').length;
+  game.update(10_000, { buttons: 0, aim: 0 });
+  assert.equal(sent.filter((m) => m.type === 'Ping').length, probes, 'no more probes');
+
+  game.connectionLost();
+  assert.deepEqual([game.pingMs, game.pingSource], [null, null], 'measured afresh after a drop');
+});
+
+test('players flagged away are reported as such', () => {
+  const { game } = welcomedGame();
+  game.handleMessage(snapshot(1, [player(ME, 1, 1), player(OTHER, 2, 2, { flags: PlayerFlags.AWAY })]), 0);
+  assert.deepEqual(
+    game.testState().players.map((p) => [p.id, p.away]),
+    [
+      [ME, false],
+      [OTHER, true],
+    ],
+  );
 });

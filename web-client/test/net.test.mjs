@@ -1,10 +1,51 @@
-// The connection's events and reconnection backoff, over a fake WebSocket.
+// The session over a fake WebSocket: join and welcome, the heartbeat, requests and their
+// acknowledgements, Socket.IO's events and backoff, resume tokens, and the diagnosis of refused
+// upgrades. Delays are shortened through the options, so these run in milliseconds.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Connection, Emitter, gameSocketUrl } from '../net.js';
-import { decodeClientMessage, encodeServerMessage } from '../protocol.js';
+import {
+  Backoff,
+  Connection,
+  DEFAULT_OPTIONS,
+  Emitter,
+  RESUME_TOKEN_KEY,
+  RequestTimeoutError,
+  diagnoseFailedUpgrade,
+  diagnosisUrl,
+  gameSocketUrl,
+  reconnectionAttemptsFrom,
+} from '../net.js';
+import { PROTOCOL_VERSION, decodeClientMessage, encodeServerMessage } from '../protocol.js';
+
+const TOKEN = Array.from({ length: 16 }, (_, i) => i * 16 + 1);
+const OTHER_TOKEN = Array.from({ length: 16 }, () => 0xee);
+const EVENTS = [
+  'connect',
+  'disconnect',
+  'connect_error',
+  'reconnect_attempt',
+  'reconnect',
+  'reconnect_error',
+  'reconnect_failed',
+];
+const PARAMS = {
+  arena_width: 3000,
+  arena_height: 2000,
+  player_radius: 18,
+  orb_radius: 8,
+  bolt_radius: 5,
+  accel: 1800,
+  friction: 3,
+  max_speed: 420,
+  bolt_speed: 900,
+  bolt_lifetime_ticks: 27,
+  fire_cooldown_ticks: 9,
+  spawn_protection_ticks: 60,
+};
+/** Fast reconnection for tests: a few milliseconds instead of seconds. */
+const FAST = { reconnectionDelay: 5, reconnectionDelayMax: 20, randomizationFactor: 0.5 };
 
 /** Stands in for the browser's WebSocket; the test drives its events. */
 class FakeSocket {
@@ -19,7 +60,8 @@ class FakeSocket {
   }
 
   send(bytes) {
-    this.sent.push(bytes);
+    if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+    this.sent.push(decodeClientMessage(bytes));
   }
 
   close(code, reason) {
@@ -32,7 +74,13 @@ class FakeSocket {
     this.onopen?.({});
   }
 
-  receive(data) {
+  /** @param {object} message a server message, encoded here */
+  receive(message) {
+    const bytes = encodeServerMessage(message);
+    this.onmessage?.({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  }
+
+  receiveRaw(data) {
     this.onmessage?.({ data });
   }
 
@@ -40,96 +88,521 @@ class FakeSocket {
     this.readyState = 3;
     this.onclose?.({ code, reason });
   }
-}
 
-function record(connection) {
-  const events = [];
-  for (const name of ['connect', 'disconnect', 'connect_error', 'message']) {
-    connection.on(name, (...args) => events.push([name, ...args]));
+  /** The upgrade failed: browsers report only 1006, without opening. */
+  refuse() {
+    this.serverClose(1006);
   }
-  return events;
+
+  /** Answers the Join this socket sent. */
+  welcome({ playerId = 7, resumed = false, token = TOKEN } = {}) {
+    const join = this.sent.find((m) => m.type === 'Join');
+    assert.ok(join, 'a Join was sent');
+    this.receive({
+      type: 'Welcome',
+      protocol_version: PROTOCOL_VERSION,
+      request_id: join.request_id,
+      player_id: playerId,
+      resumed,
+      resume_token: token,
+      tick_hz: 30,
+      params: PARAMS,
+      players: [{ id: playerId, name: 'Alice' }],
+    });
+  }
 }
 
-test('the socket URL follows the page: ws for http, wss for https', () => {
+const latest = () => FakeSocket.instances.at(-1);
+
+/** A Map-backed stand-in for sessionStorage. */
+function memoryStorage(initial = {}) {
+  const map = new Map(Object.entries(initial));
+  return {
+    getItem: (key) => (map.has(key) ? map.get(key) : null),
+    setItem: (key, value) => map.set(key, String(value)),
+    map,
+  };
+}
+
+/**
+ * A connection on fake sockets that records its events. `fetchImpl` answers the diagnosis of
+ * a refused upgrade.
+ */
+function connection(t, { settings = {}, storage = memoryStorage(), fetchImpl } = {}) {
+  FakeSocket.instances = [];
+  const fetches = [];
+  const conn = new Connection('ws://host:8080/ws?token=a%20b', {
+    name: 'Alice',
+    WebSocketImpl: FakeSocket,
+    fetchImpl: async (url, init) => {
+      fetches.push(url);
+      if (!fetchImpl) throw new TypeError('Failed to fetch');
+      return fetchImpl(url, init);
+    },
+    storage,
+    settings: { ...FAST, ...settings },
+  });
+  const events = [];
+  for (const name of EVENTS) {
+    conn.on(name, (...args) => events.push([name, ...args]));
+  }
+  const messages = [];
+  conn.on('message', (message) => messages.push(message));
+  t.after(() => conn.disconnect());
+  return { conn, events, messages, fetches, storage };
+}
+
+/** Resolves when `conn` emits `event` (rejects after a second). */
+function next(conn, event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within 1 s`)), 1000);
+    const off = conn.on(event, (...args) => {
+      off();
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+const names = (events) => events.map(([name]) => name);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function response(status, body) {
+  return { status, text: async () => body };
+}
+
+// -------------------------------------------------------------------------------------------
+// URLs and options.
+
+test('the socket URL follows the page and passes on its token', () => {
   assert.equal(gameSocketUrl(new URL('http://127.0.0.1:8080/?name=A')), 'ws://127.0.0.1:8080/ws');
   assert.equal(gameSocketUrl(new URL('https://example.test/')), 'wss://example.test/ws');
+  assert.equal(
+    gameSocketUrl(new URL('http://h:1/?name=Alice&token=abc')),
+    'ws://h:1/ws?token=abc',
+  );
+  assert.equal(
+    gameSocketUrl(new URL('http://h/?token=a%20b%26c%3D')),
+    'ws://h/ws?token=a%20b%26c%3D',
+    'a token is decoded from the page query and encoded again, never spliced in raw',
+  );
+  assert.equal(gameSocketUrl(new URL('http://h/'), '/game'), 'ws://h/game');
+  assert.equal(diagnosisUrl('ws://h:1/ws?token=abc'), 'http://h:1/ws?token=abc');
+  assert.equal(diagnosisUrl('wss://h/ws'), 'https://h/ws');
 });
 
-test('connect, send, receive and disconnect are reported as events', (t) => {
-  FakeSocket.instances = [];
-  const connection = new Connection('ws://host/ws', { WebSocketImpl: FakeSocket });
-  t.after(() => connection.stop());
-  const events = record(connection);
-  connection.start();
-  const socket = FakeSocket.instances[0];
-  assert.equal(socket.binaryType, 'arraybuffer');
-  assert.equal(connection.send({ type: 'Ping', nonce: 1 }), false, 'nothing is sent before open');
-
-  socket.open();
-  assert.equal(connection.send({ type: 'Ping', nonce: 2 }), true);
-  assert.deepEqual(decodeClientMessage(socket.sent[0]), { type: 'Ping', nonce: 2 });
-
-  const pong = encodeServerMessage({ type: 'Pong', nonce: 2 });
-  socket.receive(pong.buffer.slice(pong.byteOffset, pong.byteOffset + pong.byteLength));
-  socket.serverClose(1000, 'server shutting down');
-
-  assert.deepEqual(events.slice(0, 2), [['connect'], ['message', { type: 'Pong', nonce: 2 }]]);
-  const [name, reason, retryInMs] = events[2];
-  assert.equal(name, 'disconnect');
-  assert.equal(reason, 'server shutting down');
-  assert.ok(retryInMs >= 800 && retryInMs <= 1200, `first retry after ~1 s, got ${retryInMs}`);
-});
-
-test('failed attempts back off from 1 s, doubling up to 5 s, until reset', (t) => {
-  FakeSocket.instances = [];
-  const connection = new Connection('ws://host/ws', { WebSocketImpl: FakeSocket });
-  t.after(() => connection.stop());
-  const events = record(connection);
-  connection.start();
-  const delays = [];
-  for (let i = 0; i < 6; i++) {
-    connection.open(); // what the retry timer does; the test does not wait for it
-    FakeSocket.instances.at(-1).serverClose(1006);
-    delays.push(events.at(-1)[2]);
+test('reconnectionAttempts comes from the page query, Infinity unless a whole number', () => {
+  assert.equal(reconnectionAttemptsFrom('?reconnectionAttempts=3'), 3);
+  assert.equal(reconnectionAttemptsFrom('?name=A&reconnectionAttempts=0'), 0);
+  assert.equal(reconnectionAttemptsFrom(''), Infinity);
+  for (const bad of ['-1', '2.5', 'many', '', '1e3']) {
+    assert.equal(reconnectionAttemptsFrom(`?reconnectionAttempts=${bad}`), Infinity, bad);
   }
-  assert.ok(events.every(([name]) => name === 'connect_error'));
-  assert.equal(events[0][1], 'connection lost');
-  const bases = [1000, 2000, 4000, 5000, 5000, 5000];
-  delays.forEach((delay, i) => {
-    assert.ok(delay >= bases[i] * 0.8 && delay <= Math.min(5000, bases[i] * 1.2), `${i}: ${delay}`);
+});
+
+test("defaults are Socket.IO's: 1 s to 5 s, randomisation 0.5, attempts without end", () => {
+  assert.equal(DEFAULT_OPTIONS.reconnection, true);
+  assert.equal(DEFAULT_OPTIONS.reconnectionDelay, 1000);
+  assert.equal(DEFAULT_OPTIONS.reconnectionDelayMax, 5000);
+  assert.equal(DEFAULT_OPTIONS.randomizationFactor, 0.5);
+  assert.equal(DEFAULT_OPTIONS.reconnectionAttempts, Infinity);
+});
+
+// -------------------------------------------------------------------------------------------
+// Backoff.
+
+test("the backoff schedule is Socket.IO's, exactly, for given random numbers", () => {
+  const schedule = (rand, n = 6) => {
+    const backoff = new Backoff({ min: 1000, max: 5000, jitter: 0.5, random: () => rand });
+    return Array.from({ length: n }, () => backoff.duration());
+  };
+  // rand 0: no deviation.
+  assert.deepEqual(schedule(0), [1000, 2000, 4000, 5000, 5000, 5000]);
+  // rand 0.15: deviation 7.5 % up (floor(1.5) is odd).
+  assert.deepEqual(schedule(0.15), [1075, 2150, 4300, 5000, 5000, 5000]);
+  // rand 0.8: deviation 40 % down (floor(8) is even); the cap applies after the jitter.
+  assert.deepEqual(schedule(0.8), [600, 1200, 2400, 4800, 5000, 5000]);
+  // rand 0.99: almost 50 % up.
+  assert.deepEqual(schedule(0.99), [1495, 2990, 5000, 5000, 5000, 5000]);
+});
+
+test('every delay stays within its jitter band and under the cap; reset starts over', () => {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const backoff = new Backoff({ random });
+  for (let run = 0; run < 200; run++) {
+    backoff.reset();
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const base = 1000 * 2 ** attempt;
+      const delay = backoff.duration();
+      assert.ok(delay >= Math.min(5000, base * 0.5), `attempt ${attempt}: ${delay}`);
+      assert.ok(delay <= Math.min(5000, base * 1.5), `attempt ${attempt}: ${delay}`);
+      assert.equal(backoff.attempts, attempt + 1);
+    }
+  }
+  const none = new Backoff({ jitter: 0 });
+  assert.deepEqual([none.duration(), none.duration()], [1000, 2000]);
+});
+
+// -------------------------------------------------------------------------------------------
+// Joining, the heartbeat, requests.
+
+test('connect sends Join with a request id; the Welcome establishes the session', (t) => {
+  const { conn, events, messages, storage } = connection(t);
+  conn.connect();
+  const socket = latest();
+  assert.equal(socket.url, 'ws://host:8080/ws?token=a%20b');
+  assert.equal(socket.binaryType, 'arraybuffer');
+  assert.equal(conn.send({ type: 'Ping', nonce: 1 }), false, 'nothing is sent before the welcome');
+  socket.open();
+  const [join] = socket.sent;
+  assert.deepEqual(join, {
+    type: 'Join',
+    protocol_version: PROTOCOL_VERSION,
+    request_id: join.request_id,
+    name: 'Alice',
+    resume_token: null,
   });
-  connection.resetBackoff();
-  connection.open();
-  FakeSocket.instances.at(-1).serverClose(1006);
-  assert.ok(events.at(-1)[2] <= 1200);
+  assert.ok(join.request_id > 0);
+  assert.deepEqual(events, [], 'no connect before the welcome');
+
+  socket.welcome();
+  assert.deepEqual(names(events), ['connect']);
+  assert.equal(events[0][1].player_id, 7);
+  assert.equal(messages[0].type, 'Welcome', 'the game sees the Welcome as a message too');
+  assert.equal(conn.connected, true);
+  assert.equal(conn.playerId, 7);
+  assert.deepEqual(conn.resumeToken, TOKEN);
+  assert.equal(storage.map.get(RESUME_TOKEN_KEY), Buffer.from(TOKEN).toString('hex'));
+  assert.equal(conn.send({ type: 'Input', seq: 1, buttons: 0, aim: 0 }), true);
+  assert.equal(socket.sent.at(-1).type, 'Input');
+});
+
+test("the server's heartbeat Ping is answered at once with its nonce", (t) => {
+  const { conn, messages } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  socket.receive({ type: 'Ping', nonce: 70000, rtt_us: 1250 });
+  assert.deepEqual(socket.sent.at(-1), { type: 'Pong', nonce: 70000 });
+  // Passed on after answering, for the game to show rtt_us.
+  assert.deepEqual(messages.at(-1), { type: 'Ping', nonce: 70000, rtt_us: 1250 });
+});
+
+test('a request resolves with the Ack that echoes its id, refusals included', async (t) => {
+  const { conn } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  const first = conn.request({ type: 'Chat', text: 'hello' });
+  const second = conn.request({ type: 'Whisper', to: 3, text: 'psst' });
+  const [chat, whisper] = socket.sent.slice(-2);
+  assert.equal(chat.type, 'Chat');
+  assert.equal(whisper.type, 'Whisper');
+  assert.notEqual(chat.request_id, whisper.request_id);
+  // Answers may come in any order; an Ack for an unknown id is ignored.
+  socket.receive({ type: 'Ack', request_id: 999_999, error: null });
+  socket.receive({ type: 'Ack', request_id: whisper.request_id, error: 'player #3 is not connected' });
+  socket.receive({ type: 'Ack', request_id: chat.request_id, error: null });
+  assert.deepEqual(await first, { type: 'Ack', request_id: chat.request_id, error: null });
+  assert.equal((await second).error, 'player #3 is not connected');
+  assert.equal(conn.requests.size, 0);
+});
+
+test('a request without an answer is rejected after its timeout, and a late Ack is ignored', async (t) => {
+  const { conn } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  const started = performance.now();
+  const pending = conn.request({ type: 'Chat', text: 'anyone?' }, 30);
+  await assert.rejects(pending, (error) => {
+    assert.ok(error instanceof RequestTimeoutError);
+    assert.equal(error.message, 'no answer to Chat within 0.03 s');
+    return true;
+  });
+  assert.ok(performance.now() - started >= 25);
+  assert.equal(conn.requests.size, 0, 'a timed-out request is forgotten');
+  socket.receive({ type: 'Ack', request_id: socket.sent.at(-1).request_id, error: null });
+});
+
+test('requests fail at once when not connected, and when the connection drops', async (t) => {
+  const { conn } = connection(t);
+  await assert.rejects(conn.request({ type: 'Chat', text: 'early' }), /not connected/);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  const pending = conn.request({ type: 'Chat', text: 'hello' }, 10_000);
+  socket.serverClose(1006);
+  await assert.rejects(pending, /disconnected/);
+});
+
+// -------------------------------------------------------------------------------------------
+// Losing the connection, reconnecting, resuming.
+
+test('a dropped session reconnects by itself and resumes with its token', async (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const first = latest();
+  first.open();
+  first.welcome();
+  first.serverClose(1006);
+  assert.deepEqual(events.at(-1), [
+    'disconnect',
+    'transport close',
+    { code: 1006, description: 'connection lost' },
+  ]);
+  assert.equal(conn.connected, false);
+  assert.equal(conn.reconnecting, true);
+  assert.equal(conn.attempts, 1);
+  assert.ok(conn.nextAttemptAt > 0, 'the next attempt is scheduled');
+
+  const [attempt] = await next(conn, 'reconnect_attempt');
+  assert.equal(attempt, 1);
+  const second = latest();
+  assert.notEqual(second, first);
+  second.open();
+  const join = second.sent[0];
+  assert.deepEqual(join.resume_token, TOKEN, 'the Join presents the token of the last Welcome');
+  second.welcome({ resumed: true });
+  assert.deepEqual(names(events), ['connect', 'disconnect', 'reconnect_attempt', 'reconnect', 'connect']);
+  assert.deepEqual(events[3], ['reconnect', 1]);
+  assert.equal(conn.resumed, true);
+  assert.equal(conn.attempts, 0, 'a session resets the backoff');
+});
+
+test('failed attempts follow the backoff, then give up after reconnectionAttempts', async (t) => {
+  const { conn, events, fetches } = connection(t, { settings: { reconnectionAttempts: 2 } });
+  conn.connect();
+  latest().refuse();
+  await next(conn, 'reconnect_attempt');
+  latest().refuse();
+  await next(conn, 'reconnect_attempt');
+  latest().refuse();
+  await next(conn, 'reconnect_failed');
+  assert.deepEqual(names(events), [
+    'connect_error',
+    'reconnect_attempt',
+    'connect_error',
+    'reconnect_error',
+    'reconnect_attempt',
+    'connect_error',
+    'reconnect_error',
+    'reconnect_failed',
+  ]);
+  assert.deepEqual(
+    events.filter(([name]) => name === 'reconnect_attempt').map(([, n]) => n),
+    [1, 2],
+  );
+  const error = events[0][1];
+  assert.equal(error.message, 'cannot reach the server');
+  assert.equal(error.fatal, false);
+  assert.deepEqual(fetches, Array(3).fill('http://host:8080/ws?token=a%20b'));
+  assert.equal(conn.active, false);
+  await sleep(40);
+  assert.equal(FakeSocket.instances.length, 3, 'nothing more after giving up');
+});
+
+test("a refused upgrade is explained by the server's HTTP answer; 401 and 403 are final", async (t) => {
+  for (const [status, body, expected] of [
+    [401, 'missing token\n', 'missing token'],
+    [403, 'origin not allowed\n', 'origin not allowed'],
+  ]) {
+    const { conn, events } = connection(t, { fetchImpl: async () => response(status, body) });
+    conn.connect();
+    latest().refuse();
+    const [error] = await next(conn, 'connect_error');
+    assert.equal(error.message, expected);
+    assert.equal(error.status, status);
+    assert.equal(error.fatal, true);
+    await sleep(40);
+    assert.equal(FakeSocket.instances.length, 1, 'no retry: it cannot help');
+    assert.equal(conn.active, false);
+    assert.deepEqual(names(events), ['connect_error']);
+  }
+});
+
+test('the diagnosis tells a refusal from a failure and bounds what it reads', async () => {
+  const url = 'ws://h/ws';
+  const answer = (status, body) => async () => response(status, body);
+  assert.deepEqual(await diagnoseFailedUpgrade(url, answer(426, 'upgrade'), 100), {
+    reason: 'connection failed',
+    status: 426,
+    fatal: false,
+  });
+  assert.deepEqual(await diagnoseFailedUpgrade(url, answer(503, 'busy\n'), 100), {
+    reason: 'HTTP 503: busy',
+    status: 503,
+    fatal: false,
+  });
+  const long = await diagnoseFailedUpgrade(url, answer(401, 'x'.repeat(10_000)), 100);
+  assert.equal(long.reason.length, 200);
+  const hanging = (_, init) =>
+    new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+  const started = performance.now();
+  assert.deepEqual(await diagnoseFailedUpgrade(url, hanging, 30), {
+    reason: 'cannot reach the server',
+    status: 0,
+    fatal: false,
+  });
+  assert.ok(performance.now() - started < 500, 'a hanging diagnosis is cut short');
+  assert.equal((await diagnoseFailedUpgrade(url, undefined, 10)).reason, 'cannot reach the server');
+});
+
+test("a server Error before the welcome is the connect_error's reason; only some are final", async (t) => {
+  const cases = [
+    ['ServerFull', 'server full: 2000 players at most', 1013, false],
+    ['InvalidName', 'invalid name: name is empty', 4001, true],
+    ['VersionMismatch', 'protocol version mismatch: server speaks version 3', 4000, true],
+  ];
+  for (const [code, message, closeCode, fatal] of cases) {
+    const { conn, events } = connection(t);
+    conn.connect();
+    const socket = latest();
+    socket.open();
+    socket.receive({ type: 'Error', code, message });
+    socket.serverClose(closeCode, 'bye');
+    const [name, error] = events[0];
+    assert.equal(name, 'connect_error');
+    assert.equal(error.message, message);
+    assert.equal(error.fatal, fatal, code);
+    assert.equal(error.serverError.code, code);
+    assert.equal(conn.active, !fatal, code);
+  }
+});
+
+test('no Welcome within the join timeout: the attempt is abandoned and retried', async (t) => {
+  const { conn, events } = connection(t, { settings: { joinTimeoutMs: 20 } });
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  const [error] = await next(conn, 'connect_error');
+  assert.equal(error.message, 'no answer to Join within 0.02 s');
+  assert.equal(socket.closedWith.code, 1000);
+  await next(conn, 'reconnect_attempt');
+  assert.deepEqual(names(events).slice(0, 2), ['connect_error', 'reconnect_attempt']);
+});
+
+test('kicked: disconnect is "io server disconnect" with the reason, and no reconnection', async (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  socket.receive({ type: 'Error', code: 'Kicked', message: 'kicked: cheating' });
+  socket.serverClose(4005, 'kicked');
+  assert.deepEqual(events.at(-1), [
+    'disconnect',
+    'io server disconnect',
+    { code: 4005, description: 'kicked: cheating' },
+  ]);
+  assert.equal(conn.active, false);
+  await sleep(40);
+  assert.equal(FakeSocket.instances.length, 1);
+});
+
+test('a ping timeout close is reported as such and reconnects', async (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  socket.serverClose(4004, 'ping timeout');
+  assert.deepEqual(events.at(-1), ['disconnect', 'ping timeout', { code: 4004, description: 'ping timeout' }]);
+  await next(conn, 'reconnect_attempt');
+});
+
+test('silence from the server drops the connection even if the socket looks open', async (t) => {
+  const { conn, events } = connection(t, { settings: { silenceTimeoutMs: 40 } });
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  await next(conn, 'disconnect');
+  const [, reason, details] = events.find(([name]) => name === 'disconnect');
+  assert.equal(reason, 'ping timeout');
+  assert.match(details.description, /^no message from the server for \d+ s$/);
+  assert.equal(socket.closedWith.code, 1000);
 });
 
 test('an undecodable message drops the connection with a clear reason', (t) => {
-  FakeSocket.instances = [];
-  const connection = new Connection('ws://host/ws', { WebSocketImpl: FakeSocket });
-  t.after(() => connection.stop());
-  const events = record(connection);
-  connection.start();
-  const socket = FakeSocket.instances[0];
+  const { conn, events } = connection(t);
+  conn.connect();
+  const socket = latest();
   socket.open();
-  socket.receive(new Uint8Array([0x05, 0x05, 0x05]).buffer);
+  socket.welcome();
+  socket.receiveRaw(new Uint8Array([0x05, 0x05, 0x05]).buffer);
   assert.equal(socket.closedWith.code, 4000);
-  const [name, reason] = events.at(-1);
+  const [name, reason, details] = events.at(-1);
   assert.equal(name, 'disconnect');
-  assert.match(reason, /undecodable message from server: .*unexpected byte/);
+  assert.equal(reason, 'parse error');
+  assert.match(details.description, /undecodable message from server: .*unexpected byte/);
+  socket.receiveRaw('text');
+  assert.equal(events.length, 2, 'a dropped socket is not heard from again');
 });
 
-test('stop ends everything: no events, no retries', () => {
-  FakeSocket.instances = [];
-  const connection = new Connection('ws://host/ws', { WebSocketImpl: FakeSocket });
-  const events = record(connection);
-  connection.start();
-  const socket = FakeSocket.instances[0];
+test('disconnect says Leave, closes normally and stops for good', async (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const socket = latest();
   socket.open();
-  connection.stop();
-  assert.equal(socket.closedWith.code, 1000);
-  assert.equal(connection.retryAt, 0);
-  assert.deepEqual(events, [['connect']]);
+  socket.welcome();
+  conn.disconnect();
+  assert.deepEqual(socket.sent.at(-1), { type: 'Leave' });
+  assert.deepEqual(socket.closedWith, { code: 1000, reason: 'leave' });
+  assert.deepEqual(events.at(-1), [
+    'disconnect',
+    'io client disconnect',
+    { code: 1000, description: 'left the game' },
+  ]);
+  socket.serverClose(1000);
+  await sleep(40);
+  assert.equal(FakeSocket.instances.length, 1);
+  assert.equal(conn.active, false);
+});
+
+test('pagehide sends Leave; a page restored from the back/forward cache connects again', (t) => {
+  const { conn } = connection(t);
+  const listeners = {};
+  conn.bindPageLifecycle({ addEventListener: (name, fn) => (listeners[name] = fn) });
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  listeners.pagehide({ persisted: true });
+  assert.deepEqual(socket.sent.at(-1), { type: 'Leave' });
+  listeners.pageshow({ persisted: true });
+  assert.equal(FakeSocket.instances.length, 2);
+  assert.equal(conn.active, true);
+});
+
+test('a token kept in sessionStorage is presented by the first Join after a reload', (t) => {
+  const hex = Buffer.from(OTHER_TOKEN).toString('hex');
+  const { conn } = connection(t, { storage: memoryStorage({ [RESUME_TOKEN_KEY]: hex }) });
+  conn.connect();
+  latest().open();
+  assert.deepEqual(latest().sent[0].resume_token, OTHER_TOKEN);
+  for (const junk of ['', 'zz', hex.slice(2), `${hex}00`, hex.toUpperCase()]) {
+    const { conn: other } = connection(t, { storage: memoryStorage({ [RESUME_TOKEN_KEY]: junk }) });
+    assert.equal(other.resumeToken, null, `ignored: ${JSON.stringify(junk)}`);
+  }
+  const broken = {
+    getItem() {
+      throw new Error('storage disabled');
+    },
+    setItem() {
+      throw new Error('storage disabled');
+    },
+  };
+  const { conn: noStorage } = connection(t, { storage: broken });
+  noStorage.connect();
+  latest().open();
+  latest().welcome();
+  assert.equal(noStorage.connected, true, 'storage failures do not get in the way');
 });
 
 test('one failing listener does not stop the others, and its error is reported', (t) => {
@@ -141,8 +614,10 @@ test('one failing listener does not stop the others, and its error is reported',
   emitter.on('x', () => {
     throw new Error('listener bug');
   });
-  emitter.on('x', (value) => seen.push(value));
+  const off = emitter.on('x', (value) => seen.push(value));
   emitter.emit('x', 1);
+  off();
+  emitter.emit('x', 2);
   assert.deepEqual(seen, [1]);
-  assert.deepEqual(reported, ['listener bug']);
+  assert.deepEqual(reported, ['listener bug', 'listener bug']);
 });

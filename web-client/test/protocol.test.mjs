@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import {
   Buttons,
   ERROR_CODES,
+  MAX_CHAT_CHARS,
   MAX_CLIENT_MESSAGE_BYTES,
+  NOTICE_KINDS,
   PROTOCOL_VERSION,
   PlayerFlags,
   ProtocolError,
@@ -16,10 +18,11 @@ import {
   decodeServerMessage,
   encodeClientMessage,
   encodeServerMessage,
+  validateChat,
   validateName,
 } from '../protocol.js';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v1.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v2.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -31,8 +34,12 @@ const F32_FIELDS = new Set([
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 const fromHex = (text) => new Uint8Array(Buffer.from(text, 'hex'));
 
-/** Serde's external tagging `{"Variant": {fields}}` → our `{type: 'Variant', ...fields}`. */
+/**
+ * Serde's external tagging `{"Variant": {fields}}` → our `{type: 'Variant', ...fields}`; a unit
+ * variant is just its name in serde's JSON (`"Leave"`).
+ */
 function fromTagged(value) {
+  if (typeof value === 'string') return { type: value };
   const [type, fields] = Object.entries(value)[0];
   return { type, ...roundFloats(fields) };
 }
@@ -69,6 +76,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
+  assert.equal(PROTOCOL_VERSION, 2);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -80,6 +88,18 @@ const directions = [
   ['client', vectors.client_messages, decodeClientMessage, encodeClientMessage],
   ['server', vectors.server_messages, decodeServerMessage, encodeServerMessage],
 ];
+test('the vectors cover every message variant in both directions', () => {
+  const types = (list) => new Set(list.map((v) => fromTagged(v.value).type));
+  assert.deepEqual(
+    [...types(vectors.client_messages)].sort(),
+    ['Chat', 'Input', 'Join', 'Leave', 'Ping', 'Pong', 'Whisper'],
+  );
+  assert.deepEqual(
+    [...types(vectors.server_messages)].sort(),
+    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Snapshot', 'Tagged', 'Welcome'],
+  );
+});
+
 for (const [side, list, decode, encode] of directions) {
   for (const vector of list) {
     test(`${side} vector "${vector.name}" decodes to its value and encodes to its bytes`, () => {
@@ -120,18 +140,27 @@ const PARAMS = {
 };
 
 /** One of each message, with values that exercise every varint width. */
+const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
+
 const SAMPLE_CLIENT = [
-  { type: 'Join', protocol_version: 1, name: 'Alice' },
-  { type: 'Join', protocol_version: 65535, name: 'Zoë ロボット' },
+  { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null },
+  { type: 'Join', protocol_version: 65535, request_id: 0xffffffff, name: 'Zoë ロボット', resume_token: TOKEN },
   { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25) },
   { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0 },
   { type: 'Ping', nonce: 70000 },
+  { type: 'Pong', nonce: 251 },
+  { type: 'Chat', request_id: 7, text: '<img src=x onerror=alert(1)> ☺' },
+  { type: 'Whisper', request_id: 70000, to: 300, text: 'psst' },
+  { type: 'Leave' },
 ];
 const SAMPLE_SERVER = [
   {
     type: 'Welcome',
-    protocol_version: 1,
+    protocol_version: 2,
+    request_id: 9,
     player_id: 251,
+    resumed: true,
+    resume_token: TOKEN,
     tick_hz: 30,
     params: PARAMS,
     players: [
@@ -167,11 +196,62 @@ const SAMPLE_SERVER = [
   { type: 'Tagged', tick: 99, shooter: 3, victim: 4 },
   { type: 'Pong', nonce: 7 },
   { type: 'Error', code: 'ServerFull', message: 'the server is full (64 players)' },
+  { type: 'Error', code: 'PingTimeout', message: 'ping timeout' },
+  { type: 'Ping', nonce: 0xffffffff, rtt_us: 1250 },
+  { type: 'Chat', from: 3, text: '<b>hi</b>', whisper: false },
+  { type: 'Chat', from: 70000, text: 'psst', whisper: true },
+  { type: 'Notice', subject: 4, kind: 'Away' },
+  { type: 'Notice', subject: 4, kind: 'Back' },
+  { type: 'Ack', request_id: 5, error: null },
+  { type: 'Ack', request_id: 6, error: 'rate limited: slow down' },
 ];
 
-test('Join encodes as documented: variant, varint version, length-prefixed UTF-8', () => {
-  const bytes = encodeClientMessage({ type: 'Join', protocol_version: 1, name: 'Alice' });
-  assert.equal(hex(bytes), '00010541' + '6c696365');
+test('Join encodes as documented: variant, version, request id, name, optional token', () => {
+  const join = { type: 'Join', protocol_version: 2, request_id: 300, name: 'Alice', resume_token: null };
+  assert.equal(hex(encodeClientMessage(join)), '00' + '02' + 'fb2c01' + '05416c696365' + '00');
+  // A token is 16 raw bytes after the Some tag: no length prefix, no varints.
+  const withToken = encodeClientMessage({ ...join, resume_token: TOKEN });
+  assert.equal(hex(withToken), '0002fb2c0105416c696365' + '01' + hex(TOKEN));
+  // A Uint8Array token is the same bytes; a missing token is None.
+  assert.equal(hex(encodeClientMessage({ ...join, resume_token: Uint8Array.from(TOKEN) })), hex(withToken));
+  const { resume_token: _, ...noToken } = join;
+  assert.equal(hex(encodeClientMessage(noToken)), hex(encodeClientMessage(join)));
+});
+
+test('Leave is the variant index alone, and decodes to just its type', () => {
+  assert.equal(hex(encodeClientMessage({ type: 'Leave' })), '06');
+  assert.deepStrictEqual(decodeClientMessage(fromHex('06')), { type: 'Leave' });
+});
+
+test('bools and option tags are one byte, 0 or 1, and nothing else', () => {
+  const chat = encodeServerMessage({ type: 'Chat', from: 1, text: 'a', whisper: true });
+  assert.equal(hex(chat), '08' + '01' + '0161' + '01');
+  for (const bad of ['02', '80', 'ff']) {
+    assertMalformed(() => decodeServerMessage(fromHex('08010161' + bad)), /invalid bool/, bad);
+    assertMalformed(() => decodeServerMessage(fromHex('0a05' + bad)), /invalid option tag/, bad);
+    assertMalformed(
+      () => decodeClientMessage(fromHex('0002010141' + bad + '00'.repeat(16))),
+      /invalid option tag/,
+      bad,
+    );
+  }
+  assert.deepStrictEqual(decodeServerMessage(fromHex('0a0501' + '026f6b')), {
+    type: 'Ack',
+    request_id: 5,
+    error: 'ok',
+  });
+});
+
+test('the encoder refuses tokens that are not 16 bytes and flags that are not booleans', () => {
+  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A' };
+  for (const token of [[], TOKEN.slice(1), [...TOKEN, 0], 'abcdefghijklmnop', [...TOKEN.slice(1), 256]]) {
+    assertMalformed(() => encodeClientMessage({ ...join, resume_token: token }), /resume_token/);
+  }
+  assertMalformed(
+    () => encodeServerMessage({ type: 'Chat', from: 1, text: 'a', whisper: 1 }),
+    /whisper must be a boolean/,
+  );
+  assertMalformed(() => encodeServerMessage({ type: 'Notice', subject: 1, kind: 'Gone' }), /kind/);
 });
 
 test('Input encodes seq as a varint, buttons as a raw byte and aim as f32 LE', () => {
@@ -188,7 +268,12 @@ test('Error encodes its code as a bare variant index', () => {
     'ServerFull',
     'MalformedMessage',
     'UnexpectedMessage',
+    'RateLimited',
+    'Kicked',
+    'PingTimeout',
   ]);
+  assert.deepEqual(NOTICE_KINDS, ['Away', 'Back']);
+  assert.equal(PlayerFlags.AWAY, 2);
 });
 
 test('varints use the shortest form at every boundary', () => {
@@ -228,31 +313,25 @@ test('decoding accepts ArrayBuffer, Uint8Array views with an offset, and Buffer'
 test('non-minimal varints are accepted, as bincode accepts them', () => {
   assert.deepEqual(decodeClientMessage(fromHex('02fb0500')), { type: 'Ping', nonce: 5 });
   assert.deepEqual(decodeClientMessage(fromHex('02fc05000000')), { type: 'Ping', nonce: 5 });
-  assert.deepEqual(decodeClientMessage(fromHex('00fb0100' + '0141')), {
-    type: 'Join',
-    protocol_version: 1,
-    name: 'A',
-  });
+  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A', resume_token: null };
+  assert.deepEqual(decodeClientMessage(fromHex('00fb0200' + 'fc01000000' + '0141' + '00')), join);
   // Lengths are u64: every marker up to 253 is fine.
-  assert.deepEqual(decodeClientMessage(fromHex('0001' + 'fd0100000000000000' + '41')), {
-    type: 'Join',
-    protocol_version: 1,
-    name: 'A',
-  });
+  assert.deepEqual(decodeClientMessage(fromHex('000201' + 'fd0100000000000000' + '41' + '00')), join);
   // The variant index is a u32 too.
   assert.deepEqual(decodeClientMessage(fromHex('fb0200' + '05')), { type: 'Ping', nonce: 5 });
 });
 
 test('integer markers wider than the type, u128 and the reserved byte are refused', () => {
   const cases = [
-    ['00fc01000000' + '0141', 'u16 version with a u32 marker'],
-    ['00fd0100000000000000' + '0141', 'u16 version with a u64 marker'],
-    ['00fe' + '01'.repeat(16) + '0141', 'u16 version with a u128 marker'],
-    ['00ff' + '0141', 'u16 version with the reserved marker'],
+    ['00fc02000000' + '01' + '0141' + '00', 'u16 version with a u32 marker'],
+    ['00fd0200000000000000' + '01' + '0141' + '00', 'u16 version with a u64 marker'],
+    ['00fe' + '02'.repeat(16) + '01' + '0141' + '00', 'u16 version with a u128 marker'],
+    ['00ff' + '01' + '0141' + '00', 'u16 version with the reserved marker'],
+    ['0002fd0100000000000000' + '0141' + '00', 'u32 request id with a u64 marker'],
     ['02fd0500000000000000', 'u32 nonce with a u64 marker'],
     ['02fe' + '00'.repeat(16), 'u32 nonce with a u128 marker'],
     ['02ff', 'u32 nonce with the reserved marker'],
-    ['0001fe' + '00'.repeat(16), 'length with a u128 marker'],
+    ['000201fe' + '00'.repeat(16), 'length with a u128 marker'],
     ['fd0200000000000000' + '05', 'variant index with a u64 marker'],
   ];
   for (const [bytes, label] of cases) {
@@ -287,9 +366,10 @@ test('trailing bytes after a complete message are refused', () => {
 test('a length prefix larger than the input is refused before allocating', () => {
   const started = performance.now();
   // String length 2^64 - 1, a u32-sized one and one just past the end.
-  assertMalformed(() => decodeClientMessage(fromHex('0001fdffffffffffffffff41')), /length of name/);
-  assertMalformed(() => decodeClientMessage(fromHex('0001fcffffffff41')), /length of name/);
-  assertMalformed(() => decodeClientMessage(fromHex('00010241')), /length of name|truncated/);
+  assertMalformed(() => decodeClientMessage(fromHex('000201fdffffffffffffffff41')), /length of name/);
+  assertMalformed(() => decodeClientMessage(fromHex('000201fcffffffff41')), /length of name/);
+  assertMalformed(() => decodeClientMessage(fromHex('0002010241')), /length of name|truncated/);
+  assertMalformed(() => decodeClientMessage(fromHex('0401fcffffffff41')), /length of text/);
   // Vec lengths: 4 billion players, and 2 players in the bytes of one.
   assertMalformed(() => decodeServerMessage(fromHex('0100fcffffffff')), /length of players/);
   const one = encodeServerMessage({ ...SAMPLE_SERVER[1], tick: 0, orbs: [], bolts: [] });
@@ -301,16 +381,33 @@ test('a length prefix larger than the input is refused before allocating', () =>
 });
 
 test('invalid UTF-8 in a string is refused', () => {
-  assertMalformed(() => decodeClientMessage(fromHex('000101ff')), /UTF-8/);
-  assertMalformed(() => decodeClientMessage(fromHex('000102c328')), /UTF-8/);
+  assertMalformed(() => decodeClientMessage(fromHex('00020101ff00')), /UTF-8/);
+  assertMalformed(() => decodeClientMessage(fromHex('00020102c32800')), /UTF-8/);
   assertMalformed(() => decodeServerMessage(fromHex('020403eda080')), /UTF-8/); // a lone surrogate
+  assertMalformed(() => decodeServerMessage(fromHex('080101ff00')), /UTF-8/);
 });
 
-test('unknown variants and error codes are refused', () => {
-  assertMalformed(() => decodeClientMessage(fromHex('03')), /unknown client message variant 3/);
-  assertMalformed(() => decodeServerMessage(fromHex('07')), /unknown server message variant 7/);
-  assertMalformed(() => decodeServerMessage(fromHex('060500')), /unknown code variant 5/);
+test('a leading byte order mark is text like any other, kept both ways', () => {
+  const message = { type: 'Chat', from: 1, text: '\ufeffhi', whisper: false };
+  assert.equal(hex(encodeServerMessage(message)), '080105efbbbf686900');
+  assert.deepStrictEqual(decodeServerMessage(encodeServerMessage(message)), message);
+});
+
+test('unknown variants, error codes and notice kinds are refused', () => {
+  assertMalformed(() => decodeClientMessage(fromHex('07')), /unknown client message variant 7/);
+  assertMalformed(() => decodeServerMessage(fromHex('0b')), /unknown server message variant 11/);
+  assertMalformed(() => decodeServerMessage(fromHex('060800')), /unknown code variant 8/);
+  assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
   assertMalformed(() => decodeServerMessage(fromHex('')), /truncated/);
+});
+
+test('a resume token cut short is refused wherever it is', () => {
+  const welcome = encodeServerMessage(SAMPLE_SERVER[0]);
+  // Welcome: variant, version, request id, player id (u16 marker), resumed, then the token.
+  const tokenStart = 1 + 1 + 1 + 3 + 1;
+  assert.equal(hex(welcome.subarray(tokenStart, tokenStart + 16)), hex(TOKEN));
+  assertMalformed(() => decodeServerMessage(welcome.subarray(0, tokenStart + 15)), /resume_token/);
+  assertMalformed(() => decodeClientMessage(fromHex('0002010141' + '01' + '00'.repeat(15))), /resume_token/);
 });
 
 test('a client Input with a non-finite aim is refused both ways, as the server refuses it', () => {
@@ -339,8 +436,11 @@ test('the encoder refuses values that do not fit the wire types', () => {
     [{ type: 'Ping', nonce: 1.5 }, /nonce/],
     [{ type: 'Ping' }, /nonce/],
     [{ type: 'Input', seq: 1, buttons: 256, aim: 0 }, /buttons/],
-    [{ type: 'Join', protocol_version: 65536, name: 'A' }, /protocol_version/],
-    [{ type: 'Join', protocol_version: 1, name: 7 }, /name/],
+    [{ type: 'Join', protocol_version: 65536, request_id: 1, name: 'A' }, /protocol_version/],
+    [{ type: 'Join', protocol_version: 2, request_id: 1, name: 7 }, /name/],
+    [{ type: 'Join', protocol_version: 2, name: 'A' }, /request_id/],
+    [{ type: 'Chat', request_id: -1, text: 'a' }, /request_id/],
+    [{ type: 'Whisper', request_id: 1, to: 2 ** 32, text: 'a' }, /to/],
     [{ type: 'Shout' }, /unknown client message type/],
     [null, /unknown client message type/],
   ];
@@ -389,6 +489,22 @@ test('mutated and random input either decodes consistently or throws ProtocolErr
       assert.deepStrictEqual(decode(encode(message)), message, `round ${round} ${hex(bytes)}`);
     }
   }
+});
+
+test('validateChat follows the server rules: trimmed, 1 to 200 characters, no control characters', () => {
+  assert.equal(MAX_CHAT_CHARS, 200);
+  assert.deepEqual(validateChat('  <b>hi</b> '), { ok: true, text: '<b>hi</b>' });
+  assert.deepEqual(validateChat(' '), { ok: false, error: 'message is empty' });
+  assert.deepEqual(validateChat('x'.repeat(200)), { ok: true, text: 'x'.repeat(200) });
+  assert.deepEqual(validateChat('x'.repeat(201)), { ok: false, error: 'message is longer than 200 characters' });
+  // Characters, not UTF-16 units: 200 emoji are fine.
+  assert.equal(validateChat('😀'.repeat(200)).ok, true);
+  assert.equal(validateChat('😀'.repeat(201)).ok, false);
+  for (const control of ['\u0000', '\u0007', '\u001b', '\u007f', '\u0085', '\n']) {
+    assert.deepEqual(validateChat(`a${control}b`), { ok: false, error: 'message contains a control character' });
+  }
+  // Not control characters for Rust either: format characters and the like pass.
+  assert.equal(validateChat('a\u202eb').ok, true);
 });
 
 test('validateName follows the server rules', () => {

@@ -1,0 +1,351 @@
+// What the browser tests share: starting (and killing, and restarting) the real server binary,
+// launching Debian's Chromium, opening a player's page with its console watched, polling the
+// test hook `window.skirmish.state`, and a TCP proxy that can cut a page's connection.
+//
+// Environment: SKIRMISH_BIN (default target/debug/skirmish), CHROMIUM (default /usr/bin/chromium).
+
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const SERVER_BIN = process.env.SKIRMISH_BIN || join(ROOT, 'target/debug/skirmish');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = join(ROOT, 'target/browser-artifacts');
+
+/** The machine has no internet: without these flags Chromium stalls on network lookups. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const SERVER_START_MS = 15_000;
+/** Any single expectation about the game. */
+export const PATIENCE_MS = 10_000;
+/** The canvas's background colour (render.js BACKGROUND). */
+export const BACKGROUND = [5, 7, 13];
+
+/**
+ * Console errors that a deliberate outage makes the browser print, and nothing else: the
+ * WebSocket that cannot connect, and the client's plain-HTTP request that asks the server why
+ * (net.js `diagnoseFailedUpgrade`), which fails the same way while the server is away, or gets
+ * 426 if the server came back between the two.
+ */
+export const OUTAGE_ERRORS = [
+  /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws' failed: /,
+  /^Failed to load resource: net::ERR_CONNECTION_REFUSED$/,
+  /^Failed to load resource: the server responded with a status of 426 \(Upgrade Required\)$/,
+];
+
+/**
+ * Console errors of a deliberately refused token: the WebSocket's, and the 401 of the request
+ * that fetches the reason.
+ */
+export const REFUSED_TOKEN_ERRORS = [
+  /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws(\?token=[^']*)?' failed: /,
+  /^Failed to load resource: the server responded with a status of 401 \(Unauthorized\)$/,
+];
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * @typedef {object} Server
+ * @property {string} url
+ * @property {number} port
+ * @property {() => Promise<void>} stop SIGTERM (a clean shutdown), SIGKILL after 3 s
+ * @property {() => Promise<void>} kill SIGKILL: the server vanishes, as in a crash
+ * @property {() => string} log the tail of its stderr
+ */
+
+/**
+ * Starts the server; resolves once it prints its address.
+ * @param {string[]} [args] extra flags
+ * @param {number} [port] 0 for an ephemeral port
+ * @returns {Promise<Server>}
+ */
+export function startServer(args = [], port = 0) {
+  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk) => {
+    output = (output + chunk).slice(-20_000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (running()) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const kill = async () => {
+    if (running()) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let settled = false;
+    const settle = (error, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) {
+        stop();
+        reject(error);
+      } else {
+        resolve(value);
+      }
+    };
+    const timer = setTimeout(() => {
+      settle(new Error(`server did not print its address within ${SERVER_START_MS} ms:\n${output}`));
+    }, SERVER_START_MS);
+    child.once('error', (error) => {
+      settle(new Error(`cannot start ${SERVER_BIN}: ${error.message} (run \`cargo build\` first)`));
+    });
+    child.once('exit', (code, signal) => {
+      settle(new Error(`server exited early (${code ?? signal}):\n${stdout}${output}`));
+    });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^skirmish listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m.exec(stdout);
+      if (match) {
+        settle(null, { url: match[1], port: Number(match[2]), stop, kill, log: () => output });
+      }
+    });
+  });
+}
+
+/** @returns {Promise<import('playwright-core').Browser>} */
+export function launchBrowser() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+}
+
+/**
+ * @typedef {object} Player
+ * @property {import('playwright-core').Page} page
+ * @property {string} name
+ * @property {string[]} errors console errors, page errors and dialogs that nobody expected
+ * @property {string[]} expected console errors let through while `allowed` was set
+ * @property {RegExp[] | null} allowed console errors expected right now (a deliberate outage)
+ */
+
+/**
+ * Opens the game as `name` in a browser context of its own (pages that share a context share a
+ * window, where the one in front can starve the other of animation frames), and records every
+ * console error, page error and dialog (an `alert` would mean injected script ran).
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} url
+ * @param {string} name
+ * @param {{query?: string, allowed?: RegExp[] | null}} [options] `query`: more of the page query
+ *   (`&token=...`); `allowed`: console errors expected while the page loads
+ * @returns {Promise<Player>}
+ */
+export async function openPlayer(browser, url, name, { query = '', allowed = null } = {}) {
+  const context = await browser.newContext({ viewport: { width: 960, height: 640 } });
+  context.setDefaultTimeout(PATIENCE_MS);
+  const page = await context.newPage();
+  /** @type {Player} */
+  const player = { page, name, errors: [], expected: [], allowed };
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (player.allowed && player.allowed.some((pattern) => pattern.test(text))) {
+      player.expected.push(text);
+    } else {
+      player.errors.push(`console error: ${text}`);
+    }
+  });
+  page.on('pageerror', (error) => player.errors.push(`page error: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    player.errors.push(`dialog: ${dialog.type()} ${dialog.message()}`);
+    dialog.dismiss().catch(() => {});
+  });
+  await page.goto(`${url}/?name=${encodeURIComponent(name)}${query}`, { timeout: PATIENCE_MS });
+  return player;
+}
+
+/** @param {import('playwright-core').Page} page */
+export function stateOf(page) {
+  return page.evaluate(() => window.skirmish.state);
+}
+
+/**
+ * Polls the page's state until `predicate(state)` holds (it runs here, in Node).
+ * @param {import('playwright-core').Page} page
+ * @param {string} what for the failure message
+ * @param {(state: any) => boolean} predicate
+ * @param {number} [patience] ms
+ */
+export async function waitForState(page, what, predicate, patience = PATIENCE_MS) {
+  const deadline = Date.now() + patience;
+  let state = null;
+  while (Date.now() < deadline) {
+    state = await stateOf(page);
+    if (state && predicate(state)) return state;
+    await sleep(50);
+  }
+  const shown = state ? { ...state, orbs: undefined } : state;
+  throw new Error(`timed out after ${patience} ms waiting for ${what}; state: ${JSON.stringify(shown)}`);
+}
+
+/**
+ * Holds a key down for a moment, steering the ship.
+ * @param {import('playwright-core').Page} page
+ * @param {string} key
+ * @param {number} ms
+ */
+export async function holdKey(page, key, ms) {
+  await page.keyboard.down(key);
+  await page.waitForTimeout(ms);
+  await page.keyboard.up(key);
+}
+
+/**
+ * Types a line into the chat: Enter opens the box, Enter sends.
+ * @param {import('playwright-core').Page} page
+ * @param {string} text
+ */
+export async function typeChat(page, text) {
+  await page.keyboard.press('Enter');
+  await page.locator('#chat-input').waitFor({ state: 'visible', timeout: PATIENCE_MS });
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * How much of the canvas is drawn: pixels sampled across it that differ from the background,
+ * and the colour at the centre (where our ship is).
+ * @param {import('playwright-core').Page} page
+ * @param {number[]} background
+ */
+export function canvasPixels(page, background) {
+  return page.evaluate((bg) => {
+    const canvas = document.getElementById('game');
+    const ctx = canvas.getContext('2d');
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const differs = (i) =>
+      Math.abs(data[i] - bg[0]) + Math.abs(data[i + 1] - bg[1]) + Math.abs(data[i + 2] - bg[2]) > 24;
+    let sampled = 0;
+    let drawn = 0;
+    for (let i = 0; i < data.length; i += 4 * 101) {
+      sampled++;
+      if (differs(i)) drawn++;
+    }
+    const centre = 4 * (Math.floor(canvas.height / 2) * canvas.width + Math.floor(canvas.width / 2));
+    return {
+      width: canvas.width,
+      height: canvas.height,
+      sampled,
+      drawn,
+      centre: [data[centre], data[centre + 1], data[centre + 2]],
+      centreDrawn: differs(centre),
+    };
+  }, background);
+}
+
+/**
+ * Saves a screenshot of every open page (after a failure) and adds what the pages and the
+ * server reported to the error.
+ * @param {Error} error
+ * @param {Player[]} players
+ * @param {Server[]} servers
+ * @param {string} label
+ */
+export async function explainFailure(error, players, servers, label) {
+  for (const { page, name } of players) {
+    if (!page.isClosed()) {
+      const path = join(ARTIFACTS, `${label}-${name.toLowerCase()}-failure.png`);
+      await page.screenshot({ path, timeout: 5000 }).catch(() => {});
+    }
+  }
+  error.message += `\n--- page errors: ${JSON.stringify(players.map((p) => [p.name, p.errors]))}`;
+  for (const server of servers) {
+    error.message += `\n--- server log (tail):\n${server.log().slice(-4000)}`;
+  }
+  return error;
+}
+
+/** @param {Player} player @param {string} file */
+export function screenshot(player, file) {
+  return player.page.screenshot({ path: join(ARTIFACTS, file), timeout: PATIENCE_MS });
+}
+
+/**
+ * @typedef {object} Proxy
+ * @property {number} port
+ * @property {string} url
+ * @property {() => Promise<void>} cut destroys every connection through it and stops listening
+ * @property {() => Promise<void>} restore listens again on the same port
+ * @property {() => Promise<void>} stop
+ */
+
+/**
+ * A TCP proxy in front of the server: the page loads and connects through it, and the test can
+ * cut it, which the page sees as a lost network while the server goes on running.
+ * @param {number} targetPort
+ * @returns {Promise<Proxy>}
+ */
+export async function startProxy(targetPort) {
+  /** @type {Set<net.Socket>} */
+  const sockets = new Set();
+  /** @type {net.Server | null} */
+  let server = null;
+  const listen = (port) =>
+    new Promise((resolve, reject) => {
+      const listener = net.createServer((client) => {
+        const upstream = net.connect(targetPort, '127.0.0.1');
+        sockets.add(client);
+        sockets.add(upstream);
+        const done = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        for (const socket of [client, upstream]) {
+          socket.on('error', done);
+          socket.on('close', done);
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      listener.once('error', reject);
+      listener.listen(port, '127.0.0.1', () => {
+        server = listener;
+        resolve(listener.address().port);
+      });
+    });
+  const close = async () => {
+    const listener = server;
+    server = null;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (listener) await new Promise((resolve) => listener.close(() => resolve()));
+  };
+  const port = await listen(0);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    cut: close,
+    restore: async () => {
+      await listen(port);
+    },
+    stop: close,
+  };
+}
