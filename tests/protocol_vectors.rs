@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v2.json"
+    "/tests/vectors/protocol_v3.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -149,6 +149,18 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     x: 130.0,
                     y: 200.0,
                 }],
+                tags: vec![
+                    Tagged {
+                        tick: Tick(6),
+                        shooter: PlayerId(1),
+                        victim: PlayerId(2),
+                    },
+                    Tagged {
+                        tick: Tick(7),
+                        shooter: PlayerId(300),
+                        victim: PlayerId(1),
+                    },
+                ],
             }),
         ),
         (
@@ -287,6 +299,7 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
         ("empty", ""),
         ("unknown variant", "0b"),
         ("snapshot truncated after tick", "0107"),
+        ("snapshot claims a tag it does not hold", "01070000000103"),
         ("snapshot claims 2^32 players", "0107fcffffffff"),
         ("snapshot claims 2^64-1 players", "0107fdffffffffffffffff"),
         ("unknown error code", "0609"),

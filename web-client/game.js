@@ -213,6 +213,23 @@ export class Game {
   }
 
   /**
+   * Adds a tag to the kill feed (and flashes the screen if we were the victim).
+   * @param {{shooter: number, victim: number}} tag
+   * @param {number} now
+   */
+  recordTag(tag, now) {
+    this.killFeed.push({
+      shooter: this.nameOf(tag.shooter),
+      victim: this.nameOf(tag.victim),
+      shooterId: tag.shooter,
+      victimId: tag.victim,
+      at: now,
+    });
+    if (this.killFeed.length > KILL_FEED_LENGTH) this.killFeed.shift();
+    if (tag.victim === this.playerId) this.taggedAt = now;
+  }
+
+  /**
    * Applies one decoded server message.
    * @param {{type: string} & Record<string, any>} message
    * @param {number} now ms
@@ -223,7 +240,11 @@ export class Game {
         this.welcome(message);
         break;
       case 'Snapshot':
-        if (this.inGame) this.receiveSnapshot(message, now);
+        if (this.inGame) {
+          this.receiveSnapshot(message, now);
+          const tags = message.tags || [];
+          for (let i = 0; i < tags.length; i++) this.recordTag(tags[i], now);
+        }
         break;
       case 'PlayerJoined':
         this.roster.set(message.id, message.name);
@@ -231,16 +252,8 @@ export class Game {
       case 'PlayerLeft':
         this.roster.delete(message.id);
         break;
-      case 'Tagged':
-        this.killFeed.push({
-          shooter: this.nameOf(message.shooter),
-          victim: this.nameOf(message.victim),
-          shooterId: message.shooter,
-          victimId: message.victim,
-          at: now,
-        });
-        if (this.killFeed.length > KILL_FEED_LENGTH) this.killFeed.shift();
-        if (message.victim === this.playerId) this.taggedAt = now;
+      case 'Tagged': // servers before protocol 3 sent tags one by one
+        this.recordTag(message, now);
         break;
       case 'Pong':
         if (message.nonce === this.pingOutstanding) {

@@ -17,7 +17,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -138,6 +138,13 @@ const BOLT_STATE = [
   ['x', F32],
   ['y', F32],
 ];
+
+/** A tag: `shooter`'s bolt hit `victim` at `tick`. */
+const TAGGED = [
+  ['tick', U32],
+  ['shooter', U32],
+  ['victim', U32],
+];
 /** @type {Field[]} */
 const PING = [['nonce', U32]];
 
@@ -202,18 +209,13 @@ const SERVER_VARIANTS = [
       ['players', VEC, PLAYER_STATE],
       ['orbs', VEC, ORB_STATE],
       ['bolts', VEC, BOLT_STATE],
+      ['tags', VEC, TAGGED],
     ],
   ],
   ['PlayerJoined', PLAYER_INFO],
   ['PlayerLeft', [['id', U32]]],
-  [
-    'Tagged',
-    [
-      ['tick', U32],
-      ['shooter', U32],
-      ['victim', U32],
-    ],
-  ],
+  // Not sent since version 3 (tags travel in `Snapshot.tags`); kept so indices stay stable.
+  ['Tagged', TAGGED],
   ['Pong', PING],
   [
     'Error',
@@ -264,7 +266,7 @@ function minStructBytes(schema) {
 
 /** Smallest encoding of one element of each Vec schema, computed once. */
 const MIN_ELEMENT_BYTES = new Map(
-  [PLAYER_INFO, PLAYER_STATE, ORB_STATE, BOLT_STATE].map((s) => [s, minStructBytes(s)]),
+  [PLAYER_INFO, PLAYER_STATE, ORB_STATE, BOLT_STATE, TAGGED].map((s) => [s, minStructBytes(s)]),
 );
 
 /** @param {Array<[string, Field[]]>} variants */

@@ -263,11 +263,17 @@ impl<O: Outbox> TickLoop<O> {
     /// Drains events and simulates `count` ticks back to back, then publishes one snapshot of
     /// the result. Public so tests and benches can drive the loop on a manual clock.
     pub fn run_ticks(&mut self, count: u32) {
+        // At most one tag per player per tick: room for a full catch-up, reserved only when
+        // players joined, so steady ticks never allocate.
+        let most_tags = self.world.players().len() * self.config.max_catch_up_ticks.max(1) as usize;
+        if self.snapshot.tags.capacity() < most_tags {
+            self.snapshot.tags.reserve(most_tags);
+        }
         for _ in 0..count {
             self.drain_events();
             self.expire_away_players();
             self.world.step();
-            self.broadcast_tags();
+            self.snapshot.tags.extend_from_slice(self.world.tags());
         }
         self.publish_snapshot();
         self.stats
@@ -427,13 +433,6 @@ impl<O: Outbox> TickLoop<O> {
         }
     }
 
-    fn broadcast_tags(&mut self) {
-        for index in 0..self.world.tags().len() {
-            let tag = self.world.tags()[index];
-            self.send_to_others(None, &ServerMessage::Tagged(tag));
-        }
-    }
-
     fn publish_snapshot(&mut self) {
         self.world.write_snapshot(&mut self.snapshot);
         let buffer = self
@@ -446,6 +445,7 @@ impl<O: Outbox> TickLoop<O> {
             .store(self.encoded.len() as u64, Ordering::Relaxed);
         self.outbox
             .publish_snapshot(self.world.tick(), self.encoded.clone());
+        self.snapshot.tags.clear();
     }
 
     /// Encodes a small message into a shared buffer (no allocation in steady state) and hands it

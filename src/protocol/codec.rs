@@ -109,15 +109,17 @@ const MAX_VARINT_U64_BYTES: usize = 9;
 const MAX_PLAYER_BYTES: usize = 3 * MAX_VARINT_U32_BYTES + 5 * 4 + 1;
 const MAX_ORB_BYTES: usize = MAX_VARINT_U32_BYTES + 2 * 4;
 const MAX_BOLT_BYTES: usize = 2 * MAX_VARINT_U32_BYTES + 2 * 4;
+const MAX_TAG_BYTES: usize = 3 * MAX_VARINT_U32_BYTES;
 
 /// The most bytes [`encode_snapshot_into`] can write for `snapshot`, so a caller can reserve
 /// once and know the encoder will not grow its buffer.
 pub fn snapshot_encoded_len_bound(snapshot: &Snapshot) -> usize {
     2 * MAX_VARINT_U32_BYTES
-        + 3 * MAX_VARINT_U64_BYTES
+        + 4 * MAX_VARINT_U64_BYTES
         + snapshot.players.len() * MAX_PLAYER_BYTES
         + snapshot.orbs.len() * MAX_ORB_BYTES
         + snapshot.bolts.len() * MAX_BOLT_BYTES
+        + snapshot.tags.len() * MAX_TAG_BYTES
 }
 
 /// Appends `ServerMessage::Snapshot(snapshot)` to `out`, byte for byte what
@@ -160,6 +162,12 @@ fn write_snapshot(snapshot: &Snapshot, out: &mut [u8]) -> usize {
         out.varint_u32(b.owner.0);
         out.f32(b.x);
         out.f32(b.y);
+    }
+    out.varint_len(snapshot.tags.len());
+    for t in &snapshot.tags {
+        out.varint_u32(t.tick.0);
+        out.varint_u32(t.shooter.0);
+        out.varint_u32(t.victim.0);
     }
     out.at
 }
@@ -433,6 +441,13 @@ mod tests {
                         y: float(i, 8),
                     })
                     .collect(),
+                tags: (0..count / 3 + 1)
+                    .map(|i| Tagged {
+                        tick: Tick(pick(i, 8)),
+                        shooter: PlayerId(pick(i, 9)),
+                        victim: PlayerId(pick(i, 10)),
+                    })
+                    .collect(),
             };
             let message = ServerMessage::Snapshot(snapshot);
             let expected = bincode_bytes(&message);
@@ -473,6 +488,11 @@ mod tests {
                 owner: PlayerId(1),
                 x: 0.0,
                 y: 0.0,
+            }],
+            tags: vec![Tagged {
+                tick: Tick(5),
+                shooter: PlayerId(1),
+                victim: PlayerId(70_000),
             }],
         });
         let bytes = encode_server_message(&snapshot).unwrap();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,7 +139,9 @@ pub enum ServerMessage {
     PlayerJoined(PlayerInfo),
     /// Someone left; their entity is gone from the next snapshot.
     PlayerLeft(PlayerLeft),
-    /// A bolt from `shooter` hit `victim`.
+    /// A bolt from `shooter` hit `victim`. Not sent since version 3: tags travel in
+    /// [`Snapshot::tags`], encoded once for everyone instead of one message per player per tag.
+    /// Kept so that the variants after it keep their indices.
     Tagged(Tagged),
     Pong(Ping),
     /// Why the server is about to close the connection.
@@ -250,6 +252,10 @@ pub struct Snapshot {
     pub players: Vec<PlayerState>,
     pub orbs: Vec<OrbState>,
     pub bolts: Vec<BoltState>,
+    /// Tags that happened since the previous snapshot (in this tick, or in the ticks a
+    /// catching-up loop ran back to back). A reader that skips a snapshot misses its tags; the
+    /// scores they changed are in every snapshot.
+    pub tags: Vec<Tagged>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]

@@ -14,6 +14,7 @@ const SNAPSHOT_VARIANT: u32 = 1;
 const MIN_PLAYER_BYTES: usize = 1 + 5 * 4 + 1 + 1 + 1;
 const MIN_ORB_BYTES: usize = 1 + 2 * 4;
 const MIN_BOLT_BYTES: usize = 1 + 1 + 2 * 4;
+const MIN_TAG_BYTES: usize = 3;
 
 /// What a scan found, besides what the visitor saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,7 @@ pub struct SnapshotScan {
     pub players: u32,
     pub orbs: u32,
     pub bolts: u32,
+    pub tags: u32,
 }
 
 /// Scans `bytes` as a server message. Returns `Ok(None)` if it is a valid-looking message of
@@ -63,6 +65,12 @@ pub fn scan_snapshot(
         reader.f32()?;
         reader.f32()?;
     }
+    let tags = reader.count(MIN_TAG_BYTES)?;
+    for _ in 0..tags {
+        reader.varint_u32()?;
+        reader.varint_u32()?;
+        reader.varint_u32()?;
+    }
     if reader.at != bytes.len() {
         return Err(DecodeError::TrailingBytes {
             extra: bytes.len() - reader.at,
@@ -73,6 +81,7 @@ pub fn scan_snapshot(
         players,
         orbs,
         bolts,
+        tags,
     }))
 }
 
@@ -140,7 +149,7 @@ fn malformed(what: &str) -> DecodeError {
 mod tests {
     use super::*;
     use crate::protocol::{
-        BoltState, OrbState, Ping, ServerMessage, Snapshot, decode_server_message,
+        BoltState, OrbState, Ping, ServerMessage, Snapshot, Tagged, decode_server_message,
         encode_server_message,
     };
 
@@ -173,6 +182,11 @@ mod tests {
                 x: 0.0,
                 y: 1.0,
             }],
+            tags: vec![Tagged {
+                tick: Tick(70_000),
+                shooter: PlayerId(3),
+                victim: PlayerId(300),
+            }],
         }
     }
 
@@ -190,7 +204,8 @@ mod tests {
                     tick: snapshot.tick,
                     players,
                     orbs: 300,
-                    bolts: 1
+                    bolts: 1,
+                    tags: 1,
                 }
             );
         }

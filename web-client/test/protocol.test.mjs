@@ -22,7 +22,7 @@ import {
   validateName,
 } from '../protocol.js';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v2.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v3.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -76,7 +76,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 2);
+  assert.equal(PROTOCOL_VERSION, 3);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -189,8 +189,9 @@ const SAMPLE_SERVER = [
       { id: 65536, x: Math.fround(2999.9), y: 0 },
     ],
     bolts: [{ id: 9, owner: 3, x: Math.fround(10.1), y: Math.fround(20.2) }],
+    tags: [{ tick: 123456, shooter: 3, victim: 70000 }],
   },
-  { type: 'Snapshot', tick: 0, players: [], orbs: [], bolts: [] },
+  { type: 'Snapshot', tick: 0, players: [], orbs: [], bolts: [], tags: [] },
   { type: 'PlayerJoined', id: 4, name: 'Carol' },
   { type: 'PlayerLeft', id: 4 },
   { type: 'Tagged', tick: 99, shooter: 3, victim: 4 },
@@ -420,7 +421,7 @@ test('a client Input with a non-finite aim is refused both ways, as the server r
 });
 
 test('server floats are taken as they are, NaN included (the server is trusted for values)', () => {
-  const message = decodeServerMessage(fromHex('01' + '00' + '00' + '01' + '00' + '0000c07f' + '00000000' + '00'));
+  const message = decodeServerMessage(fromHex('01' + '00' + '00' + '01' + '00' + '0000c07f' + '00000000' + '00' + '00'));
   assert.ok(Number.isNaN(message.orbs[0].x));
 });
 
