@@ -63,3 +63,23 @@ async fn a_refused_bot_is_counted_with_the_reason() {
     assert_eq!(*count, 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatting_bots_are_heard_by_everyone() {
+    let server = start_server(&[]).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 10,
+        duration: Duration::from_millis(6500),
+        ramp_per_second: 100.0,
+        behaviour: Behaviour::Chat,
+        seed: 5,
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
+    assert_eq!(report.chat_sent, 10, "each bot speaks once in 6.5 s");
+    assert_eq!((report.chat_acked, report.chat_refused), (10, 0));
+    // Every line reaches every bot, its speaker included (Socket.IO's io.emit).
+    assert_eq!(report.chat_received, 100);
+    server.stop().await;
+}

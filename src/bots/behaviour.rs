@@ -15,7 +15,20 @@ pub enum Behaviour {
     Chase,
     /// Join and only read: no inputs at all.
     Idle,
+    /// Wander, and say a line in chat every five seconds.
+    Chat,
 }
+
+/// Inputs between two chat lines of a `chat` bot (five seconds at 30 Hz).
+const INPUTS_PER_CHAT_LINE: u32 = 150;
+
+/// What chatting bots say, in turn.
+const CHAT_LINES: [&str; 4] = [
+    "gg",
+    "anyone near the middle?",
+    "<b>not bold</b>",
+    "nice shot",
+];
 
 /// What a bot knows when it decides: its own position and the nearest other player's.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +45,8 @@ pub struct Pilot {
     aim: f32,
     /// Inputs left before the wanderer picks a new direction.
     steps_until_turn: u32,
+    /// Inputs decided so far (paces chat lines).
+    inputs: u32,
 }
 
 /// The controls for one input.
@@ -60,7 +75,16 @@ impl Pilot {
             held: 0,
             aim: 0.0,
             steps_until_turn: 0,
+            inputs: 0,
         }
+    }
+
+    /// A line to say in chat now, for `chat` bots, at most every [`INPUTS_PER_CHAT_LINE`]
+    /// inputs. Call once per input.
+    pub fn chat_line(&mut self) -> Option<&'static str> {
+        self.inputs = self.inputs.wrapping_add(1);
+        let due = self.behaviour == Behaviour::Chat && self.inputs % INPUTS_PER_CHAT_LINE == 0;
+        due.then(|| CHAT_LINES[(self.inputs / INPUTS_PER_CHAT_LINE) as usize % CHAT_LINES.len()])
     }
 
     pub fn sends_inputs(&self) -> bool {
@@ -74,7 +98,7 @@ impl Pilot {
                 buttons: 0,
                 aim: 0.0,
             },
-            Behaviour::Wander => self.wander(),
+            Behaviour::Wander | Behaviour::Chat => self.wander(),
             Behaviour::Chase => match (view.me, view.nearest_other) {
                 (Some(me), Some(target)) => self.chase(me, target),
                 _ => self.wander(),
@@ -140,6 +164,15 @@ mod tests {
         let controls = pilot.next_controls(&view);
         assert_eq!(controls.buttons & !buttons::FIRE, buttons::RIGHT);
         assert!(controls.aim.abs() < 1e-6);
+    }
+
+    #[test]
+    fn chatters_speak_every_five_seconds_and_others_never() {
+        let mut chatter = Pilot::new(Behaviour::Chat, 1);
+        let lines = (0..600).filter_map(|_| chatter.chat_line()).count();
+        assert_eq!(lines, 4);
+        let mut wanderer = Pilot::new(Behaviour::Wander, 1);
+        assert!((0..600).all(|_| wanderer.chat_line().is_none()));
     }
 
     #[test]

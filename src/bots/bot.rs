@@ -16,7 +16,7 @@ use super::behaviour::{Pilot, View};
 use super::stats::SwarmStats;
 use crate::client::{ClientError, close_code, connect_websocket};
 use crate::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, ServerMessage, Tick,
+    Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, ServerMessage, Tick,
     decode_server_message, encode_client_message, scan_snapshot,
 };
 
@@ -103,6 +103,13 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
                     break true;
                 }
                 stats.inputs_sent.fetch_add(1, Ordering::Relaxed);
+                if let Some(text) = pilot.chat_line() {
+                    let chat = ClientMessage::Chat(Chat { request_id: seq, text: text.to_owned() });
+                    if send(&mut writer, &chat).await.is_err() {
+                        break true;
+                    }
+                    stats.chat_sent.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     };
@@ -245,6 +252,16 @@ async fn read_until_closed(
                 stats.record_snapshot(gap, ack);
             }
             Ok(None) => match decode_server_message(&frame.payload) {
+                Ok(ServerMessage::Ack(ack)) => {
+                    let counter = match ack.error {
+                        None => &stats.chat_acked,
+                        Some(_) => &stats.chat_refused,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(ServerMessage::Chat(_)) => {
+                    stats.chat_received.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(ServerMessage::Ping(ping)) => {
                     // Full means a pong is already waiting to go: the server needs only one.
                     let _ = pongs.try_send(ping.nonce);

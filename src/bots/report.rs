@@ -35,6 +35,11 @@ pub struct Report {
     pub ack_latency: Percentiles,
     pub ack_latency_p99_ms: f64,
     pub inputs_sent: u64,
+    /// Chat lines sent, acknowledged, refused, and received by all bots.
+    pub chat_sent: u64,
+    pub chat_acked: u64,
+    pub chat_refused: u64,
+    pub chat_received: u64,
     pub bytes_per_bot_per_s: f64,
     /// Share of one core the swarm used over the run.
     pub swarm_cpu_percent: f64,
@@ -83,6 +88,10 @@ impl Report {
             ack_latency: summary.ack,
             ack_latency_p99_ms: summary.ack.p99_ms,
             inputs_sent: load(&stats.inputs_sent),
+            chat_sent: load(&stats.chat_sent),
+            chat_acked: load(&stats.chat_acked),
+            chat_refused: load(&stats.chat_refused),
+            chat_received: load(&stats.chat_received),
             bytes_per_bot_per_s: if connected_seconds > 0.0 {
                 load(&stats.bytes_received) as f64 / connected_seconds
             } else {
@@ -165,6 +174,13 @@ impl Report {
             "  bandwidth     {:.1} KiB/s per bot",
             self.bytes_per_bot_per_s / 1024.0
         );
+        if self.chat_sent > 0 {
+            let _ = writeln!(
+                out,
+                "  chat          sent {}  acknowledged {}  refused {}  lines received {}",
+                self.chat_sent, self.chat_acked, self.chat_refused, self.chat_received
+            );
+        }
         let _ = writeln!(out, "  decode errors {}", self.decode_errors);
         let _ = writeln!(
             out,

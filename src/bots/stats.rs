@@ -27,6 +27,11 @@ pub struct SwarmStats {
     pub connected_micros: AtomicU64,
     pub decode_errors: AtomicU64,
     pub inputs_sent: AtomicU64,
+    /// Chat lines sent by `chat` bots, acknowledged, refused, and chat lines received.
+    pub chat_sent: AtomicU64,
+    pub chat_acked: AtomicU64,
+    pub chat_refused: AtomicU64,
+    pub chat_received: AtomicU64,
     /// Connections that never got a welcome, by reason.
     failed: Mutex<BTreeMap<String, u64>>,
     /// Joined connections that ended before the run did, by close code or error.
@@ -87,6 +92,10 @@ impl Default for SwarmStats {
             connected_micros: AtomicU64::new(0),
             decode_errors: AtomicU64::new(0),
             inputs_sent: AtomicU64::new(0),
+            chat_sent: AtomicU64::new(0),
+            chat_acked: AtomicU64::new(0),
+            chat_refused: AtomicU64::new(0),
+            chat_received: AtomicU64::new(0),
             failed: Mutex::new(BTreeMap::new()),
             dropped: Mutex::new(BTreeMap::new()),
             histograms: Mutex::new(Histograms {
