@@ -83,7 +83,8 @@ impl Pilot {
     /// inputs. Call once per input.
     pub fn chat_line(&mut self) -> Option<&'static str> {
         self.inputs = self.inputs.wrapping_add(1);
-        let due = self.behaviour == Behaviour::Chat && self.inputs % INPUTS_PER_CHAT_LINE == 0;
+        let due =
+            self.behaviour == Behaviour::Chat && self.inputs.is_multiple_of(INPUTS_PER_CHAT_LINE);
         due.then(|| CHAT_LINES[(self.inputs / INPUTS_PER_CHAT_LINE) as usize % CHAT_LINES.len()])
     }
 
