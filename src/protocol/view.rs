@@ -30,9 +30,23 @@ pub struct SnapshotScan {
 /// another kind (decode those with the full codec), `Ok(Some(..))` for a well-formed snapshot.
 pub fn scan_snapshot(
     bytes: &[u8],
-    mut visit_player: impl FnMut(&PlayerState),
+    visit_player: impl FnMut(&PlayerState),
 ) -> Result<Option<SnapshotScan>, DecodeError> {
     let mut reader = Reader { bytes, at: 0 };
+    let scan = scan_fields(&mut reader, visit_player).map_err(malformed)?;
+    if scan.is_some() && reader.at != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - reader.at,
+        });
+    }
+    Ok(scan)
+}
+
+/// Reads a snapshot's fields (or just the variant of another message).
+fn scan_fields(
+    reader: &mut Reader<'_>,
+    mut visit_player: impl FnMut(&PlayerState),
+) -> Result<Option<SnapshotScan>, Bad> {
     if reader.varint_u32()? != SNAPSHOT_VARIANT {
         return Ok(None);
     }
@@ -71,11 +85,6 @@ pub fn scan_snapshot(
         reader.varint_u32()?;
         reader.varint_u32()?;
     }
-    if reader.at != bytes.len() {
-        return Err(DecodeError::TrailingBytes {
-            extra: bytes.len() - reader.at,
-        });
-    }
     Ok(Some(SnapshotScan {
         tick,
         players,
@@ -90,52 +99,57 @@ struct Reader<'a> {
     at: usize,
 }
 
+/// Why a scan failed, cheap to return on every field (a `DecodeError` is made once, at the end).
+type Bad = &'static str;
+
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let end = self
-            .at
-            .checked_add(N)
-            .filter(|&end| end <= self.bytes.len());
-        let Some(end) = end else {
-            return Err(malformed("unexpected end of message"));
-        };
-        let mut out = [0u8; N];
-        out.copy_from_slice(&self.bytes[self.at..end]);
-        self.at = end;
-        Ok(out)
+    #[inline(always)]
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], Bad> {
+        let bytes = self
+            .bytes
+            .get(self.at..self.at + N)
+            .ok_or("unexpected end of message")?;
+        self.at += N;
+        // The slice is exactly N bytes long, so this conversion cannot fail.
+        bytes.try_into().map_err(|_| "unexpected end of message")
     }
 
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take::<1>()?[0])
+    #[inline(always)]
+    fn u8(&mut self) -> Result<u8, Bad> {
+        let byte = *self.bytes.get(self.at).ok_or("unexpected end of message")?;
+        self.at += 1;
+        Ok(byte)
     }
 
-    fn f32(&mut self) -> Result<f32, DecodeError> {
+    #[inline(always)]
+    fn f32(&mut self) -> Result<f32, Bad> {
         Ok(f32::from_le_bytes(self.take()?))
     }
 
     /// bincode's varint for a u32: one byte below 251, else a marker and 2 or 4 bytes.
-    fn varint_u32(&mut self) -> Result<u32, DecodeError> {
+    #[inline(always)]
+    fn varint_u32(&mut self) -> Result<u32, Bad> {
         match self.u8()? {
             byte @ 0..=250 => Ok(u32::from(byte)),
             251 => Ok(u32::from(u16::from_le_bytes(self.take()?))),
             252 => Ok(u32::from_le_bytes(self.take()?)),
-            _ => Err(malformed("invalid integer marker for a u32")),
+            _ => Err("invalid integer marker for a u32"),
         }
     }
 
     /// bincode's varint for a u64 length, refused if the remaining bytes cannot hold that many
     /// elements of at least `min_element_bytes` each.
-    fn count(&mut self, min_element_bytes: usize) -> Result<u32, DecodeError> {
+    fn count(&mut self, min_element_bytes: usize) -> Result<u32, Bad> {
         let count: u64 = match self.u8()? {
             byte @ 0..=250 => u64::from(byte),
             251 => u64::from(u16::from_le_bytes(self.take()?)),
             252 => u64::from(u32::from_le_bytes(self.take()?)),
             253 => u64::from_le_bytes(self.take()?),
-            _ => return Err(malformed("invalid integer marker for a length")),
+            _ => return Err("invalid integer marker for a length"),
         };
         let remaining = (self.bytes.len() - self.at) as u64;
         if count.saturating_mul(min_element_bytes as u64) > remaining {
-            return Err(malformed("length exceeds the message"));
+            return Err("length exceeds the message");
         }
         Ok(count as u32)
     }
