@@ -8,21 +8,8 @@ import assert from 'node:assert/strict';
 import { Buttons, PlayerFlags } from '../protocol.js';
 import { stepBody, tickSeconds } from '../movement.js';
 import { Game, MAX_PENDING_INPUTS, UNKNOWN_NAME } from '../game.js';
+import { PARAMS } from './fixtures.mjs';
 
-const PARAMS = {
-  arena_width: 3000,
-  arena_height: 2000,
-  player_radius: 18,
-  orb_radius: 8,
-  bolt_radius: 5,
-  accel: 1800,
-  friction: 3,
-  max_speed: 420,
-  bolt_speed: 900,
-  bolt_lifetime_ticks: 27,
-  fire_cooldown_ticks: 9,
-  spawn_protection_ticks: 60,
-};
 const TICK_MS = 1000 / 30;
 const DT = tickSeconds(30);
 const ME = 7;

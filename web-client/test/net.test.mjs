@@ -18,6 +18,7 @@ import {
   reconnectionAttemptsFrom,
 } from '../net.js';
 import { PROTOCOL_VERSION, decodeClientMessage, encodeServerMessage } from '../protocol.js';
+import { PARAMS } from './fixtures.mjs';
 
 const TOKEN = Array.from({ length: 16 }, (_, i) => i * 16 + 1);
 const OTHER_TOKEN = Array.from({ length: 16 }, () => 0xee);
@@ -30,20 +31,6 @@ const EVENTS = [
   'reconnect_error',
   'reconnect_failed',
 ];
-const PARAMS = {
-  arena_width: 3000,
-  arena_height: 2000,
-  player_radius: 18,
-  orb_radius: 8,
-  bolt_radius: 5,
-  accel: 1800,
-  friction: 3,
-  max_speed: 420,
-  bolt_speed: 900,
-  bolt_lifetime_ticks: 27,
-  fire_cooldown_ticks: 9,
-  spawn_protection_ticks: 60,
-};
 /** Fast reconnection for tests: a few milliseconds instead of seconds. */
 const FAST = { reconnectionDelay: 5, reconnectionDelayMax: 20, randomizationFactor: 0.5 };
 

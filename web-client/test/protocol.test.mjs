@@ -21,6 +21,7 @@ import {
   validateChat,
   validateName,
 } from '../protocol.js';
+import { PARAMS } from './fixtures.mjs';
 
 const VECTORS_URL = new URL('../../tests/vectors/protocol_v3.json', import.meta.url);
 
@@ -124,20 +125,6 @@ for (const [side, list, decode] of [
 // -------------------------------------------------------------------------------------------
 // Hand-made bytes: the format rules, independently of the vectors.
 
-const PARAMS = {
-  arena_width: 3000,
-  arena_height: 2000,
-  player_radius: 18,
-  orb_radius: 8,
-  bolt_radius: 5,
-  accel: 1800,
-  friction: 3,
-  max_speed: 420,
-  bolt_speed: 900,
-  bolt_lifetime_ticks: 27,
-  fire_cooldown_ticks: 9,
-  spawn_protection_ticks: 60,
-};
 
 /** One of each message, with values that exercise every varint width. */
 const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
