@@ -288,3 +288,35 @@ async fn http_serves_the_game_health_and_refuses_plain_gets_on_ws() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_persistent_flooder_is_closed_and_others_play_on() {
+    let server = start_server(&[]).await;
+    let (mut alice, welcome) = GameClient::join(&server.ws_url(), "Alice").await.unwrap();
+    let (mut flooder, _) = GameClient::join(&server.ws_url(), "Flooder").await.unwrap();
+    // 500 messages a second for two seconds: far over the limit, for longer than its grace.
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(10));
+    for burst in 0..220u32 {
+        ticker.tick().await;
+        for i in 0..5 {
+            let input = PlayerInput {
+                seq: burst * 5 + i + 1,
+                buttons: buttons::UP,
+                aim: 0.0,
+            };
+            if flooder.send(&ClientMessage::Input(input)).await.is_err() {
+                break;
+            }
+        }
+    }
+    let (code, reason, error) = expect_close(&mut flooder).await;
+    assert_eq!((code, reason.as_str()), (1008, "rate limited"));
+    assert!(error.unwrap().contains("messages a second"));
+
+    let first = wait_for_snapshot(&mut alice, "a snapshot", |_| true).await;
+    wait_for_snapshot(&mut alice, "fresh snapshots after the flood", |s| {
+        s.tick.since(first.tick) >= 5 && s.players.iter().any(|p| p.id == welcome.player_id)
+    })
+    .await;
+    server.stop().await;
+}

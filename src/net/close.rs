@@ -32,11 +32,13 @@ pub enum CloseReason {
     PingTimeout,
     /// Removed by the operator or the game (see `Sessions::kick`).
     Kicked,
+    /// Kept sending faster than the message rate limit.
+    RateLimited,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
-    pub const ALL: [CloseReason; 15] = [
+    pub const ALL: [CloseReason; 16] = [
         CloseReason::ClientClosed,
         CloseReason::TextFrame,
         CloseReason::Malformed,
@@ -52,6 +54,7 @@ impl CloseReason {
         CloseReason::Leave,
         CloseReason::PingTimeout,
         CloseReason::Kicked,
+        CloseReason::RateLimited,
     ];
 
     /// Position in [`CloseReason::ALL`], for per-reason counters.
@@ -77,6 +80,7 @@ impl CloseReason {
             CloseReason::Leave => "leave",
             CloseReason::PingTimeout => "ping_timeout",
             CloseReason::Kicked => "kicked",
+            CloseReason::RateLimited => "rate_limited",
         }
     }
 
@@ -88,7 +92,9 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::ServerShutdown => "server shutting down",
             CloseReason::Kicked => "server namespace disconnect",
-            CloseReason::SlowConsumer | CloseReason::ProtocolError => "transport error",
+            CloseReason::SlowConsumer | CloseReason::ProtocolError | CloseReason::RateLimited => {
+                "transport error"
+            }
             CloseReason::TextFrame
             | CloseReason::Malformed
             | CloseReason::TooLarge
@@ -117,7 +123,7 @@ impl CloseReason {
             CloseReason::ProtocolError => 1002,
             CloseReason::TextFrame => 1003,
             CloseReason::Malformed => 1007,
-            CloseReason::Unexpected => 1008,
+            CloseReason::Unexpected | CloseReason::RateLimited => 1008,
             CloseReason::TooLarge => 1009,
             CloseReason::ServerFull => 1013,
             CloseReason::VersionMismatch => 4000,
@@ -147,6 +153,7 @@ impl CloseReason {
             CloseReason::Leave => "bye",
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::Kicked => "kicked",
+            CloseReason::RateLimited => "rate limited",
         }
     }
 
@@ -160,6 +167,7 @@ impl CloseReason {
             CloseReason::Unexpected => Some(ErrorCode::UnexpectedMessage),
             CloseReason::PingTimeout => Some(ErrorCode::PingTimeout),
             CloseReason::Kicked => Some(ErrorCode::Kicked),
+            CloseReason::RateLimited => Some(ErrorCode::RateLimited),
             _ => None,
         }
     }

@@ -42,6 +42,10 @@ const DRAIN_LIMIT: usize = 1 << 20;
 /// Chat lines a player may send in a burst, and refilled per second after it.
 const CHAT_BURST: f64 = 5.0;
 const CHAT_PER_SECOND: f64 = 1.0;
+/// How long a client may stay over its message rate limit (`ConnectionLimits::
+/// messages_per_second`, bursts of twice that) before it is closed (1008, "rate limited");
+/// until then messages over the limit are dropped and counted.
+const FLOOD_GRACE: Duration = Duration::from_secs(1);
 /// Stands in for "no deadline" in timers.
 const FAR_FUTURE: Duration = Duration::from_secs(86_400);
 
@@ -316,11 +320,27 @@ impl Session<'_> {
         });
         push_reliable(self.ctx, event).await;
         let mut chat_allowance = TokenBucket::new(CHAT_BURST, CHAT_PER_SECOND);
+        let mut flood = FloodGuard::new(self.ctx.limits.messages_per_second);
         loop {
             let message = match self.next_message(reader, &mut assembler).await {
                 Ok(message) => message,
                 Err(ended) => return ended,
             };
+            match flood.admit(Instant::now()) {
+                Admit::Yes => {}
+                Admit::Drop => {
+                    self.ctx
+                        .net
+                        .messages_rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Admit::Disconnect => {
+                    let rate = self.ctx.limits.messages_per_second;
+                    let detail = format!("more than {rate} messages a second");
+                    return Ended::new(CloseReason::RateLimited, detail);
+                }
+            }
             match message {
                 ClientMessage::Input(input) => self.forward_input(id, input),
                 ClientMessage::Ping(ping) => self.reply(&ServerMessage::Pong(ping)),
@@ -579,6 +599,46 @@ fn ended_by_transport(error: WebSocketError) -> Ended {
     }
 }
 
+/// What to do with a message, as far as the rate limit is concerned.
+enum Admit {
+    Yes,
+    Drop,
+    Disconnect,
+}
+
+/// The per-connection message rate limit: a token bucket, and how long the client has been
+/// over it.
+struct FloodGuard {
+    allowance: TokenBucket,
+    over_since: Option<Instant>,
+}
+
+impl FloodGuard {
+    fn new(per_second: f64) -> FloodGuard {
+        FloodGuard {
+            allowance: TokenBucket::new(2.0 * per_second, per_second),
+            over_since: None,
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> Admit {
+        if self.allowance.take(now) {
+            // A flooder gets the odd token as the bucket refills; only a client that has let
+            // the bucket fill halfway again has really slowed down.
+            if self.allowance.tokens >= self.allowance.capacity / 2.0 {
+                self.over_since = None;
+            }
+            return Admit::Yes;
+        }
+        let since = *self.over_since.get_or_insert(now);
+        if now.duration_since(since) >= FLOOD_GRACE {
+            Admit::Disconnect
+        } else {
+            Admit::Drop
+        }
+    }
+}
+
 /// A token bucket: `capacity` actions at once, refilled at `per_second`.
 struct TokenBucket {
     capacity: f64,
@@ -754,4 +814,46 @@ async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
         Frame::close(reason.code(), reason.text().as_bytes()),
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(guard: &mut FloodGuard, start: Instant, per_second: u32, seconds: u32) -> (u32, bool) {
+        let mut dropped = 0;
+        for i in 0..per_second * seconds {
+            let at = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_second));
+            match guard.admit(at) {
+                Admit::Yes => {}
+                Admit::Drop => dropped += 1,
+                Admit::Disconnect => return (dropped, true),
+            }
+        }
+        (dropped, false)
+    }
+
+    #[test]
+    fn players_at_sixty_hertz_are_never_limited() {
+        let mut guard = FloodGuard::new(90.0);
+        assert_eq!(feed(&mut guard, Instant::now(), 62, 30), (0, false));
+    }
+
+    #[test]
+    fn a_short_burst_is_dropped_but_forgiven() {
+        let mut guard = FloodGuard::new(90.0);
+        let start = Instant::now();
+        let (dropped, disconnected) = feed(&mut guard, start, 400, 1);
+        assert!(dropped > 0 && !disconnected);
+        // Back to a normal rate: the bucket refills and nothing more is dropped.
+        let later = start + Duration::from_secs(3);
+        assert_eq!(feed(&mut guard, later, 30, 10), (0, false));
+    }
+
+    #[test]
+    fn a_sustained_flood_is_disconnected() {
+        let mut guard = FloodGuard::new(90.0);
+        let (_, disconnected) = feed(&mut guard, Instant::now(), 300, 5);
+        assert!(disconnected);
+    }
 }

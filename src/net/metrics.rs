@@ -125,7 +125,12 @@ pub fn render(ctx: &ServerContext) -> String {
         "WebSocket payload bytes sent.",
         load(&net.bytes_out),
     );
-    let extra: [(&str, &str, &AtomicU64); 3] = [
+    let extra: [(&str, &str, &AtomicU64); 4] = [
+        (
+            "skirmish_messages_rate_limited_total",
+            "Client messages dropped by the per-connection rate limit.",
+            &net.messages_rate_limited,
+        ),
         (
             "skirmish_chat_rate_limited_total",
             "Chat lines refused by the rate limit.",

@@ -43,6 +43,9 @@ pub struct ConnectionLimits {
     pub ping_timeout: Duration,
     /// How long a client may take to send its HTTP request headers.
     pub handshake_timeout: Duration,
+    /// Messages a player may send per second on average: an input per tick with room to
+    /// spare for heartbeats, pings and chat (90 at 30 Hz).
+    pub messages_per_second: f64,
 }
 
 impl ConnectionLimits {
@@ -58,6 +61,7 @@ impl ConnectionLimits {
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
             handshake_timeout: config.handshake_timeout,
+            messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct NetStats {
     pub bytes_out: AtomicU64,
     /// Chat lines refused by the rate limit.
     pub chat_rate_limited: AtomicU64,
+    /// Messages dropped by the per-connection message rate limit.
+    pub messages_rate_limited: AtomicU64,
     /// Upgrades refused for their Origin (403) or by the authenticator (401).
     pub refused_origin: AtomicU64,
     pub refused_auth: AtomicU64,

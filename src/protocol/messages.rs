@@ -303,8 +303,8 @@ pub enum ErrorCode {
     ServerFull,
     MalformedMessage,
     UnexpectedMessage,
-    /// Too many messages too fast (reserved: chat refusals travel in `Ack` errors; the
-    /// input-flood limit will close with it).
+    /// Too many messages too fast, for too long (close 1008). Chat refusals travel in `Ack`
+    /// errors instead.
     RateLimited,
     /// Removed by the server's operator or game logic.
     Kicked,
