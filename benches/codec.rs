@@ -31,6 +31,7 @@ fn live_snapshot() -> Snapshot {
                 seq,
                 buttons: (turn % 16) as u8 | if turn % 3 == 0 { buttons::FIRE } else { 0 },
                 aim: (turn % 628) as f32 / 100.0,
+                ..Default::default()
             };
             world.queue_input(PlayerId(id), input);
         }
@@ -58,6 +59,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 seq: 70_000,
                 buttons: buttons::UP | buttons::FIRE,
                 aim: 1.25,
+                ..Default::default()
             }),
         ),
         ("ping", ClientMessage::Ping(Ping { nonce: 123_456 })),

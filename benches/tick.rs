@@ -56,6 +56,7 @@ fn input_for(id: u32, seq: u32) -> PlayerInput {
         seq,
         buttons: HEADINGS[(h % 9) as usize] | fire,
         aim: (h >> 16) as f32 / 65536.0 * std::f32::consts::TAU + seq as f32 * 0.05,
+        ..Default::default()
     }
 }
 

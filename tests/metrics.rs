@@ -42,6 +42,7 @@ async fn counters_follow_players_joining_playing_and_leaving() {
             seq,
             buttons: buttons::LEFT,
             aim: 0.0,
+            ..Default::default()
         };
         alice.send(&ClientMessage::Input(input)).await.unwrap();
     }

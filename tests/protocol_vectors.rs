@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v3.json"
+    "/tests/vectors/protocol_v4.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -18,7 +18,15 @@ const MOVEMENT_FILE: &str = concat!(
 );
 
 fn client_messages() -> Vec<(&'static str, ClientMessage)> {
-    let input = |seq, buttons, aim| ClientMessage::Input(PlayerInput { seq, buttons, aim });
+    let input = |seq, buttons, aim| {
+        ClientMessage::Input(PlayerInput {
+            seq,
+            buttons,
+            aim,
+            ack_tick: Tick(seq.wrapping_sub(3)),
+            view_tick: Tick(seq.wrapping_sub(6)),
+        })
+    };
     vec![
         (
             "join",

@@ -40,6 +40,7 @@ async fn two_players_see_each_other_move_and_leave() {
             seq,
             buttons: buttons::RIGHT,
             aim: 0.0,
+            ..Default::default()
         };
         alice.send(&ClientMessage::Input(input)).await.unwrap();
     }
@@ -303,6 +304,7 @@ async fn a_persistent_flooder_is_closed_and_others_play_on() {
                 seq: burst * 5 + i + 1,
                 buttons: buttons::UP,
                 aim: 0.0,
+                ..Default::default()
             };
             if flooder.send(&ClientMessage::Input(input)).await.is_err() {
                 break;

@@ -124,6 +124,7 @@ async fn a_dropped_player_resumes_within_the_grace_with_its_state() {
             seq,
             buttons: buttons::DOWN,
             aim: 0.0,
+            ..Default::default()
         };
         alice.send(&ClientMessage::Input(input)).await.unwrap();
     }
@@ -180,6 +181,7 @@ async fn a_dropped_player_resumes_within_the_grace_with_its_state() {
         seq: 11,
         buttons: buttons::UP,
         aim: 0.0,
+        ..Default::default()
     };
     alice.send(&ClientMessage::Input(input)).await.unwrap();
     wait_for_snapshot(&mut alice, "input 11 applied", |s| {

@@ -149,6 +149,8 @@ export class Game {
     /** @type {StoredSnapshot[]} oldest first */
     this.snapshots = [];
     this.latestRawTick = 0;
+    /** Server tick at which others were last drawn (see `computeView`). */
+    this.viewTick = 0;
     this.snapshotsReceived = 0;
     /** Estimated server tick at local time 0: serverTick ≈ now / tickMs + clockOffset. */
     this.clockOffset = null;
@@ -467,7 +469,15 @@ export class Game {
     const buttons = controls.buttons & 0xff;
     this.aim = controls.aim ?? facingOf(buttons, this.aim);
     const seq = (this.seq + 1) >>> 0;
-    if (!this.send({ type: 'Input', seq, buttons, aim: this.aim })) return;
+    const input = {
+      type: 'Input',
+      seq,
+      buttons,
+      aim: this.aim,
+      ack_tick: this.latestRawTick >>> 0,
+      view_tick: this.viewTick >>> 0,
+    };
+    if (!this.send(input)) return;
     this.seq = seq;
     this.pending.push({ seq, buttons });
     if (this.pending.length > MAX_PENDING_INPUTS) this.pending.shift();
@@ -526,6 +536,9 @@ export class Game {
       return view;
     }
     const renderTick = now / this.tickMs + this.clockOffset - INTERPOLATION_DELAY_TICKS;
+    // The server tick drawn for others, sent with each input so hits are judged against it.
+    const newestTick = snapshots[snapshots.length - 1].tick;
+    this.viewTick = (this.latestRawTick + Math.round(renderTick - newestTick)) >>> 0;
 
     // The newest snapshot at or before renderTick (or the oldest we have), and the one after.
     let i = snapshots.length - 1;

@@ -17,7 +17,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -165,6 +165,8 @@ const CLIENT_VARIANTS = [
       ['seq', U32],
       ['buttons', U8],
       ['aim', F32],
+      ['ack_tick', U32],
+      ['view_tick', U32],
     ],
   ],
   ['Ping', PING],

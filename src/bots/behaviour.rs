@@ -4,7 +4,7 @@
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use crate::protocol::buttons;
+use crate::protocol::{Tick, buttons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +35,8 @@ const CHAT_LINES: [&str; 4] = [
 pub struct View {
     pub me: Option<(f32, f32)>,
     pub nearest_other: Option<(f32, f32)>,
+    /// The newest snapshot's tick (the bot's acknowledgement in its inputs).
+    pub tick: Tick,
 }
 
 /// A bot's decision-making state.
@@ -161,6 +163,7 @@ mod tests {
         let view = View {
             me: Some((100.0, 100.0)),
             nearest_other: Some((300.0, 100.0)),
+            ..View::default()
         };
         let controls = pilot.next_controls(&view);
         assert_eq!(controls.buttons & !buttons::FIRE, buttons::RIGHT);

@@ -25,6 +25,10 @@ type Reader = WebSocketRead<ReadHalf<Stream>>;
 type Writer = WebSocketWrite<WriteHalf<Stream>>;
 
 /// How long a bot waits for its connection and welcome.
+/// Ticks behind the newest snapshot a browser draws other players at (its interpolation
+/// delay), reported as the bot's `view_tick`.
+const INTERPOLATION_TICKS: u32 = 2;
+
 const JOIN_PATIENCE: Duration = Duration::from_secs(10);
 /// Inputs remembered for acknowledgement latency (a power of two).
 const SENT_LOG: usize = 256;
@@ -98,7 +102,13 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
                 let view = lock(&shared).view;
                 let controls = pilot.next_controls(&view);
                 lock(&shared).sent[seq as usize % SENT_LOG] = (seq, Some(Instant::now()));
-                let input = ClientMessage::Input(PlayerInput { seq, buttons: controls.buttons, aim: controls.aim });
+                let input = ClientMessage::Input(PlayerInput {
+                    seq,
+                    buttons: controls.buttons,
+                    aim: controls.aim,
+                    ack_tick: view.tick,
+                    view_tick: Tick(view.tick.0.wrapping_sub(INTERPOLATION_TICKS)),
+                });
                 if send(&mut writer, &input).await.is_err() {
                     break true;
                 }
@@ -248,6 +258,7 @@ async fn read_until_closed(
                     }
                 }
                 shared.view.nearest_other = nearest;
+                shared.view.tick = scan.tick;
                 drop(shared);
                 stats.record_snapshot(gap, ack);
             }

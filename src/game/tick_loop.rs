@@ -612,6 +612,7 @@ mod tests {
                     seq: 1,
                     buttons: buttons::UP,
                     aim: 0.0,
+                    ..Default::default()
                 },
             })
             .unwrap();

@@ -554,6 +554,7 @@ mod tests {
             seq,
             buttons: pressed,
             aim,
+            ..Default::default()
         }
     }
 

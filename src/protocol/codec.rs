@@ -285,6 +285,7 @@ mod tests {
                 seq: 123_456,
                 buttons: buttons::ALL,
                 aim: -3.0,
+                ..Default::default()
             }),
             ClientMessage::Ping(Ping { nonce: 7 }),
         ];
@@ -323,6 +324,7 @@ mod tests {
                 seq: 1,
                 buttons: 0,
                 aim,
+                ..Default::default()
             });
             let bytes = encode_client_message(&message).unwrap();
             assert_eq!(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,6 +121,12 @@ pub struct PlayerInput {
     pub buttons: u8,
     /// Direction the player aims, in radians (0 = +x, π/2 = +y, i.e. down on screen).
     pub aim: f32,
+    /// The tick of the newest snapshot the client had received when it sent this input: its
+    /// acknowledgement, so that a transport without delivery reports can pick delta baselines.
+    pub ack_tick: Tick,
+    /// The server tick at which the client was drawing the other players when it sent this
+    /// input (its interpolation point): hits are judged against where targets were then.
+    pub view_tick: Tick,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]

@@ -261,7 +261,7 @@ test('connect sends Join with a request id; the Welcome establishes the session'
   assert.equal(conn.playerId, 7);
   assert.deepEqual(conn.resumeToken, TOKEN);
   assert.equal(storage.map.get(RESUME_TOKEN_KEY), Buffer.from(TOKEN).toString('hex'));
-  assert.equal(conn.send({ type: 'Input', seq: 1, buttons: 0, aim: 0 }), true);
+  assert.equal(conn.send({ type: 'Input', seq: 1, buttons: 0, aim: 0, ack_tick: 0, view_tick: 0 }), true);
   assert.equal(socket.sent.at(-1).type, 'Input');
 });
 

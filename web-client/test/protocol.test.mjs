@@ -23,7 +23,7 @@ import {
 } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v3.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v4.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -77,7 +77,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 3);
+  assert.equal(PROTOCOL_VERSION, 4);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -132,8 +132,8 @@ const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
 const SAMPLE_CLIENT = [
   { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null },
   { type: 'Join', protocol_version: 65535, request_id: 0xffffffff, name: 'Zoë ロボット', resume_token: TOKEN },
-  { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25) },
-  { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0 },
+  { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25), ack_tick: 77, view_tick: 74 },
+  { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0, ack_tick: 0xffffffff, view_tick: 0 },
   { type: 'Ping', nonce: 70000 },
   { type: 'Pong', nonce: 251 },
   { type: 'Chat', request_id: 7, text: '<img src=x onerror=alert(1)> ☺' },
@@ -243,8 +243,8 @@ test('the encoder refuses tokens that are not 16 bytes and flags that are not bo
 });
 
 test('Input encodes seq as a varint, buttons as a raw byte and aim as f32 LE', () => {
-  const bytes = encodeClientMessage({ type: 'Input', seq: 300, buttons: 9, aim: 1.5 });
-  assert.equal(hex(bytes), '01' + 'fb2c01' + '09' + '0000c03f');
+  const bytes = encodeClientMessage({ type: 'Input', seq: 300, buttons: 9, aim: 1.5, ack_tick: 1, view_tick: 0 });
+  assert.equal(hex(bytes), '01' + 'fb2c01' + '09' + '0000c03f' + '01' + '00');
 });
 
 test('Error encodes its code as a bare variant index', () => {
@@ -400,10 +400,10 @@ test('a resume token cut short is refused wherever it is', () => {
 
 test('a client Input with a non-finite aim is refused both ways, as the server refuses it', () => {
   for (const aim of ['0000c07f', '0000807f', '000080ff']) {
-    assertMalformed(() => decodeClientMessage(fromHex('010100' + aim)), /aim/);
+    assertMalformed(() => decodeClientMessage(fromHex('010100' + aim + '0000')), /aim/);
   }
   for (const aim of [NaN, Infinity, -Infinity]) {
-    assertMalformed(() => encodeClientMessage({ type: 'Input', seq: 1, buttons: 0, aim }), /aim/);
+    assertMalformed(() => encodeClientMessage({ type: 'Input', seq: 1, buttons: 0, aim, ack_tick: 0, view_tick: 0 }), /aim/);
   }
 });
 
@@ -423,7 +423,7 @@ test('the encoder refuses values that do not fit the wire types', () => {
     [{ type: 'Ping', nonce: 2 ** 32 }, /nonce/],
     [{ type: 'Ping', nonce: 1.5 }, /nonce/],
     [{ type: 'Ping' }, /nonce/],
-    [{ type: 'Input', seq: 1, buttons: 256, aim: 0 }, /buttons/],
+    [{ type: 'Input', seq: 1, buttons: 256, aim: 0, ack_tick: 0, view_tick: 0 }, /buttons/],
     [{ type: 'Join', protocol_version: 65536, request_id: 1, name: 'A' }, /protocol_version/],
     [{ type: 'Join', protocol_version: 2, request_id: 1, name: 7 }, /name/],
     [{ type: 'Join', protocol_version: 2, name: 'A' }, /request_id/],
