@@ -51,6 +51,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 request_id: 1,
                 name: "Player-0123456".into(),
                 resume_token: Some(ResumeToken([7; 16])),
+                baseline_tick: Some(Tick(4000)),
             }),
         ),
         (
@@ -184,6 +185,7 @@ fn decode_malformed(c: &mut Criterion) {
         request_id: 1,
         name: "Player-0123456".into(),
         resume_token: None,
+        baseline_tick: None,
     }))
     .unwrap();
     let garbage: Vec<u8> = (0..snapshot.len() as u32)

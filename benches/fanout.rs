@@ -1,12 +1,12 @@
 //! What it costs to hand one encoded snapshot to every client, per client, next to what the
 //! kernel charges for the write that follows. All through the real `Sessions` registry.
 //!
-//! - `snapshot_cell/N`: the tick loop publishes through `Outbox::publish_snapshot`; each of N
-//!   receivers then does what a connection's writer does: `changed()`, then
-//!   `borrow_and_update().clone()`, then drops the frame once "sent". Polled directly, no
-//!   runtime: the mechanism alone.
-//! - `snapshot_tasks/N`: the same with N tokio tasks awaiting `changed()` on a two-worker
-//!   runtime, as the server runs them: publish, wake N tasks, each takes the frame. Timed until
+//! - `snapshot_slots/N`: the tick loop publishes through `Outbox::publish_snapshots` into N
+//!   players' slots (the encoder here just hands out shared bytes: encoding is measured by the
+//!   tick bench); each slot is then treated as a connection's writer does: `ready()`, `take()`,
+//!   `sent()`. Polled directly, no runtime: the mechanism alone.
+//! - `snapshot_tasks/N`: the same with N tokio tasks awaiting `ready()` on a two-worker
+//!   runtime, as the server runs them: publish, wake N tasks, each takes its frame. Timed until
 //!   the last one has it.
 //! - `reliable_queues/N`: for comparison, one message broadcast the way `Tagged`, `PlayerJoined`
 //!   and `PlayerLeft` go out (`Outbox::send_to_all_except`: a `try_send` into each player's
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish::game::Outbox;
-use skirmish::net::sessions::{Kick, SessionHandle, Sessions};
+use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use skirmish::protocol::{PlayerId, Tick};
 use tokio::sync::mpsc;
 
@@ -66,26 +66,50 @@ fn group<'a>(
     group
 }
 
-fn snapshot_cell(c: &mut Criterion) {
+/// `n` welcomed players registered in a fresh registry, with their snapshot slots.
+fn registered(n: usize) -> (Arc<Sessions>, Vec<Arc<SnapshotSlot>>) {
+    let sessions = Arc::new(Sessions::new(n));
+    let slots = (0..n)
+        .map(|i| {
+            let (outbound, queue) = mpsc::channel(1);
+            std::mem::forget(queue);
+            let slot = Arc::new(SnapshotSlot::default());
+            let handle = SessionHandle {
+                outbound,
+                kick: Arc::new(Kick::default()),
+                welcomed: Arc::new(AtomicBool::new(true)),
+                snapshots: Arc::clone(&slot),
+            };
+            sessions.register(PlayerId(i as u32 + 1), handle);
+            slot
+        })
+        .collect();
+    (sessions, slots)
+}
+
+fn snapshot_slots(c: &mut Criterion) {
     let bytes = snapshot();
     let mut group = group(c, "fanout");
     for n in SUBSCRIBERS {
-        let sessions = Arc::new(Sessions::new(n));
-        let mut receivers: Vec<_> = (0..n).map(|_| sessions.subscribe_snapshots()).collect();
+        let (sessions, slots) = registered(n);
         let mut cx = Context::from_waker(Waker::noop());
         let mut tick = Tick(0);
         group.throughput(Throughput::Elements(n as u64));
         group.sample_size(samples(n));
-        group.bench_function(BenchmarkId::new("snapshot_cell", n), |b| {
+        group.bench_function(BenchmarkId::new("snapshot_slots", n), |b| {
             b.iter(|| {
                 tick = tick.next();
-                sessions.publish_snapshot(tick, bytes.clone());
-                for receiver in &mut receivers {
+                sessions.publish_snapshots(tick, &mut |_, baseline| {
+                    black_box(baseline);
+                    Some(bytes.clone())
+                });
+                for slot in &slots {
                     {
-                        let changed = pin!(receiver.changed());
-                        assert!(matches!(changed.poll(&mut cx), Poll::Ready(Ok(()))));
+                        let ready = pin!(slot.ready());
+                        assert!(matches!(ready.poll(&mut cx), Poll::Ready(())));
                     }
-                    let frame = receiver.borrow_and_update().clone();
+                    let frame = slot.take().unwrap();
+                    slot.sent(frame.tick);
                     black_box(&frame.bytes);
                 }
             })
@@ -102,17 +126,19 @@ fn snapshot_tasks(c: &mut Criterion) {
         .unwrap();
     let mut group = group(c, "fanout");
     for n in SUBSCRIBERS {
-        let sessions = Arc::new(Sessions::new(n));
+        let (sessions, slots) = registered(n);
         let taken = Arc::new(AtomicUsize::new(0));
         let bench_thread = std::thread::current();
-        let tasks: Vec<_> = (0..n)
-            .map(|_| {
-                let mut receiver = sessions.subscribe_snapshots();
+        let tasks: Vec<_> = slots
+            .into_iter()
+            .map(|slot| {
                 let taken = Arc::clone(&taken);
                 let bench_thread = bench_thread.clone();
                 runtime.spawn(async move {
-                    while receiver.changed().await.is_ok() {
-                        let frame = receiver.borrow_and_update().clone();
+                    loop {
+                        slot.ready().await;
+                        let Some(frame) = slot.take() else { continue };
+                        slot.sent(frame.tick);
                         black_box(&frame.bytes);
                         drop(frame);
                         if taken.fetch_add(1, Ordering::AcqRel) + 1 == n {
@@ -122,7 +148,7 @@ fn snapshot_tasks(c: &mut Criterion) {
                 })
             })
             .collect();
-        // Let every task reach its first `changed().await`.
+        // Let every task reach its first `ready().await`.
         std::thread::sleep(Duration::from_millis(200));
         let mut tick = Tick(0);
         group.throughput(Throughput::Elements(n as u64));
@@ -133,7 +159,7 @@ fn snapshot_tasks(c: &mut Criterion) {
                 for _ in 0..iterations {
                     taken.store(0, Ordering::Release);
                     tick = tick.next();
-                    sessions.publish_snapshot(tick, bytes.clone());
+                    sessions.publish_snapshots(tick, &mut |_, _| Some(bytes.clone()));
                     while taken.load(Ordering::Acquire) < n {
                         std::thread::park();
                     }
@@ -160,6 +186,7 @@ fn reliable_queues(c: &mut Criterion) {
                     outbound,
                     kick: Arc::new(Kick::default()),
                     welcomed: Arc::new(AtomicBool::new(true)),
+                    snapshots: Arc::new(SnapshotSlot::default()),
                 };
                 sessions.register(PlayerId(i as u32 + 1), handle);
                 queue
@@ -226,6 +253,6 @@ fn kernel_write(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = snapshot_cell, snapshot_tasks, reliable_queues, kernel_write
+    targets = snapshot_slots, snapshot_tasks, reliable_queues, kernel_write
 }
 criterion_main!(benches);

@@ -1,15 +1,17 @@
 //! One full tick of the real [`TickLoop`]: drain every player's input from the event queue, step
-//! the world, build and encode the snapshot, publish it into the real `Sessions` snapshot cell.
+//! the world, record it for replication (quantize, sort into interest cells). With no
+//! connection registered, no per-player frame is encoded: that is `tick_delivered`.
 //! Players move and fire the whole time (see [`input_for`]), so bolts fly, tags happen and orbs
 //! are collected; the world also holds its 250 orbs. Only `run_ticks(1)` is timed: refilling
 //! the event queue stands for the connection tasks, which do that work on other threads.
 //!
 //! Throughput is in entities per tick (players + orbs + bolts in flight once warmed up).
 //!
-//! `tick_delivered` is the same tick with every player registered in `Sessions` behind a bounded
-//! queue, as connections are, so that the reliable messages (each `Tagged` goes to every
-//! player) are really delivered; the queues are emptied between ticks, untimed, as the writer
-//! tasks would. It shows what those broadcasts cost the loop at this input's tag rate.
+//! `tick_delivered` is the same tick with every player registered in `Sessions` as connections
+//! are (a bounded reliable queue and a snapshot slot), so that every player's delta snapshot
+//! is encoded (area of interest, against the baseline its writer last sent) and the reliable
+//! messages are delivered. Between ticks, untimed, the queues are emptied and each slot's
+//! frame is taken and marked sent, as the writer tasks would; the mean frame size is printed.
 //!
 //! `cargo bench --bench tick`
 
@@ -23,7 +25,7 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
 use skirmish::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
-use skirmish::net::sessions::{Kick, SessionHandle, Sessions};
+use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
 use tokio::sync::mpsc;
 
@@ -74,6 +76,11 @@ struct Game {
     sessions: Arc<Sessions>,
     /// Each registered player's queue of reliable messages (none unless `delivered`).
     queues: Vec<mpsc::Receiver<Bytes>>,
+    /// Each registered player's snapshot slot (none unless `delivered`).
+    slots: Vec<Arc<SnapshotSlot>>,
+    /// Snapshot frames taken from the slots, and their bytes.
+    frames: u64,
+    frame_bytes: u64,
     players: u32,
     seq: u32,
 }
@@ -94,19 +101,25 @@ impl Game {
             events,
             sessions,
             queues: Vec::new(),
+            slots: Vec::new(),
+            frames: 0,
+            frame_bytes: 0,
             players,
             seq: 0,
         };
         for id in 1..=players {
             if delivered {
                 let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
+                let slot = Arc::new(SnapshotSlot::default());
                 let handle = SessionHandle {
                     outbound,
                     kick: Arc::new(Kick::default()),
                     welcomed: Arc::new(AtomicBool::new(false)),
+                    snapshots: Arc::clone(&slot),
                 };
                 game.sessions.register(PlayerId(id), handle);
                 game.queues.push(queue);
+                game.slots.push(slot);
             }
             game.events
                 .push(GameEvent::Join {
@@ -133,11 +146,19 @@ impl Game {
         game
     }
 
-    /// What the writer tasks do between ticks: take every queued message.
+    /// What the writer tasks do between ticks: take every queued message and snapshot, and
+    /// mark the snapshot sent (the player's next baseline).
     fn drain_queues(&mut self) {
         for queue in &mut self.queues {
             while let Ok(message) = queue.try_recv() {
                 black_box(message);
+            }
+        }
+        for slot in &self.slots {
+            if let Some(frame) = slot.take() {
+                slot.sent(frame.tick);
+                self.frames += 1;
+                self.frame_bytes += frame.bytes.len() as u64;
             }
         }
     }
@@ -208,6 +229,11 @@ fn delivered_tick(c: &mut Criterion) {
         });
         let kicked = game.sessions.delivery.kicked_slow.load(Ordering::Relaxed);
         assert_eq!(kicked, 0, "players kicked: the bench drains too slowly");
+        println!(
+            "tick_delivered/{players}: mean snapshot frame {} bytes over {} frames",
+            game.frame_bytes / game.frames.max(1),
+            game.frames
+        );
     }
     group.finish();
 }

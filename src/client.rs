@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, ServerMessage, Welcome,
-    decode_server_message, encode_client_message,
+    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, PlayerId, Replica, ServerMessage, Welcome,
+    decode_server_message, decode_server_message_with, encode_client_message,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,10 @@ pub struct GameClient {
     ws: FragmentCollector<TokioIo<Upgraded>>,
     /// Payload bytes received so far (snapshots included), for bandwidth figures.
     pub bytes_received: u64,
+    /// The world as this client holds it, rebuilt from delta snapshots; set by the welcome.
+    replica: Option<Replica>,
+    me: PlayerId,
+    tick_hz: u16,
 }
 
 impl GameClient {
@@ -60,6 +64,9 @@ impl GameClient {
         Ok(GameClient {
             ws: FragmentCollector::new(ws),
             bytes_received: 0,
+            replica: None,
+            me: PlayerId(0),
+            tick_hz: 30,
         })
     }
 
@@ -70,6 +77,7 @@ impl GameClient {
             request_id: 1,
             name: name.to_owned(),
             resume_token: None,
+            baseline_tick: None,
         };
         GameClient::join_with(url, join).await
     }
@@ -120,7 +128,19 @@ impl GameClient {
             self.bytes_received += frame.payload.len() as u64;
             match frame.opcode {
                 OpCode::Binary => {
-                    return Ok(Received::Message(decode_server_message(&frame.payload)?));
+                    let message = match self.replica.as_mut() {
+                        Some(replica) => decode_server_message_with(
+                            &frame.payload,
+                            replica,
+                            self.me,
+                            self.tick_hz,
+                        )?,
+                        None => decode_server_message(&frame.payload)?,
+                    };
+                    if let ServerMessage::Welcome(welcome) = &message {
+                        self.start_replica(welcome);
+                    }
+                    return Ok(Received::Message(message));
                 }
                 OpCode::Close => {
                     return Ok(Received::Closed {
@@ -132,6 +152,36 @@ impl GameClient {
                 _ => continue,
             }
         }
+    }
+
+    /// A fresh replica for the welcomed player, unless this connection resumed the player the
+    /// replica already holds (a delta against its newest state may follow).
+    fn start_replica(&mut self, welcome: &Welcome) {
+        let keep = welcome.resumed && welcome.player_id == self.me && self.replica.is_some();
+        if !keep {
+            let params = &welcome.params;
+            self.replica = Some(Replica::new(params.arena_width, params.arena_height));
+        }
+        self.me = welcome.player_id;
+        self.tick_hz = welcome.tick_hz;
+    }
+
+    /// The newest snapshot tick this client holds (for a resuming `Join::baseline_tick`).
+    pub fn latest_tick(&self) -> Option<crate::protocol::Tick> {
+        self.replica.as_ref().and_then(Replica::latest_tick)
+    }
+
+    /// The header of the newest snapshot frame applied.
+    pub fn last_frame_header(&self) -> Option<crate::protocol::delta::FrameHeader> {
+        self.replica.as_ref().and_then(Replica::last_header)
+    }
+
+    /// Moves this client's replica to `other` (a new connection resuming the same player), so
+    /// that a delta against what this one held can be applied there.
+    pub fn hand_replica_to(&mut self, other: &mut GameClient) {
+        other.replica = self.replica.take();
+        other.me = self.me;
+        other.tick_hz = self.tick_hz;
     }
 
     /// The next message, treating a close as an error.

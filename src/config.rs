@@ -32,6 +32,11 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED")]
     pub seed: Option<u64>,
 
+    /// Size of the arena in units, `WIDTHxHEIGHT` (from 200x200 to 100000x100000). Orbs
+    /// scale with its area. Each player is sent only what is near it (1856 x 1256 units).
+    #[arg(long, env = "SKIRMISH_ARENA", default_value = "3000x2000", value_parser = parse_arena)]
+    pub arena: (f32, f32),
+
     /// How long a new connection may take to send its Join message before it is closed.
     #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub join_timeout: Duration,
@@ -116,6 +121,24 @@ fn parse_path(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// Parses an arena size: `3000x2000`.
+pub fn parse_arena(text: &str) -> Result<(f32, f32), String> {
+    let (width, height) = text
+        .split_once('x')
+        .ok_or_else(|| format!("{text:?}: write the size as WIDTHxHEIGHT, e.g. 3000x2000"))?;
+    let side = |side: &str| -> Result<f32, String> {
+        let value: u32 = side
+            .trim()
+            .parse()
+            .map_err(|_| format!("{side:?} is not a whole number of units"))?;
+        if !(200..=100_000).contains(&value) {
+            return Err(format!("{value} is outside 200..=100000"));
+        }
+        Ok(value as f32)
+    };
+    Ok((side(width)?, side(height)?))
+}
+
 /// Parses `250ms`, `25s`, `2m` and the like; a bare number is refused to avoid unit guesses.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
@@ -186,6 +209,8 @@ mod tests {
             "0.0.0.0:9000",
             "--tick-hz",
             "60",
+            "--arena",
+            "1200x800",
             "--seed",
             "7",
         ])
@@ -193,5 +218,8 @@ mod tests {
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.tick_hz, 60);
         assert_eq!(config.seed, Some(7));
+        assert_eq!(config.arena, (1200.0, 800.0));
+        assert!(parse_arena("100x100").is_err());
+        assert!(parse_arena("3000").is_err());
     }
 }

@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v4.json"
+    "/tests/vectors/protocol_v5.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -35,6 +35,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 request_id: 1,
                 name: "Alice".into(),
                 resume_token: None,
+                baseline_tick: None,
             }),
         ),
         (
@@ -46,6 +47,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 resume_token: Some(ResumeToken([
                     0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9,
                 ])),
+                baseline_tick: Some(Tick(70_000)),
             }),
         ),
         (
@@ -55,6 +57,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 request_id: 0,
                 name: "B".into(),
                 resume_token: None,
+                baseline_tick: None,
             }),
         ),
         (
@@ -97,17 +100,6 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
 
 fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     let params = default_params(30);
-    let player = |id, x, y, score, seq| PlayerState {
-        id: PlayerId(id),
-        x,
-        y,
-        vx: -12.5,
-        vy: 0.125,
-        aim: -1.5,
-        score,
-        last_input_seq: seq,
-        flags: if id == 2 { player_flags::PROTECTED } else { 0 },
-    };
     vec![
         (
             "welcome",
@@ -129,53 +121,6 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                         name: "Bob".into(),
                     },
                 ],
-            }),
-        ),
-        (
-            "snapshot",
-            ServerMessage::Snapshot(Snapshot {
-                tick: Tick(7),
-                players: vec![
-                    player(1, 100.5, 200.25, 3, 41),
-                    player(2, 2999.0, 18.0, 1000, 70_000),
-                ],
-                orbs: vec![
-                    OrbState {
-                        id: 0,
-                        x: 10.0,
-                        y: 20.0,
-                    },
-                    OrbState {
-                        id: 249,
-                        x: 1500.5,
-                        y: 999.75,
-                    },
-                ],
-                bolts: vec![BoltState {
-                    id: 65_536,
-                    owner: PlayerId(1),
-                    x: 130.0,
-                    y: 200.0,
-                }],
-                tags: vec![
-                    Tagged {
-                        tick: Tick(6),
-                        shooter: PlayerId(1),
-                        victim: PlayerId(2),
-                    },
-                    Tagged {
-                        tick: Tick(7),
-                        shooter: PlayerId(300),
-                        victim: PlayerId(1),
-                    },
-                ],
-            }),
-        ),
-        (
-            "empty snapshot",
-            ServerMessage::Snapshot(Snapshot {
-                tick: Tick(u32::MAX),
-                ..Snapshot::default()
             }),
         ),
         (
@@ -277,7 +222,7 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
 fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "07"),
+        ("unknown variant", "08"),
         ("variant index with u64 marker", "fd0000000000000000"),
         ("reserved varint marker", "ff"),
         ("truncated join: name missing", "000201"),
@@ -306,10 +251,6 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
         ("unknown variant", "0b"),
-        ("snapshot truncated after tick", "0107"),
-        ("snapshot claims a tag it does not hold", "01070000000103"),
-        ("snapshot claims 2^32 players", "0107fcffffffff"),
-        ("snapshot claims 2^64-1 players", "0107fdffffffffffffffff"),
         ("unknown error code", "0609"),
         ("error message not utf-8", "060002fffe"),
         ("pong with trailing bytes", "05050505"),
@@ -318,6 +259,154 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
         ("unknown notice kind", "090102"),
         ("ack option tag is not 0 or 1", "0a0502"),
     ]
+}
+
+/// Frames the snapshot decoders must refuse, for the arena and baselines of
+/// [`snapshot_sequence`] (applied to a fresh replica: no baseline held).
+fn malformed_snapshot_frames() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("empty", ""),
+        ("truncated after the tick", "0a"),
+        (
+            "delta against a baseline never received",
+            "0a01010000000000000000000000000000",
+        ),
+        ("view beyond the arena", "0a000109000000000000000000000000"),
+        (
+            "checksum of an empty world is not zero",
+            "0a00000000000001000000000000",
+        ),
+        (
+            "a cell outside the view",
+            "0a00000000000000000000000001090101050202",
+        ),
+        (
+            "an update of an entity the baseline lacks",
+            "0a00000000000000000000000001000110050202",
+        ),
+        ("a varint that never ends", "0affffffffffffffffffffff"),
+    ]
+}
+
+/// The world the snapshot sequence is cut from, one state per tick from tick 10.
+fn scripted_world(step: u32) -> Snapshot {
+    let player = |id: u32, x: f32, y: f32, score: u32, seq: u32, flags: u8| PlayerState {
+        id: PlayerId(id),
+        x,
+        y,
+        vx: 12.5 * step as f32,
+        vy: -0.125,
+        aim: 0.5 + 0.1 * step as f32,
+        score,
+        last_input_seq: seq,
+        flags,
+    };
+    let orb = |id: u32, x: f32, y: f32| OrbState { id, x, y };
+    let mut world = Snapshot {
+        tick: Tick(10 + step),
+        ..Snapshot::default()
+    };
+    let me_x = [300.5, 310.0, 320.0, 600.0, 640.0, 700.0][step as usize];
+    let tagged = step >= 2;
+    world.players = vec![
+        player(
+            1,
+            me_x,
+            400.25,
+            if tagged { 13 } else { 3 },
+            40 + step,
+            u8::from(step == 0),
+        ),
+        if tagged {
+            player(
+                2,
+                1500.0 + step as f32,
+                300.0,
+                5,
+                7,
+                player_flags::PROTECTED,
+            )
+        } else {
+            player(2, 900.0 + 5.0 * step as f32, 420.0, 10, 7, 0)
+        },
+        player(3, 1900.0, 1400.0, 70_000, 1, player_flags::AWAY),
+    ];
+    world.orbs = vec![
+        if step == 0 {
+            orb(0, 100.0, 100.0)
+        } else {
+            orb(0, 700.0, 200.0)
+        },
+        orb(5, 1000.0, 1000.0),
+        orb(9, 1950.0, 50.0),
+    ];
+    if step == 1 {
+        world.bolts = vec![BoltState {
+            id: 100,
+            owner: PlayerId(2),
+            x: 880.0,
+            y: 420.0,
+            vx: -900.0,
+            vy: 0.0,
+        }];
+    }
+    if step == 2 {
+        world.tags = vec![Tagged {
+            tick: Tick(12),
+            shooter: PlayerId(1),
+            victim: PlayerId(2),
+        }];
+    }
+    world
+}
+
+/// Frames for player 1 of [`scripted_world`], each against the previous one except the last
+/// (against the one two before), with the state a client holds after applying each.
+fn snapshot_sequence() -> Value {
+    let (width, height) = (2000.0, 1500.0);
+    let me = PlayerId(1);
+    let mut replicator = skirmish::game::replication::Replicator::new(width, height);
+    let mut replica = Replica::new(width, height);
+    let mut frames = Vec::new();
+    let baselines = [None, Some(10), Some(11), Some(12), Some(13), Some(13)];
+    for (step, baseline) in baselines.into_iter().enumerate() {
+        replicator.record(&scripted_world(step as u32), 250 + step as u32);
+        let mut bytes = Vec::new();
+        assert!(replicator.encode_for(me, baseline.map(Tick), &mut bytes));
+        let state = replica.apply(&bytes[1..]).unwrap();
+        frames.push(json!({
+            "baseline": baseline,
+            "hex": hex::encode(&bytes),
+            "state": state_json(state),
+            "tags": replica.tags().iter().map(|t| json!([t.tick.0, t.shooter.0, t.victim.0])).collect::<Vec<_>>(),
+        }));
+    }
+    json!({
+        "arena_width": width,
+        "arena_height": height,
+        "tick_hz": 30,
+        "me": me.0,
+        "frames": frames,
+    })
+}
+
+fn state_json(state: &ReplicaState) -> Value {
+    let own = state.own.map(|own| {
+        json!({
+            "x": own.x, "y": own.y, "vx": own.vx, "vy": own.vy, "aim": own.aim,
+            "last_input_seq": own.last_input_seq, "score": own.score, "flags": own.flags,
+        })
+    });
+    json!({
+        "tick": state.tick.0,
+        "view": [state.view.col0, state.view.row0, state.view.col1, state.view.row1],
+        "checksum": state.checksum(),
+        "player_count": state.player_count,
+        "server_tick_us": state.server_tick_us,
+        "own": own,
+        "scoreboard": state.scoreboard.iter().map(|(id, score)| json!([id.0, score])).collect::<Vec<_>>(),
+        "entities": state.entities.iter().map(|(cell, e)| json!([cell, e.kind_bits, e.id, e.fields])).collect::<Vec<_>>(),
+    })
 }
 
 fn vector(name: &str, bytes: Vec<u8>, value: Value) -> Value {
@@ -354,6 +443,8 @@ fn protocol_vectors() -> Value {
         "protocol_version": PROTOCOL_VERSION,
         "client_messages": client,
         "server_messages": server,
+        "snapshot_sequence": snapshot_sequence(),
+        "malformed_snapshot_frames": malformed(malformed_snapshot_frames()),
         "malformed_client_messages": malformed(malformed_client_messages()),
         "malformed_server_messages": malformed(malformed_server_messages()),
     })
@@ -507,6 +598,33 @@ fn stored_vectors_decode_to_their_values() {
             "{}",
             v["name"]
         );
+    }
+}
+
+#[test]
+fn stored_snapshot_frames_rebuild_their_states() {
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(PROTOCOL_FILE).unwrap()).unwrap();
+    let sequence = &stored["snapshot_sequence"];
+    let width = sequence["arena_width"].as_f64().unwrap() as f32;
+    let height = sequence["arena_height"].as_f64().unwrap() as f32;
+    let mut replica = Replica::new(width, height);
+    for frame in sequence["frames"].as_array().unwrap() {
+        let bytes = hex::decode(frame["hex"].as_str().unwrap()).unwrap();
+        for end in 1..bytes.len() {
+            let mut copy = Replica::new(width, height);
+            assert!(
+                copy.apply(&bytes[1..end]).is_err(),
+                "a prefix of {end} bytes applied"
+            );
+        }
+        let state = replica.apply(&bytes[1..]).unwrap();
+        assert_eq!(state_json(state), frame["state"]);
+    }
+    for (name, hex) in malformed_snapshot_frames() {
+        let bytes = hex::decode(hex).unwrap();
+        let result = Replica::new(width, height).apply(&bytes).map(|_| ());
+        assert!(result.is_err(), "{name} was applied");
     }
 }
 

@@ -10,7 +10,8 @@ use skirmish::protocol::*;
 
 #[tokio::test]
 async fn two_players_see_each_other_move_and_leave() {
-    let server = start_server(&[]).await;
+    // An arena inside one player's area of interest, so the two always see each other.
+    let server = start_server(&["--arena", "1000x700"]).await;
     let (mut alice, alice_welcome) = GameClient::join(&server.ws_url(), "Alice").await.unwrap();
     let (mut bob, bob_welcome) = GameClient::join(&server.ws_url(), "Bob").await.unwrap();
     let (alice_id, bob_id) = (alice_welcome.player_id, bob_welcome.player_id);
@@ -44,18 +45,19 @@ async fn two_players_see_each_other_move_and_leave() {
         };
         alice.send(&ClientMessage::Input(input)).await.unwrap();
     }
-    // Bob sees Alice move right, and the snapshot acknowledges her inputs.
+    // Bob sees Alice move right (quantized, without her acknowledgements, which are hers).
     let moved = wait_for_snapshot(&mut bob, "Alice to move right", |s| {
         s.players
             .iter()
-            .any(|p| p.id == alice_id && p.x > start_x + 20.0 && p.last_input_seq == 15)
+            .any(|p| p.id == alice_id && p.x > start_x + 20.0 && p.last_input_seq == 0)
     })
     .await;
     assert!(moved.players.iter().any(|p| p.id == bob_id));
+    // Alice sees herself move in full precision, her inputs acknowledged.
     wait_for_snapshot(&mut alice, "Alice to see herself move", |s| {
         s.players
             .iter()
-            .any(|p| p.id == alice_id && p.x > start_x + 20.0)
+            .any(|p| p.id == alice_id && p.x > start_x + 20.0 && p.last_input_seq == 15)
     })
     .await;
 
@@ -122,6 +124,7 @@ async fn version_mismatch_is_explained_before_close() {
         request_id: 1,
         name: "Future".into(),
         resume_token: None,
+        baseline_tick: None,
     };
     client.send(&ClientMessage::Join(join)).await.unwrap();
     let (code, _, error) = expect_close(&mut client).await;
@@ -147,6 +150,7 @@ async fn invalid_names_are_refused() {
             request_id: 1,
             name: name.into(),
             resume_token: None,
+            baseline_tick: None,
         };
         client.send(&ClientMessage::Join(join)).await.unwrap();
         let (code, reason, error) = expect_close(&mut client).await;
@@ -177,6 +181,7 @@ async fn input_before_join_and_second_join_are_unexpected() {
             request_id: 1,
             name: "Again".into(),
             resume_token: None,
+            baseline_tick: None,
         }))
         .await
         .unwrap();
@@ -195,6 +200,7 @@ async fn a_full_server_refuses_with_server_full() {
             request_id: 1,
             name: "Second".into(),
             resume_token: None,
+            baseline_tick: None,
         }))
         .await
         .unwrap();

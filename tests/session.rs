@@ -18,6 +18,7 @@ fn join(name: &str, resume_token: Option<ResumeToken>) -> Join {
         request_id: 42,
         name: name.into(),
         resume_token,
+        baseline_tick: None,
     }
 }
 
@@ -113,7 +114,8 @@ async fn a_client_that_stops_answering_pings_is_closed_with_ping_timeout() {
 
 #[tokio::test]
 async fn a_dropped_player_resumes_within_the_grace_with_its_state() {
-    let server = start_server(&["--resume-grace", "5s"]).await;
+    // An arena inside one player's area of interest, so that Bob always sees Alice.
+    let server = start_server(&["--resume-grace", "5s", "--arena", "1000x700"]).await;
     let (mut alice, welcome) = GameClient::join_with(&server.ws_url(), join("Alice", None))
         .await
         .unwrap();
@@ -128,7 +130,7 @@ async fn a_dropped_player_resumes_within_the_grace_with_its_state() {
         };
         alice.send(&ClientMessage::Input(input)).await.unwrap();
     }
-    let before = wait_for_snapshot(&mut bob, "Alice's inputs applied", |s| {
+    let before = wait_for_snapshot(&mut alice, "Alice's inputs applied", |s| {
         s.players
             .iter()
             .any(|p| p.id == welcome.player_id && p.last_input_seq == 10)
@@ -190,6 +192,34 @@ async fn a_dropped_player_resumes_within_the_grace_with_its_state() {
             .any(|p| p.id == welcome.player_id && p.last_input_seq == 11)
     })
     .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_resume_costs_one_delta_from_the_last_snapshot_held() {
+    let server = start_server(&["--resume-grace", "5s"]).await;
+    let (mut alice, welcome) = GameClient::join(&server.ws_url(), "Alice").await.unwrap();
+    for _ in 0..5 {
+        wait_for_snapshot(&mut alice, "a few snapshots", |_| true).await;
+    }
+    let held = alice.latest_tick().expect("snapshots applied");
+    alice.close(1001).await.unwrap();
+
+    let mut again = GameClient::connect(&server.ws_url()).await.unwrap();
+    alice.hand_replica_to(&mut again);
+    drop(alice);
+    let mut resume = join("Alice", Some(welcome.resume_token));
+    resume.baseline_tick = Some(held);
+    again.send(&ClientMessage::Join(resume)).await.unwrap();
+    let snapshot =
+        wait_for_snapshot(&mut again, "the first snapshot after resuming", |_| true).await;
+    let header = again.last_frame_header().unwrap();
+    assert_eq!(
+        header.tick.since(held),
+        header.baseline_age as i32,
+        "the first frame after resuming is a delta against the snapshot held ({header:?})"
+    );
+    assert!(snapshot.players.iter().any(|p| p.id == welcome.player_id));
     server.stop().await;
 }
 

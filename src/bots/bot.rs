@@ -15,20 +15,22 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::behaviour::{Pilot, View};
 use super::stats::SwarmStats;
 use crate::client::{ClientError, close_code, connect_websocket};
+use crate::protocol::codec::SNAPSHOT_VARIANT;
+use crate::protocol::delta::{Kind, player_field, position_units};
 use crate::protocol::{
-    Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, ServerMessage, Tick,
-    decode_server_message, encode_client_message, scan_snapshot,
+    Chat, ClientMessage, GameParams, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica,
+    ServerMessage, Tick, decode_server_message, encode_client_message,
 };
 
 type Stream = TokioIo<Upgraded>;
 type Reader = WebSocketRead<ReadHalf<Stream>>;
 type Writer = WebSocketWrite<WriteHalf<Stream>>;
 
-/// How long a bot waits for its connection and welcome.
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
 /// delay), reported as the bot's `view_tick`.
 const INTERPOLATION_TICKS: u32 = 2;
 
+/// How long a bot waits for its connection and welcome.
 const JOIN_PATIENCE: Duration = Duration::from_secs(10);
 /// Inputs remembered for acknowledgement latency (a power of two).
 const SENT_LOG: usize = 256;
@@ -56,7 +58,7 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
     stats.attempted.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let joined = tokio::time::timeout(JOIN_PATIENCE, connect_and_join(&plan)).await;
-    let (reader, mut writer, me, tick_hz) = match joined {
+    let (reader, mut writer, me, tick_hz, params) = match joined {
         Err(_) => return stats.record_failure("timed out joining"),
         Ok(Err(reason)) => return stats.record_failure(reason),
         Ok(Ok(joined)) => joined,
@@ -70,11 +72,13 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
         view: View::default(),
         sent: [(0, None); SENT_LOG],
     }));
-    // The reader sees the server's heartbeat pings; the writer (this task) answers them.
-    let (pongs, mut pongs_rx) = tokio::sync::mpsc::channel(1);
+    // The reader sees the server's heartbeat pings and snapshots it cannot apply; the writer
+    // (this task) answers them.
+    let (pongs, mut pongs_rx) = tokio::sync::mpsc::channel(2);
     let mut reading = tokio::spawn(read_until_closed(
         reader,
         me,
+        Replica::new(params.arena_width, params.arena_height),
         Arc::clone(&shared),
         Arc::clone(&stats),
         plan.deadline,
@@ -92,8 +96,12 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
         tokio::select! {
             _ = tokio::time::sleep_until(plan.deadline) => break false,
             _ = &mut reading => break true,
-            Some(nonce) = pongs_rx.recv() => {
-                if send(&mut writer, &ClientMessage::Pong(Ping { nonce })).await.is_err() {
+            Some(reply) = pongs_rx.recv() => {
+                let message = match reply {
+                    Reply::Pong(nonce) => ClientMessage::Pong(Ping { nonce }),
+                    Reply::Resync => ClientMessage::Resync,
+                };
+                if send(&mut writer, &message).await.is_err() {
                     break true;
                 }
             }
@@ -138,7 +146,16 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
         .fetch_add(joined_at.elapsed().as_micros() as u64, Ordering::Relaxed);
 }
 
-async fn connect_and_join(plan: &BotPlan) -> Result<(Reader, Writer, PlayerId, u16), String> {
+/// What the reading half asks the writing half to send.
+enum Reply {
+    Pong(u32),
+    /// A snapshot could not be applied: ask for a full one.
+    Resync,
+}
+
+type Joined = (Reader, Writer, PlayerId, u16, GameParams);
+
+async fn connect_and_join(plan: &BotPlan) -> Result<Joined, String> {
     let ws = connect_websocket(&plan.url)
         .await
         .map_err(|e| failure_reason(&e))?;
@@ -148,6 +165,7 @@ async fn connect_and_join(plan: &BotPlan) -> Result<(Reader, Writer, PlayerId, u
         request_id: 1,
         name: plan.name.clone(),
         resume_token: None,
+        baseline_tick: None,
     });
     send(&mut writer, &join)
         .await
@@ -160,7 +178,8 @@ async fn connect_and_join(plan: &BotPlan) -> Result<(Reader, Writer, PlayerId, u
         match frame.opcode {
             OpCode::Binary => match decode_server_message(&frame.payload) {
                 Ok(ServerMessage::Welcome(welcome)) => {
-                    return Ok((reader, writer, welcome.player_id, welcome.tick_hz));
+                    let (id, hz) = (welcome.player_id, welcome.tick_hz);
+                    return Ok((reader, writer, id, hz, welcome.params));
                 }
                 Ok(ServerMessage::Error(error)) => {
                     return Err(format!("refused: {}", error.message));
@@ -191,10 +210,11 @@ fn failure_reason(error: &ClientError) -> String {
 async fn read_until_closed(
     mut reader: Reader,
     me: PlayerId,
+    mut replica: Replica,
     shared: Arc<Mutex<Shared>>,
     stats: Arc<SwarmStats>,
     deadline: Instant,
-    pongs: tokio::sync::mpsc::Sender<u32>,
+    replies: tokio::sync::mpsc::Sender<Reply>,
 ) {
     let mut first_tick: Option<Tick> = None;
     let mut last_tick = Tick(0);
@@ -228,70 +248,89 @@ async fn read_until_closed(
             }
             _ => continue,
         }
-        let (mut own, mut nearest, mut nearest_d2) = (None, None, f32::MAX);
-        let previous = lock(&shared).view.me;
-        let scanned = scan_snapshot(&frame.payload, |p| {
-            if p.id == me {
-                own = Some(*p);
-            } else if let Some((x, y)) = previous {
-                let d2 = (p.x - x) * (p.x - x) + (p.y - y) * (p.y - y);
-                if d2 < nearest_d2 {
-                    nearest_d2 = d2;
-                    nearest = Some((p.x, p.y));
-                }
-            }
-        });
-        match scanned {
-            Ok(Some(scan)) => {
-                first_tick.get_or_insert(scan.tick);
-                last_tick = scan.tick;
-                let gap = last_arrival.map(|at| now - at);
-                last_arrival = Some(now);
-                let mut ack = None;
-                let mut shared = lock(&shared);
-                if let Some(own) = own {
-                    shared.view.me = Some((own.x, own.y));
-                    if own.last_input_seq > last_acked {
-                        last_acked = own.last_input_seq;
-                        let (seq, sent_at) = shared.sent[last_acked as usize % SENT_LOG];
-                        ack = sent_at.filter(|_| seq == last_acked).map(|at| now - at);
-                    }
-                }
-                shared.view.nearest_other = nearest;
-                shared.view.tick = scan.tick;
-                drop(shared);
-                stats.record_snapshot(gap, ack);
-            }
-            Ok(None) => match decode_server_message(&frame.payload) {
-                Ok(ServerMessage::Ack(ack)) => {
-                    let counter = match ack.error {
-                        None => &stats.chat_acked,
-                        Some(_) => &stats.chat_refused,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(ServerMessage::Chat(_)) => {
-                    stats.chat_received.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(ServerMessage::Ping(ping)) => {
-                    // Full means a pong is already waiting to go: the server needs only one.
-                    let _ = pongs.try_send(ping.nonce);
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    stats.decode_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            },
+        let Some((&SNAPSHOT_VARIANT, snapshot)) = frame.payload.split_first() else {
+            read_message(&frame.payload, &stats, &replies);
+            continue;
+        };
+        let state = match replica.apply(snapshot) {
+            Ok(state) => state,
             Err(_) => {
                 stats.decode_errors.fetch_add(1, Ordering::Relaxed);
+                // Full means a request is already waiting to go.
+                let _ = replies.try_send(Reply::Resync);
+                continue;
+            }
+        };
+        let tick = state.tick;
+        first_tick.get_or_insert(tick);
+        last_tick = tick;
+        let gap = last_arrival.map(|at| now - at);
+        last_arrival = Some(now);
+        let own = state.own;
+        let nearest = own.and_then(|own| nearest_other(state, me, own.x, own.y));
+        let mut ack = None;
+        let mut shared = lock(&shared);
+        if let Some(own) = own {
+            shared.view.me = Some((own.x, own.y));
+            if own.last_input_seq > last_acked {
+                last_acked = own.last_input_seq;
+                let (seq, sent_at) = shared.sent[last_acked as usize % SENT_LOG];
+                ack = sent_at.filter(|_| seq == last_acked).map(|at| now - at);
             }
         }
+        shared.view.nearest_other = nearest;
+        shared.view.tick = tick;
+        drop(shared);
+        stats.record_snapshot(gap, ack);
     }
     if let Some(first) = first_tick {
         let spanned = last_tick.since(first).max(0) as u64 + 1;
         stats
             .snapshots_expected
             .fetch_add(spanned, Ordering::Relaxed);
+    }
+}
+
+/// The nearest other player the bot holds, by position.
+fn nearest_other(
+    state: &crate::protocol::ReplicaState,
+    me: PlayerId,
+    x: f32,
+    y: f32,
+) -> Option<(f32, f32)> {
+    let mut best: Option<(f32, (f32, f32))> = None;
+    for player in state.entities_of(Kind::Player).filter(|p| p.id != me.0) {
+        let px = position_units(player.fields[player_field::X]);
+        let py = position_units(player.fields[player_field::Y]);
+        let d2 = (px - x) * (px - x) + (py - y) * (py - y);
+        if best.is_none_or(|(best, _)| d2 < best) {
+            best = Some((d2, (px, py)));
+        }
+    }
+    best.map(|(_, at)| at)
+}
+
+/// Counts a message that is not a snapshot.
+fn read_message(payload: &[u8], stats: &SwarmStats, replies: &tokio::sync::mpsc::Sender<Reply>) {
+    match decode_server_message(payload) {
+        Ok(ServerMessage::Ack(ack)) => {
+            let counter = match ack.error {
+                None => &stats.chat_acked,
+                Some(_) => &stats.chat_refused,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(ServerMessage::Chat(_)) => {
+            stats.chat_received.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(ServerMessage::Ping(ping)) => {
+            // Full means a pong is already waiting to go: the server needs only one.
+            let _ = replies.try_send(Reply::Pong(ping.nonce));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            stats.decode_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -15,6 +15,11 @@ pub const TAG_BONUS: u32 = 5;
 /// Points for collecting an orb.
 pub const ORB_VALUE: u32 = 1;
 
+/// The most a client shows (it zooms in on larger screens), matching the interest area in
+/// `protocol::delta` minus its margin.
+pub const VIEW_WIDTH: f32 = 1600.0;
+pub const VIEW_HEIGHT: f32 = 1000.0;
+
 pub fn default_params(tick_hz: u16) -> GameParams {
     GameParams {
         arena_width: 3000.0,
@@ -29,6 +34,8 @@ pub fn default_params(tick_hz: u16) -> GameParams {
         bolt_lifetime_ticks: seconds_to_ticks(BOLT_LIFETIME_SECONDS, tick_hz),
         fire_cooldown_ticks: seconds_to_ticks(FIRE_COOLDOWN_SECONDS, tick_hz),
         spawn_protection_ticks: seconds_to_ticks(SPAWN_PROTECTION_SECONDS, tick_hz),
+        view_width: VIEW_WIDTH,
+        view_height: VIEW_HEIGHT,
     }
 }
 

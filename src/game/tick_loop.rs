@@ -1,11 +1,11 @@
 //! The fixed-timestep driver: the only owner of the [`World`]. Each tick it drains the event
-//! queue (joins, inputs, leaves, in arrival order), steps the world, encodes one snapshot and
-//! hands the bytes to the [`Outbox`]. It never awaits a socket and never blocks on a client:
+//! queue (joins, inputs, leaves, in arrival order), steps the world, records it in the
+//! [`Replicator`] and hands each player its own delta snapshot through the [`Outbox`]. It never awaits a socket and never blocks on a client:
 //! the outbox must return at once. It times every tick and logs a summary every few seconds.
 //!
-//! In steady state a tick allocates nothing: the world's buffers are sized at join, the snapshot
-//! is encoded straight into a recycled shared buffer ([`FramePool`]), and so are the small
-//! broadcasts (tags, joins, leaves). `tests/tick_allocations.rs` holds it to that.
+//! In steady state a tick allocates nothing: the world's and the replicator's buffers are sized
+//! at join, every player's frame is encoded straight into one recycled buffer ([`FramePool`])
+//! and split off it, and so are the small broadcasts (joins, leaves). `tests/tick_allocations.rs` holds it to that.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,18 +15,18 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use crossbeam_queue::ArrayQueue;
 
+use super::replication::Replicator;
 use super::world::{InputOutcome, World, WorldConfig};
 use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::{
     Notice, NoticeKind, PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft,
-    ResumeToken, ServerMessage, Snapshot, Tick, Welcome,
-    codec::{encode_snapshot_into, snapshot_encoded_len_bound},
-    encode_server_message, encode_server_message_into,
+    ResumeToken, ServerMessage, Snapshot, Tick, Welcome, encode_server_message,
+    encode_server_message_into,
 };
 
-/// Buffers the snapshot is encoded into. Two suffice when every writer keeps up (the cell holds
-/// the newest frame while the next is encoded); the others absorb writers still sending older
-/// frames.
+/// Buffers the players' snapshot frames are encoded into, one per tick. Two suffice when every
+/// writer keeps up (a slot holds a player's newest frame while the next is encoded); the others
+/// absorb writers still sending older frames.
 const SNAPSHOT_BUFFERS: usize = 4;
 
 /// Buffers for small broadcasts, and the least each holds: a few hundred tags.
@@ -76,8 +76,14 @@ pub enum GameEvent {
 /// Where the loop's output goes. Implementations must not block: they hand bytes over and
 /// return (the network layer drops or disconnects slow readers itself).
 pub trait Outbox: Send + 'static {
-    /// The newest snapshot, for every player. Replaces any not yet sent.
-    fn publish_snapshot(&self, tick: Tick, bytes: Bytes);
+    /// Gives every welcomed player its snapshot of `tick`, replacing any not yet sent. `encode`
+    /// gets the player and its baseline (the newest snapshot tick its connection has fully
+    /// sent, none if unknown) and returns its frame (none: send nothing).
+    fn publish_snapshots(
+        &self,
+        tick: Tick,
+        encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
+    );
     /// The player's welcome: the first message the loop sends it. Broadcasts reach a player
     /// only after its welcome, so nothing it is told predates the roster the welcome carries.
     fn welcome(&self, id: PlayerId, bytes: Bytes) {
@@ -178,10 +184,12 @@ pub struct TickLoop<O: Outbox> {
     expired: Vec<PlayerId>,
     /// The snapshot, refilled each tick so its buffers are reused.
     snapshot: Snapshot,
-    /// Where snapshots are encoded, once each, for every player to share.
+    /// Encodes each player's snapshot from the world, sharing work between players.
+    replicator: Replicator,
+    /// Where each tick's snapshot frames are encoded, one after another.
     snapshot_buffers: FramePool,
-    /// The last snapshot published (for the report's size).
-    encoded: Bytes,
+    /// Bytes of all the frames of the last tick (to size the next tick's buffer).
+    frames_bytes: usize,
     /// Where small broadcasts are encoded, then copied into `message_buffers` to be shared.
     scratch: Vec<u8>,
     /// Where small broadcasts (tags, joins, leaves) live while players' queues hold them.
@@ -197,6 +205,8 @@ impl<O: Outbox> TickLoop<O> {
         stats: Arc<LoopStats>,
     ) -> TickLoop<O> {
         let tick_hz = config.world.tick_hz;
+        let arena = config.world.params;
+        let replicator = Replicator::new(arena.arena_width, arena.arena_height);
         TickLoop {
             world: World::new(&config.world),
             tick_hz,
@@ -210,8 +220,9 @@ impl<O: Outbox> TickLoop<O> {
             connection_of: HashMap::new(),
             expired: Vec::new(),
             snapshot: Snapshot::default(),
+            replicator,
             snapshot_buffers: FramePool::new(SNAPSHOT_BUFFERS, 0),
-            encoded: Bytes::new(),
+            frames_bytes: 0,
             scratch: Vec::new(),
             message_buffers: FramePool::new(MESSAGE_BUFFERS, MESSAGE_BUFFER_BYTES),
             window: DurationWindow::default(),
@@ -330,6 +341,8 @@ impl<O: Outbox> TickLoop<O> {
         if !self.world.add_player(id) {
             return;
         }
+        let players = self.world.players().len().next_power_of_two();
+        self.replicator.reserve(players, self.snapshot.orbs.len());
         self.names.insert(id, name.clone());
         self.send_welcome(id, request_id, token, false);
         self.send_to_others(
@@ -428,6 +441,7 @@ impl<O: Outbox> TickLoop<O> {
         self.connection_of.remove(&id);
         if self.world.remove_player(id) {
             self.names.remove(&id);
+            self.replicator.forget(id);
             self.outbox.forget(id);
             self.send_to_others(Some(id), &ServerMessage::PlayerLeft(PlayerLeft { id }));
         }
@@ -435,16 +449,27 @@ impl<O: Outbox> TickLoop<O> {
 
     fn publish_snapshot(&mut self) {
         self.world.write_snapshot(&mut self.snapshot);
+        let tick_us = self.stats.last_tick_micros.load(Ordering::Relaxed);
+        self.replicator
+            .record(&self.snapshot, tick_us.min(u64::from(u32::MAX)) as u32);
         let buffer = self
             .snapshot_buffers
-            .buffer(snapshot_encoded_len_bound(&self.snapshot));
-        encode_snapshot_into(&self.snapshot, buffer);
-        self.encoded = buffer.split().freeze();
+            .buffer(self.frames_bytes + self.frames_bytes / 4 + 4096);
+        let replicator = &mut self.replicator;
+        let (mut total, mut frames) = (0, 0);
+        self.outbox
+            .publish_snapshots(self.world.tick(), &mut |id, baseline| {
+                if !replicator.encode_for(id, baseline, buffer) {
+                    return None;
+                }
+                total += buffer.len();
+                frames += 1;
+                Some(buffer.split().freeze())
+            });
+        self.frames_bytes = total;
         self.stats
             .last_snapshot_bytes
-            .store(self.encoded.len() as u64, Ordering::Relaxed);
-        self.outbox
-            .publish_snapshot(self.world.tick(), self.encoded.clone());
+            .store((total / frames.max(1)) as u64, Ordering::Relaxed);
         self.snapshot.tags.clear();
     }
 
@@ -489,7 +514,7 @@ impl<O: Outbox> TickLoop<O> {
             overruns = window.overruns,
             dropped_total = self.stats.ticks_dropped.load(Ordering::Relaxed),
             players = self.world.players().len(),
-            snapshot_bytes = self.encoded.len(),
+            mean_frame_bytes = self.stats.last_snapshot_bytes.load(Ordering::Relaxed),
             "tick summary"
         );
     }
@@ -548,25 +573,51 @@ fn encode(message: &ServerMessage) -> Option<Bytes> {
 mod tests {
     use std::sync::Mutex;
 
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::protocol::{buttons, decode_server_message};
+    use crate::protocol::{Replica, buttons, decode_server_message, decode_server_message_with};
 
     /// `(sent only to, sent to all except, message)`.
     type Sent = (Option<PlayerId>, Option<PlayerId>, ServerMessage);
 
-    /// An outbox that records what the loop sent, decoded.
+    /// An outbox that records what the loop sent, decoded: each player's snapshots through its
+    /// own replica (so deltas are exercised), and per tick the lowest id's view of the world.
     #[derive(Default, Clone)]
     struct Recorder {
         sent: Arc<Mutex<Vec<Sent>>>,
         snapshots: Arc<Mutex<Vec<(Tick, Snapshot)>>>,
+        replicas: Arc<Mutex<BTreeMap<PlayerId, Replica>>>,
     }
 
     impl Outbox for Recorder {
-        fn publish_snapshot(&self, tick: Tick, bytes: Bytes) {
-            let Ok(ServerMessage::Snapshot(snapshot)) = decode_server_message(&bytes) else {
-                panic!("published bytes are not a snapshot");
-            };
+        fn publish_snapshots(
+            &self,
+            tick: Tick,
+            encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
+        ) {
+            let mut replicas = self.replicas.lock().unwrap();
+            let mut first = None;
+            for (&id, replica) in replicas.iter_mut() {
+                let bytes = encode(id, replica.latest_tick()).expect("a frame for every player");
+                let Ok(ServerMessage::Snapshot(snapshot)) =
+                    decode_server_message_with(&bytes, replica, id, 30)
+                else {
+                    panic!("published bytes are not a snapshot");
+                };
+                first.get_or_insert(snapshot);
+            }
+            let snapshot = first.unwrap_or_default();
             self.snapshots.lock().unwrap().push((tick, snapshot));
+        }
+        fn welcome(&self, id: PlayerId, bytes: Bytes) {
+            let arena = small_world().params;
+            let replica = Replica::new(arena.arena_width, arena.arena_height);
+            self.replicas.lock().unwrap().insert(id, replica);
+            self.send_to(id, bytes);
+        }
+        fn forget(&self, id: PlayerId) {
+            self.replicas.lock().unwrap().remove(&id);
         }
         fn send_to(&self, id: PlayerId, bytes: Bytes) {
             let message = decode_server_message(&bytes).unwrap();
@@ -576,6 +627,14 @@ mod tests {
             let message = decode_server_message(&bytes).unwrap();
             self.sent.lock().unwrap().push((None, except, message));
         }
+    }
+
+    /// An arena within every player's area of interest, wherever it stands.
+    fn small_world() -> WorldConfig {
+        let mut world = WorldConfig::new(30, 1);
+        world.params.arena_width = 1000.0;
+        world.params.arena_height = 700.0;
+        world
     }
 
     fn join(id: u32, name: &str) -> GameEvent {
@@ -592,7 +651,7 @@ mod tests {
         let events = Arc::new(ArrayQueue::new(64));
         let recorder = Recorder::default();
         let tick_loop = TickLoop::new(
-            TickLoopConfig::new(WorldConfig::new(30, 1)),
+            TickLoopConfig::new(small_world()),
             Arc::clone(&events),
             recorder.clone(),
             Arc::new(LoopStats::default()),

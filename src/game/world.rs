@@ -68,6 +68,9 @@ pub struct WorldConfig {
     pub params: GameParams,
 }
 
+/// Orbs per arena unit squared: 250 in the default 3000 x 2000 arena.
+const ORBS_PER_AREA: f32 = 250.0 / (3000.0 * 2000.0);
+
 impl WorldConfig {
     pub fn new(tick_hz: u16, seed: u64) -> WorldConfig {
         WorldConfig {
@@ -76,6 +79,13 @@ impl WorldConfig {
             orb_count: 250,
             params: default_params(tick_hz),
         }
+    }
+
+    /// Resizes the arena, with orbs in proportion to its area.
+    pub fn set_arena(&mut self, width: f32, height: f32) {
+        self.params.arena_width = width;
+        self.params.arena_height = height;
+        self.orb_count = ((width * height * ORBS_PER_AREA).round() as usize).max(1);
     }
 }
 
@@ -353,6 +363,8 @@ impl World {
             owner: b.owner,
             x: b.x,
             y: b.y,
+            vx: b.vx,
+            vy: b.vy,
         }));
     }
 

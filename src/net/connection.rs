@@ -16,13 +16,13 @@ use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError, WebSocketRead
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::close::CloseReason;
 use super::hooks::SessionInfo;
 use super::server::ServerContext;
-use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotFrame};
+use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotSlot};
 use crate::game::GameEvent;
 use crate::protocol::{
     Ack, ChatLine, ClientMessage, DecodeError, Heartbeat as Heartbeat_, Join, PROTOCOL_VERSION,
@@ -135,11 +135,12 @@ async fn run_connection(
     let kick = Arc::new(Kick::default());
     let welcomed = Arc::new(AtomicBool::new(false));
     let heartbeat = Arc::new(Heartbeat::default());
+    let snapshots = Arc::new(SnapshotSlot::default());
     let mut writer_task = tokio::spawn(write_loop(
         writer,
         WriterInputs {
             outbound: outbound_rx,
-            snapshots: ctx.sessions.subscribe_snapshots(),
+            snapshots: Arc::clone(&snapshots),
             control: control_rx,
             kick: Arc::clone(&kick),
             welcomed: Arc::clone(&welcomed),
@@ -157,6 +158,7 @@ async fn run_connection(
         kick: &kick,
         welcomed: &welcomed,
         heartbeat: &heartbeat,
+        snapshots: &snapshots,
         control: &control_tx,
         in_game: &in_game,
     };
@@ -278,6 +280,7 @@ struct Session<'a> {
     kick: &'a Arc<Kick>,
     welcomed: &'a Arc<AtomicBool>,
     heartbeat: &'a Arc<Heartbeat>,
+    snapshots: &'a Arc<SnapshotSlot>,
     control: &'a mpsc::Sender<Control>,
     in_game: &'a InGame,
 }
@@ -361,6 +364,8 @@ impl Session<'_> {
                     }));
                 }
                 ClientMessage::Leave => return Ended::new(CloseReason::Leave, ""),
+                // The client could not apply a delta: its next snapshot is a full one.
+                ClientMessage::Resync => self.snapshots.set_baseline(None),
                 ClientMessage::Join(_) => {
                     return Ended::new(CloseReason::Unexpected, "already joined");
                 }
@@ -375,11 +380,15 @@ impl Session<'_> {
             outbound: self.outbound.clone(),
             kick: Arc::clone(self.kick),
             welcomed: Arc::clone(self.welcomed),
+            snapshots: Arc::clone(self.snapshots),
         };
         let sessions = &self.ctx.sessions;
         if let Some(token) = join.resume_token
             && let Some(id) = sessions.resume(&token, handle.clone())
         {
+            // The client's newest snapshot from its previous connection: if the server still
+            // has it, the first snapshot is one delta, not the whole state.
+            self.snapshots.set_baseline(join.baseline_tick);
             let event = GameEvent::Resume {
                 id,
                 name,
@@ -687,7 +696,7 @@ async fn push_reliable(ctx: &ServerContext, mut event: GameEvent) {
 /// What the writer listens to.
 struct WriterInputs {
     outbound: mpsc::Receiver<Bytes>,
-    snapshots: watch::Receiver<SnapshotFrame>,
+    snapshots: Arc<SnapshotSlot>,
     control: mpsc::Receiver<Control>,
     kick: Arc<Kick>,
     /// Set by the registry when the welcome is queued; no snapshot goes out before it.
@@ -699,7 +708,6 @@ struct WriterInputs {
 /// been sent, and only the newest.
 async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
     let mut welcomed = false;
-    let mut last_tick = None;
     let interval = ctx.limits.ping_interval;
     let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -749,38 +757,29 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
             }
             Some(bytes) = inputs.outbound.recv() => {
                 if !welcomed && inputs.welcomed.load(Ordering::Acquire) {
-                    // Snapshots published before the welcome predate this player: skip them.
+                    // Snapshots go out only after the welcome, which this message is or follows.
                     welcomed = true;
-                    inputs.snapshots.mark_unchanged();
                 }
                 send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
             }
-            Ok(()) = inputs.snapshots.changed(), if welcomed => {
-                let frame = inputs.snapshots.borrow_and_update().clone();
-                count_skipped(&ctx, last_tick, frame.tick);
-                last_tick = Some(frame.tick);
-                ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes))).await
+            () = inputs.snapshots.ready(), if welcomed => {
+                match inputs.snapshots.take() {
+                    Some(frame) => {
+                        ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                        let sent =
+                            send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes)))
+                                .await;
+                        if sent.is_ok() {
+                            inputs.snapshots.sent(frame.tick);
+                        }
+                        sent
+                    }
+                    None => Ok(()),
+                }
             }
         };
         if result.is_err() {
             return;
-        }
-    }
-}
-
-fn count_skipped(
-    ctx: &ServerContext,
-    last: Option<crate::protocol::Tick>,
-    now: crate::protocol::Tick,
-) {
-    if let Some(last) = last {
-        let skipped = now.since(last) - 1;
-        if skipped > 0 {
-            ctx.sessions
-                .delivery
-                .snapshots_skipped
-                .fetch_add(skipped as u64, Ordering::Relaxed);
         }
     }
 }

@@ -221,7 +221,9 @@ fn start_tick_loop(
     ctx: &Arc<ServerContext>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
-    let mut loop_config = TickLoopConfig::new(WorldConfig::new(config.tick_hz, seed));
+    let mut world = WorldConfig::new(config.tick_hz, seed);
+    world.set_arena(config.arena.0, config.arena.1);
+    let mut loop_config = TickLoopConfig::new(world);
     loop_config.resume_grace = config.resume_grace;
     let tick_loop = TickLoop::new(
         loop_config,

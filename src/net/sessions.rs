@@ -1,13 +1,14 @@
 //! The session registry: for each player in the game, the handle its connection task listens
 //! on. The tick loop reaches players only through here (it implements [`Outbox`]), so it never
-//! touches a socket: snapshots go into a latest-wins `watch` cell shared by all, reliable
-//! messages into each player's bounded queue, and a player whose queue is full is kicked.
+//! touches a socket: each player's snapshot goes into its latest-wins [`SnapshotSlot`], which
+//! also tells the loop the player's delta baseline, reliable messages into each player's
+//! bounded queue, and a player whose queue is full is kicked.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 
 use super::close::CloseReason;
 use crate::game::Outbox;
@@ -16,11 +17,66 @@ use crate::protocol::{PlayerId, ResumeToken, Tick};
 use dashmap::DashMap;
 use rand::RngExt;
 
-/// One encoded snapshot, shared by every connection (cloning `Bytes` is a reference count).
+/// One player's encoded snapshot (a slice of the tick's shared buffer).
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotFrame {
     pub tick: Tick,
     pub bytes: Bytes,
+}
+
+/// A player's newest snapshot not yet sent (latest wins: a slow reader skips the older ones),
+/// and the newest one its connection has fully sent: the baseline its next delta is encoded
+/// against. A skipped snapshot never becomes a baseline.
+#[derive(Debug, Default)]
+pub struct SnapshotSlot {
+    pending: Mutex<Option<SnapshotFrame>>,
+    ready: Notify,
+    /// `1 << 32 | tick` of the baseline, 0 for none.
+    baseline: AtomicU64,
+}
+
+impl SnapshotSlot {
+    /// Stores the newest frame; returns true if it replaced one never sent.
+    pub fn put(&self, frame: SnapshotFrame) -> bool {
+        let replaced = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(frame)
+            .is_some();
+        self.ready.notify_one();
+        replaced
+    }
+
+    /// Takes the frame to send, if any.
+    pub fn take(&self) -> Option<SnapshotFrame> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Resolves when a frame may be waiting.
+    pub async fn ready(&self) {
+        self.ready.notified().await;
+    }
+
+    /// The frame of `tick` was fully handed to the connection: the client will hold it.
+    pub fn sent(&self, tick: Tick) {
+        self.set_baseline(Some(tick));
+    }
+
+    pub fn baseline(&self) -> Option<Tick> {
+        let raw = self.baseline.load(Ordering::Acquire);
+        (raw >> 32 != 0).then_some(Tick(raw as u32))
+    }
+
+    /// Sets the baseline (a resumed client's newest snapshot), or clears it (the client could
+    /// not apply a delta): the next frame is then a full one.
+    pub fn set_baseline(&self, tick: Option<Tick>) {
+        let raw = tick.map_or(0, |tick| 1 << 32 | u64::from(tick.0));
+        self.baseline.store(raw, Ordering::Release);
+    }
 }
 
 /// A request, from anywhere, that a connection close with a reason. The first reason wins.
@@ -60,6 +116,7 @@ pub struct SessionHandle {
     pub kick: Arc<Kick>,
     /// Set once the welcome is queued: broadcasts and snapshots wait for it.
     pub welcomed: Arc<AtomicBool>,
+    pub snapshots: Arc<SnapshotSlot>,
 }
 
 /// Counters about delivery, read by health and metrics endpoints.
@@ -80,7 +137,6 @@ pub struct Sessions {
     /// concurrently by connections; never walked on a hot path.
     tokens: DashMap<ResumeToken, PlayerId>,
     token_of: DashMap<PlayerId, ResumeToken>,
-    snapshots: watch::Sender<SnapshotFrame>,
     /// Slots taken by connections that joined or are joining; bounded by `max_players`.
     reserved: AtomicUsize,
     max_players: usize,
@@ -94,7 +150,6 @@ impl Sessions {
             players: RwLock::default(),
             tokens: DashMap::new(),
             token_of: DashMap::new(),
-            snapshots: watch::Sender::new(SnapshotFrame::default()),
             reserved: AtomicUsize::new(0),
             max_players,
             next_id: AtomicU64::new(1),
@@ -212,10 +267,6 @@ impl Sessions {
         self.players.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn subscribe_snapshots(&self) -> watch::Receiver<SnapshotFrame> {
-        self.snapshots.subscribe()
-    }
-
     fn deliver(&self, handle: &SessionHandle, bytes: Bytes) {
         if handle.outbound.try_send(bytes).is_err() {
             // Full (or the connection is already closing): a reliable message cannot be dropped,
@@ -227,8 +278,24 @@ impl Sessions {
 }
 
 impl Outbox for Arc<Sessions> {
-    fn publish_snapshot(&self, tick: Tick, bytes: Bytes) {
-        self.snapshots.send_replace(SnapshotFrame { tick, bytes });
+    fn publish_snapshots(
+        &self,
+        tick: Tick,
+        encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
+    ) {
+        for (&id, handle) in self.players().iter() {
+            if !handle.welcomed.load(Ordering::Acquire) {
+                continue;
+            }
+            let Some(bytes) = encode(id, handle.snapshots.baseline()) else {
+                continue;
+            };
+            if handle.snapshots.put(SnapshotFrame { tick, bytes }) {
+                self.delivery
+                    .snapshots_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     fn welcome(&self, id: PlayerId, bytes: Bytes) {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,6 +85,9 @@ pub enum ClientMessage {
     Whisper(Whisper),
     /// "I am leaving on purpose": the player is removed at once, with no resume window.
     Leave,
+    /// "I cannot apply your snapshots" (unknown baseline, checksum mismatch): the next snapshot
+    /// is a full one.
+    Resync,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -97,6 +100,9 @@ pub struct Join {
     pub name: String,
     /// A token from an earlier welcome, to take that player back after a lost connection.
     pub resume_token: Option<ResumeToken>,
+    /// With a resume token: the newest snapshot tick the client still holds, so that the first
+    /// snapshot after resuming can be a delta against it.
+    pub baseline_tick: Option<Tick>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -139,7 +145,10 @@ pub struct Ping {
 pub enum ServerMessage {
     /// Answer to a valid [`ClientMessage::Join`]: who you are and the rules of the game.
     Welcome(Welcome),
-    /// The whole visible world at one tick. Sent every tick; a slow reader gets only the newest.
+    /// The world around the player at one tick. Sent every tick; a slow reader gets only the
+    /// newest. On the wire this is not bincode but a delta against a snapshot the client holds
+    /// (`protocol::delta`); decoded by a client's [`crate::protocol::Replica`] into the whole
+    /// state it holds.
     Snapshot(Snapshot),
     /// Someone joined (not sent to the joiner, whose welcome lists everyone).
     PlayerJoined(PlayerInfo),
@@ -232,6 +241,10 @@ pub struct GameParams {
     pub bolt_lifetime_ticks: u16,
     pub fire_cooldown_ticks: u16,
     pub spawn_protection_ticks: u16,
+    /// The largest area a client may show, in arena units: the server sends each client only
+    /// the entities around its player within this view plus a margin (area of interest).
+    pub view_width: f32,
+    pub view_height: f32,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -293,6 +306,9 @@ pub struct BoltState {
     pub owner: PlayerId,
     pub x: f32,
     pub y: f32,
+    /// Units per second (bolts fly straight at constant speed).
+    pub vx: f32,
+    pub vy: f32,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -1,17 +1,18 @@
 //! The contract between server and clients: message types ([`messages`]), their binary encoding
-//! ([`codec`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
-//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v4.json` pins it.
+//! ([`codec`], and for snapshots [`delta`] and [`replica`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
+//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v5.json` pins it.
 
 pub mod codec;
+pub mod delta;
 pub mod messages;
 mod name;
-pub mod view;
+pub mod replica;
 
 pub use codec::{
     DecodeError, EncodeError, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES,
-    decode_client_message, decode_server_message, encode_client_message, encode_server_message,
-    encode_server_message_into,
+    decode_client_message, decode_server_message, decode_server_message_with,
+    encode_client_message, encode_server_message, encode_server_message_into,
 };
 pub use messages::*;
 pub use name::{ChatError, MAX_NAME_CHARS, NameError, validate_chat, validate_name};
-pub use view::{SnapshotScan, scan_snapshot};
+pub use replica::{Replica, ReplicaState};

@@ -1,0 +1,552 @@
+//! Per-client delta snapshots with an area of interest, composed from work shared by all
+//! clients. Each tick the [`Replicator`] records the world once, quantized and sorted into
+//! interest cells, in a ring of recent ticks (the baselines). A client's frame is a small
+//! per-client part (its own player in full precision, scoreboard, tags) followed by the cells
+//! around its player; each cell's changes between a baseline tick and now are encoded once per
+//! tick and copied into every frame that needs them, so a thousand clients that hold the
+//! previous tick cost a thousand header encodings and memory copies, not a thousand diffs.
+//!
+//! Pure: no clock, no sockets. The tick loop feeds it the world and asks for each client's
+//! frame with that client's baseline (the newest snapshot its connection has fully sent).
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::BufMut;
+
+use super::world::PlayerMap;
+use crate::protocol::delta::{
+    BASELINE_RING, CellGrid, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
+    frame_flags, player_change_mask, put_varint, quantize_angle, quantize_position, write_entry,
+    write_header, write_own,
+};
+use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
+
+/// How often the scoreboard is recomputed, in ticks (twice a second at 30 Hz).
+const SCOREBOARD_PERIOD_TICKS: u32 = 15;
+
+/// The world at one tick, as clients see it.
+#[derive(Debug, Default)]
+struct WorldFrame {
+    tick: Tick,
+    held: bool,
+    /// `(cell, entity)` sorted by cell, then key.
+    entities: Vec<(u32, Entity)>,
+    /// `entities[cell_start[c]..cell_start[c + 1]]` are cell `c`'s.
+    cell_start: Vec<u32>,
+    /// Wrapping sum of the entity hashes of each cell.
+    cell_hash: Vec<u32>,
+}
+
+impl WorldFrame {
+    fn cell(&self, cell: u32) -> &[(u32, Entity)] {
+        let c = cell as usize;
+        &self.entities[self.cell_start[c] as usize..self.cell_start[c + 1] as usize]
+    }
+}
+
+/// The views a client was sent, by tick: what it holds at each baseline.
+#[derive(Debug)]
+struct ClientViews {
+    views: Box<[Option<(Tick, CellRect)>]>,
+}
+
+impl ClientViews {
+    fn new() -> ClientViews {
+        ClientViews {
+            views: vec![None; BASELINE_RING as usize].into_boxed_slice(),
+        }
+    }
+
+    fn at(&self, tick: Tick) -> Option<CellRect> {
+        match self.views[(tick.0 % BASELINE_RING) as usize] {
+            Some((at, rect)) if at == tick => Some(rect),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, tick: Tick, rect: CellRect) {
+        self.views[(tick.0 % BASELINE_RING) as usize] = Some((tick, rect));
+    }
+}
+
+/// A tag kept for the clients whose baselines predate it.
+#[derive(Debug, Clone, Copy)]
+struct RecentTag {
+    tag: Tagged,
+    shooter_cell: u32,
+    victim_cell: u32,
+}
+
+/// Where one cell's encoded changes live in this tick's blob buffer.
+#[derive(Debug, Clone, Copy)]
+struct BlobRange {
+    start: u32,
+    len: u32,
+}
+
+/// The shared half of snapshot encoding; see the module documentation.
+#[derive(Debug)]
+pub struct Replicator {
+    grid: CellGrid,
+    frames: Vec<WorldFrame>,
+    latest: Option<Tick>,
+    clients: PlayerMap<ClientViews>,
+    /// Each live bolt as first sent (bolts are immutable once fired), and the tick last seen.
+    bolts: HashMap<u32, (Entity, Tick)>,
+    /// Index in `own` of each player in the latest frame.
+    player_index: PlayerMap<usize>,
+    own: Vec<(PlayerId, OwnState)>,
+    scoreboard: Vec<(PlayerId, u32)>,
+    scoreboard_changed: Tick,
+    ranking: Vec<(u32, PlayerId)>,
+    tags: VecDeque<RecentTag>,
+    player_count: u32,
+    server_tick_us: u32,
+    /// This tick's encoded cell changes, by (cell, baseline tick or none).
+    blob_index: HashMap<(u32, Option<Tick>), BlobRange>,
+    blobs: Vec<u8>,
+    scratch: Vec<u8>,
+    chosen_cells: Vec<(u32, BlobRange)>,
+}
+
+impl Replicator {
+    pub fn new(arena_width: f32, arena_height: f32) -> Replicator {
+        let grid = CellGrid::for_arena(arena_width, arena_height);
+        Replicator {
+            grid,
+            frames: (0..BASELINE_RING).map(|_| WorldFrame::default()).collect(),
+            latest: None,
+            clients: PlayerMap::default(),
+            bolts: HashMap::new(),
+            player_index: PlayerMap::default(),
+            own: Vec::new(),
+            scoreboard: Vec::new(),
+            scoreboard_changed: Tick(0),
+            ranking: Vec::new(),
+            tags: VecDeque::new(),
+            player_count: 0,
+            server_tick_us: 0,
+            blob_index: HashMap::new(),
+            blobs: Vec::new(),
+            scratch: Vec::new(),
+            chosen_cells: Vec::new(),
+        }
+    }
+
+    /// Sizes the per-player tables for `players`, so that steady ticks do not allocate.
+    pub fn reserve(&mut self, players: usize, orbs: usize) {
+        self.player_index
+            .reserve(players.saturating_sub(self.player_index.len()));
+        self.clients
+            .reserve(players.saturating_sub(self.clients.len()));
+        let bolts = players * 4;
+        self.bolts.reserve(bolts.saturating_sub(self.bolts.len()));
+        reserve_total(&mut self.own, players);
+        reserve_total(&mut self.ranking, players);
+        reserve_total(&mut self.tags, players * 2);
+        for frame in &mut self.frames {
+            reserve_total(&mut frame.entities, players + orbs + bolts);
+        }
+    }
+
+    /// A player left for good: its history goes.
+    pub fn forget(&mut self, id: PlayerId) {
+        self.clients.remove(&id);
+    }
+
+    /// Records the world at `snapshot.tick` (its `tags` are this tick's). Call once per
+    /// published tick, before [`Replicator::encode_for`].
+    pub fn record(&mut self, snapshot: &Snapshot, server_tick_us: u32) {
+        let tick = snapshot.tick;
+        self.player_count = snapshot.players.len() as u32;
+        self.server_tick_us = server_tick_us;
+        self.record_players(snapshot);
+        self.record_tags(snapshot);
+        self.update_scoreboard(snapshot, tick);
+        let slot = (tick.0 % BASELINE_RING) as usize;
+        let mut frame = std::mem::take(&mut self.frames[slot]);
+        frame.tick = tick;
+        frame.held = true;
+        self.fill_frame(&mut frame, snapshot);
+        self.frames[slot] = frame;
+        self.latest = Some(tick);
+        self.blob_index.clear();
+        self.blobs.clear();
+    }
+
+    fn record_players(&mut self, snapshot: &Snapshot) {
+        self.player_index.clear();
+        self.own.clear();
+        for (index, p) in snapshot.players.iter().enumerate() {
+            self.player_index.insert(p.id, index);
+            self.own.push((p.id, own_state(p)));
+        }
+    }
+
+    fn record_tags(&mut self, snapshot: &Snapshot) {
+        let tick = snapshot.tick;
+        while self
+            .tags
+            .front()
+            .is_some_and(|t| tick.since(t.tag.tick) >= BASELINE_RING as i32)
+        {
+            self.tags.pop_front();
+        }
+        for &tag in &snapshot.tags {
+            let cell_of = |id: PlayerId| {
+                self.player_index.get(&id).map_or(u32::MAX, |&i| {
+                    let (x, y) = (self.own[i].1.x, self.own[i].1.y);
+                    self.grid.cell_of(x, y)
+                })
+            };
+            let recent = RecentTag {
+                tag,
+                shooter_cell: cell_of(tag.shooter),
+                victim_cell: cell_of(tag.victim),
+            };
+            self.tags.push_back(recent);
+        }
+    }
+
+    fn update_scoreboard(&mut self, snapshot: &Snapshot, tick: Tick) {
+        let due = self.latest.is_none() || tick.0.is_multiple_of(SCOREBOARD_PERIOD_TICKS);
+        if !due {
+            return;
+        }
+        self.ranking.clear();
+        self.ranking
+            .extend(snapshot.players.iter().map(|p| (p.score, p.id)));
+        let top = SCOREBOARD_SIZE.min(self.ranking.len());
+        let best_first =
+            |a: &(u32, PlayerId), b: &(u32, PlayerId)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if top > 0 && top < self.ranking.len() {
+            self.ranking.select_nth_unstable_by(top - 1, best_first);
+        }
+        let ranked = &mut self.ranking[..top];
+        ranked.sort_unstable_by(best_first);
+        let changed = ranked.len() != self.scoreboard.len()
+            || ranked
+                .iter()
+                .zip(&self.scoreboard)
+                .any(|(&(score, id), &(id2, score2))| score != score2 || id != id2);
+        if changed {
+            self.scoreboard.clear();
+            self.scoreboard
+                .extend(ranked.iter().map(|&(score, id)| (id, score)));
+            self.scoreboard_changed = tick;
+        }
+    }
+
+    fn fill_frame(&mut self, frame: &mut WorldFrame, snapshot: &Snapshot) {
+        let grid = self.grid;
+        let tick = snapshot.tick;
+        frame.entities.clear();
+        frame.entities.extend(snapshot.players.iter().map(|p| {
+            let fields = [
+                quantize_position(p.x),
+                quantize_position(p.y),
+                quantize_angle(p.aim),
+                p.score as i32,
+                i32::from(p.flags),
+                0,
+            ];
+            (
+                grid.cell_of(p.x, p.y),
+                Entity::new(Kind::Player, p.id.0, fields),
+            )
+        }));
+        frame.entities.extend(snapshot.orbs.iter().map(|o| {
+            let fields = [quantize_position(o.x), quantize_position(o.y), 0, 0, 0, 0];
+            (grid.cell_of(o.x, o.y), Entity::new(Kind::Orb, o.id, fields))
+        }));
+        for b in &snapshot.bolts {
+            let (entity, seen) = self.bolts.entry(b.id).or_insert_with(|| {
+                let fields = [
+                    quantize_position(b.x),
+                    quantize_position(b.y),
+                    quantize_position(b.vx),
+                    quantize_position(b.vy),
+                    b.owner.0 as i32,
+                    tick.0 as i32,
+                ];
+                (Entity::new(Kind::Bolt, b.id, fields), tick)
+            });
+            *seen = tick;
+            frame.entities.push((grid.cell_of(b.x, b.y), *entity));
+        }
+        self.bolts.retain(|_, (_, seen)| *seen == tick);
+        frame
+            .entities
+            .sort_unstable_by_key(|(cell, entity)| (*cell, entity.key()));
+        index_cells(frame, grid.cell_count());
+    }
+
+    /// Appends the snapshot frame of the latest recorded tick for player `id` to `out` (the
+    /// variant byte included), encoded against `baseline` when that is usable. Returns false,
+    /// writing nothing, if the player is not in the world.
+    pub fn encode_for(
+        &mut self,
+        id: PlayerId,
+        baseline: Option<Tick>,
+        out: &mut impl BufMut,
+    ) -> bool {
+        let Some(tick) = self.latest else {
+            return false;
+        };
+        let Some(&index) = self.player_index.get(&id) else {
+            return false;
+        };
+        let own = self.own[index].1;
+        let view = self.grid.interest_around(own.x, own.y);
+        let views = self.clients.entry(id).or_insert_with(ClientViews::new);
+        let base = baseline.and_then(|b| {
+            let age = tick.since(b);
+            let frame = &self.frames[(b.0 % BASELINE_RING) as usize];
+            let usable = (1..BASELINE_RING as i32).contains(&age) && frame.held && frame.tick == b;
+            usable.then(|| views.at(b)).flatten().map(|rect| (b, rect))
+        });
+        views.record(tick, view);
+        self.choose_cells(tick, view, base);
+        let mut flags = frame_flags::OWN;
+        let send_scoreboard = base.is_none_or(|(b, _)| self.scoreboard_changed.since(b) > 0);
+        if send_scoreboard {
+            flags |= frame_flags::SCOREBOARD;
+        }
+        let tags = self.relevant_tags(id, tick, view, base.map(|(b, _)| b));
+        if tags > 0 {
+            flags |= frame_flags::TAGS;
+        }
+        let header = FrameHeader {
+            tick,
+            baseline_age: base.map_or(0, |(b, _)| tick.since(b) as u32),
+            flags,
+            view,
+            checksum: self.checksum(tick, view),
+            player_count: self.player_count,
+            server_tick_us: self.server_tick_us,
+        };
+        out.put_u8(crate::protocol::codec::SNAPSHOT_VARIANT);
+        write_header(out, &header);
+        write_own(out, &own);
+        if send_scoreboard {
+            put_varint(out, self.scoreboard.len() as u64);
+            for &(id, score) in &self.scoreboard {
+                put_varint(out, u64::from(id.0));
+                put_varint(out, u64::from(score));
+            }
+        }
+        if tags > 0 {
+            self.write_tags(out, id, tick, view, base.map(|(b, _)| b), tags);
+        }
+        put_varint(out, self.chosen_cells.len() as u64);
+        let mut previous: Option<u32> = None;
+        for &(cell, range) in &self.chosen_cells {
+            put_varint(out, u64::from(previous.map_or(cell, |p| cell - p - 1)));
+            previous = Some(cell);
+            let bytes = &self.blobs[range.start as usize..(range.start + range.len) as usize];
+            out.put_slice(bytes);
+        }
+        true
+    }
+
+    /// The changed cells of `view` (in index order) and their encoded changes.
+    fn choose_cells(&mut self, tick: Tick, view: CellRect, base: Option<(Tick, CellRect)>) {
+        let mut chosen = std::mem::take(&mut self.chosen_cells);
+        chosen.clear();
+        for row in view.row0..=view.row1 {
+            for col in view.col0..=view.col1 {
+                let cell = row * self.grid.cols + col;
+                let baseline = base
+                    .filter(|(_, rect)| rect.contains(col, row))
+                    .map(|(b, _)| b);
+                let range = self.blob(tick, cell, baseline);
+                if range.len > 0 {
+                    chosen.push((cell, range));
+                }
+            }
+        }
+        self.chosen_cells = chosen;
+    }
+
+    /// The encoded changes of `cell` from `baseline` (none: from empty) to `tick`, encoded on
+    /// first use this tick.
+    fn blob(&mut self, tick: Tick, cell: u32, baseline: Option<Tick>) -> BlobRange {
+        if let Some(&range) = self.blob_index.get(&(cell, baseline)) {
+            return range;
+        }
+        let new = self.frames[(tick.0 % BASELINE_RING) as usize].cell(cell);
+        let old = match baseline {
+            Some(b) => self.frames[(b.0 % BASELINE_RING) as usize].cell(cell),
+            None => &[][..],
+        };
+        self.scratch.clear();
+        let entries = encode_cell_changes(old, new, tick, &mut self.scratch);
+        let start = self.blobs.len() as u32;
+        if entries > 0 {
+            put_varint(&mut self.blobs, entries as u64);
+            self.blobs.extend_from_slice(&self.scratch);
+        }
+        let range = BlobRange {
+            start,
+            len: self.blobs.len() as u32 - start,
+        };
+        self.blob_index.insert((cell, baseline), range);
+        range
+    }
+
+    fn checksum(&self, tick: Tick, view: CellRect) -> u32 {
+        let frame = &self.frames[(tick.0 % BASELINE_RING) as usize];
+        let mut sum = 0u32;
+        for row in view.row0..=view.row1 {
+            for col in view.col0..=view.col1 {
+                sum = sum.wrapping_add(frame.cell_hash[(row * self.grid.cols + col) as usize]);
+            }
+        }
+        sum
+    }
+
+    fn tag_is_relevant(
+        &self,
+        tag: &RecentTag,
+        me: PlayerId,
+        since: Option<Tick>,
+        tick: Tick,
+        view: CellRect,
+    ) -> bool {
+        let fresh = match since {
+            Some(b) => tag.tag.tick.since(b) > 0,
+            None => tag.tag.tick == tick,
+        };
+        let seen = |cell: u32| cell != u32::MAX && self.grid.contains(&view, cell);
+        fresh
+            && (tag.tag.shooter == me
+                || tag.tag.victim == me
+                || seen(tag.shooter_cell)
+                || seen(tag.victim_cell))
+    }
+
+    fn relevant_tags(
+        &self,
+        me: PlayerId,
+        tick: Tick,
+        view: CellRect,
+        since: Option<Tick>,
+    ) -> usize {
+        self.tags
+            .iter()
+            .filter(|t| self.tag_is_relevant(t, me, since, tick, view))
+            .count()
+    }
+
+    fn write_tags(
+        &self,
+        out: &mut impl BufMut,
+        me: PlayerId,
+        tick: Tick,
+        view: CellRect,
+        since: Option<Tick>,
+        count: usize,
+    ) {
+        put_varint(out, count as u64);
+        for recent in self
+            .tags
+            .iter()
+            .filter(|t| self.tag_is_relevant(t, me, since, tick, view))
+        {
+            put_varint(out, tick.since(recent.tag.tick).max(0) as u64);
+            put_varint(out, u64::from(recent.tag.shooter.0));
+            put_varint(out, u64::from(recent.tag.victim.0));
+        }
+    }
+}
+
+/// Writes the entries that turn `old` into `new` (both sorted by key) and returns how many.
+fn encode_cell_changes(
+    old: &[(u32, Entity)],
+    new: &[(u32, Entity)],
+    tick: Tick,
+    out: &mut Vec<u8>,
+) -> usize {
+    let (mut i, mut j, mut count) = (0, 0, 0);
+    let mut previous: Option<Entity> = None;
+    let mut emit = |op: Op, old: Option<&Entity>, entity: &Entity, out: &mut Vec<u8>| {
+        write_entry(out, op, previous.as_ref(), old, entity, tick);
+        previous = Some(*entity);
+        count += 1;
+    };
+    while i < old.len() || j < new.len() {
+        let old_key = old.get(i).map(|(_, e)| e.key());
+        let new_key = new.get(j).map(|(_, e)| e.key());
+        match (old_key, new_key) {
+            (Some(a), Some(b)) if a == b => {
+                let (before, after) = (&old[i].1, &new[j].1);
+                if before != after {
+                    if after.kind() == Kind::Player && player_change_mask(before, after) != 0 {
+                        emit(Op::Update, Some(before), after, out);
+                    } else {
+                        emit(Op::Upsert, None, after, out);
+                    }
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), b) if b.is_none_or(|b| a < b) => {
+                emit(Op::Remove, None, &old[i].1, out);
+                i += 1;
+            }
+            _ => {
+                emit(Op::Upsert, None, &new[j].1, out);
+                j += 1;
+            }
+        }
+    }
+    count
+}
+
+fn index_cells(frame: &mut WorldFrame, cells: usize) {
+    frame.cell_start.clear();
+    frame.cell_start.resize(cells + 1, 0);
+    frame.cell_hash.clear();
+    frame.cell_hash.resize(cells, 0);
+    for (cell, entity) in &frame.entities {
+        frame.cell_start[*cell as usize + 1] += 1;
+        let hash = &mut frame.cell_hash[*cell as usize];
+        *hash = hash.wrapping_add(entity.hash());
+    }
+    for c in 0..cells {
+        frame.cell_start[c + 1] += frame.cell_start[c];
+    }
+}
+
+fn own_state(p: &PlayerState) -> OwnState {
+    OwnState {
+        x: p.x,
+        y: p.y,
+        vx: p.vx,
+        vy: p.vy,
+        aim: p.aim,
+        last_input_seq: p.last_input_seq,
+        score: p.score,
+        flags: p.flags,
+    }
+}
+
+fn reserve_total<T, C: Reserve<T>>(buffer: &mut C, total: usize) {
+    buffer.reserve_total(total);
+}
+
+trait Reserve<T> {
+    fn reserve_total(&mut self, total: usize);
+}
+
+impl<T> Reserve<T> for Vec<T> {
+    fn reserve_total(&mut self, total: usize) {
+        self.reserve(total.saturating_sub(self.len()));
+    }
+}
+
+impl<T> Reserve<T> for VecDeque<T> {
+    fn reserve_total(&mut self, total: usize) {
+        self.reserve(total.saturating_sub(self.len()));
+    }
+}

@@ -1,0 +1,394 @@
+//! A client's copy of the world, rebuilt from delta snapshots: a ring of the states it has
+//! reconstructed (the baselines the server may encode against), the rule that applies one
+//! frame to its baseline, and the checksum test that makes a mismatch impossible to miss.
+//! Used by the bots, the test client and the codec's property tests; the browser has the
+//! same algorithm in `web-client/replica.js`.
+
+use super::delta::{
+    BASELINE_RING, CellGrid, CellRect, DeltaError, Entity, FrameHeader, Kind, Op, OwnState, Reader,
+    apply_update, bolt_field, frame_flags, player_field, position_units, read_entry, read_header,
+    read_own,
+};
+use super::messages::{BoltState, OrbState, PlayerId, PlayerState, Snapshot, Tagged, Tick};
+
+/// Most tags one frame may list (a bound for hostile input; the server sends far fewer).
+const MAX_TAGS: u32 = 4096;
+
+/// Everything a client holds at one tick.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplicaState {
+    pub tick: Tick,
+    /// The cells the client holds (everything outside is unknown to it).
+    pub view: CellRect,
+    /// `(cell, entity)`, sorted by cell then [`Entity::key`].
+    pub entities: Vec<(u32, Entity)>,
+    pub own: Option<OwnState>,
+    /// The top players, best first.
+    pub scoreboard: Vec<(PlayerId, u32)>,
+    pub player_count: u32,
+    pub server_tick_us: u32,
+    /// False for a ring slot that holds nothing.
+    held: bool,
+}
+
+impl ReplicaState {
+    pub fn checksum(&self) -> u32 {
+        self.entities
+            .iter()
+            .fold(0u32, |sum, (_, entity)| sum.wrapping_add(entity.hash()))
+    }
+
+    pub fn entities_of(&self, kind: Kind) -> impl Iterator<Item = &Entity> {
+        self.entities
+            .iter()
+            .map(|(_, entity)| entity)
+            .filter(move |entity| entity.kind_bits == kind as u8)
+    }
+}
+
+/// The client side of delta snapshots.
+#[derive(Debug)]
+pub struct Replica {
+    grid: CellGrid,
+    ring: Vec<ReplicaState>,
+    latest: Option<Tick>,
+    /// Tags listed by the newest frame applied.
+    tags: Vec<Tagged>,
+    /// The header of the newest frame applied.
+    last_header: Option<FrameHeader>,
+}
+
+impl Replica {
+    /// A replica for an arena of this size (from the welcome's parameters).
+    pub fn new(arena_width: f32, arena_height: f32) -> Replica {
+        Replica {
+            grid: CellGrid::for_arena(arena_width, arena_height),
+            ring: vec![ReplicaState::default(); BASELINE_RING as usize],
+            latest: None,
+            tags: Vec::new(),
+            last_header: None,
+        }
+    }
+
+    /// Forgets every state: the next frame must be a full one.
+    pub fn clear(&mut self) {
+        for state in &mut self.ring {
+            state.held = false;
+        }
+        self.latest = None;
+    }
+
+    /// The tick of the newest state held.
+    pub fn latest_tick(&self) -> Option<Tick> {
+        self.latest
+    }
+
+    pub fn latest(&self) -> Option<&ReplicaState> {
+        self.latest.and_then(|tick| self.state_at(tick))
+    }
+
+    /// The header of the newest frame applied (its tick, baseline, view...).
+    pub fn last_header(&self) -> Option<FrameHeader> {
+        self.last_header
+    }
+
+    /// Tags listed by the newest frame applied.
+    pub fn tags(&self) -> &[Tagged] {
+        &self.tags
+    }
+
+    pub fn state_at(&self, tick: Tick) -> Option<&ReplicaState> {
+        let state = &self.ring[slot(tick)];
+        (state.held && state.tick == tick).then_some(state)
+    }
+
+    /// Applies one snapshot frame (the message's bytes after its variant byte) and returns the
+    /// state it describes. On any error nothing held changes; after an unknown baseline or a
+    /// checksum mismatch, ask the server for a full snapshot (`ClientMessage::Resync`).
+    pub fn apply(&mut self, frame: &[u8]) -> Result<&ReplicaState, DeltaError> {
+        let mut reader = Reader::new(frame);
+        let header = read_header(&mut reader)?;
+        let tick = header.tick;
+        if header.baseline_age >= BASELINE_RING {
+            return Err(DeltaError::Malformed("baseline older than the ring"));
+        }
+        if !self.grid.holds(&header.view) {
+            return Err(DeltaError::Malformed("view outside the arena"));
+        }
+        let baseline = if header.baseline_age == 0 {
+            None
+        } else {
+            let at = Tick(tick.0.wrapping_sub(header.baseline_age));
+            match self.state_at(at) {
+                Some(_) => Some(slot(at)),
+                None => {
+                    return Err(DeltaError::UnknownBaseline {
+                        tick: tick.0,
+                        baseline: at.0,
+                    });
+                }
+            }
+        };
+        // Build into the target slot's buffers, taken out so the baseline can be read meanwhile.
+        let target = slot(tick);
+        let mut next = std::mem::take(&mut self.ring[target]);
+        next.held = false;
+        let empty = ReplicaState::default();
+        let base = baseline.map_or(&empty, |index| &self.ring[index]);
+        let built = build_state(
+            &mut reader,
+            &header,
+            base,
+            &self.grid,
+            &mut next,
+            &mut self.tags,
+        );
+        self.ring[target] = next;
+        built?;
+        let state = &mut self.ring[target];
+        let actual = state.checksum();
+        if actual != header.checksum {
+            return Err(DeltaError::ChecksumMismatch {
+                tick: tick.0,
+                expected: header.checksum,
+                actual,
+            });
+        }
+        state.held = true;
+        self.last_header = Some(header);
+        if self.latest.is_none_or(|latest| tick.since(latest) > 0) {
+            self.latest = Some(tick);
+        }
+        Ok(&self.ring[target])
+    }
+
+    /// The newest state as a [`Snapshot`] (positions in arena units, bolts extrapolated to the
+    /// state's tick), with `me`'s player in full precision.
+    pub fn snapshot(&self, me: PlayerId, tick_hz: u16) -> Option<Snapshot> {
+        let state = self.latest()?;
+        let mut snapshot = Snapshot {
+            tick: state.tick,
+            tags: self.tags.clone(),
+            ..Snapshot::default()
+        };
+        for entity in state.entities_of(Kind::Player) {
+            let f = &entity.fields;
+            let mut player = PlayerState {
+                id: PlayerId(entity.id),
+                x: position_units(f[player_field::X]),
+                y: position_units(f[player_field::Y]),
+                vx: 0.0,
+                vy: 0.0,
+                aim: super::delta::angle_radians(f[player_field::AIM]),
+                score: f[player_field::SCORE] as u32,
+                last_input_seq: 0,
+                flags: f[player_field::FLAGS] as u8,
+            };
+            if let (true, Some(own)) = (player.id == me, state.own) {
+                player = own_player(me, &own);
+            }
+            snapshot.players.push(player);
+        }
+        snapshot
+            .orbs
+            .extend(state.entities_of(Kind::Orb).map(|orb| OrbState {
+                id: orb.id,
+                x: position_units(orb.fields[0]),
+                y: position_units(orb.fields[1]),
+            }));
+        snapshot.bolts.extend(
+            state
+                .entities_of(Kind::Bolt)
+                .map(|bolt| bolt_at(bolt, state.tick, tick_hz)),
+        );
+        Some(snapshot)
+    }
+}
+
+fn slot(tick: Tick) -> usize {
+    (tick.0 % BASELINE_RING) as usize
+}
+
+fn own_player(me: PlayerId, own: &OwnState) -> PlayerState {
+    PlayerState {
+        id: me,
+        x: own.x,
+        y: own.y,
+        vx: own.vx,
+        vy: own.vy,
+        aim: own.aim,
+        score: own.score,
+        last_input_seq: own.last_input_seq,
+        flags: own.flags,
+    }
+}
+
+/// Where a bolt is at `tick`, extrapolated from where it was sent.
+pub fn bolt_at(bolt: &Entity, tick: Tick, tick_hz: u16) -> BoltState {
+    let f = &bolt.fields;
+    let age = tick.since(Tick(f[bolt_field::T0] as u32)) as f32 / f32::from(tick_hz.max(1));
+    BoltState {
+        id: bolt.id,
+        owner: PlayerId(f[bolt_field::OWNER] as u32),
+        x: position_units(f[bolt_field::X0]) + position_units(f[bolt_field::VX]) * age,
+        y: position_units(f[bolt_field::Y0]) + position_units(f[bolt_field::VY]) * age,
+        vx: position_units(f[bolt_field::VX]),
+        vy: position_units(f[bolt_field::VY]),
+    }
+}
+
+/// Reads the rest of a frame and writes the state it describes into `next`.
+fn build_state(
+    reader: &mut Reader<'_>,
+    header: &FrameHeader,
+    base: &ReplicaState,
+    grid: &CellGrid,
+    next: &mut ReplicaState,
+    tags: &mut Vec<Tagged>,
+) -> Result<(), DeltaError> {
+    let tick = header.tick;
+    next.tick = tick;
+    next.view = header.view;
+    next.player_count = header.player_count;
+    next.server_tick_us = header.server_tick_us;
+    next.own = if header.flags & frame_flags::OWN != 0 {
+        Some(read_own(reader)?)
+    } else {
+        None
+    };
+    next.scoreboard.clear();
+    if header.flags & frame_flags::SCOREBOARD != 0 {
+        let count = reader.varint_u32("scoreboard")?;
+        for _ in 0..count.min(super::delta::SCOREBOARD_SIZE as u32 + 1) {
+            let id = PlayerId(reader.varint_u32("scoreboard id")?);
+            next.scoreboard
+                .push((id, reader.varint_u32("scoreboard score")?));
+        }
+        if count as usize > super::delta::SCOREBOARD_SIZE {
+            return Err(DeltaError::Malformed("scoreboard too long"));
+        }
+    } else {
+        next.scoreboard.extend_from_slice(&base.scoreboard);
+    }
+    tags.clear();
+    if header.flags & frame_flags::TAGS != 0 {
+        let count = reader.varint_u32("tags")?;
+        if count > MAX_TAGS {
+            return Err(DeltaError::Malformed("too many tags"));
+        }
+        for _ in 0..count {
+            let age = reader.varint_u32("tag age")?;
+            let shooter = PlayerId(reader.varint_u32("tag shooter")?);
+            let victim = PlayerId(reader.varint_u32("tag victim")?);
+            tags.push(Tagged {
+                tick: Tick(tick.0.wrapping_sub(age)),
+                shooter,
+                victim,
+            });
+        }
+    }
+    next.entities.clear();
+    apply_cells(reader, header, base, grid, &mut next.entities)?;
+    if !reader.is_empty() {
+        return Err(DeltaError::Malformed("bytes after the last cell"));
+    }
+    Ok(())
+}
+
+/// Copies the baseline's entities that are still in view, merging in each changed cell.
+fn apply_cells(
+    reader: &mut Reader<'_>,
+    header: &FrameHeader,
+    base: &ReplicaState,
+    grid: &CellGrid,
+    out: &mut Vec<(u32, Entity)>,
+) -> Result<(), DeltaError> {
+    let view = header.view;
+    let kept = |cell: u32| grid.contains(&view, cell);
+    let old = &base.entities;
+    let mut at = 0;
+    let cells = reader.varint_u32("cell count")?;
+    let mut previous_cell: Option<u32> = None;
+    for _ in 0..cells {
+        let gap = reader.varint_u32("cell")?;
+        let cell = match previous_cell {
+            None => Some(gap),
+            Some(previous) => previous.checked_add(gap).and_then(|c| c.checked_add(1)),
+        }
+        .filter(|&cell| (cell as usize) < grid.cell_count() && kept(cell))
+        .ok_or(DeltaError::Malformed("cell outside the view"))?;
+        previous_cell = Some(cell);
+        while at < old.len() && old[at].0 < cell {
+            if kept(old[at].0) {
+                out.push(old[at]);
+            }
+            at += 1;
+        }
+        let start = at;
+        while at < old.len() && old[at].0 == cell {
+            at += 1;
+        }
+        // A cell the baseline did not hold starts empty.
+        let held = if base.held_cell(grid, cell) {
+            &old[start..at]
+        } else {
+            &[][..]
+        };
+        merge_cell(reader, header.tick, cell, held, out)?;
+    }
+    out.extend(old[at..].iter().filter(|(cell, _)| kept(*cell)));
+    Ok(())
+}
+
+impl ReplicaState {
+    fn held_cell(&self, grid: &CellGrid, cell: u32) -> bool {
+        self.held && grid.contains(&self.view, cell)
+    }
+}
+
+/// Applies one cell's entries (sorted by key) to its old entities (sorted by key).
+fn merge_cell(
+    reader: &mut Reader<'_>,
+    tick: Tick,
+    cell: u32,
+    old: &[(u32, Entity)],
+    out: &mut Vec<(u32, Entity)>,
+) -> Result<(), DeltaError> {
+    let entries = reader.varint_u32("entry count")?;
+    if entries == 0 {
+        return Err(DeltaError::Malformed("a cell with no entries"));
+    }
+    let mut at = 0;
+    let mut previous: Option<Entity> = None;
+    for _ in 0..entries {
+        let entry = read_entry(reader, previous.as_ref(), tick)?;
+        let key = entry.entity.key();
+        if previous.is_some_and(|p| p.key() >= key) {
+            return Err(DeltaError::Malformed("entries out of order"));
+        }
+        previous = Some(entry.entity);
+        while at < old.len() && old[at].1.key() < key {
+            out.push(old[at]);
+            at += 1;
+        }
+        let existing = (at < old.len() && old[at].1.key() == key).then(|| old[at].1);
+        if existing.is_some() {
+            at += 1;
+        }
+        match (entry.op, existing) {
+            (Op::Remove, Some(_)) => {}
+            (Op::Upsert, _) => out.push((cell, entry.entity)),
+            (Op::Update, Some(mut entity)) => {
+                apply_update(&mut entity, &entry)?;
+                out.push((cell, entity));
+            }
+            (Op::Remove | Op::Update, None) => {
+                return Err(DeltaError::Malformed(
+                    "change to an entity the baseline lacks",
+                ));
+            }
+        }
+    }
+    out.extend_from_slice(&old[at..]);
+    Ok(())
+}
