@@ -95,6 +95,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             }),
         ),
         ("leave", ClientMessage::Leave),
+        ("resync", ClientMessage::Resync),
     ]
 }
 

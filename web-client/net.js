@@ -23,8 +23,12 @@
  * - `message` (message): every decoded server message, `Welcome` (before `connect`) and the
  *   heartbeat's `Ping` (already answered) included.
  *
- * It owns the connection and nothing of the game: it never looks inside snapshots and never
- * touches the DOM (the page passes in its `sessionStorage`, `fetch` and `window` to use).
+ * Snapshots arrive as delta frames against a state we hold: the connection keeps the
+ * {@link Replica} that rebuilds them (across a resume, so the first frame after it can be a
+ * delta too), emits each as a whole `Snapshot` message, and asks for a full one (`Resync`) when
+ * a frame cannot be applied. Beyond that it owns nothing of the game, and it never touches the
+ * DOM (the page passes in its `sessionStorage`, `fetch` and `window` to use). It counts the
+ * bytes it receives and sends (`bytesReceived`, `bytesSent`) for the network overlay.
  */
 
 import {
@@ -33,6 +37,7 @@ import {
   decodeServerMessage,
   encodeClientMessage,
 } from './protocol.js';
+import { Replica } from './replica.js';
 
 /**
  * A minimal event emitter: `on`, `off`, `emit`. A listener that throws is reported (the browser's
@@ -312,6 +317,14 @@ export class Connection extends Emitter {
     this.nextRequestId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, timer: any, type: string}>} */
     this.requests = new Map();
+    /** The world as we hold it, rebuilt from snapshot frames; made by the first Welcome. */
+    this.replica = /** @type {Replica | null} */ (null);
+    this.tickHz = 30;
+    /** Payload bytes received and sent over every socket so far. */
+    this.bytesReceived = 0;
+    this.bytesSent = 0;
+    /** Full snapshots asked for because a frame could not be applied. */
+    this.resyncs = 0;
   }
 
   /** Starts connecting (Socket.IO: `socket.connect()`); reconnects by itself from then on. */
@@ -389,8 +402,18 @@ export class Connection extends Emitter {
    */
   send(message) {
     if (!this.isOpen) return false;
-    this.attempt.socket.send(encodeClientMessage(message));
+    this.sendBytes(this.attempt, encodeClientMessage(message));
     return true;
+  }
+
+  /**
+   * @private
+   * @param {Attempt} attempt
+   * @param {Uint8Array} bytes
+   */
+  sendBytes(attempt, bytes) {
+    this.bytesSent += bytes.length;
+    attempt.socket.send(bytes);
   }
 
   /**
@@ -421,7 +444,7 @@ export class Connection extends Emitter {
         reject(new RequestTimeoutError(message.type, timeoutMs));
       }, timeoutMs);
       this.requests.set(requestId, { resolve, reject, timer, type: joining ? 'Welcome' : 'Ack' });
-      attempt.socket.send(bytes);
+      this.sendBytes(attempt, bytes);
     });
   }
 
@@ -462,6 +485,8 @@ export class Connection extends Emitter {
       protocol_version: PROTOCOL_VERSION,
       name: this.name,
       resume_token: this.resumeToken,
+      // The newest state we hold: if the server still has it, resuming costs one delta.
+      baseline_tick: this.resumeToken && this.replica ? this.replica.latestTick : null,
     };
     this.request(join, this.options.joinTimeoutMs).catch((error) => {
       if (attempt === this.attempt && !attempt.welcomed) this.drop(attempt, error.message, 1000);
@@ -480,9 +505,14 @@ export class Connection extends Emitter {
       this.drop(attempt, 'server sent a text message', 4000);
       return;
     }
+    this.bytesReceived += data.byteLength;
     let message;
     try {
       message = decodeServerMessage(data);
+      if (message.type === 'SnapshotFrame') {
+        message = this.rebuildSnapshot(attempt, message.frame);
+        if (message === null) return;
+      }
     } catch (error) {
       this.drop(attempt, `undecodable message from server: ${error.message}`, 4000);
       return;
@@ -490,7 +520,7 @@ export class Connection extends Emitter {
     switch (message.type) {
       case 'Ping':
         // The heartbeat: answered before anything else, or the server closes us.
-        attempt.socket.send(encodeClientMessage({ type: 'Pong', nonce: message.nonce }));
+        this.sendBytes(attempt, encodeClientMessage({ type: 'Pong', nonce: message.nonce }));
         break;
       case 'Ack':
         this.answer(message.request_id, 'Ack', message);
@@ -508,6 +538,27 @@ export class Connection extends Emitter {
   }
 
   /**
+   * Applies a snapshot frame to the replica: the whole `Snapshot` it now describes, or null
+   * when it could not be applied and a full one has been asked for. Throws on a malformed one.
+   * @private
+   * @param {Attempt} attempt
+   * @param {Uint8Array} frame
+   */
+  rebuildSnapshot(attempt, frame) {
+    if (!this.replica || !attempt.welcomed) throw new Error('a snapshot before the Welcome');
+    let state;
+    try {
+      state = this.replica.apply(frame);
+    } catch (error) {
+      if (!error.resync) throw error;
+      this.resyncs++;
+      this.sendBytes(attempt, encodeClientMessage({ type: 'Resync' }));
+      return null;
+    }
+    return this.replica.snapshot(state, this.playerId, this.tickHz);
+  }
+
+  /**
    * @private
    * @param {Attempt} attempt
    * @param {any} welcome
@@ -518,6 +569,10 @@ export class Connection extends Emitter {
       return;
     }
     attempt.welcomed = true;
+    // A resumed player keeps the state we hold (the server may send a delta against it).
+    const keep = welcome.resumed && this.replica !== null && this.playerId === welcome.player_id;
+    if (!keep) this.replica = new Replica(welcome.params.arena_width, welcome.params.arena_height);
+    this.tickHz = welcome.tick_hz;
     this.connected = true;
     this.playerId = welcome.player_id;
     this.resumed = welcome.resumed;

@@ -1,5 +1,5 @@
 /**
- * The Skirmish wire format, protocol version 2: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 5: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
  * variable-length integers) and the name and chat rules the server enforces. It never touches a
@@ -14,10 +14,13 @@
  * boolean; an `Option` is its value or `null`; a `ResumeToken` is an array of 16 byte values.
  *
  * The schemas below mirror `src/protocol/messages.rs` field for field: field order is byte order.
+ * One message is not bincode: the snapshot (variant 1), a delta against a state the client holds.
+ * {@link decodeServerMessage} returns it as `{type: 'SnapshotFrame', frame}` (the bytes after the
+ * variant byte) for a `Replica` (`replica.js`) to apply.
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -107,36 +110,13 @@ const GAME_PARAMS = [
   ['bolt_lifetime_ticks', U16],
   ['fire_cooldown_ticks', U16],
   ['spawn_protection_ticks', U16],
+  ['view_width', F32],
+  ['view_height', F32],
 ];
 /** @type {Field[]} */
 const PLAYER_INFO = [
   ['id', U32],
   ['name', STRING],
-];
-/** @type {Field[]} */
-const PLAYER_STATE = [
-  ['id', U32],
-  ['x', F32],
-  ['y', F32],
-  ['vx', F32],
-  ['vy', F32],
-  ['aim', F32],
-  ['score', U32],
-  ['last_input_seq', U32],
-  ['flags', U8],
-];
-/** @type {Field[]} */
-const ORB_STATE = [
-  ['id', U32],
-  ['x', F32],
-  ['y', F32],
-];
-/** @type {Field[]} */
-const BOLT_STATE = [
-  ['id', U32],
-  ['owner', U32],
-  ['x', F32],
-  ['y', F32],
 ];
 
 /** A tag: `shooter`'s bolt hit `victim` at `tick`. */
@@ -157,6 +137,7 @@ const CLIENT_VARIANTS = [
       ['request_id', U32],
       ['name', STRING],
       ['resume_token', OPTION, [TOKEN]],
+      ['baseline_tick', OPTION, [U32]],
     ],
   ],
   [
@@ -187,6 +168,7 @@ const CLIENT_VARIANTS = [
     ],
   ],
   ['Leave', []],
+  ['Resync', []],
 ];
 
 /** `ServerMessage` variants in declaration order: [name, fields]. */
@@ -204,16 +186,8 @@ const SERVER_VARIANTS = [
       ['players', VEC, PLAYER_INFO],
     ],
   ],
-  [
-    'Snapshot',
-    [
-      ['tick', U32],
-      ['players', VEC, PLAYER_STATE],
-      ['orbs', VEC, ORB_STATE],
-      ['bolts', VEC, BOLT_STATE],
-      ['tags', VEC, TAGGED],
-    ],
-  ],
+  // Not bincode: see `SNAPSHOT_VARIANT` and `replica.js`.
+  ['Snapshot', null],
   ['PlayerJoined', PLAYER_INFO],
   ['PlayerLeft', [['id', U32]]],
   // Not sent since version 3 (tags travel in `Snapshot.tags`); kept so indices stay stable.
@@ -267,9 +241,10 @@ function minStructBytes(schema) {
 }
 
 /** Smallest encoding of one element of each Vec schema, computed once. */
-const MIN_ELEMENT_BYTES = new Map(
-  [PLAYER_INFO, PLAYER_STATE, ORB_STATE, BOLT_STATE, TAGGED].map((s) => [s, minStructBytes(s)]),
-);
+const MIN_ELEMENT_BYTES = new Map([PLAYER_INFO].map((s) => [s, minStructBytes(s)]));
+
+/** Variant index of the server's `Snapshot`: the first byte of every snapshot frame. */
+export const SNAPSHOT_VARIANT = 1;
 
 /** @param {Array<[string, Field[]]>} variants */
 function indexVariants(variants) {
@@ -514,7 +489,14 @@ function decodeMessage(input, variants, limit, side) {
  * @throws {ProtocolError} on truncated, oversized, trailing or otherwise malformed input
  */
 export function decodeServerMessage(bytes) {
-  return decodeMessage(bytes, SERVER_VARIANTS, MAX_SERVER_MESSAGE_BYTES, 'server');
+  const view = asBytes(bytes);
+  if (view.length > 0 && view[0] === SNAPSHOT_VARIANT) {
+    if (view.length > MAX_SERVER_MESSAGE_BYTES) {
+      throw new ProtocolError(`server message of ${view.length} bytes exceeds the limit`);
+    }
+    return { type: 'SnapshotFrame', frame: view.subarray(1) };
+  }
+  return decodeMessage(view, SERVER_VARIANTS, MAX_SERVER_MESSAGE_BYTES, 'server');
 }
 
 /**
@@ -709,6 +691,9 @@ function encodeMessage(message, variants, side) {
   if (!variant) {
     throw new ProtocolError(`unknown ${side} message type ${message && message.type}`);
   }
+  if (variant.fields === null) {
+    throw new ProtocolError('snapshots are delta frames encoded by the server, not messages');
+  }
   const w = new Writer();
   w.varint(variant.index);
   writeFields(w, variant.fields, message);
@@ -718,7 +703,7 @@ function encodeMessage(message, variants, side) {
 /**
  * Encodes a message for the server. Refuses a non-finite aim, which the server would answer by
  * closing the connection.
- * @param {{type: 'Join' | 'Input' | 'Ping' | 'Pong' | 'Chat' | 'Whisper' | 'Leave'} &
+ * @param {{type: 'Join' | 'Input' | 'Ping' | 'Pong' | 'Chat' | 'Whisper' | 'Leave' | 'Resync'} &
  *   Record<string, any>} message
  * @returns {Uint8Array}
  * @throws {ProtocolError} on an unknown type or a field of the wrong type or range

@@ -18,7 +18,11 @@ import {
   startServer,
   stateOf,
   waitForState,
+  TEST_ARENA,
 } from './harness.mjs';
+
+/** Steer towards the middle of the arena so the ship has room to move. */
+const ARENA_MIDDLE_X = Number.parseInt(TEST_ARENA, 10) / 2;
 
 const HOLD_KEY_MS = 600;
 
@@ -54,7 +58,7 @@ test('two players join, see each other move, and see each other leave', { timeou
     // Alice flies towards the middle of the arena for a moment, so no wall stops her.
     const start = aliceState.serverMe;
     const seenByBob = bobState.players.find((p) => p.id === aliceId);
-    const key = start.x < 1500 ? 'ArrowRight' : 'ArrowLeft';
+    const key = start.x < ARENA_MIDDLE_X ? 'ArrowRight' : 'ArrowLeft';
     const sign = key === 'ArrowRight' ? 1 : -1;
     await holdKey(alice.page, key, HOLD_KEY_MS);
 

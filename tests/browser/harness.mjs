@@ -67,6 +67,9 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @property {() => string} log the tail of its stderr
  */
 
+/** Arena size the tests play in by default. */
+export const TEST_ARENA = '1024x768';
+
 /**
  * Starts the server; resolves once it prints its address.
  * @param {string[]} [args] extra flags
@@ -74,7 +77,10 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @returns {Promise<Server>}
  */
 export function startServer(args = [], port = 0) {
-  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, ...args], {
+  // An arena within one player's area of interest (unless a test asks for another), so the
+  // pages of a test always see each other wherever they spawn.
+  const arena = args.includes('--arena') ? [] : ['--arena', TEST_ARENA];
+  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, ...arena, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -23,7 +23,11 @@ import {
   stateOf,
   typeChat,
   waitForState,
+  TEST_ARENA,
 } from './harness.mjs';
+
+/** Steer towards the middle of the arena so the ship has room to move. */
+const ARENA_MIDDLE_X = Number.parseInt(TEST_ARENA, 10) / 2;
 
 const HOSTILE = '<img src=x onerror=alert(1)><b>bold</b>';
 /** How long the network stays cut in the resume test. */
@@ -41,7 +45,7 @@ const playing = (state) =>
  */
 async function flyABit(player) {
   const start = (await waitForState(player.page, `${player.name} to be placed`, (s) => s.serverMe)).serverMe;
-  const key = start.x < 1500 ? 'ArrowRight' : 'ArrowLeft';
+  const key = start.x < ARENA_MIDDLE_X ? 'ArrowRight' : 'ArrowLeft';
   const sign = key === 'ArrowRight' ? 1 : -1;
   await holdKey(player.page, key, 400);
   return waitForState(

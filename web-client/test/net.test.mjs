@@ -17,6 +17,8 @@ import {
   gameSocketUrl,
   reconnectionAttemptsFrom,
 } from '../net.js';
+import { readFileSync } from 'node:fs';
+
 import { PROTOCOL_VERSION, decodeClientMessage, encodeServerMessage } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
@@ -82,7 +84,7 @@ class FakeSocket {
   }
 
   /** Answers the Join this socket sent. */
-  welcome({ playerId = 7, resumed = false, token = TOKEN } = {}) {
+  welcome({ playerId = 7, resumed = false, token = TOKEN, params = PARAMS } = {}) {
     const join = this.sent.find((m) => m.type === 'Join');
     assert.ok(join, 'a Join was sent');
     this.receive({
@@ -93,7 +95,7 @@ class FakeSocket {
       resumed,
       resume_token: token,
       tick_hz: 30,
-      params: PARAMS,
+      params,
       players: [{ id: playerId, name: 'Alice' }],
     });
   }
@@ -249,6 +251,7 @@ test('connect sends Join with a request id; the Welcome establishes the session'
     request_id: join.request_id,
     name: 'Alice',
     resume_token: null,
+    baseline_tick: null,
   });
   assert.ok(join.request_id > 0);
   assert.deepEqual(events, [], 'no connect before the welcome');
@@ -360,6 +363,43 @@ test('a dropped session reconnects by itself and resumes with its token', async 
   assert.deepEqual(events[3], ['reconnect', 1]);
   assert.equal(conn.resumed, true);
   assert.equal(conn.attempts, 0, 'a session resets the backoff');
+});
+
+test('snapshot frames are rebuilt into Snapshots; one that cannot be applied asks for a full one', async (t) => {
+  const vectors = JSON.parse(
+    readFileSync(new URL('../../tests/vectors/protocol_v5.json', import.meta.url), 'utf8'),
+  );
+  const sequence = vectors.snapshot_sequence;
+  const frame = (i) => Uint8Array.from(sequence.frames[i].hex.match(/../g), (b) => parseInt(b, 16)).buffer;
+  const params = { ...PARAMS, arena_width: sequence.arena_width, arena_height: sequence.arena_height };
+  const { conn, messages } = connection(t);
+  conn.connect();
+  const first = latest();
+  first.open();
+  first.welcome({ playerId: sequence.me, params });
+  for (const i of [0, 1, 2]) first.receiveRaw(frame(i));
+  const snapshots = messages.filter((m) => m.type === 'Snapshot');
+  assert.deepEqual(snapshots.map((s) => s.tick), [10, 11, 12]);
+  const me = snapshots[2].players.find((p) => p.id === sequence.me);
+  assert.equal(me.last_input_seq, sequence.frames[2].state.own.last_input_seq);
+  assert.equal(conn.bytesReceived > 0, true);
+
+  // Frame 4 is a delta against tick 13, which never arrived.
+  first.receiveRaw(frame(4));
+  assert.equal(messages.filter((m) => m.type === 'Snapshot').length, 3, 'nothing emitted');
+  assert.deepEqual(first.sent.at(-1), { type: 'Resync' });
+  assert.equal(conn.resyncs, 1);
+  assert.equal(conn.connected, true, 'a resync is not a reason to drop the connection');
+
+  // A resume names the newest state held, so the server can send a delta against it.
+  first.serverClose(1006);
+  await next(conn, 'reconnect_attempt');
+  const second = latest();
+  second.open();
+  assert.equal(second.sent[0].baseline_tick, 12);
+  second.welcome({ playerId: sequence.me, params, resumed: true });
+  second.receiveRaw(frame(3));
+  assert.equal(messages.filter((m) => m.type === 'Snapshot').at(-1).tick, 13, 'the delta applies');
 });
 
 test('failed attempts follow the backoff, then give up after reconnectionAttempts', async (t) => {

@@ -23,7 +23,7 @@ import {
 } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v4.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v5.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -77,7 +77,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 4);
+  assert.equal(PROTOCOL_VERSION, 5);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -93,11 +93,11 @@ test('the vectors cover every message variant in both directions', () => {
   const types = (list) => new Set(list.map((v) => fromTagged(v.value).type));
   assert.deepEqual(
     [...types(vectors.client_messages)].sort(),
-    ['Chat', 'Input', 'Join', 'Leave', 'Ping', 'Pong', 'Whisper'],
+    ['Chat', 'Input', 'Join', 'Leave', 'Ping', 'Pong', 'Resync', 'Whisper'],
   );
   assert.deepEqual(
     [...types(vectors.server_messages)].sort(),
-    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Snapshot', 'Tagged', 'Welcome'],
+    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Tagged', 'Welcome'],
   );
 });
 
@@ -130,8 +130,15 @@ for (const [side, list, decode] of [
 const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
 
 const SAMPLE_CLIENT = [
-  { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null },
-  { type: 'Join', protocol_version: 65535, request_id: 0xffffffff, name: 'Zoë ロボット', resume_token: TOKEN },
+  { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null, baseline_tick: null },
+  {
+    type: 'Join',
+    protocol_version: 65535,
+    request_id: 0xffffffff,
+    name: 'Zoë ロボット',
+    resume_token: TOKEN,
+    baseline_tick: 0xffffffff,
+  },
   { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25), ack_tick: 77, view_tick: 74 },
   { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0, ack_tick: 0xffffffff, view_tick: 0 },
   { type: 'Ping', nonce: 70000 },
@@ -139,6 +146,7 @@ const SAMPLE_CLIENT = [
   { type: 'Chat', request_id: 7, text: '<img src=x onerror=alert(1)> ☺' },
   { type: 'Whisper', request_id: 70000, to: 300, text: 'psst' },
   { type: 'Leave' },
+  { type: 'Resync' },
 ];
 const SAMPLE_SERVER = [
   {
@@ -155,30 +163,6 @@ const SAMPLE_SERVER = [
       { id: 251, name: 'Alice' },
     ],
   },
-  {
-    type: 'Snapshot',
-    tick: 123456,
-    players: [
-      {
-        id: 3,
-        x: Math.fround(100.5),
-        y: Math.fround(1999.25),
-        vx: Math.fround(-420),
-        vy: Math.fround(0.1),
-        aim: Math.fround(3.14159),
-        score: 70000,
-        last_input_seq: 250,
-        flags: PlayerFlags.PROTECTED,
-      },
-    ],
-    orbs: [
-      { id: 0, x: 1, y: 2 },
-      { id: 65536, x: Math.fround(2999.9), y: 0 },
-    ],
-    bolts: [{ id: 9, owner: 3, x: Math.fround(10.1), y: Math.fround(20.2) }],
-    tags: [{ tick: 123456, shooter: 3, victim: 70000 }],
-  },
-  { type: 'Snapshot', tick: 0, players: [], orbs: [], bolts: [], tags: [] },
   { type: 'PlayerJoined', id: 4, name: 'Carol' },
   { type: 'PlayerLeft', id: 4 },
   { type: 'Tagged', tick: 99, shooter: 3, victim: 4 },
@@ -195,11 +179,11 @@ const SAMPLE_SERVER = [
 ];
 
 test('Join encodes as documented: variant, version, request id, name, optional token', () => {
-  const join = { type: 'Join', protocol_version: 2, request_id: 300, name: 'Alice', resume_token: null };
-  assert.equal(hex(encodeClientMessage(join)), '00' + '02' + 'fb2c01' + '05416c696365' + '00');
+  const join = { type: 'Join', protocol_version: 2, request_id: 300, name: 'Alice', resume_token: null, baseline_tick: null };
+  assert.equal(hex(encodeClientMessage(join)), '00' + '02' + 'fb2c01' + '05416c696365' + '00' + '00');
   // A token is 16 raw bytes after the Some tag: no length prefix, no varints.
   const withToken = encodeClientMessage({ ...join, resume_token: TOKEN });
-  assert.equal(hex(withToken), '0002fb2c0105416c696365' + '01' + hex(TOKEN));
+  assert.equal(hex(withToken), '0002fb2c0105416c696365' + '01' + hex(TOKEN) + '00');
   // A Uint8Array token is the same bytes; a missing token is None.
   assert.equal(hex(encodeClientMessage({ ...join, resume_token: Uint8Array.from(TOKEN) })), hex(withToken));
   const { resume_token: _, ...noToken } = join;
@@ -218,7 +202,7 @@ test('bools and option tags are one byte, 0 or 1, and nothing else', () => {
     assertMalformed(() => decodeServerMessage(fromHex('08010161' + bad)), /invalid bool/, bad);
     assertMalformed(() => decodeServerMessage(fromHex('0a05' + bad)), /invalid option tag/, bad);
     assertMalformed(
-      () => decodeClientMessage(fromHex('0002010141' + bad + '00'.repeat(16))),
+      () => decodeClientMessage(fromHex('0002010141' + bad + '00'.repeat(16) + '00')),
       /invalid option tag/,
       bad,
     );
@@ -301,10 +285,10 @@ test('decoding accepts ArrayBuffer, Uint8Array views with an offset, and Buffer'
 test('non-minimal varints are accepted, as bincode accepts them', () => {
   assert.deepEqual(decodeClientMessage(fromHex('02fb0500')), { type: 'Ping', nonce: 5 });
   assert.deepEqual(decodeClientMessage(fromHex('02fc05000000')), { type: 'Ping', nonce: 5 });
-  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A', resume_token: null };
-  assert.deepEqual(decodeClientMessage(fromHex('00fb0200' + 'fc01000000' + '0141' + '00')), join);
+  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A', resume_token: null, baseline_tick: null };
+  assert.deepEqual(decodeClientMessage(fromHex('00fb0200' + 'fc01000000' + '0141' + '0000')), join);
   // Lengths are u64: every marker up to 253 is fine.
-  assert.deepEqual(decodeClientMessage(fromHex('000201' + 'fd0100000000000000' + '41' + '00')), join);
+  assert.deepEqual(decodeClientMessage(fromHex('000201' + 'fd0100000000000000' + '41' + '0000')), join);
   // The variant index is a u32 too.
   assert.deepEqual(decodeClientMessage(fromHex('fb0200' + '05')), { type: 'Ping', nonce: 5 });
 });
@@ -358,13 +342,15 @@ test('a length prefix larger than the input is refused before allocating', () =>
   assertMalformed(() => decodeClientMessage(fromHex('000201fcffffffff41')), /length of name/);
   assertMalformed(() => decodeClientMessage(fromHex('0002010241')), /length of name|truncated/);
   assertMalformed(() => decodeClientMessage(fromHex('0401fcffffffff41')), /length of text/);
-  // Vec lengths: 4 billion players, and 2 players in the bytes of one.
-  assertMalformed(() => decodeServerMessage(fromHex('0100fcffffffff')), /length of players/);
-  const one = encodeServerMessage({ ...SAMPLE_SERVER[1], tick: 0, orbs: [], bolts: [] });
-  assert.equal(hex(one.subarray(0, 3)), '010001'); // Snapshot, tick 0, one player
-  const claimsTwo = Uint8Array.from(one);
-  claimsTwo[2] = 2;
-  assertMalformed(() => decodeServerMessage(claimsTwo), /length of players/);
+  // Vec lengths: 4 billion players in a welcome, and 2 in the bytes of one.
+  const welcome = encodeServerMessage({ ...SAMPLE_SERVER[0], players: [{ id: 1, name: 'Bob' }] });
+  const count = welcome.length - 6; // ..., players: 1, id 1, name "Bob"
+  assert.equal(hex(welcome.subarray(count)), '0101' + '03426f62');
+  const claimsTwo = Uint8Array.from(welcome);
+  claimsTwo[count] = 2;
+  assertMalformed(() => decodeServerMessage(claimsTwo), /length of players|truncated/);
+  const claimsBillions = Uint8Array.from([...welcome.subarray(0, count), 0xfc, 0xff, 0xff, 0xff, 0xff]);
+  assertMalformed(() => decodeServerMessage(claimsBillions), /length of players/);
   assert.ok(performance.now() - started < 100, 'hostile lengths must be refused at once');
 });
 
@@ -382,7 +368,7 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 });
 
 test('unknown variants, error codes and notice kinds are refused', () => {
-  assertMalformed(() => decodeClientMessage(fromHex('07')), /unknown client message variant 7/);
+  assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
   assertMalformed(() => decodeServerMessage(fromHex('0b')), /unknown server message variant 11/);
   assertMalformed(() => decodeServerMessage(fromHex('060800')), /unknown code variant 8/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
@@ -407,9 +393,11 @@ test('a client Input with a non-finite aim is refused both ways, as the server r
   }
 });
 
-test('server floats are taken as they are, NaN included (the server is trusted for values)', () => {
-  const message = decodeServerMessage(fromHex('01' + '00' + '00' + '01' + '00' + '0000c07f' + '00000000' + '00' + '00'));
-  assert.ok(Number.isNaN(message.orbs[0].x));
+test('a snapshot is handed over as its frame bytes, for the replica to apply', () => {
+  const message = decodeServerMessage(fromHex('01' + '0a00'));
+  assert.equal(message.type, 'SnapshotFrame');
+  assert.equal(hex(message.frame), '0a00');
+  assertMalformed(() => encodeServerMessage({ type: 'Snapshot', tick: 1 }), /delta frames/);
 });
 
 test('oversized client messages are refused', () => {
@@ -473,6 +461,8 @@ test('mutated and random input either decodes consistently or throws ProtocolErr
         assert.ok(error instanceof ProtocolError, `round ${round} ${hex(bytes)}: ${error}`);
         continue;
       }
+      // Snapshot frames are bytes for a replica (tested in replica.test.mjs), not messages.
+      if (message.type === 'SnapshotFrame') continue;
       // Whatever decodes must survive a round trip (non-minimal varints re-encode shorter).
       assert.deepStrictEqual(decode(encode(message)), message, `round ${round} ${hex(bytes)}`);
     }
