@@ -10,10 +10,11 @@
 //! frame with that client's baseline (the newest snapshot its connection has fully sent).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
 use bytes::BufMut;
 
-use super::world::PlayerMap;
+use super::world::{PlayerIdHasher, PlayerMap};
 use crate::protocol::delta::{
     BASELINE_RING, CellGrid, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
     frame_flags, player_change_mask, put_varint, quantize_angle, quantize_position, write_entry,
@@ -73,8 +74,9 @@ impl ClientViews {
 #[derive(Debug, Clone, Copy)]
 struct RecentTag {
     tag: Tagged,
-    shooter_cell: u32,
-    victim_cell: u32,
+    /// Where the two players were (column, row) when it happened; `None` if unknown.
+    shooter_at: Option<(u32, u32)>,
+    victim_at: Option<(u32, u32)>,
 }
 
 /// Where one cell's encoded changes live in this tick's blob buffer.
@@ -103,9 +105,16 @@ pub struct Replicator {
     player_count: u32,
     server_tick_us: u32,
     /// This tick's encoded cell changes, by (cell, baseline tick or none).
-    blob_index: HashMap<(u32, Option<Tick>), BlobRange>,
+    /// This tick's encoded cell changes: from nothing (a cell entering a view, a full
+    /// snapshot) and from the previous tick (every client keeping up), by cell; from older
+    /// baselines, by (cell, baseline).
+    full_blobs: Vec<Option<BlobRange>>,
+    previous_tick_blobs: Vec<Option<BlobRange>>,
+    older_blobs: HashMap<(u32, Tick), BlobRange, BuildHasherDefault<PlayerIdHasher>>,
     blobs: Vec<u8>,
     scratch: Vec<u8>,
+    /// A client's tags, written before its header says whether there are any.
+    tag_scratch: Vec<u8>,
     chosen_cells: Vec<(u32, BlobRange)>,
 }
 
@@ -126,9 +135,12 @@ impl Replicator {
             tags: VecDeque::new(),
             player_count: 0,
             server_tick_us: 0,
-            blob_index: HashMap::new(),
+            full_blobs: vec![None; grid.cell_count()],
+            previous_tick_blobs: vec![None; grid.cell_count()],
+            older_blobs: HashMap::default(),
             blobs: Vec::new(),
             scratch: Vec::new(),
+            tag_scratch: Vec::new(),
             chosen_cells: Vec::new(),
         }
     }
@@ -170,7 +182,9 @@ impl Replicator {
         self.fill_frame(&mut frame, snapshot);
         self.frames[slot] = frame;
         self.latest = Some(tick);
-        self.blob_index.clear();
+        self.full_blobs.fill(None);
+        self.previous_tick_blobs.fill(None);
+        self.older_blobs.clear();
         self.blobs.clear();
     }
 
@@ -193,16 +207,16 @@ impl Replicator {
             self.tags.pop_front();
         }
         for &tag in &snapshot.tags {
-            let cell_of = |id: PlayerId| {
-                self.player_index.get(&id).map_or(u32::MAX, |&i| {
-                    let (x, y) = (self.own[i].1.x, self.own[i].1.y);
-                    self.grid.cell_of(x, y)
+            let at = |id: PlayerId| {
+                self.player_index.get(&id).map(|&i| {
+                    let cell = self.grid.cell_of(self.own[i].1.x, self.own[i].1.y);
+                    (cell % self.grid.cols, cell / self.grid.cols)
                 })
             };
             let recent = RecentTag {
                 tag,
-                shooter_cell: cell_of(tag.shooter),
-                victim_cell: cell_of(tag.victim),
+                shooter_at: at(tag.shooter),
+                victim_at: at(tag.victim),
             };
             self.tags.push_back(recent);
         }
@@ -312,8 +326,9 @@ impl Replicator {
         if send_scoreboard {
             flags |= frame_flags::SCOREBOARD;
         }
-        let tags = self.relevant_tags(id, tick, view, base.map(|(b, _)| b));
-        if tags > 0 {
+        let mut tags = std::mem::take(&mut self.tag_scratch);
+        tags.clear();
+        if self.write_tags(&mut tags, id, tick, view, base.map(|(b, _)| b)) > 0 {
             flags |= frame_flags::TAGS;
         }
         let header = FrameHeader {
@@ -335,9 +350,8 @@ impl Replicator {
                 put_varint(out, u64::from(score));
             }
         }
-        if tags > 0 {
-            self.write_tags(out, id, tick, view, base.map(|(b, _)| b), tags);
-        }
+        out.put_slice(&tags);
+        self.tag_scratch = tags;
         put_varint(out, self.chosen_cells.len() as u64);
         let mut previous: Option<u32> = None;
         for &(cell, range) in &self.chosen_cells {
@@ -371,7 +385,12 @@ impl Replicator {
     /// The encoded changes of `cell` from `baseline` (none: from empty) to `tick`, encoded on
     /// first use this tick.
     fn blob(&mut self, tick: Tick, cell: u32, baseline: Option<Tick>) -> BlobRange {
-        if let Some(&range) = self.blob_index.get(&(cell, baseline)) {
+        let cached = match baseline {
+            None => self.full_blobs[cell as usize],
+            Some(b) if tick.since(b) == 1 => self.previous_tick_blobs[cell as usize],
+            Some(b) => self.older_blobs.get(&(cell, b)).copied(),
+        };
+        if let Some(range) = cached {
             return range;
         }
         let new = self.frames[(tick.0 % BASELINE_RING) as usize].cell(cell);
@@ -390,7 +409,13 @@ impl Replicator {
             start,
             len: self.blobs.len() as u32 - start,
         };
-        self.blob_index.insert((cell, baseline), range);
+        match baseline {
+            None => self.full_blobs[cell as usize] = Some(range),
+            Some(b) if tick.since(b) == 1 => self.previous_tick_blobs[cell as usize] = Some(range),
+            Some(b) => {
+                self.older_blobs.insert((cell, b), range);
+            }
+        }
         range
     }
 
@@ -405,58 +430,43 @@ impl Replicator {
         sum
     }
 
-    fn tag_is_relevant(
-        &self,
-        tag: &RecentTag,
-        me: PlayerId,
-        since: Option<Tick>,
-        tick: Tick,
-        view: CellRect,
-    ) -> bool {
-        let fresh = match since {
-            Some(b) => tag.tag.tick.since(b) > 0,
-            None => tag.tag.tick == tick,
-        };
-        let seen = |cell: u32| cell != u32::MAX && self.grid.contains(&view, cell);
-        fresh
-            && (tag.tag.shooter == me
-                || tag.tag.victim == me
-                || seen(tag.shooter_cell)
-                || seen(tag.victim_cell))
+    /// Whether a client sees a tag: it took part, or either player was in its view.
+    fn tag_is_relevant(tag: &RecentTag, me: PlayerId, view: CellRect) -> bool {
+        let seen = |at: Option<(u32, u32)>| at.is_some_and(|(col, row)| view.contains(col, row));
+        tag.tag.shooter == me || tag.tag.victim == me || seen(tag.shooter_at) || seen(tag.victim_at)
     }
 
-    fn relevant_tags(
+    /// Writes the tags a client sees and has not been sent (count first) into `out`, and
+    /// returns how many; writes nothing when there are none. Only the tail of the ring is read
+    /// (newest first), so a client that holds the previous tick costs this tick's tags.
+    fn write_tags(
         &self,
+        out: &mut Vec<u8>,
         me: PlayerId,
         tick: Tick,
         view: CellRect,
         since: Option<Tick>,
     ) -> usize {
-        self.tags
-            .iter()
-            .filter(|t| self.tag_is_relevant(t, me, since, tick, view))
-            .count()
-    }
-
-    fn write_tags(
-        &self,
-        out: &mut impl BufMut,
-        me: PlayerId,
-        tick: Tick,
-        view: CellRect,
-        since: Option<Tick>,
-        count: usize,
-    ) {
-        put_varint(out, count as u64);
-        for recent in self
-            .tags
-            .iter()
-            .filter(|t| self.tag_is_relevant(t, me, since, tick, view))
-        {
+        let fresh = self.tags.iter().rev().take_while(|t| match since {
+            Some(b) => t.tag.tick.since(b) > 0,
+            None => t.tag.tick == tick,
+        });
+        let mut count = 0;
+        let start = out.len();
+        for recent in fresh.filter(|t| Self::tag_is_relevant(t, me, view)) {
             put_varint(out, tick.since(recent.tag.tick).max(0) as u64);
             put_varint(out, u64::from(recent.tag.shooter.0));
             put_varint(out, u64::from(recent.tag.victim.0));
+            count += 1;
         }
+        if count > 0 {
+            let mut prefix = [0u8; 10];
+            let mut cursor = &mut prefix[..];
+            put_varint(&mut cursor, count as u64);
+            let used = 10 - cursor.len();
+            out.splice(start..start, prefix[..used].iter().copied());
+        }
+        count
     }
 }
 
