@@ -6,15 +6,18 @@
 //!  browser / bot ──WebSocket──▶ net::connection (reader task) ──decode──▶ GameEvent
 //!                                                                          │ lock-free queue
 //!                                                                          ▼
-//!                    net::sessions ◀──encoded snapshot (once)── game::tick_loop (own thread)
-//!                    (latest-wins cell + per-player queues)        owns game::world
+//!                    net::sessions ◀──each player's delta── game::tick_loop (own thread)
+//!                    (per-player latest-wins     snapshot      owns game::world, and
+//!                     slot + reliable queue)                   game::replication
 //!                          │
 //!                          ▼
 //!  browser / bot ◀──WebSocket── net::connection (writer task)
 //! ```
 //!
-//! - [`protocol`]: message types, the bincode codec behind one module, name rules. Pure.
-//! - [`game`]: the world and its rules (pure, steppable, seeded) and the fixed-tick driver.
+//! - [`protocol`]: message types, the bincode codec behind one module, name rules, the delta
+//!   snapshot format and the client's replica. Pure.
+//! - [`game`]: the world and its rules (pure, steppable, seeded), per-client replication, and
+//!   the fixed-tick driver.
 //! - [`net`]: HTTP (files, health, upgrade), connection tasks, the session registry.
 //! - [`bots`]: the bot swarm (real clients that play and measure), behind `bin/swarm`.
 //! - [`client`]: a Rust client of the protocol (tests, bots).
