@@ -199,6 +199,8 @@ export class Game {
     this.errorY = 0;
     /** Size of the last correction (arena units): 0 while prediction is exact. */
     this.lastCorrection = 0;
+    /** The largest correction that was smoothed (not a respawn's snap), for the tests. */
+    this.largestSmoothedCorrection = 0;
     this.aim = 0;
     this.accumulator = 0;
     this.lastUpdate = null;
@@ -447,6 +449,7 @@ export class Game {
       this.previousBody.x = body.x;
       this.previousBody.y = body.y;
     } else if (this.lastCorrection > 0) {
+      this.largestSmoothedCorrection = Math.max(this.largestSmoothedCorrection, this.lastCorrection);
       // Shift both ends of the drawn segment and carry the difference as a decaying offset,
       // so the ship on screen does not move at the moment of the correction.
       this.errorX += dx;
@@ -765,6 +768,7 @@ export class Game {
       inputsSent: this.seq,
       pendingInputs: this.pending.length,
       lastCorrection: this.lastCorrection,
+      largestSmoothedCorrection: this.largestSmoothedCorrection,
       pingMs: this.pingMs,
       pingSource: this.pingSource,
     };

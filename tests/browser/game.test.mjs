@@ -23,10 +23,9 @@ import {
 const HOLD_KEY_MS = 600;
 
 test('two players join, see each other move, and see each other leave', { timeout: 40_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   const server = await startServer();
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const alice = await openPlayer(browser, server.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
