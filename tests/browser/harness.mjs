@@ -67,6 +67,14 @@ export const REFUSED_TOKEN_ERRORS = [
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Servers and proxies running now (tests in a file run one at a time). If the console check
+ * fails, the test runner skips the teardown registered after it, so the check stops these
+ * itself: a leftover server would keep Node running until `cargo test` kills it.
+ * @type {Set<{stop: () => Promise<void>}>}
+ */
+const running = new Set();
+
+/**
  * @typedef {object} Server
  * @property {string} url
  * @property {number} port
@@ -90,9 +98,11 @@ export function startServer(args = [], port = 0) {
     output = (output + chunk).slice(-20_000);
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const running = () => child.exitCode === null && child.signalCode === null;
+  const handle = { stop: () => stop() };
+  const isRunning = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (running()) {
+    running.delete(handle);
+    if (isRunning()) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
@@ -100,7 +110,7 @@ export function startServer(args = [], port = 0) {
     }
   };
   const kill = async () => {
-    if (running()) {
+    if (isRunning()) {
       child.kill('SIGKILL');
       await exited;
     }
@@ -132,6 +142,7 @@ export function startServer(args = [], port = 0) {
       stdout += chunk;
       const match = /^skirmish listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m.exec(stdout);
       if (match) {
+        running.add(handle);
         settle(null, { url: match[1], port: Number(match[2]), stop, kill, log: () => output });
       }
     });
@@ -155,11 +166,22 @@ export async function launchBrowser(t) {
   const players = [];
   playersOf.set(browser, players);
   t.after(async () => {
-    const reported = players.filter((p) => p.errors.length > 0).map((p) => `${p.name}: ${p.errors.join(' | ')}`);
+    const reported = unexpectedErrors(browser);
     await browser.close();
+    if (reported.length > 0) await Promise.all([...running].map((thing) => thing.stop()));
     assert.deepEqual(reported, [], 'the browser reported errors');
   });
   return browser;
+}
+
+/**
+ * What the pages opened in `browser` reported that nobody expected, one line per page.
+ * @param {import('playwright-core').Browser} browser
+ * @returns {string[]}
+ */
+export function unexpectedErrors(browser) {
+  const players = playersOf.get(browser) ?? [];
+  return players.filter((p) => p.errors.length > 0).map((p) => `${p.name}: ${p.errors.join(' | ')}`);
 }
 
 /**
@@ -406,6 +428,13 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {})
     if (listener) await new Promise((resolve) => listener.close(() => resolve()));
   };
   const port = await listen(0);
+  const handle = {
+    stop: async () => {
+      running.delete(handle);
+      await close();
+    },
+  };
+  running.add(handle);
   return {
     port,
     url: `http://127.0.0.1:${port}`,
@@ -413,6 +442,6 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {})
     restore: async () => {
       await listen(port);
     },
-    stop: close,
+    stop: handle.stop,
   };
 }

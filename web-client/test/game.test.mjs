@@ -164,6 +164,21 @@ test('a gap is bridged by brief extrapolation, then ships hold still', () => {
   assert.equal(at(20), at(40), 'extrapolation is capped');
 });
 
+test('each input carries the newest snapshot tick and the tick others are drawn at', () => {
+  const { game, sent } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), player(OTHER, tick * 10, 300)]), tick * TICK_MS);
+  }
+  const now = 20 * TICK_MS;
+  game.computeView(now);
+  game.update(now, { buttons: 0, aim: 0 });
+  const input = sent.filter((m) => m.type === 'Input').at(-1);
+  assert.equal(input.ack_tick, 20);
+  // On time and steady: others are drawn two ticks behind the newest snapshot.
+  assert.equal(input.view_tick, 18);
+  assert.equal(game.computeView(now).ships[0].x, 180, 'the tick sent is the tick drawn');
+});
+
 test('extrapolation takes motion from positions (others may be sent without velocity)', () => {
   const { game } = welcomedGame();
   for (let tick = 10; tick <= 20; tick++) {
