@@ -742,6 +742,7 @@ export class Game {
     return {
       playerId: this.playerId,
       resumed: this.resumed,
+      arena: this.params ? { width: this.params.arena_width, height: this.params.arena_height } : null,
       tick: newest ? newest.tick : null,
       me: this.hasBody ? { x: this.body.x, y: this.body.y } : null,
       serverMe: this.serverMe

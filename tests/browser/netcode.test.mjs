@@ -76,7 +76,7 @@ test('over a slow, jittery link prediction agrees with the server and others mov
     // Alice flies towards the middle and back, with the network overlay on.
     await alice.page.keyboard.press('KeyN');
     const start = aliceState.serverMe;
-    const [away, back] = start.x < 1500 ? ['ArrowRight', 'ArrowLeft'] : ['ArrowLeft', 'ArrowRight'];
+    const [away, back] = start.x < aliceState.arena.width / 2 ? ['ArrowRight', 'ArrowLeft'] : ['ArrowLeft', 'ArrowRight'];
     const sign = away === 'ArrowRight' ? 1 : -1;
     await holdKey(alice.page, away, 900);
     await holdKey(alice.page, back, 400);
@@ -162,8 +162,9 @@ test('on a phone: the name screen fits, the HUD keeps to the edges, a drag flies
 
     // Carol drags her left thumb towards the middle of the arena and holds it there.
     const page = carol.page;
-    const start = (await stateOf(page)).serverMe;
-    const sign = start.x < 1500 ? 1 : -1;
+    const before = await stateOf(page);
+    const start = before.serverMe;
+    const sign = start.x < before.arena.width / 2 ? 1 : -1;
     const cdp = await page.context().newCDPSession(page);
     const origin = { x: 90, y: 700 };
     await touch(cdp, 'touchStart', origin);
