@@ -16,17 +16,22 @@
  *   locally (`movement.js`, bit-exact with the server). A snapshot resets the prediction to the
  *   server's state, drops the inputs it acknowledges (`last_input_seq`) and replays the rest;
  *   a small difference is smoothed away visually, a large one (respawn) snaps.
- * - Everyone else: drawn `INTERPOLATION_DELAY_TICKS` in the past between the two snapshots
- *   that bracket that moment, briefly extrapolated when snapshots stop coming.
+ * - Everyone else: drawn a little in the past, between the two snapshots that bracket that
+ *   moment. How far in the past adapts to how irregularly snapshots arrive (`jitter.js`: at
+ *   least two snapshot intervals, changing smoothly). When snapshots stop coming, ships move on
+ *   along their last motion for up to `MAX_EXTRAPOLATION_MS`, then hold; across a longer gap
+ *   they jump to where the next snapshot puts them rather than slide there. The tick drawn is
+ *   sent with every input (`view_tick`): the server judges our hits against it.
+ * - Only entities near us may be in a snapshot (area of interest), and other players' velocity
+ *   may be 0: motion is taken from positions, never from another player's `vx`/`vy` alone.
  */
 
 import { Buttons, PlayerFlags } from './protocol.js';
 import { stepBody, tickSeconds } from './movement.js';
+import { JitterBuffer, OUTAGE_MS } from './jitter.js';
 
-/** How far behind the newest snapshot remote entities are drawn: room for network jitter. */
-export const INTERPOLATION_DELAY_TICKS = 2.5;
-/** Longest we keep moving remote ships along their velocity when snapshots stop. */
-const MAX_EXTRAPOLATION_TICKS = 4;
+/** Longest we keep moving remote ships along their last motion when snapshots stop (ms). */
+export const MAX_EXTRAPOLATION_MS = 125;
 /** Snapshots kept for interpolation (about a second at 30 Hz). */
 const SNAPSHOT_HISTORY = 32;
 /** Unacknowledged inputs kept for replay; beyond this the oldest are dropped (prediction drifts). */
@@ -35,8 +40,6 @@ export const MAX_PENDING_INPUTS = 64;
 const SNAP_DISTANCE = 150;
 /** Time constant of the visual smoothing of a prediction correction, in milliseconds. */
 const CORRECTION_SMOOTHING_MS = 100;
-/** A sample of the server clock further than this from our estimate resets it (ticks). */
-const CLOCK_RESET_TICKS = 15;
 /** After a tab pause, at most this many fixed steps are run to catch up; the rest is dropped. */
 const MAX_CATCH_UP_STEPS = 5;
 /**
@@ -87,6 +90,17 @@ export const UNKNOWN_NAME = '\u2026';
  * @property {Map<number, any>} boltsById
  */
 
+/**
+ * @typedef {object} NetStats What the network overlay shows (one object, refilled).
+ * @property {number | null} pingMs
+ * @property {number} snapshotRate snapshots received in the last second
+ * @property {number} delayMs how far behind the server others are drawn right now
+ * @property {number} targetDelayMs the delay the jitter buffer is steering to
+ * @property {number} jitterMs the 95th percentile of snapshot lateness
+ * @property {number} snaps times the render clock jumped
+ * @property {number | null} serverTickUs the server's last tick duration, when it says
+ */
+
 export class Game {
   /**
    * @param {(message: {type: string} & Record<string, any>) => boolean} send hands a client
@@ -126,6 +140,16 @@ export class Game {
       me: /** @type {ShipView | null} */ (null),
     };
     this.meView = { id: 0, x: 0, y: 0, aim: 0, flags: 0, isMe: true };
+    /** @type {NetStats} refilled by {@link netStats} */
+    this.stats = {
+      pingMs: null,
+      snapshotRate: 0,
+      delayMs: 0,
+      targetDelayMs: 0,
+      jitterMs: 0,
+      snaps: 0,
+      serverTickUs: null,
+    };
   }
 
   /** Forgets everything tied to one player (the next Welcome starts afresh). */
@@ -152,8 +176,12 @@ export class Game {
     /** Server tick at which others were last drawn (see `computeView`). */
     this.viewTick = 0;
     this.snapshotsReceived = 0;
-    /** Estimated server tick at local time 0: serverTick ≈ now / tickMs + clockOffset. */
-    this.clockOffset = null;
+    /** When to draw others: the server clock estimate and the adaptive delay. */
+    this.jitter = new JitterBuffer(this.tickMs);
+    /** `server_tick_us` of the newest snapshot that carried it, or null. */
+    this.serverTickUs = null;
+    /** Stored snapshots dropped from the history, their maps reused for the next ones. */
+    this.spare = /** @type {StoredSnapshot[]} */ ([]);
     /** Our own entry in the newest snapshot, or null. */
     this.serverMe = null;
 
@@ -171,6 +199,8 @@ export class Game {
     this.errorY = 0;
     /** Size of the last correction (arena units): 0 while prediction is exact. */
     this.lastCorrection = 0;
+    /** The largest correction that was smoothed (not a respawn's snap), for the tests. */
+    this.largestSmoothedCorrection = 0;
     this.aim = 0;
     this.accumulator = 0;
     this.lastUpdate = null;
@@ -293,6 +323,7 @@ export class Game {
     this.tickMs = 1000 / welcome.tick_hz;
     this.dt = tickSeconds(welcome.tick_hz);
     this.params = welcome.params;
+    this.jitter.reset(this.tickMs);
     this.roster.clear();
     for (const player of welcome.players) this.roster.set(player.id, player.name);
   }
@@ -306,7 +337,7 @@ export class Game {
     this.snapshots = [];
     this.snapshotsReceived = 0;
     this.latestRawTick = 0;
-    this.clockOffset = null;
+    this.jitter.reset(this.tickMs);
     this.serverMe = null;
     this.pending = [];
     this.accumulator = 0;
@@ -331,17 +362,12 @@ export class Game {
     this.snapshotsReceived++;
     this.arrivals[this.arrivalCount++ % this.arrivals.length] = now;
 
-    const playersById = new Map();
-    for (const player of snapshot.players) playersById.set(player.id, player);
-    const boltsById = new Map();
-    for (const bolt of snapshot.bolts) boltsById.set(bolt.id, bolt);
-    this.snapshots.push({ tick, message: snapshot, playersById, boltsById });
-    if (this.snapshots.length > SNAPSHOT_HISTORY) this.snapshots.shift();
-
-    this.trackServerClock(tick, now);
+    const stored = this.storeSnapshot(tick, snapshot);
+    this.jitter.onSnapshot(tick, now);
+    if (typeof snapshot.server_tick_us === 'number') this.serverTickUs = snapshot.server_tick_us;
     this.rankPlayers(snapshot.players);
 
-    const me = playersById.get(this.playerId) ?? null;
+    const me = stored.playersById.get(this.playerId) ?? null;
     this.serverMe = me;
     if (me && this.awaitingSeq) {
       // Continue above the last input the server applied (with wrap-around, like Tick::since).
@@ -352,21 +378,23 @@ export class Game {
   }
 
   /**
-   * Keeps an estimate of which server tick it is now. It follows the earliest arrivals closely
-   * and late ones slowly, so a jittery packet eats into the interpolation delay instead of
-   * shifting it; a jump (server stall, long gap) resets it.
-   * @param {number} tick
-   * @param {number} now
+   * Adds a snapshot to the history, indexed by id, reusing the maps of the one it pushes out.
+   * @param {number} tick unwrapped
+   * @param {any} snapshot
+   * @returns {StoredSnapshot}
    */
-  trackServerClock(tick, now) {
-    const sample = tick - now / this.tickMs;
-    if (this.clockOffset === null || Math.abs(sample - this.clockOffset) > CLOCK_RESET_TICKS) {
-      this.clockOffset = sample;
-    } else if (sample > this.clockOffset) {
-      this.clockOffset += (sample - this.clockOffset) * 0.5;
-    } else {
-      this.clockOffset += (sample - this.clockOffset) * 0.02;
-    }
+  storeSnapshot(tick, snapshot) {
+    const stored = this.spare.pop() ?? { tick: 0, message: null, playersById: new Map(), boltsById: new Map() };
+    stored.tick = tick;
+    stored.message = snapshot;
+    const { players, bolts } = snapshot;
+    stored.playersById.clear();
+    for (let i = 0; i < players.length; i++) stored.playersById.set(players[i].id, players[i]);
+    stored.boltsById.clear();
+    for (let i = 0; i < bolts.length; i++) stored.boltsById.set(bolts[i].id, bolts[i]);
+    this.snapshots.push(stored);
+    if (this.snapshots.length > SNAPSHOT_HISTORY) this.spare.push(/** @type {StoredSnapshot} */ (this.snapshots.shift()));
+    return stored;
   }
 
   /** @param {any[]} players */
@@ -421,6 +449,7 @@ export class Game {
       this.previousBody.x = body.x;
       this.previousBody.y = body.y;
     } else if (this.lastCorrection > 0) {
+      this.largestSmoothedCorrection = Math.max(this.largestSmoothedCorrection, this.lastCorrection);
       // Shift both ends of the drawn segment and carry the difference as a decaying offset,
       // so the ship on screen does not move at the moment of the correction.
       this.errorX += dx;
@@ -500,6 +529,24 @@ export class Game {
   }
 
   /**
+   * Fills and returns {@link stats} for the network overlay.
+   * @param {number} now ms
+   * @returns {NetStats}
+   */
+  netStats(now) {
+    const stats = this.stats;
+    const jitter = this.jitter;
+    stats.pingMs = this.pingMs;
+    stats.snapshotRate = this.snapshotRate(now);
+    stats.delayMs = jitter.delayTicks * this.tickMs;
+    stats.targetDelayMs = jitter.targetDelayTicks * this.tickMs;
+    stats.jitterMs = jitter.jitterTicks * this.tickMs;
+    stats.snaps = jitter.snaps;
+    stats.serverTickUs = this.serverTickUs;
+    return stats;
+  }
+
+  /**
    * Fills and returns {@link view}: every ship, bolt and orb where it should be drawn at `now`.
    * Reuses its objects, so the result is only valid until the next call.
    * @param {number} now ms
@@ -531,11 +578,11 @@ export class Game {
     }
 
     const snapshots = this.snapshots;
-    if (snapshots.length === 0 || this.clockOffset === null) {
+    const renderTick = this.jitter.advance(now);
+    if (snapshots.length === 0 || renderTick === null) {
       view.orbs = EMPTY;
       return view;
     }
-    const renderTick = now / this.tickMs + this.clockOffset - INTERPOLATION_DELAY_TICKS;
     // The server tick drawn for others, sent with each input so hits are judged against it.
     const newestTick = snapshots[snapshots.length - 1].tick;
     this.viewTick = (this.latestRawTick + Math.round(renderTick - newestTick)) >>> 0;
@@ -545,15 +592,18 @@ export class Game {
     while (i > 0 && snapshots[i].tick > renderTick) i--;
     const from = snapshots[i];
     const to = i + 1 < snapshots.length ? snapshots[i + 1] : null;
-    view.orbs = from.message.orbs;
-
-    if (to) {
-      const alpha = clamp01((renderTick - from.tick) / (to.tick - from.tick));
-      this.interpolate(from, to, alpha, to.tick - from.tick);
+    const ahead = renderTick - from.tick;
+    if (to && (to.tick - from.tick) * this.tickMs <= OUTAGE_MS) {
+      view.orbs = from.message.orbs;
+      this.interpolate(from, to, clamp01(ahead / (to.tick - from.tick)), to.tick - from.tick);
+    } else if (to && ahead * this.tickMs > MAX_EXTRAPOLATION_MS) {
+      // Past the end of a long gap's extrapolation: jump to what came after it.
+      view.orbs = to.message.orbs;
+      this.extrapolate(from, to, 0);
     } else {
-      const previous = i > 0 ? snapshots[i - 1] : null;
-      const ahead = Math.min(Math.max(renderTick - from.tick, 0), MAX_EXTRAPOLATION_TICKS);
-      this.extrapolate(previous, from, ahead);
+      view.orbs = from.message.orbs;
+      const most = MAX_EXTRAPOLATION_MS / this.tickMs;
+      this.extrapolate(i > 0 ? snapshots[i - 1] : null, from, Math.min(Math.max(ahead, 0), most));
     }
     return view;
   }
@@ -566,7 +616,9 @@ export class Game {
    */
   interpolate(from, to, alpha, ticks) {
     const maxTravel = this.params.max_speed * this.dt * ticks * 1.5 + this.params.player_radius;
-    for (const player of to.message.players) {
+    const players = to.message.players;
+    for (let k = 0; k < players.length; k++) {
+      const player = players[k];
       if (player.id === this.playerId) continue;
       const ship = this.nextShip(player);
       const before = from.playersById.get(player.id);
@@ -583,7 +635,9 @@ export class Game {
         ship.flags = before.flags;
       }
     }
-    for (const bolt of to.message.bolts) {
+    const bolts = to.message.bolts;
+    for (let k = 0; k < bolts.length; k++) {
+      const bolt = bolts[k];
       const before = from.boltsById.get(bolt.id);
       const view = this.nextBolt(bolt);
       if (before) {
@@ -596,25 +650,41 @@ export class Game {
   }
 
   /**
-   * Moves ships along their velocity (and bolts along their last motion) for a few ticks past
-   * the newest snapshot; after that they hold still until the next one arrives.
+   * Moves ships and bolts along their motion between `previous` and `newest` for `ahead` ticks
+   * past `newest` (already capped by the caller). Motion comes from positions: other players'
+   * velocities may not be sent. A ship with no earlier position uses its velocity, if any.
    * @param {StoredSnapshot | null} previous
    * @param {StoredSnapshot} newest
-   * @param {number} ahead ticks past `newest`, already capped
+   * @param {number} ahead ticks past `newest`
    */
   extrapolate(previous, newest, ahead) {
-    const seconds = ahead * this.dt;
-    for (const player of newest.message.players) {
+    const gap = previous ? newest.tick - previous.tick : 0;
+    const usable = gap > 0 && gap * this.tickMs <= OUTAGE_MS;
+    // The furthest a ship can move in a tick (the server applies up to four banked steps).
+    const maxStep = this.params.max_speed * this.dt * 4;
+    const players = newest.message.players;
+    for (let k = 0; k < players.length; k++) {
+      const player = players[k];
       if (player.id === this.playerId) continue;
       const ship = this.nextShip(player);
-      ship.x += player.vx * seconds;
-      ship.y += player.vy * seconds;
+      if (ahead <= 0) continue;
+      let stepX = player.vx * this.dt;
+      let stepY = player.vy * this.dt;
+      const before = usable ? /** @type {StoredSnapshot} */ (previous).playersById.get(player.id) : undefined;
+      if (before) {
+        stepX = (player.x - before.x) / gap;
+        stepY = (player.y - before.y) / gap;
+        if (Math.abs(stepX) + Math.abs(stepY) > 2 * maxStep) stepX = stepY = 0; // a respawn
+      }
+      ship.x += stepX * ahead;
+      ship.y += stepY * ahead;
     }
-    const gap = previous ? newest.tick - previous.tick : 0;
-    for (const bolt of newest.message.bolts) {
+    const bolts = newest.message.bolts;
+    for (let k = 0; k < bolts.length; k++) {
+      const bolt = bolts[k];
       const view = this.nextBolt(bolt);
-      const before = previous && previous.boltsById.get(bolt.id);
-      if (before && gap > 0) {
+      const before = usable ? /** @type {StoredSnapshot} */ (previous).boltsById.get(bolt.id) : undefined;
+      if (before) {
         view.vx = (bolt.x - before.x) / gap;
         view.vy = (bolt.y - before.y) / gap;
         view.x += view.vx * ahead;
@@ -672,6 +742,7 @@ export class Game {
     return {
       playerId: this.playerId,
       resumed: this.resumed,
+      arena: this.params ? { width: this.params.arena_width, height: this.params.arena_height } : null,
       tick: newest ? newest.tick : null,
       me: this.hasBody ? { x: this.body.x, y: this.body.y } : null,
       serverMe: this.serverMe
@@ -698,6 +769,7 @@ export class Game {
       inputsSent: this.seq,
       pendingInputs: this.pending.length,
       lastCorrection: this.lastCorrection,
+      largestSmoothedCorrection: this.largestSmoothedCorrection,
       pingMs: this.pingMs,
       pingSource: this.pingSource,
     };

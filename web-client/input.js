@@ -1,7 +1,9 @@
 /**
  * The player's hands: keyboard (WASD or arrows to steer, space to fire), mouse (aim, click to
- * fire) and touch (left half of the screen is a joystick, a touch on the right half aims there
- * and fires). Turns them into the `buttons` bits and aim angle of one client tick.
+ * fire) and touch through Pointer Events (a touch on the left half of the screen is a joystick
+ * centred where it landed; a touch on the right half aims there and fires while held). Turns
+ * them into the `buttons` bits and aim angle of one client tick, and says where the joystick
+ * is (`touch`) so the renderer can draw it.
  *
  * It only listens and reports; it never sends anything or knows about the game's state. Keys
  * typed into a form field (the name screen) are left alone.
@@ -24,6 +26,8 @@ const KEY_BUTTONS = new Map([
 
 /** A joystick drag shorter than this (CSS pixels) is a dead zone. */
 const JOYSTICK_DEAD_ZONE = 14;
+/** How far the drawn knob can move from the joystick's centre (CSS pixels). */
+export const JOYSTICK_RADIUS = 56;
 /** Cosine of 67.5°: a joystick direction within it of an axis presses that axis's button. */
 const JOYSTICK_AXIS_COS = 0.38;
 
@@ -49,6 +53,21 @@ export class Controls {
     this.stickButtons = 0;
     /** Touch that aims and fires. */
     this.aimTouchId = null;
+    /**
+     * The touch controls as the renderer draws them, in CSS pixels relative to the surface.
+     * `used` is set by the first touch (from then on the idle joystick is hinted at).
+     */
+    this.touch = {
+      used: false,
+      stickActive: false,
+      originX: 0,
+      originY: 0,
+      knobX: 0,
+      knobY: 0,
+      firing: false,
+      fireX: 0,
+      fireY: 0,
+    };
     /** Returned by {@link sample}; reused. */
     this.sampled = { buttons: 0, aim: /** @type {number | null} */ (null) };
     this.onKeyDown = this.onKeyDown.bind(this);
@@ -120,6 +139,8 @@ export class Controls {
     this.stickId = null;
     this.stickButtons = 0;
     this.aimTouchId = null;
+    this.touch.stickActive = false;
+    this.touch.firing = false;
   }
 
   /** @param {PointerEvent} event */
@@ -127,13 +148,22 @@ export class Controls {
     if (event.pointerType === 'touch') {
       const rect = this.surface.getBoundingClientRect();
       const x = event.clientX - rect.left;
+      const y = event.clientY - rect.top;
+      const touch = this.touch;
+      touch.used = true;
       if (x < rect.width / 2 && this.stickId === null) {
         this.stickId = event.pointerId;
         this.stickOriginX = event.clientX;
         this.stickOriginY = event.clientY;
+        touch.stickActive = true;
+        touch.originX = touch.knobX = x;
+        touch.originY = touch.knobY = y;
       } else if (this.aimTouchId === null) {
         this.aimTouchId = event.pointerId;
         this.setPointer(event);
+        touch.firing = true;
+        touch.fireX = x;
+        touch.fireY = y;
       }
     } else if (event.button === 0) {
       this.mouseFiring = true;
@@ -146,12 +176,17 @@ export class Controls {
   onPointerMove(event) {
     if (event.pointerType === 'touch') {
       if (event.pointerId === this.stickId) {
-        this.stickButtons = stickToButtons(
-          event.clientX - this.stickOriginX,
-          event.clientY - this.stickOriginY,
-        );
+        const dx = event.clientX - this.stickOriginX;
+        const dy = event.clientY - this.stickOriginY;
+        this.stickButtons = stickToButtons(dx, dy);
+        // The knob stays on the joystick's rim however far the thumb goes.
+        const scale = Math.min(1, JOYSTICK_RADIUS / Math.max(1, Math.hypot(dx, dy)));
+        this.touch.knobX = this.touch.originX + dx * scale;
+        this.touch.knobY = this.touch.originY + dy * scale;
       } else if (event.pointerId === this.aimTouchId) {
         this.setPointer(event);
+        this.touch.fireX = this.pointerX;
+        this.touch.fireY = this.pointerY;
       }
       return;
     }
@@ -164,8 +199,10 @@ export class Controls {
       if (event.pointerId === this.stickId) {
         this.stickId = null;
         this.stickButtons = 0;
+        this.touch.stickActive = false;
       } else if (event.pointerId === this.aimTouchId) {
         this.aimTouchId = null;
+        this.touch.firing = false;
       }
     } else if (event.button === 0) {
       this.mouseFiring = false;

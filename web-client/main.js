@@ -6,6 +6,9 @@
  * It owns the page's reaction to the session's events (status, notices, what to show after a
  * fatal error) and nothing else: no codec, no physics, no drawing, no connection logic of its own.
  *
+ * Keys: `N` (or F3) shows the network overlay (round trip, snapshot rate, interpolation delay
+ * and jitter, bytes per second each way counted on the WebSocket, the server's tick time).
+ *
  * Page query: `name` (join at once), `token` (passed on to the WebSocket, for servers started
  * with `--auth-token`), `reconnectionAttempts` (give up after that many, default never).
  */
@@ -16,16 +19,22 @@ import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
 import { Controls } from './input.js';
 import { ChatPanel, parseChatInput } from './chat.js';
+import { TrafficMeter, countingWebSocket } from './traffic.js';
 
 const NAME_STORAGE_KEY = 'skirmish.name';
 /** Connection events kept for the test hook. */
 const EVENT_HISTORY = 50;
+/** Frames of one other ship's drawn position kept for the smoothness test (test hook). */
+const TRACE_FRAMES = 600;
+/** Keys that toggle the network overlay (`KeyboardEvent.code`). */
+const OVERLAY_KEYS = new Set(['KeyN', 'F3']);
 
 const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('game'));
 const nameScreen = /** @type {HTMLElement} */ (document.getElementById('name-screen'));
 const nameForm = /** @type {HTMLFormElement} */ (document.getElementById('name-form'));
 const nameInput = /** @type {HTMLInputElement} */ (document.getElementById('name-input'));
 const nameError = /** @type {HTMLElement} */ (document.getElementById('name-error'));
+const overlayButton = /** @type {HTMLButtonElement} */ (document.getElementById('net-toggle'));
 
 /** What the page knows of the session: shown in the HUD and read by the test hook. */
 const session = {
@@ -58,8 +67,26 @@ const chat = new ChatPanel(
   sendChat,
   () => canvas.focus(),
 );
+/** Bytes in and out, counted on every WebSocket the connection opens. */
+const traffic = new TrafficMeter();
+const CountingWebSocket = countingWebSocket(WebSocket, traffic, () => performance.now());
 /** @type {import('./render.js').Hud} reused every frame */
-const hud = { status: 'idle', statusText: '', pingMs: null, snapshotRate: 0 };
+const hud = {
+  status: 'idle',
+  statusText: '',
+  pingMs: null,
+  snapshotRate: 0,
+  showNet: false,
+  net: null,
+  bytesInPerSecond: 0,
+  bytesOutPerSecond: 0,
+  touch: controls.touch,
+};
+/**
+ * Where one other ship was drawn in recent frames, for the browser test that checks others
+ * move smoothly: [time, x, y] per frame, a ring. Filled only while `traced` is set.
+ */
+const trace = { id: /** @type {number | null} */ (null), frames: new Float64Array(TRACE_FRAMES * 3), count: 0 };
 
 /**
  * Starts playing as `name`: connect, join, and keep reconnecting as the connection decides.
@@ -73,6 +100,7 @@ function play(name) {
     // Storage may be unavailable (private mode); remembering the name is only a convenience.
   }
   nameScreen.hidden = true;
+  overlayButton.hidden = false;
   canvas.focus();
   controls.attach();
   session.status = 'connecting';
@@ -85,6 +113,7 @@ function play(name) {
     name,
     storage: sessionStorageOrNull(),
     settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
+    WebSocketImpl: CountingWebSocket,
   });
   listen(connection);
   connection.bindPageLifecycle(window);
@@ -305,12 +334,43 @@ function frame(now) {
   const centreY = renderer.height / 2;
   game.update(now, controls.sample(centreX, centreY));
   const view = game.computeView(now);
+  if (trace.id !== null) traceShip(view, now);
   hud.status = session.status;
   hud.statusText = statusText(now);
   hud.pingMs = game.pingMs;
   hud.snapshotRate = game.snapshotRate(now);
+  hud.net = game.netStats(now);
+  hud.bytesInPerSecond = traffic.inPerSecond(now);
+  hud.bytesOutPerSecond = traffic.outPerSecond(now);
   renderer.draw(game, view, hud, now);
   requestAnimationFrame(frame);
+}
+
+/**
+ * Records where the traced ship is drawn this frame (NaN when it is not drawn).
+ * @param {ReturnType<Game['computeView']>} view
+ * @param {number} now
+ */
+function traceShip(view, now) {
+  let x = NaN;
+  let y = NaN;
+  for (let i = 0; i < view.shipCount; i++) {
+    if (view.ships[i].id === trace.id) {
+      x = view.ships[i].x;
+      y = view.ships[i].y;
+      break;
+    }
+  }
+  const at = (trace.count++ % TRACE_FRAMES) * 3;
+  trace.frames[at] = now;
+  trace.frames[at + 1] = x;
+  trace.frames[at + 2] = y;
+}
+
+/** Shows or hides the network overlay. */
+function toggleOverlay() {
+  hud.showNet = !hud.showNet;
+  overlayButton.setAttribute('aria-pressed', String(hud.showNet));
 }
 
 /**
@@ -321,6 +381,7 @@ function showNameScreen(value, error = '') {
   nameInput.value = value;
   nameError.textContent = error;
   nameScreen.hidden = false;
+  overlayButton.hidden = true;
   nameInput.focus();
   nameInput.select();
 }
@@ -359,8 +420,39 @@ window.addEventListener('keydown', (event) => {
   chat.open();
 });
 
+// N (or F3) toggles the network overlay; on a touch screen, the NET button does.
+window.addEventListener('keydown', (event) => {
+  if (!OVERLAY_KEYS.has(event.code) || event.repeat || isTyping(event.target)) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  event.preventDefault(); // F3 would open the browser's search.
+  toggleOverlay();
+});
+overlayButton.addEventListener('click', () => {
+  toggleOverlay();
+  canvas.focus();
+});
+
 Object.defineProperty(window, 'skirmish', {
   value: Object.freeze({
+    /**
+     * Starts recording where the ship of player `id` is drawn each frame (see {@link trace}).
+     * @param {number} id
+     */
+    traceShip(id) {
+      trace.id = id;
+      trace.count = 0;
+    },
+    /** The recorded frames, oldest first: `[{t, x, y}]` (x and y null when not drawn). */
+    get traced() {
+      const n = Math.min(trace.count, TRACE_FRAMES);
+      const frames = [];
+      for (let k = trace.count - n; k < trace.count; k++) {
+        const at = (k % TRACE_FRAMES) * 3;
+        const x = trace.frames[at + 1];
+        frames.push({ t: trace.frames[at], x: Number.isNaN(x) ? null : x, y: Number.isNaN(x) ? null : trace.frames[at + 2] });
+      }
+      return frames;
+    },
     /** A fresh read-only copy of what the browser tests check. */
     get state() {
       return {
@@ -374,6 +466,15 @@ Object.defineProperty(window, 'skirmish', {
         chat: chat.lines.map((line) => ({ ...line })),
         chatOpen: chat.isOpen,
         framesDrawn: renderer.framesDrawn,
+        layout: renderer.compact ? 'compact' : 'wide',
+        net: {
+          shown: hud.showNet,
+          ...game.netStats(performance.now()),
+          bytesInPerSecond: traffic.inPerSecond(performance.now()),
+          bytesOutPerSecond: traffic.outPerSecond(performance.now()),
+          bytesIn: traffic.totalIn,
+          bytesOut: traffic.totalOut,
+        },
         ...game.testState(),
       };
     },

@@ -5,7 +5,14 @@
  * so it lives in the DOM (`chat.js`), where it is set with `textContent` and selectable.
  *
  * It reads the game's state and view and never changes them. It draws only what is on screen
- * and allocates little per frame: colours are cached per player, paths are batched.
+ * (ships, bolts and orbs outside the visible rectangle are skipped before any canvas call) and
+ * allocates little per frame: colours are cached per player, paths are batched (orbs, bolt
+ * heads, the minimap's dots), so a thousand entities cost a few canvas calls plus the ones on
+ * screen.
+ *
+ * Two layouts: wide (desktop) and compact (a small screen, e.g. a phone: smaller scoreboard,
+ * kill feed and minimap in the corners, no network line, and the touch joystick drawn where
+ * the thumb is). The network overlay (`Hud.showNet`) shows the connection's figures.
  */
 
 import { PlayerFlags } from './protocol.js';
@@ -32,6 +39,14 @@ const MAJOR_GRID_EVERY = 5;
 /** World units kept visible across the smaller screen side before zooming out (phones). */
 const MIN_VISIBLE_UNITS = 800;
 const MINIMAP_WIDTH = 180;
+const COMPACT_MINIMAP_WIDTH = 100;
+/** A screen whose smaller side is below this (CSS pixels) gets the compact layout. */
+const COMPACT_BELOW = 500;
+/** Scoreboard rows in the compact layout (plus our own row if we are further down). */
+const COMPACT_SCOREBOARD_ROWS = 3;
+const COMPACT_KILL_FEED_ROWS = 3;
+/** Radius of the drawn touch joystick (input.js moves the knob up to its rim). */
+const JOYSTICK_BASE_RADIUS = 64;
 /** How long the screen edge glows red after we are tagged. */
 const TAGGED_FLASH_MS = 600;
 
@@ -65,6 +80,11 @@ const BANNER_TITLES = { reconnecting: 'CONNECTION LOST', connecting: 'CONNECTING
  * @property {string} statusText
  * @property {number | null} pingMs
  * @property {number} snapshotRate per second
+ * @property {boolean} showNet whether the network overlay is shown
+ * @property {import('./game.js').NetStats | null} net the overlay's figures
+ * @property {number} bytesInPerSecond WebSocket message bytes received in the last second
+ * @property {number} bytesOutPerSecond
+ * @property {import('./input.js').Controls['touch']} touch where the touch controls are
  */
 
 export class Renderer {
@@ -79,6 +99,10 @@ export class Renderer {
     /** World-to-CSS-pixel scale. */
     this.zoom = 1;
     this.framesDrawn = 0;
+    /** Other ships drawn in the last frame (the rest were off screen). */
+    this.shipsDrawn = 0;
+    /** Small screen: see the module doc. */
+    this.compact = false;
     /** @type {Map<number, {main: string, dark: string, glow: string}>} */
     this.colours = new Map();
   }
@@ -95,6 +119,7 @@ export class Renderer {
     this.canvas.width = Math.round(width * ratio);
     this.canvas.height = Math.round(height * ratio);
     this.zoom = Math.min(1, Math.min(width, height) / MIN_VISIBLE_UNITS);
+    this.compact = Math.min(width, height) < COMPACT_BELOW;
   }
 
   /**
@@ -129,6 +154,7 @@ export class Renderer {
     const zoom = this.zoom;
     const ratio = this.pixelRatio;
 
+    this.shipsDrawn = 0;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.fillStyle = BACKGROUND;
     ctx.fillRect(0, 0, this.width, this.height);
@@ -151,9 +177,9 @@ export class Renderer {
     const margin = params.player_radius * 2 + 60;
     for (let i = 0; i < view.shipCount; i++) {
       const ship = view.ships[i];
-      if (ship.x < left - margin || ship.x > right + margin) continue;
-      if (ship.y < top - margin || ship.y > bottom + margin) continue;
+      if (!isVisible(ship, left, top, right, bottom, margin)) continue;
       this.drawShip(ship, game.nameOf(ship.id), params.player_radius, false, now);
+      this.shipsDrawn++;
     }
     if (view.me) this.drawShip(view.me, game.nameOf(view.me.id), params.player_radius, true, now);
 
@@ -255,28 +281,28 @@ export class Renderer {
     const ctx = this.ctx;
     const r = params.bolt_radius;
     ctx.lineCap = 'round';
+    // Trails in their owner's colour, then every head in one white path.
+    ctx.globalAlpha = 0.45;
+    ctx.lineWidth = r * 1.6;
     for (let i = 0; i < view.boltCount; i++) {
       const bolt = view.bolts[i];
-      if (bolt.x < left - 60 || bolt.x > right + 60 || bolt.y < top - 60 || bolt.y > bottom + 60) {
-        continue;
-      }
-      const colour = this.colourOf(bolt.owner);
-      ctx.strokeStyle = colour.main;
-      ctx.globalAlpha = 0.45;
-      ctx.lineWidth = r * 1.6;
+      if (!isVisible(bolt, left, top, right, bottom, 60)) continue;
+      ctx.strokeStyle = this.colourOf(bolt.owner).main;
       ctx.beginPath();
       ctx.moveTo(bolt.x - bolt.vx * 1.2, bolt.y - bolt.vy * 1.2);
       ctx.lineTo(bolt.x, bolt.y);
       ctx.stroke();
-      ctx.globalAlpha = 1;
-      ctx.fillStyle = '#ffffff';
-      ctx.beginPath();
-      ctx.arc(bolt.x, bolt.y, r * 0.8, 0, Math.PI * 2);
-      ctx.fill();
-      ctx.strokeStyle = colour.main;
-      ctx.lineWidth = 2;
-      ctx.stroke();
     }
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = '#ffffff';
+    ctx.beginPath();
+    for (let i = 0; i < view.boltCount; i++) {
+      const bolt = view.bolts[i];
+      if (!isVisible(bolt, left, top, right, bottom, 60)) continue;
+      ctx.moveTo(bolt.x + r * 0.8, bolt.y);
+      ctx.arc(bolt.x, bolt.y, r * 0.8, 0, Math.PI * 2);
+    }
+    ctx.fill();
   }
 
   /**
@@ -392,7 +418,10 @@ export class Renderer {
     this.drawKillFeed(game, now);
     this.drawScoreboard(game);
     this.drawMinimap(view, params);
+    if (hud.touch.used) this.drawTouchControls(hud.touch);
+    if (hud.showNet && hud.net) this.drawNetOverlay(hud, hud.net);
     if (hud.status !== 'connected') this.drawConnectionBanner(hud, now);
+    if (this.compact) return; // No room for the network line; the overlay has it all.
 
     // Network line, bottom left.
     ctx.font = SMALL_FONT;
@@ -401,7 +430,71 @@ export class Renderer {
     const ping = hud.pingMs === null ? '–' : `${Math.round(hud.pingMs)} ms`;
     const newest = game.snapshots[game.snapshots.length - 1];
     const players = newest ? ` · ${newest.message.players.length} players` : '';
-    ctx.fillText(`ping ${ping} · ${hud.snapshotRate} snapshots/s${players}`, 14, this.height - 16);
+    ctx.fillText(`ping ${ping} · ${hud.snapshotRate} snapshots/s${players} · N: network`, 14, this.height - 16);
+  }
+
+  /**
+   * The network overlay, top middle: round trip, snapshots, interpolation, traffic, server.
+   * @param {Hud} hud
+   * @param {import('./game.js').NetStats} net
+   */
+  drawNetOverlay(hud, net) {
+    const ctx = this.ctx;
+    const width = 250;
+    const lineHeight = 17;
+    const lines = net.serverTickUs === null ? 5 : 6;
+    const x = Math.max(8, (this.width - width) / 2);
+    const y = this.compact ? 48 : 12;
+    ctx.fillStyle = PANEL;
+    roundRect(ctx, x, y, width, 26 + lines * lineHeight, 8);
+    ctx.fill();
+    ctx.font = TITLE_FONT;
+    ctx.textAlign = 'left';
+    ctx.fillStyle = TEXT_DIM;
+    ctx.fillText('NETWORK', x + 12, y + 14);
+    ctx.font = SMALL_FONT;
+    ctx.fillStyle = TEXT;
+    let row = y + 14 + lineHeight;
+    const line = (/** @type {string} */ text) => {
+      ctx.fillText(text, x + 12, row, width - 24);
+      row += lineHeight;
+    };
+    line(`ping ${net.pingMs === null ? '–' : `${Math.round(net.pingMs)} ms`}`);
+    line(`snapshots ${net.snapshotRate}/s · jitter ${Math.round(net.jitterMs)} ms`);
+    line(`interpolation ${Math.round(net.delayMs)} ms (target ${Math.round(net.targetDelayMs)})`);
+    line(`in ${formatRate(hud.bytesInPerSecond)} · out ${formatRate(hud.bytesOutPerSecond)}`);
+    line(`render clock jumps ${net.snaps}`);
+    if (net.serverTickUs !== null) line(`server tick ${(net.serverTickUs / 1000).toFixed(2)} ms`);
+  }
+
+  /**
+   * The joystick under the left thumb (base and knob) and the firing touch, or a faint hint of
+   * the joystick's place when no thumb is down.
+   * @param {import('./input.js').Controls['touch']} touch
+   */
+  drawTouchControls(touch) {
+    const ctx = this.ctx;
+    const baseX = touch.stickActive ? touch.originX : 90;
+    const baseY = touch.stickActive ? touch.originY : this.height - 110;
+    ctx.globalAlpha = touch.stickActive ? 0.5 : 0.18;
+    ctx.strokeStyle = BORDER;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(baseX, baseY, JOYSTICK_BASE_RADIUS, 0, Math.PI * 2);
+    ctx.stroke();
+    ctx.fillStyle = BORDER;
+    ctx.beginPath();
+    const knobX = touch.stickActive ? touch.knobX : baseX;
+    const knobY = touch.stickActive ? touch.knobY : baseY;
+    ctx.arc(knobX, knobY, 24, 0, Math.PI * 2);
+    ctx.fill();
+    if (touch.firing) {
+      ctx.strokeStyle = STATUS_COLOURS.error;
+      ctx.beginPath();
+      ctx.arc(touch.fireX, touch.fireY, 30, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
   }
 
   /**
@@ -477,7 +570,10 @@ export class Renderer {
     ctx.font = SMALL_FONT;
     ctx.textAlign = 'left';
     let y = 58;
-    for (const entry of game.killFeed) {
+    const feed = game.killFeed;
+    const first = this.compact ? Math.max(0, feed.length - COMPACT_KILL_FEED_ROWS) : 0;
+    for (let i = first; i < feed.length; i++) {
+      const entry = feed[i];
       const age = now - entry.at;
       if (age > KILL_FEED_MS) continue;
       const alpha = Math.min(1, (KILL_FEED_MS - age) / 800);
@@ -509,23 +605,28 @@ export class Renderer {
     const rows = game.scoreboard;
     if (rows.length === 0) return;
     const ctx = this.ctx;
-    const width = 200;
-    const rowHeight = 20;
+    const width = this.compact ? 150 : 200;
+    const rowHeight = this.compact ? 17 : 20;
+    // Compact: the top few, and our own row (the last one when we are further down).
+    const shown = this.compact ? Math.min(rows.length, COMPACT_SCOREBOARD_ROWS) : rows.length;
+    const mineIndex = rows.findIndex((row) => row.id === game.playerId);
+    const extra = this.compact && mineIndex >= shown ? 1 : 0;
     const x = this.width - width - 12;
     const y = 12;
     ctx.fillStyle = PANEL;
-    roundRect(ctx, x, y, width, 30 + rows.length * rowHeight, 8);
+    roundRect(ctx, x, y, width, 30 + (shown + extra) * rowHeight, 8);
     ctx.fill();
     ctx.font = TITLE_FONT;
     ctx.textAlign = 'left';
     ctx.fillStyle = TEXT_DIM;
     ctx.fillText('SCOREBOARD', x + 12, y + 15);
     ctx.font = SMALL_FONT;
-    for (let i = 0; i < rows.length; i++) {
+    for (let k = 0; k < shown + extra; k++) {
+      const i = k < shown ? k : mineIndex;
       const row = rows[i];
-      const rowY = y + 30 + i * rowHeight + rowHeight / 2;
+      const rowY = y + 30 + k * rowHeight + rowHeight / 2;
       const isMe = row.id === game.playerId;
-      const rank = isMe && i >= 10 ? game.myRank : i + 1;
+      const rank = isMe ? game.myRank || i + 1 : i + 1;
       if (isMe) {
         ctx.fillStyle = HIGHLIGHT;
         ctx.fillRect(x + 4, rowY - rowHeight / 2, width - 8, rowHeight);
@@ -551,8 +652,8 @@ export class Renderer {
    */
   drawMinimap(view, params) {
     const ctx = this.ctx;
-    const scale = MINIMAP_WIDTH / params.arena_width;
-    const w = MINIMAP_WIDTH;
+    const w = this.compact ? COMPACT_MINIMAP_WIDTH : MINIMAP_WIDTH;
+    const scale = w / params.arena_width;
     const h = params.arena_height * scale;
     const x = this.width - w - 14;
     const y = this.height - h - 14;
@@ -562,16 +663,24 @@ export class Renderer {
     ctx.lineWidth = 1;
     ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
 
+    // One path per kind: a colour per ship would mean a colour change per dot.
     ctx.fillStyle = 'rgba(255, 214, 90, 0.55)';
+    ctx.beginPath();
     for (let i = 0; i < view.orbs.length; i++) {
       const orb = view.orbs[i];
-      ctx.fillRect(x + orb.x * scale - 0.75, y + orb.y * scale - 0.75, 1.5, 1.5);
+      ctx.rect(x + orb.x * scale - 0.75, y + orb.y * scale - 0.75, 1.5, 1.5);
     }
-    for (let i = 0; i < view.shipCount; i++) {
-      const ship = view.ships[i];
-      ctx.globalAlpha = (ship.flags & PlayerFlags.AWAY) !== 0 ? AWAY_ALPHA : 1;
-      ctx.fillStyle = this.colourOf(ship.id).main;
-      ctx.fillRect(x + ship.x * scale - 2, y + ship.y * scale - 2, 4, 4);
+    ctx.fill();
+    for (let pass = 0; pass < 2; pass++) {
+      const away = pass === 1;
+      ctx.fillStyle = away ? 'rgba(255, 120, 120, 0.3)' : 'rgba(255, 110, 140, 0.9)';
+      ctx.beginPath();
+      for (let i = 0; i < view.shipCount; i++) {
+        const ship = view.ships[i];
+        if (((ship.flags & PlayerFlags.AWAY) !== 0) !== away) continue;
+        ctx.rect(x + ship.x * scale - 1.5, y + ship.y * scale - 1.5, 3, 3);
+      }
+      ctx.fill();
     }
     ctx.globalAlpha = 1;
     if (view.me) {
@@ -591,6 +700,29 @@ export class Renderer {
       ctx.restore();
     }
   }
+}
+
+/**
+ * Whether a point is within `pad` of the visible world rectangle.
+ * @param {{x: number, y: number}} p
+ * @param {number} left
+ * @param {number} top
+ * @param {number} right
+ * @param {number} bottom
+ * @param {number} pad
+ */
+function isVisible(p, left, top, right, bottom, pad) {
+  return p.x >= left - pad && p.x <= right + pad && p.y >= top - pad && p.y <= bottom + pad;
+}
+
+/**
+ * Bytes per second as text, e.g. "12.3 kB/s".
+ * @param {number} bytesPerSecond
+ */
+function formatRate(bytesPerSecond) {
+  if (bytesPerSecond < 1000) return `${Math.round(bytesPerSecond)} B/s`;
+  if (bytesPerSecond < 1e6) return `${(bytesPerSecond / 1000).toFixed(1)} kB/s`;
+  return `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`;
 }
 
 /**

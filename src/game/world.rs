@@ -2,6 +2,11 @@
 //! that tag. A pure function of (state, inputs, steps): no clock, no sockets, no global RNG (the
 //! seeded RNG is part of the state), so a run can be replayed, tested and benched directly. The
 //! tick loop is its only owner on the server.
+//!
+//! Bolts are judged with lag compensation ([`lag_compensation`]): against where the targets
+//! were at the tick the shooter was looking at, within a cap.
+
+pub mod lag_compensation;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -9,6 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+use self::lag_compensation::{MAX_REWIND_MS, PositionHistory, max_rewind_ticks, view_lag};
 use super::grid::SpatialGrid;
 use super::movement::{Body, step_body, tick_seconds};
 use super::params::{ORB_VALUE, TAG_BONUS, default_params};
@@ -66,6 +72,9 @@ pub struct WorldConfig {
     pub seed: u64,
     pub orb_count: usize,
     pub params: GameParams,
+    /// How far back (milliseconds) a shooter's `view_tick` is honoured when judging its bolts;
+    /// a longer view lag is clamped to this. 0 turns lag compensation off. Default 250.
+    pub max_rewind_ms: u32,
 }
 
 /// Orbs per arena unit squared: 250 in the default 3000 x 2000 arena.
@@ -78,6 +87,7 @@ impl WorldConfig {
             seed,
             orb_count: 250,
             params: default_params(tick_hz),
+            max_rewind_ms: MAX_REWIND_MS,
         }
     }
 
@@ -108,6 +118,11 @@ pub struct Player {
     protection: u16,
     /// Its connection is lost; it may come back. It neither moves nor can be tagged meanwhile.
     pub away: bool,
+    /// Where the ship was over the last ticks, for judging others' bolts against the past.
+    history: PositionHistory,
+    /// Ticks this player's view lagged behind when its last input was applied (already capped):
+    /// how far back its bolts' targets are rewound.
+    view_lag: u16,
 }
 
 impl Player {
@@ -157,7 +172,10 @@ pub enum InputOutcome {
 
 pub struct World {
     params: GameParams,
+    tick_hz: u16,
     dt: f32,
+    /// The lag compensation cap in ticks (see [`WorldConfig::max_rewind_ms`]).
+    max_rewind: u16,
     tick: Tick,
     rng: Xoshiro256PlusPlus,
     players: Vec<Player>,
@@ -179,7 +197,9 @@ impl World {
         let params = config.params;
         let mut world = World {
             params,
+            tick_hz: config.tick_hz,
             dt: tick_seconds(config.tick_hz),
+            max_rewind: max_rewind_ticks(config.tick_hz, config.max_rewind_ms),
             tick: Tick(0),
             rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
             players: Vec::new(),
@@ -249,6 +269,8 @@ impl World {
             fire_cooldown: 0,
             protection: self.params.spawn_protection_ticks,
             away: false,
+            history: PositionHistory::new(self.max_rewind, self.tick, x, y),
+            view_lag: 0,
         });
         true
     }
@@ -323,6 +345,7 @@ impl World {
         self.tick = self.tick.next();
         self.tags.clear();
         self.step_players();
+        self.record_positions();
         self.step_bolts();
         self.rebuild_grid();
         self.resolve_bolt_hits();
@@ -397,6 +420,7 @@ impl World {
         step_body(&mut player.body, input.buttons, &params, self.dt);
         player.aim = input.aim;
         player.last_input_seq = input.seq;
+        player.view_lag = view_lag(self.tick, input.view_tick, self.tick_hz, self.max_rewind);
         if input.buttons & buttons::FIRE != 0 && player.fire_cooldown == 0 {
             player.fire_cooldown = params.fire_cooldown_ticks;
             player.protection = 0;
@@ -416,6 +440,14 @@ impl World {
         }
     }
 
+    /// Adds this tick's positions to every ship's history.
+    fn record_positions(&mut self) {
+        let tick = self.tick;
+        for player in &mut self.players {
+            player.history.record(tick, player.body.x, player.body.y);
+        }
+    }
+
     fn step_bolts(&mut self) {
         let (dt, width, height) = (self.dt, self.params.arena_width, self.params.arena_height);
         self.bolts.retain_mut(|bolt| {
@@ -429,13 +461,10 @@ impl World {
     }
 
     fn resolve_bolt_hits(&mut self) {
-        let reach = self.params.player_radius + self.params.bolt_radius;
         let mut b = 0;
         while b < self.bolts.len() {
             let bolt = self.bolts[b];
-            match self.find_player_touching(bolt.x, bolt.y, reach, |p| {
-                p.id != bolt.owner && !p.is_protected()
-            }) {
+            match self.find_bolt_victim(&bolt) {
                 Some(victim) => {
                     self.bolts.swap_remove(b);
                     self.tag(bolt.owner, victim);
@@ -443,6 +472,41 @@ impl World {
                 None => b += 1,
             }
         }
+    }
+
+    /// The first player (by index) that `bolt` touches, each target taken where it was when its
+    /// shooter saw it (the shooter's view lag ago; see [`lag_compensation`]). Protection is
+    /// judged now: a ship protected now cannot be tagged for where it was.
+    fn find_bolt_victim(&self, bolt: &Bolt) -> Option<usize> {
+        let reach = self.params.player_radius + self.params.bolt_radius;
+        let rewind = self
+            .index_of
+            .get(&bolt.owner)
+            .map_or(0, |&i| self.players[i].view_lag);
+        if rewind == 0 {
+            return self.find_player_touching(bolt.x, bolt.y, reach, |p| {
+                p.id != bolt.owner && !p.is_protected()
+            });
+        }
+        // The grid holds current positions: widen the search by the furthest a ship can have
+        // travelled since (a step moves at most max_speed * dt; a tick takes at most the
+        // banked steps).
+        let steps = f32::from(rewind) + f32::from(MAX_INPUT_STEPS_BANKED);
+        let travel = steps * self.params.max_speed * self.dt + 1.0;
+        let mut found: Option<usize> = None;
+        self.grid
+            .for_each_near(bolt.x, bolt.y, reach + travel, |i| {
+                let p = &self.players[i];
+                if p.id == bolt.owner || p.is_protected() || found.is_some_and(|f| f < i) {
+                    return;
+                }
+                let (x, y) = p.history.position_before_newest(rewind);
+                let (dx, dy) = (x - bolt.x, y - bolt.y);
+                if dx * dx + dy * dy <= reach * reach {
+                    found = Some(i);
+                }
+            });
+        found
     }
 
     fn tag(&mut self, shooter: PlayerId, victim_index: usize) {
@@ -472,6 +536,7 @@ impl World {
             vy: 0.0,
         };
         player.protection = protection;
+        player.history.restart(self.tick, x, y);
         self.grid.place(index, x, y);
     }
 
@@ -572,12 +637,102 @@ mod tests {
 
     fn place(world: &mut World, id: PlayerId, x: f32, y: f32) {
         let index = world.index_of[&id];
-        world.players[index].body = Body {
+        let tick = world.tick;
+        let player = &mut world.players[index];
+        player.body = Body {
             x,
             y,
             vx: 0.0,
             vy: 0.0,
         };
+        player.history.restart(tick, x, y);
+    }
+
+    /// A duel on a manual clock: the target sits in the shooter's line of fire, then flies
+    /// down (away from the line) from tick 10 on; the shooter fires right at `fire_at` with its
+    /// view `view_lag` ticks behind (`None`: a view tick of 0, i.e. before any snapshot).
+    /// Returns the tick of the tag (counted from the start of the duel), if any.
+    fn duel(max_rewind_ms: u32, fire_at: u32, view_lag: Option<u32>) -> Option<Tick> {
+        let mut config = WorldConfig::new(30, 7);
+        config.max_rewind_ms = max_rewind_ms;
+        let mut w = World::new(&config);
+        let (shooter, target) = (PlayerId(1), PlayerId(2));
+        w.add_player(shooter);
+        w.add_player(target);
+        w.orbs.clear();
+        place(&mut w, shooter, 1000.0, 1000.0);
+        place(&mut w, target, 1300.0, 1000.0);
+        // The game has been running for a while (so a view tick of 0 is long past).
+        const START: u32 = 100;
+        for _ in 0..START {
+            w.step();
+        }
+        let index = w.index_of[&target];
+        w.players[index].protection = 0;
+        for seq in 1..=60 {
+            let applied_at = w.tick().0 + 1;
+            let view_tick = view_lag.map_or(Tick(0), |lag| Tick(applied_at.wrapping_sub(lag)));
+            let fire = if applied_at == START + fire_at {
+                buttons::FIRE
+            } else {
+                0
+            };
+            let shot = PlayerInput {
+                view_tick,
+                ..input(seq, fire, 0.0)
+            };
+            w.queue_input(shooter, shot);
+            let dodge = if applied_at >= START + 10 {
+                buttons::DOWN
+            } else {
+                0
+            };
+            w.queue_input(target, input(seq, dodge, 0.0));
+            w.step();
+            if let Some(tag) = w.tags().first() {
+                assert_eq!((tag.shooter, tag.victim), (shooter, target));
+                return Some(Tick(tag.tick.0 - START));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_shooter_without_lag_hits_what_is_there_now() {
+        // Fired early, while the target still sits in the line: a hit.
+        assert!(duel(250, 2, Some(0)).is_some());
+        // Fired late, when the target has moved away: a miss, as without lag compensation.
+        assert_eq!(duel(250, 9, Some(0)), None);
+        assert_eq!(duel(0, 9, Some(0)), None);
+    }
+
+    #[test]
+    fn a_target_that_moved_away_since_the_shooters_view_is_hit_where_it_was_seen() {
+        // The shooter saw the target 6 ticks (200 ms) ago, still in the line of fire.
+        let tag = duel(250, 9, Some(6)).expect("lag-compensated hit");
+        // The same shot without lag compensation misses.
+        assert_eq!(duel(0, 9, Some(6)), None);
+        // The hit happens when the bolt reaches where the target was (about 10 ticks of flight).
+        assert!(tag.since(Tick(9)) >= 8, "tagged at {tag:?}");
+    }
+
+    #[test]
+    fn a_rewind_beyond_the_cap_is_clamped_to_it() {
+        // Seen 20 ticks (667 ms) ago: the target was in the line of fire then, but the rewind
+        // stops at 250 ms (7 ticks), by which time it had left.
+        assert_eq!(duel(250, 16, Some(20)), None);
+        assert_eq!(duel(250, 16, Some(7)), None);
+        // With a longer cap the same view lag would have hit: the clamp is what made it miss.
+        assert!(duel(1000, 16, Some(20)).is_some());
+    }
+
+    #[test]
+    fn a_nonsense_view_tick_is_ignored() {
+        // Long before the game (0, as sent before the first snapshot): judged as if no lag.
+        assert_eq!(duel(1000, 9, None), duel(1000, 9, Some(0)));
+        assert_eq!(duel(1000, 9, None), None);
+        // Ahead of the tick the input is applied at: the future, judged as if no lag.
+        assert_eq!(duel(1000, 9, Some(u32::MAX - 2)), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ import {
   screenshot,
   startServer,
   stateOf,
+  unexpectedErrors,
   waitForState,
   TEST_ARENA,
 } from './harness.mjs';
@@ -27,10 +28,9 @@ const ARENA_MIDDLE_X = Number.parseInt(TEST_ARENA, 10) / 2;
 const HOLD_KEY_MS = 600;
 
 test('two players join, see each other move, and see each other leave', { timeout: 40_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   const server = await startServer();
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const alice = await openPlayer(browser, server.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
@@ -118,4 +118,25 @@ test('two players join, see each other move, and see each other leave', { timeou
   } catch (error) {
     throw await explainFailure(error, players, [server], 'game');
   }
+});
+
+test('a console error or an uncaught exception in a page is caught for the test to fail', { timeout: 30_000 }, async (t) => {
+  const browser = await launchBrowser(t);
+  const server = await startServer();
+  t.after(() => server.stop());
+  const erin = await openPlayer(browser, server.url, 'Erin');
+  await waitForState(erin.page, 'Erin to play', (state) => state.connected);
+  assert.deepEqual(unexpectedErrors(browser), []);
+
+  await erin.page.evaluate(() => {
+    console.error('something broke');
+    setTimeout(() => {
+      throw new Error('uncaught');
+    });
+  });
+  const deadline = Date.now() + 5000;
+  while (erin.errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(unexpectedErrors(browser), ['Erin: console error: something broke | page error: uncaught']);
+  // Expected here, so the check at the end of this test (which would fail it) is satisfied.
+  erin.errors.length = 0;
 });

@@ -1,9 +1,17 @@
 // What the browser tests share: starting (and killing, and restarting) the real server binary,
 // launching Debian's Chromium, opening a player's page with its console watched, polling the
-// test hook `window.skirmish.state`, and a TCP proxy that can cut a page's connection.
+// test hook `window.skirmish.state`, and a TCP proxy that can cut a page's connection or delay
+// it (latency and jitter).
+//
+// Every page opened through `openPlayer` is watched: a console error, a page error (uncaught
+// exception) or a dialog fails the test that opened it. `launchBrowser(t)` registers that check
+// as the test's first teardown step, so call it before registering anything that could break
+// the pages (stopping the server): errors a test causes on purpose are let through with
+// `player.allowed` while they may happen.
 //
 // Environment: SKIRMISH_BIN (default target/debug/skirmish), CHROMIUM (default /usr/bin/chromium).
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
@@ -59,6 +67,14 @@ export const REFUSED_TOKEN_ERRORS = [
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Servers and proxies running now (tests in a file run one at a time). If the console check
+ * fails, the test runner skips the teardown registered after it, so the check stops these
+ * itself: a leftover server would keep Node running until `cargo test` kills it.
+ * @type {Set<{stop: () => Promise<void>}>}
+ */
+const running = new Set();
+
+/**
  * @typedef {object} Server
  * @property {string} url
  * @property {number} port
@@ -88,9 +104,11 @@ export function startServer(args = [], port = 0) {
     output = (output + chunk).slice(-20_000);
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const running = () => child.exitCode === null && child.signalCode === null;
+  const handle = { stop: () => stop() };
+  const isRunning = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (running()) {
+    running.delete(handle);
+    if (isRunning()) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
@@ -98,7 +116,7 @@ export function startServer(args = [], port = 0) {
     }
   };
   const kill = async () => {
-    if (running()) {
+    if (isRunning()) {
       child.kill('SIGKILL');
       await exited;
     }
@@ -130,16 +148,46 @@ export function startServer(args = [], port = 0) {
       stdout += chunk;
       const match = /^skirmish listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m.exec(stdout);
       if (match) {
+        running.add(handle);
         settle(null, { url: match[1], port: Number(match[2]), stop, kill, log: () => output });
       }
     });
   });
 }
 
-/** @returns {Promise<import('playwright-core').Browser>} */
-export function launchBrowser() {
+/** Players opened in each browser, for the console check at the end of the test. */
+const playersOf = new WeakMap();
+
+/**
+ * Launches Chromium for test `t`. At the end of the test (before any teardown registered after
+ * this call), every page opened in it must have reported no unexpected console error, page
+ * error or dialog; then the browser is closed.
+ * @param {import('node:test').TestContext} t
+ * @returns {Promise<import('playwright-core').Browser>}
+ */
+export async function launchBrowser(t) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+  /** @type {Player[]} */
+  const players = [];
+  playersOf.set(browser, players);
+  t.after(async () => {
+    const reported = unexpectedErrors(browser);
+    await browser.close();
+    if (reported.length > 0) await Promise.all([...running].map((thing) => thing.stop()));
+    assert.deepEqual(reported, [], 'the browser reported errors');
+  });
+  return browser;
+}
+
+/**
+ * What the pages opened in `browser` reported that nobody expected, one line per page.
+ * @param {import('playwright-core').Browser} browser
+ * @returns {string[]}
+ */
+export function unexpectedErrors(browser) {
+  const players = playersOf.get(browser) ?? [];
+  return players.filter((p) => p.errors.length > 0).map((p) => `${p.name}: ${p.errors.join(' | ')}`);
 }
 
 /**
@@ -158,16 +206,19 @@ export function launchBrowser() {
  * @param {import('playwright-core').Browser} browser
  * @param {string} url
  * @param {string} name
- * @param {{query?: string, allowed?: RegExp[] | null}} [options] `query`: more of the page query
- *   (`&token=...`); `allowed`: console errors expected while the page loads
+ * @param {{query?: string, allowed?: RegExp[] | null, context?: object, join?: boolean}} [options]
+ *   `query`: more of the page query (`&token=...`); `allowed`: console errors expected while
+ *   the page loads; `context`: browser context options (a phone's viewport, touch), default a
+ *   960×640 desktop window; `join`: false to open the name screen instead of joining at once
  * @returns {Promise<Player>}
  */
-export async function openPlayer(browser, url, name, { query = '', allowed = null } = {}) {
-  const context = await browser.newContext({ viewport: { width: 960, height: 640 } });
+export async function openPlayer(browser, url, name, { query = '', allowed = null, context: options, join = true } = {}) {
+  const context = await browser.newContext(options ?? { viewport: { width: 960, height: 640 } });
   context.setDefaultTimeout(PATIENCE_MS);
   const page = await context.newPage();
   /** @type {Player} */
   const player = { page, name, errors: [], expected: [], allowed };
+  playersOf.get(browser)?.push(player);
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const text = message.text();
@@ -182,7 +233,8 @@ export async function openPlayer(browser, url, name, { query = '', allowed = nul
     player.errors.push(`dialog: ${dialog.type()} ${dialog.message()}`);
     dialog.dismiss().catch(() => {});
   });
-  await page.goto(`${url}/?name=${encodeURIComponent(name)}${query}`, { timeout: PATIENCE_MS });
+  const search = join ? `?name=${encodeURIComponent(name)}${query}` : query.replace(/^&/, '?');
+  await page.goto(`${url}/${search}`, { timeout: PATIENCE_MS });
   return player;
 }
 
@@ -303,11 +355,48 @@ export function screenshot(player, file) {
 
 /**
  * A TCP proxy in front of the server: the page loads and connects through it, and the test can
- * cut it, which the page sees as a lost network while the server goes on running.
+ * cut it, which the page sees as a lost network while the server goes on running. With
+ * `delayMs`, every chunk is held that long in each direction, plus up to `jitterMs` more at
+ * random; order is kept (it is TCP), so a late chunk holds back the ones behind it.
  * @param {number} targetPort
+ * @param {{delayMs?: number, jitterMs?: number}} [latency]
  * @returns {Promise<Proxy>}
  */
-export async function startProxy(targetPort) {
+export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {}) {
+  /**
+   * Copies `from` to `to`, delayed.
+   * @param {net.Socket} from
+   * @param {net.Socket} to
+   */
+  const forward = (from, to) => {
+    if (delayMs === 0 && jitterMs === 0) {
+      from.pipe(to);
+      return;
+    }
+    /** Chunks waiting, in order, each with the time it may go. */
+    const queue = [];
+    let due = 0;
+    let ended = false;
+    let timer = null;
+    const flush = () => {
+      timer = null;
+      while (queue.length > 0 && queue[0].at <= Date.now()) {
+        if (!to.destroyed) to.write(queue.shift().chunk);
+        else queue.shift();
+      }
+      if (queue.length > 0) timer = setTimeout(flush, queue[0].at - Date.now());
+      else if (ended && !to.destroyed) to.end();
+    };
+    from.on('data', (chunk) => {
+      due = Math.max(due, Date.now() + delayMs + Math.random() * jitterMs);
+      queue.push({ chunk, at: due });
+      if (timer === null) timer = setTimeout(flush, due - Date.now());
+    });
+    from.on('end', () => {
+      ended = true;
+      if (timer === null) flush();
+    });
+  };
   /** @type {Set<net.Socket>} */
   const sockets = new Set();
   /** @type {net.Server | null} */
@@ -328,8 +417,8 @@ export async function startProxy(targetPort) {
           socket.on('error', done);
           socket.on('close', done);
         }
-        client.pipe(upstream);
-        upstream.pipe(client);
+        forward(client, upstream);
+        forward(upstream, client);
       });
       listener.once('error', reject);
       listener.listen(port, '127.0.0.1', () => {
@@ -345,6 +434,13 @@ export async function startProxy(targetPort) {
     if (listener) await new Promise((resolve) => listener.close(() => resolve()));
   };
   const port = await listen(0);
+  const handle = {
+    stop: async () => {
+      running.delete(handle);
+      await close();
+    },
+  };
+  running.add(handle);
   return {
     port,
     url: `http://127.0.0.1:${port}`,
@@ -352,6 +448,6 @@ export async function startProxy(targetPort) {
     restore: async () => {
       await listen(port);
     },
-    stop: close,
+    stop: handle.stop,
   };
 }

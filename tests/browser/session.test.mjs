@@ -61,10 +61,9 @@ function assertNoUnexpectedErrors(players) {
 }
 
 test('chat reaches everyone as text, whispers reach one player, refusals are shown', { timeout: 30_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   const server = await startServer(FAST_HEARTBEAT);
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const alice = await openPlayer(browser, server.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
@@ -146,12 +145,11 @@ test('chat reaches everyone as text, whispers reach one player, refusals are sho
 });
 
 test('a page that loses its network reconnects by itself and gets its player back', { timeout: 40_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   const server = await startServer(['--resume-grace', '20s']);
   t.after(() => server.stop());
   const proxy = await startProxy(server.port);
   t.after(() => proxy.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const alice = await openPlayer(browser, proxy.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
@@ -214,10 +212,9 @@ test('a page that loses its network reconnects by itself and gets its player bac
 });
 
 test('a page outlives a server crash and plays again on the restarted server', { timeout: 30_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   let server = await startServer();
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const alice = await openPlayer(browser, server.url, 'Alice');
   const servers = [server];
   try {
@@ -253,10 +250,9 @@ test('a page outlives a server crash and plays again on the restarted server', {
 });
 
 test('a server that wants a token: refused with its reason without one, playing with it', { timeout: 30_000 }, async (t) => {
+  const browser = await launchBrowser(t);
   const server = await startServer(['--auth-token', 'abc']);
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
   const players = [];
   try {
     const eve = await openPlayer(browser, server.url, 'Eve', { allowed: REFUSED_TOKEN_ERRORS });

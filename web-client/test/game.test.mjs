@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { Buttons, PlayerFlags } from '../protocol.js';
 import { stepBody, tickSeconds } from '../movement.js';
-import { Game, MAX_PENDING_INPUTS, UNKNOWN_NAME } from '../game.js';
+import { Game, MAX_EXTRAPOLATION_MS, MAX_PENDING_INPUTS, UNKNOWN_NAME } from '../game.js';
 import { PARAMS } from './fixtures.mjs';
 
 const TICK_MS = 1000 / 30;
@@ -148,8 +148,8 @@ test('remote ships are interpolated between the bracketing snapshots', () => {
   assert.equal(view.shipCount, 1);
   const ship = view.ships[0];
   assert.equal(ship.id, OTHER);
-  // Drawn 2.5 ticks in the past: tick 17.5 → x = 175.
-  assert.ok(Math.abs(ship.x - 175) < 1e-6, `x = ${ship.x}`);
+  // No jitter: drawn the minimum, two snapshot intervals in the past: tick 18 → x = 180.
+  assert.ok(Math.abs(ship.x - 180) < 1e-6, `x = ${ship.x}`);
   assert.equal(ship.y, 300);
 });
 
@@ -162,6 +162,55 @@ test('a gap is bridged by brief extrapolation, then ships hold still', () => {
   const at = (ticks) => game.computeView((20 + ticks) * TICK_MS).ships[0].x;
   assert.ok(at(4) > 200, 'moves past the newest snapshot');
   assert.equal(at(20), at(40), 'extrapolation is capped');
+});
+
+test('each input carries the newest snapshot tick and the tick others are drawn at', () => {
+  const { game, sent } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), player(OTHER, tick * 10, 300)]), tick * TICK_MS);
+  }
+  const now = 20 * TICK_MS;
+  game.computeView(now);
+  game.update(now, { buttons: 0, aim: 0 });
+  const input = sent.filter((m) => m.type === 'Input').at(-1);
+  assert.equal(input.ack_tick, 20);
+  // On time and steady: others are drawn two ticks behind the newest snapshot.
+  assert.equal(input.view_tick, 18);
+  assert.equal(game.computeView(now).ships[0].x, 180, 'the tick sent is the tick drawn');
+});
+
+test('extrapolation takes motion from positions (others may be sent without velocity)', () => {
+  const { game } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    const other = player(OTHER, tick * 10, 300, { vx: 0, vy: 0, last_input_seq: 0 });
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), other]), tick * TICK_MS);
+  }
+  const at = (ms) => game.computeView(20 * TICK_MS + ms).ships[0].x;
+  assert.ok(at(0) < 200, 'still interpolating behind the newest snapshot');
+  assert.ok(at(100) > 200, `moves on past the newest snapshot: ${at(100)}`);
+  // The render clock runs two ticks behind: at most MAX_EXTRAPOLATION_MS past tick 20.
+  const held = at(1000);
+  assert.ok(held > 200 && held <= 200 + 10 * (MAX_EXTRAPOLATION_MS / TICK_MS) + 1e-9, `held at ${held}`);
+  assert.equal(at(2000), held, 'then holds still');
+});
+
+test('after a long gap ships jump to where the next snapshot puts them instead of sliding', () => {
+  const { game } = welcomedGame();
+  for (let tick = 10; tick <= 20; tick++) {
+    game.handleMessage(snapshot(tick, [player(ME, 100, 100), player(OTHER, tick * 10, 300)]), tick * TICK_MS);
+  }
+  const xs = [];
+  for (let ms = 20 * TICK_MS; ms < 60 * TICK_MS; ms += 1000 / 60) {
+    if (ms >= 50 * TICK_MS && game.latestRawTick < 50) {
+      // One second later the connection is back: the other ship is far away now.
+      game.handleMessage(snapshot(50, [player(ME, 100, 100), player(OTHER, 2000, 300)]), ms);
+    }
+    xs.push(game.computeView(ms).ships[0].x);
+  }
+  const held = Math.max(...xs.filter((x) => x < 1000));
+  assert.ok(held < 250, `held after a brief extrapolation: ${held}`);
+  assert.ok(xs.every((x) => x <= held || x === 2000), `no sliding: ${xs.map(Math.round).join(' ')}`);
+  assert.equal(xs.at(-1), 2000);
 });
 
 test('a teleport between two snapshots does not slide across the arena', () => {
