@@ -84,6 +84,8 @@ fn input_for(id: u32, seq: u32) -> PlayerInput {
         buttons: (h >> 1) as u8 & (buttons::UP | buttons::DOWN | buttons::LEFT | buttons::RIGHT)
             | fire,
         aim: (h & 0xffff) as f32 / 65536.0 * std::f32::consts::TAU + seq as f32 * 0.05,
+        // Drawing others three ticks back: hits are judged by lag compensation's rewind.
+        view_tick: Tick(seq.wrapping_sub(3)),
         ..Default::default()
     }
 }

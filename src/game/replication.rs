@@ -22,6 +22,15 @@ use crate::protocol::delta::{
 };
 use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
 
+/// Room reserved per entity for a tick's encoded cell changes (an upserted bolt, the widest
+/// entry, is about 16 bytes; each entity may appear from nothing and from older baselines too).
+const BLOB_BYTES_PER_ENTITY: usize = 64;
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+/// Tags kept for clients with older baselines, per player in the game (a busy 1000-player
+/// game tags about 45 times a tick, so this holds about 2 s of them).
+const MAX_TAGS_KEPT_PER_PLAYER: usize = 4;
+
 /// How often the scoreboard is recomputed, in ticks (twice a second at 30 Hz).
 const SCOREBOARD_PERIOD_TICKS: u32 = 15;
 
@@ -155,7 +164,14 @@ impl Replicator {
         self.bolts.reserve(bolts.saturating_sub(self.bolts.len()));
         reserve_total(&mut self.own, players);
         reserve_total(&mut self.ranking, players);
-        reserve_total(&mut self.tags, players * 2);
+        reserve_total(&mut self.tags, players * MAX_TAGS_KEPT_PER_PLAYER);
+        // A tick's cell changes: every entity from the previous tick and from nothing, with
+        // room for older baselines; one cell's changes at a time in `scratch`.
+        reserve_total(
+            &mut self.blobs,
+            (players + orbs + bolts) * BLOB_BYTES_PER_ENTITY,
+        );
+        reserve_total(&mut self.scratch, SCRATCH_BYTES);
         for frame in &mut self.frames {
             reserve_total(&mut frame.entities, players + orbs + bolts);
         }
@@ -218,6 +234,11 @@ impl Replicator {
                 shooter_at: at(tag.shooter),
                 victim_at: at(tag.victim),
             };
+            if self.tags.len() == self.tags.capacity() {
+                // Bounded: a client whose baseline is that old misses the oldest tags (the
+                // scores they changed are in its state anyway).
+                self.tags.pop_front();
+            }
             self.tags.push_back(recent);
         }
     }
