@@ -127,8 +127,13 @@ async fn run_connection(
     let (mut reader, writer) =
         fastwebsockets::after_handshake_split(&mut read_half, write_half, Role::Server);
     reader.set_max_message_size(ctx.limits.max_message_bytes);
-    reader.set_auto_close(true);
-    reader.set_auto_pong(true);
+    // fastwebsockets would unmask client frames without telling us whether they were masked,
+    // and then check close frames and answer pings on the unmasked bytes. We check the mask
+    // first (RFC 6455 section 5.1: a server must close on an unmasked frame), so control
+    // frames are ours to validate and answer too: see [`Session::next_message`].
+    reader.set_auto_apply_mask(false);
+    reader.set_auto_close(false);
+    reader.set_auto_pong(false);
 
     let (control_tx, control_rx) = mpsc::channel(8);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.limits.outbound_queue);
@@ -485,38 +490,47 @@ impl Session<'_> {
         }
     }
 
-    /// The next complete client message, or why the session must end.
+    /// The next complete client message, or why the session must end. Control frames are
+    /// checked and answered here (pongs through the writer), data frames reassembled.
     async fn next_message(
         &self,
         reader: &mut Reader<'_>,
         assembler: &mut MessageAssembler,
     ) -> Result<ClientMessage, Ended> {
-        let control = self.control.clone();
-        let mut obligated_send = move |frame: Frame<'_>| {
-            let command = match frame.opcode {
-                OpCode::Close => Control::EchoClose(frame.payload.to_vec()),
-                _ => Control::Pong(frame.payload.to_vec()),
-            };
-            let control = control.clone();
-            async move {
-                control
-                    .send(command)
-                    .await
-                    .map_err(|_| "writer has stopped")
-            }
-        };
         loop {
-            let frame = reader
-                .read_frame(&mut obligated_send)
+            // With automatic close and pong off, the reader never asks us to send anything.
+            let mut no_obligations =
+                |_: Frame<'_>| std::future::ready(Ok::<(), WebSocketError>(()));
+            let mut frame = reader
+                .read_frame(&mut no_obligations)
                 .await
                 .map_err(ended_by_transport)?;
+            if !is_masked(&mut frame) {
+                return Err(Ended::new(
+                    CloseReason::ProtocolError,
+                    "client frames must be masked",
+                ));
+            }
+            frame.unmask();
             self.ctx
                 .net
                 .bytes_in
                 .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+            let is_control = matches!(frame.opcode, OpCode::Close | OpCode::Ping | OpCode::Pong);
+            if is_control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
+                return Err(Ended::new(
+                    CloseReason::ProtocolError,
+                    "control frame over 125 bytes",
+                ));
+            }
             match frame.opcode {
-                OpCode::Close => return Err(Ended::new(CloseReason::ClientClosed, "")),
-                OpCode::Ping | OpCode::Pong => continue,
+                OpCode::Close => return Err(self.answer_close(&frame.payload).await),
+                OpCode::Ping => {
+                    self.send_control(Control::Pong(frame.payload.to_vec()))
+                        .await?;
+                    continue;
+                }
+                OpCode::Pong => continue,
                 OpCode::Text => return Err(Ended::new(CloseReason::TextFrame, "")),
                 OpCode::Binary | OpCode::Continuation => {}
             }
@@ -525,6 +539,66 @@ impl Session<'_> {
             }
         }
     }
+
+    /// The client's close frame: echoed if valid (the closing handshake), else the reason to
+    /// close with instead.
+    async fn answer_close(&self, payload: &[u8]) -> Ended {
+        if let Err(ended) = check_close_payload(payload) {
+            return ended;
+        }
+        let _ = self
+            .send_control(Control::EchoClose(payload.to_vec()))
+            .await;
+        Ended::new(CloseReason::ClientClosed, "")
+    }
+
+    /// Hands a frame to the writer, waiting for room (a ping flood is paced by the socket).
+    async fn send_control(&self, command: Control) -> Result<(), Ended> {
+        self.control
+            .send(command)
+            .await
+            .map_err(|_| Ended::new(CloseReason::ClientClosed, "transport closed"))
+    }
+}
+
+/// Largest payload of a control frame (RFC 6455 section 5.5). fastwebsockets checks it for
+/// pings only.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// Whether the client masked `frame`. `Frame` keeps its mask private; its header, as
+/// `fmt_head` writes it, carries the mask bit.
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 16];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
+}
+
+/// A close frame's payload must be empty, or a permitted code followed by UTF-8 text
+/// (RFC 6455 sections 5.5.1 and 7.4).
+fn check_close_payload(payload: &[u8]) -> Result<(), Ended> {
+    let (code, text) = match payload {
+        [] => return Ok(()),
+        [_] => {
+            return Err(Ended::new(
+                CloseReason::ProtocolError,
+                "close frame of one byte",
+            ));
+        }
+        [high, low, text @ ..] => (u16::from_be_bytes([*high, *low]), text),
+    };
+    if !fastwebsockets::CloseCode::from(code).is_allowed() {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            format!("close code {code} is not allowed"),
+        ));
+    }
+    if std::str::from_utf8(text).is_err() {
+        return Err(Ended::new(
+            CloseReason::Malformed,
+            "close reason is not UTF-8",
+        ));
+    }
+    Ok(())
 }
 
 /// Reassembles fragmented binary messages up to a size bound; single-frame messages (the norm)
@@ -594,7 +668,9 @@ fn ended_by_transport(error: WebSocketError) -> Ended {
         | WebSocketError::ConnectionClosed
         | WebSocketError::IoError(_)
         | WebSocketError::SendError(_) => Ended::new(CloseReason::ClientClosed, "transport closed"),
-        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::Malformed, "invalid UTF-8"),
+        // With automatic close off, only a text frame is checked for UTF-8, and text frames
+        // are refused whatever they hold.
+        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::TextFrame, ""),
         other => Ended::new(CloseReason::ProtocolError, other.to_string()),
     }
 }
