@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::caps::ConnectionPermit;
 use super::close::CloseReason;
 use super::hooks::SessionInfo;
 use super::server::ServerContext;
@@ -84,6 +85,8 @@ pub async fn serve_player(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+    // Holds this connection's place under the caps until the player is gone.
+    _permit: Arc<ConnectionPermit>,
 ) {
     let in_game: InGame = Arc::default();
     let task = tokio::spawn(run_connection(
@@ -839,8 +842,14 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
                 send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes))).await
             }
         };
-        if result.is_err() {
-            return;
+        match result {
+            Ok(()) => {}
+            Err(WriteFailed::TimedOut) => {
+                // The client stopped reading: its socket buffer is full and stays full.
+                inputs.kick.kick(CloseReason::SlowConsumer);
+                return;
+            }
+            Err(WriteFailed::Closed) => return,
         }
     }
 }
@@ -861,15 +870,27 @@ fn count_skipped(
     }
 }
 
+/// Why a frame could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteFailed {
+    /// Not taken within the write timeout: the socket's send buffer stayed full.
+    TimedOut,
+    /// The socket is gone.
+    Closed,
+}
+
 /// Writes one frame, giving up on a client that has not taken it within the write timeout.
-async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), ()> {
+/// A frame is at most one snapshot, smaller than the socket's send buffer, so a write only
+/// blocks that long if the client made no progress draining it.
+async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
     let len = frame.payload.len() as u64;
     match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
         Ok(Ok(())) => {
             ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
             Ok(())
         }
-        _ => Err(()),
+        Ok(Err(_)) => Err(WriteFailed::Closed),
+        Err(_) => Err(WriteFailed::TimedOut),
     }
 }
 

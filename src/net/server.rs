@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::auth::{Authenticator, OriginPolicy, TokenAuth};
+use super::caps::{ConnectionCaps, ConnectionPermit, Refusal};
 use super::close::CloseReason;
 use super::hooks::{NoHooks, SessionHooks};
 use super::sessions::Sessions;
@@ -27,6 +28,13 @@ const EVENT_QUEUE_PER_PLAYER: usize = 32;
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+/// Largest HTTP request head (request line and headers); larger ones are answered 431. Ample
+/// for a browser's upgrade request with cookies.
+const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+/// Most header fields in one request; more are answered 431.
+const MAX_REQUEST_HEADERS: usize = 64;
+/// hyper's read buffer per connection (at least 8 KiB, hyper's minimum).
+const MAX_HTTP_BUFFER_BYTES: usize = 2 * MAX_REQUEST_HEAD_BYTES;
 
 /// Per-connection budgets, from the configuration.
 #[derive(Debug, Clone)]
@@ -41,8 +49,12 @@ pub struct ConnectionLimits {
     pub send_buffer_bytes: usize,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// How long a client may take to send its HTTP request headers.
+    /// How long a client may take to send its HTTP request headers (and, with TLS, to finish
+    /// the TLS handshake); then the socket is closed.
     pub handshake_timeout: Duration,
+    /// TCP connections open at once, and from one address; more are answered 503 at accept.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     /// Messages a player may send per second on average: an input per tick with room to
     /// spare for heartbeats, pings and chat (90 at 30 Hz).
     pub messages_per_second: f64,
@@ -61,6 +73,8 @@ impl ConnectionLimits {
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
             handshake_timeout: config.handshake_timeout,
+            max_connections: config.max_connections as usize,
+            max_connections_per_ip: config.max_connections_per_ip as usize,
             messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,
         }
     }
@@ -103,6 +117,8 @@ pub struct ServerContext {
     pub limits: ConnectionLimits,
     pub loop_stats: Arc<LoopStats>,
     pub net: NetStats,
+    /// Open connections against `--max-connections` and `--max-connections-per-ip`.
+    pub caps: Arc<ConnectionCaps>,
 }
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
@@ -189,6 +205,7 @@ impl Server {
             events: Arc::new(ArrayQueue::new(
                 limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
             )),
+            caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
             limits,
             loop_stats: Arc::new(LoopStats::default()),
             net: NetStats::default(),
@@ -240,7 +257,16 @@ async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 prepare_socket(&stream, ctx.limits.send_buffer_bytes);
-                tokio::spawn(serve_http(stream, peer, Arc::clone(ctx)));
+                match ctx.caps.admit(peer.ip()) {
+                    Ok(permit) => {
+                        tokio::spawn(serve_http(stream, peer, Arc::clone(ctx), Arc::new(permit)));
+                    }
+                    Err(refusal) => {
+                        tracing::debug!(%peer, %refusal, "connection refused");
+                        let timeout = ctx.limits.handshake_timeout;
+                        tokio::spawn(refuse_http(stream, peer, timeout, refusal));
+                    }
+                }
             }
             Err(error) => {
                 // Usually out of file descriptors: back off instead of spinning.
@@ -258,15 +284,46 @@ fn prepare_socket(stream: &TcpStream, send_buffer_bytes: usize) {
     }
 }
 
-async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
-    let handshake_timeout = ctx.limits.handshake_timeout;
-    let service = service_fn(move |request| super::http::route(request, Arc::clone(&ctx), peer));
-    let connection = http1::Builder::new()
+/// hyper's HTTP/1 settings for every connection: bounded request heads, a deadline for them.
+fn http_builder(handshake_timeout: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
         .timer(TokioTimer::new())
         .header_read_timeout(handshake_timeout)
+        .max_header_size(MAX_REQUEST_HEAD_BYTES)
+        .max_headers(MAX_REQUEST_HEADERS)
+        .max_buf_size(MAX_HTTP_BUFFER_BYTES);
+    builder
+}
+
+async fn serve_http(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    permit: Arc<ConnectionPermit>,
+) {
+    let builder = http_builder(ctx.limits.handshake_timeout);
+    let service = service_fn(move |request| {
+        super::http::route(request, Arc::clone(&ctx), peer, Arc::clone(&permit))
+    });
+    let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     if let Err(error) = connection.await {
         tracing::debug!(%peer, %error, "http connection ended with an error");
+    }
+}
+
+/// Answers one request on a connection over the caps with 503 and the reason, then closes.
+/// Reading the request first lets the client see the answer instead of a reset.
+async fn refuse_http(stream: TcpStream, peer: SocketAddr, timeout: Duration, refusal: Refusal) {
+    let mut builder = http_builder(timeout);
+    builder.keep_alive(false);
+    let service = service_fn(move |_request| async move {
+        Ok::<_, std::convert::Infallible>(super::http::unavailable(refusal.text()))
+    });
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    if tokio::time::timeout(timeout, connection).await.is_err() {
+        tracing::debug!(%peer, "refused connection timed out");
     }
 }
