@@ -1,0 +1,232 @@
+//! Properties of the codec, checked on generated inputs (proptest): no decode entry point
+//! panics on any bytes, whatever decodes re-encodes to something that decodes the same, every
+//! client message round-trips, and the snapshot scanner agrees with the full decoder.
+//!
+//! The generators stay small and local on purpose: message types change with the protocol,
+//! and a generator here is a few lines to adjust. `PlayerInput`s are built with
+//! `..PlayerInput::default()` so that fields added to it later need no change here.
+
+// The struct update is empty today; it is there for fields `PlayerInput` may gain.
+#![allow(clippy::needless_update)]
+
+use proptest::prelude::*;
+use skirmish::protocol::*;
+
+/// Arbitrary bytes, biased towards the lengths real messages have.
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..16),
+        proptest::collection::vec(any::<u8>(), 0..256),
+        proptest::collection::vec(any::<u8>(), 0..2048),
+    ]
+}
+
+/// Text of up to `max` characters from anywhere in Unicode.
+fn text(max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<char>(), 0..=max).prop_map(|chars| chars.into_iter().collect())
+}
+
+fn join() -> impl Strategy<Value = ClientMessage> {
+    (
+        any::<u16>(),
+        any::<u32>(),
+        text(24),
+        proptest::option::of(any::<[u8; 16]>()),
+    )
+        .prop_map(|(protocol_version, request_id, name, token)| {
+            ClientMessage::Join(Join {
+                protocol_version,
+                request_id,
+                name,
+                resume_token: token.map(ResumeToken),
+            })
+        })
+}
+
+/// Inputs with finite aims (non-finite ones are refused: see `non_finite_aims_are_refused`).
+fn input() -> impl Strategy<Value = ClientMessage> {
+    (any::<u32>(), any::<u8>(), -1.0e6f32..1.0e6).prop_map(|(seq, buttons, aim)| {
+        ClientMessage::Input(PlayerInput {
+            seq,
+            buttons,
+            aim,
+            ..PlayerInput::default()
+        })
+    })
+}
+
+fn client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        join(),
+        input(),
+        any::<u32>().prop_map(|nonce| ClientMessage::Ping(Ping { nonce })),
+        any::<u32>().prop_map(|nonce| ClientMessage::Pong(Ping { nonce })),
+        (any::<u32>(), text(MAX_CHAT_CHARS))
+            .prop_map(|(request_id, text)| ClientMessage::Chat(Chat { request_id, text })),
+        (any::<u32>(), any::<u32>(), text(MAX_CHAT_CHARS)).prop_map(|(request_id, to, text)| {
+            ClientMessage::Whisper(Whisper {
+                request_id,
+                to: PlayerId(to),
+                text,
+            })
+        }),
+        Just(ClientMessage::Leave),
+    ]
+}
+
+/// The server's small messages (the snapshot and welcome have their own tests).
+fn server_message() -> impl Strategy<Value = ServerMessage> {
+    prop_oneof![
+        any::<u32>().prop_map(|nonce| ServerMessage::Pong(Ping { nonce })),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(nonce, rtt_us)| ServerMessage::Ping(Heartbeat { nonce, rtt_us })),
+        (any::<u32>(), text(MAX_CHAT_CHARS), any::<bool>()).prop_map(|(from, text, whisper)| {
+            ServerMessage::Chat(ChatLine {
+                from: PlayerId(from),
+                text,
+                whisper,
+            })
+        }),
+        (any::<u32>(), proptest::option::of(text(40)))
+            .prop_map(|(request_id, error)| ServerMessage::Ack(Ack { request_id, error })),
+        (any::<u32>(), any::<bool>()).prop_map(|(subject, back)| {
+            ServerMessage::Notice(Notice {
+                subject: PlayerId(subject),
+                kind: if back {
+                    NoticeKind::Back
+                } else {
+                    NoticeKind::Away
+                },
+            })
+        }),
+        (any::<u32>(), text(16)).prop_map(|(id, name)| ServerMessage::PlayerJoined(PlayerInfo {
+            id: PlayerId(id),
+            name
+        })),
+        any::<u32>().prop_map(|id| ServerMessage::PlayerLeft(PlayerLeft { id: PlayerId(id) })),
+        text(60).prop_map(|message| ServerMessage::Error(ErrorMessage {
+            code: ErrorCode::MalformedMessage,
+            message
+        })),
+    ]
+}
+
+/// A valid encoding with some bytes changed, cut or added: the inputs most likely to get deep
+/// into a decoder.
+fn mutated(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = valid.len();
+    (
+        proptest::collection::vec((0..len.max(1), any::<u8>()), 0..4),
+        0..=len,
+        proptest::collection::vec(any::<u8>(), 0..4),
+    )
+        .prop_map(move |(changes, cut, tail)| {
+            let mut bytes = valid.clone();
+            for (at, value) in changes {
+                if let Some(byte) = bytes.get_mut(at) {
+                    *byte = value;
+                }
+            }
+            bytes.truncate(cut);
+            bytes.extend(tail);
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decoding_any_bytes_as_a_client_message_never_panics(bytes in bytes()) {
+        if let Ok(message) = decode_client_message(&bytes) {
+            let again = encode_client_message(&message).unwrap();
+            prop_assert_eq!(decode_client_message(&again), Ok(message));
+        }
+    }
+
+    #[test]
+    fn decoding_any_bytes_as_a_server_message_never_panics(bytes in bytes()) {
+        if let Ok(message) = decode_server_message(&bytes) {
+            let again = encode_server_message(&message).unwrap();
+            prop_assert_eq!(decode_server_message(&again), Ok(message));
+        }
+    }
+
+    #[test]
+    fn the_snapshot_scanner_never_panics_and_agrees_with_the_decoder(bytes in bytes()) {
+        let mut visited = 0u32;
+        let scanned = scan_snapshot(&bytes, |_| visited += 1);
+        let decoded = decode_server_message(&bytes);
+        match (&scanned, &decoded) {
+            (Ok(Some(scan)), Ok(ServerMessage::Snapshot(snapshot))) => {
+                prop_assert_eq!(scan.tick, snapshot.tick);
+                prop_assert_eq!(scan.players as usize, snapshot.players.len());
+                prop_assert_eq!(visited, scan.players);
+                prop_assert_eq!(scan.orbs as usize, snapshot.orbs.len());
+                prop_assert_eq!(scan.bolts as usize, snapshot.bolts.len());
+                prop_assert_eq!(scan.tags as usize, snapshot.tags.len());
+            }
+            (Ok(Some(_)), _) | (_, Ok(ServerMessage::Snapshot(_))) => {
+                prop_assert!(false, "scanner {scanned:?} but decoder {decoded:?}");
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn names_and_chat_lines_are_validated_without_panicking(raw in text(300)) {
+        if let Ok(name) = validate_name(&raw) {
+            prop_assert!(!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS);
+        }
+        if let Ok(line) = validate_chat(&raw) {
+            prop_assert!(!line.is_empty() && line.chars().count() <= MAX_CHAT_CHARS);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn client_messages_round_trip(message in client_message()) {
+        let bytes = encode_client_message(&message).unwrap();
+        prop_assert!(bytes.len() <= MAX_CLIENT_MESSAGE_BYTES);
+        prop_assert_eq!(decode_client_message(&bytes), Ok(message));
+    }
+
+    #[test]
+    fn server_messages_round_trip(message in server_message()) {
+        let bytes = encode_server_message(&message).unwrap();
+        prop_assert_eq!(decode_server_message(&bytes), Ok(message));
+    }
+
+    #[test]
+    fn every_strict_prefix_of_a_client_message_is_an_error(message in client_message()) {
+        let bytes = encode_client_message(&message).unwrap();
+        for end in 0..bytes.len() {
+            prop_assert!(decode_client_message(&bytes[..end]).is_err(), "prefix of {end}");
+        }
+    }
+
+    #[test]
+    fn mutated_client_messages_never_panic(
+        bytes in client_message()
+            .prop_map(|m| encode_client_message(&m).unwrap())
+            .prop_flat_map(mutated)
+    ) {
+        if let Ok(message) = decode_client_message(&bytes) {
+            let again = encode_client_message(&message).unwrap();
+            prop_assert_eq!(decode_client_message(&again), Ok(message));
+        }
+    }
+
+    #[test]
+    fn non_finite_aims_are_refused(
+        seq in any::<u32>(),
+        aim in prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+    ) {
+        let message = ClientMessage::Input(PlayerInput { seq, aim, ..PlayerInput::default() });
+        let bytes = encode_client_message(&message).unwrap();
+        prop_assert_eq!(decode_client_message(&bytes), Err(DecodeError::NonFinite("aim")));
+    }
+}
