@@ -143,7 +143,7 @@ pub fn render(ctx: &ServerContext) -> String {
         "WebSocket payload bytes sent.",
         load(&net.bytes_out),
     );
-    let extra: [(&str, &str, &AtomicU64); 4] = [
+    let extra: [(&str, &str, &AtomicU64); 5] = [
         (
             "skirmish_messages_rate_limited_total",
             "Client messages dropped by the per-connection rate limit.",
@@ -163,6 +163,11 @@ pub fn render(ctx: &ServerContext) -> String {
             "skirmish_upgrades_refused_auth_total",
             "Upgrades refused by authentication (401).",
             &net.refused_auth,
+        ),
+        (
+            "skirmish_tls_handshakes_failed_total",
+            "TLS handshakes that failed or timed out (with --tls-cert).",
+            &net.tls_handshakes_failed,
         ),
     ];
     for (name, help, counter) in extra {

@@ -1,5 +1,5 @@
 //! Everything that touches the network: the HTTP server and routes ([`server`], [`http`],
-//! [`assets`]), who may connect ([`auth`]) and how many at once ([`caps`]), lifecycle callbacks for library users ([`hooks`]), one task pair per player ([`connection`]), the registry through which the tick
+//! [`assets`]) over TCP or TLS ([`tls`]), who may connect ([`auth`]) and how many at once ([`caps`]), lifecycle callbacks for library users ([`hooks`]), one task pair per player ([`connection`]), the registry through which the tick
 //! loop reaches players ([`sessions`]), why connections close ([`close`]), and what operators
 //! see of it all ([`metrics`]).
 
@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod server;
 pub mod sessions;
+pub mod tls;
 
 pub use close::CloseReason;
 pub use server::{Server, run};

@@ -12,7 +12,9 @@ use crossbeam_queue::ArrayQueue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use super::auth::{Authenticator, OriginPolicy, TokenAuth};
 use super::caps::{ConnectionCaps, ConnectionPermit, Refusal};
@@ -102,6 +104,8 @@ pub struct NetStats {
     /// Upgrades refused for their Origin (403) or by the authenticator (401).
     pub refused_origin: AtomicU64,
     pub refused_auth: AtomicU64,
+    /// TLS handshakes that failed or took longer than the handshake timeout.
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 /// What every connection task shares.
@@ -137,10 +141,13 @@ pub struct Server {
     sessions: Arc<Sessions>,
     hooks: Arc<dyn SessionHooks>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    /// Set when `--tls-cert` and `--tls-key` are given: every connection speaks TLS.
+    tls: Option<TlsAcceptor>,
 }
 
 impl Server {
-    /// A server as the configuration describes it (reading `--auth-tokens-file` if given).
+    /// A server as the configuration describes it (reading `--auth-tokens-file` and the TLS
+    /// certificate and key if given).
     pub fn from_config(config: Config) -> std::io::Result<Server> {
         let authenticator: Option<Arc<dyn Authenticator>> =
             match (&config.auth_token, &config.auth_tokens_file) {
@@ -157,11 +164,18 @@ impl Server {
                 }
                 (None, None) => None,
             };
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(super::tls::load_acceptor(cert, key).map_err(std::io::Error::other)?)
+            }
+            _ => None,
+        };
         Ok(Server {
             sessions: Arc::new(Sessions::new(config.max_players as usize)),
             config,
             hooks: Arc::new(NoHooks),
             authenticator,
+            tls,
         })
     }
 
@@ -192,6 +206,7 @@ impl Server {
             max_players = config.max_players,
             path = %config.path,
             auth = self.authenticator.is_some(),
+            tls = self.tls.is_some(),
             "starting"
         );
         let limits = ConnectionLimits::from_config(&config);
@@ -218,7 +233,7 @@ impl Server {
         ));
 
         tokio::select! {
-            _ = accept_loop(&listener, &ctx) => {}
+            _ = accept_loop(&listener, &ctx, self.tls) => {}
             _ = shutdown => tracing::info!("shutting down"),
         }
         drop(listener);
@@ -252,14 +267,20 @@ fn start_tick_loop(
         .expect("the OS refused to start the tick-loop thread")
 }
 
-async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>) {
+async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>, tls: Option<TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 prepare_socket(&stream, ctx.limits.send_buffer_bytes);
                 match ctx.caps.admit(peer.ip()) {
                     Ok(permit) => {
-                        tokio::spawn(serve_http(stream, peer, Arc::clone(ctx), Arc::new(permit)));
+                        let (ctx, permit) = (Arc::clone(ctx), Arc::new(permit));
+                        match &tls {
+                            Some(tls) => {
+                                tokio::spawn(serve_https(tls.clone(), stream, peer, ctx, permit))
+                            }
+                            None => tokio::spawn(serve_http(stream, peer, ctx, permit)),
+                        };
                     }
                     Err(refusal) => {
                         tracing::debug!(%peer, %refusal, "connection refused");
@@ -296,8 +317,33 @@ fn http_builder(handshake_timeout: Duration) -> http1::Builder {
     builder
 }
 
-async fn serve_http(
+/// Finishes the TLS handshake within the handshake timeout, then serves HTTP over it.
+async fn serve_https(
+    tls: TlsAcceptor,
     stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    permit: Arc<ConnectionPermit>,
+) {
+    match tokio::time::timeout(ctx.limits.handshake_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => serve_http(stream, peer, ctx, permit).await,
+        Ok(Err(error)) => {
+            ctx.net
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+        }
+        Err(_) => {
+            ctx.net
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
+    }
+}
+
+async fn serve_http(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     peer: SocketAddr,
     ctx: Arc<ServerContext>,
     permit: Arc<ConnectionPermit>,
