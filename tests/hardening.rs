@@ -694,6 +694,19 @@ async fn refusals_are_counted_in_metrics() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_upgrade_request_is_refused_with_400_and_counted() {
+    let server = start_server(FLAGS).await;
+    let no_key = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+    let (status, _, body) = http_get(server.addr, "/ws", no_key).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        metric(server.addr, "skirmish_upgrades_refused_total").await,
+        1.0
+    );
+    server.stop().await;
+}
+
 // --- memory, on the real binary ---------------------------------------------------------------
 
 /// The real server as a child process, so that its memory is its own.

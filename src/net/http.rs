@@ -72,10 +72,13 @@ fn upgrade(
             tokio::spawn(serve_player(upgrade, ctx, peer, permit));
             response.map(|_| Body::default())
         }
-        Err(error) => text(
-            StatusCode::BAD_REQUEST,
-            &format!("bad upgrade request: {error}\n"),
-        ),
+        Err(error) => {
+            ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+            text(
+                StatusCode::BAD_REQUEST,
+                &format!("bad upgrade request: {error}\n"),
+            )
+        }
     }
 }
 
