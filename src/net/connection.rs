@@ -44,8 +44,9 @@ const DRAIN_LIMIT: usize = 1 << 20;
 const CHAT_BURST: f64 = 5.0;
 const CHAT_PER_SECOND: f64 = 1.0;
 /// How long a client may stay over its message rate limit (`ConnectionLimits::
-/// messages_per_second`, bursts of twice that) before it is closed (1008, "rate limited");
-/// until then messages over the limit are dropped and counted.
+/// messages_per_second`, bursts of twice that; pings, pongs and fragments count too) before it
+/// is closed (1008, "rate limited"); until then messages over the limit are dropped and
+/// counted.
 const FLOOD_GRACE: Duration = Duration::from_secs(1);
 /// Stands in for "no deadline" in timers.
 const FAR_FUTURE: Duration = Duration::from_secs(86_400);
@@ -294,9 +295,10 @@ impl Session<'_> {
     /// Reads until the session ends; `joined` is set once the player is in the game.
     async fn run(&self, reader: &mut Reader<'_>, joined: &mut Option<Joined>) -> Ended {
         let mut assembler = MessageAssembler::new(self.ctx.limits.max_message_bytes);
+        let mut flood = FloodGuard::new(self.ctx.limits.messages_per_second);
         let join = match tokio::time::timeout(
             self.ctx.limits.join_timeout,
-            self.next_message(reader, &mut assembler),
+            self.next_message(reader, &mut assembler, &mut flood),
         )
         .await
         {
@@ -328,26 +330,15 @@ impl Session<'_> {
         });
         push_reliable(self.ctx, event).await;
         let mut chat_allowance = TokenBucket::new(CHAT_BURST, CHAT_PER_SECOND);
-        let mut flood = FloodGuard::new(self.ctx.limits.messages_per_second);
         loop {
-            let message = match self.next_message(reader, &mut assembler).await {
+            let message = match self.next_message(reader, &mut assembler, &mut flood).await {
                 Ok(message) => message,
                 Err(ended) => return ended,
             };
-            match flood.admit(Instant::now()) {
-                Admit::Yes => {}
-                Admit::Drop => {
-                    self.ctx
-                        .net
-                        .messages_rate_limited
-                        .fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Admit::Disconnect => {
-                    let rate = self.ctx.limits.messages_per_second;
-                    let detail = format!("more than {rate} messages a second");
-                    return Ended::new(CloseReason::RateLimited, detail);
-                }
+            match self.admit_frame(&mut flood) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(ended) => return ended,
             }
             match message {
                 ClientMessage::Input(input) => self.forward_input(id, input),
@@ -495,10 +486,13 @@ impl Session<'_> {
 
     /// The next complete client message, or why the session must end. Control frames are
     /// checked and answered here (pongs through the writer), data frames reassembled.
+    /// Pings, pongs and message fragments count against the message rate limit here (whole
+    /// messages in [`Session::run`]), so a flood of them ends like any other flood.
     async fn next_message(
         &self,
         reader: &mut Reader<'_>,
         assembler: &mut MessageAssembler,
+        flood: &mut FloodGuard,
     ) -> Result<ClientMessage, Ended> {
         loop {
             // With automatic close and pong off, the reader never asks us to send anything.
@@ -529,12 +523,22 @@ impl Session<'_> {
             match frame.opcode {
                 OpCode::Close => return Err(self.answer_close(&frame.payload).await),
                 OpCode::Ping => {
-                    self.send_control(Control::Pong(frame.payload.to_vec()))
-                        .await?;
+                    if self.admit_frame(flood)? {
+                        self.send_control(Control::Pong(frame.payload.to_vec()))
+                            .await?;
+                    }
                     continue;
                 }
-                OpCode::Pong => continue,
+                OpCode::Pong => {
+                    self.admit_frame(flood)?;
+                    continue;
+                }
                 OpCode::Text => return Err(Ended::new(CloseReason::TextFrame, "")),
+                OpCode::Binary | OpCode::Continuation if !frame.fin => {
+                    // A fragment cannot be dropped without breaking its message: it is counted,
+                    // and the message's size limit bounds what it can add.
+                    self.admit_frame(flood)?;
+                }
                 OpCode::Binary | OpCode::Continuation => {}
             }
             if let Some(result) = assembler.push(frame.opcode, frame.fin, &frame.payload)? {
@@ -555,7 +559,27 @@ impl Session<'_> {
         Ended::new(CloseReason::ClientClosed, "")
     }
 
-    /// Hands a frame to the writer, waiting for room (a ping flood is paced by the socket).
+    /// Whether the rate limit lets this frame or message through (`false`: drop it, counted),
+    /// or why the client must be closed for flooding.
+    fn admit_frame(&self, flood: &mut FloodGuard) -> Result<bool, Ended> {
+        match flood.admit(Instant::now()) {
+            Admit::Yes => Ok(true),
+            Admit::Drop => {
+                self.ctx
+                    .net
+                    .messages_rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            Admit::Disconnect => {
+                let rate = self.ctx.limits.messages_per_second;
+                let detail = format!("more than {rate} messages a second");
+                Err(Ended::new(CloseReason::RateLimited, detail))
+            }
+        }
+    }
+
+    /// Hands a frame to the writer, waiting for room.
     async fn send_control(&self, command: Control) -> Result<(), Ended> {
         self.control
             .send(command)
@@ -880,8 +904,8 @@ enum WriteFailed {
 }
 
 /// Writes one frame, giving up on a client that has not taken it within the write timeout.
-/// A frame is at most one snapshot, smaller than the socket's send buffer, so a write only
-/// blocks that long if the client made no progress draining it.
+/// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
+/// write blocks that long only when the client stopped draining its socket.
 async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
     let len = frame.payload.len() as u64;
     match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
