@@ -502,24 +502,11 @@ impl Session<'_> {
                 .read_frame(&mut no_obligations)
                 .await
                 .map_err(ended_by_transport)?;
-            if !is_masked(&mut frame) {
-                return Err(Ended::new(
-                    CloseReason::ProtocolError,
-                    "client frames must be masked",
-                ));
-            }
-            frame.unmask();
+            unmask_checked(&mut frame)?;
             self.ctx
                 .net
                 .bytes_in
                 .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
-            let is_control = matches!(frame.opcode, OpCode::Close | OpCode::Ping | OpCode::Pong);
-            if is_control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
-                return Err(Ended::new(
-                    CloseReason::ProtocolError,
-                    "control frame over 125 bytes",
-                ));
-            }
             match frame.opcode {
                 OpCode::Close => return Err(self.answer_close(&frame.payload).await),
                 OpCode::Ping => {
@@ -591,6 +578,26 @@ impl Session<'_> {
 /// Largest payload of a control frame (RFC 6455 section 5.5). fastwebsockets checks it for
 /// pings only.
 const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// What every client frame must be before anything reads it: masked (it is unmasked here, in
+/// place), and, for a control frame, at most 125 bytes long.
+fn unmask_checked(frame: &mut Frame<'_>) -> Result<(), Ended> {
+    if !is_masked(frame) {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            "client frames must be masked",
+        ));
+    }
+    frame.unmask();
+    let is_control = matches!(frame.opcode, OpCode::Close | OpCode::Ping | OpCode::Pong);
+    if is_control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            "control frame over 125 bytes",
+        ));
+    }
+    Ok(())
+}
 
 /// Whether the client masked `frame`. `Frame` keeps its mask private; its header, as
 /// `fmt_head` writes it, carries the mask bit.
