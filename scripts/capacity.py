@@ -49,7 +49,8 @@ def tick_p99_ms(metrics):
 def run(bots, duration, port):
     server = subprocess.Popen(
         ["taskset", "-c", "0", "target/release/skirmish", "--addr", f"127.0.0.1:{port}",
-         "--max-players", str(bots + 10), "--seed", "1", "--log", "warn"],
+         "--max-players", str(bots + 10), "--max-connections-per-ip", str(bots + 10),
+         "--seed", "1", "--log", "warn"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         server.stdout.readline()  # "skirmish listening on ..."

@@ -11,6 +11,7 @@ use hyper::Request;
 use hyper::header::{CONNECTION, HOST, UPGRADE};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::protocol::{
@@ -60,14 +61,18 @@ pub struct GameClient {
 impl GameClient {
     /// Opens a WebSocket to `url` (e.g. `ws://127.0.0.1:8080/ws`).
     pub async fn connect(url: &str) -> Result<GameClient, ClientError> {
-        let ws = connect_websocket(url).await?;
-        Ok(GameClient {
+        Ok(GameClient::from_websocket(connect_websocket(url).await?))
+    }
+
+    /// A client on a WebSocket opened elsewhere (e.g. over TLS with [`handshake_websocket`]).
+    pub fn from_websocket(ws: WebSocket<TokioIo<Upgraded>>) -> GameClient {
+        GameClient {
             ws: FragmentCollector::new(ws),
             bytes_received: 0,
             replica: None,
             me: PlayerId(0),
             tick_hz: 30,
-        })
+        }
     }
 
     /// Connects and joins as `name`, returning once welcomed.
@@ -207,6 +212,20 @@ pub async fn connect_websocket(url: &str) -> Result<WebSocket<TokioIo<Upgraded>>
     }
     let stream = TcpStream::connect(authority).await?;
     stream.set_nodelay(true)?;
+    handshake_websocket(stream, authority, path).await
+}
+
+/// The WebSocket handshake for `path` at `authority` (the Host header) over a stream that is
+/// already open: plain TCP, or TLS for wss://.
+pub async fn handshake_websocket<S>(
+    stream: S,
+    authority: &str,
+    path: &str,
+) -> Result<WebSocket<TokioIo<Upgraded>>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let invalid = || ClientError::InvalidUrl(format!("{authority}{path}"));
     let request = Request::builder()
         .method("GET")
         .uri(path)

@@ -96,6 +96,28 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
+    /// Most TCP connections open at once (players, page loads, scrapers alike). Further ones
+    /// are answered 503 "server at its connection limit" and closed, before any upgrade.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Most TCP connections open at once from one IP address (IPv6: one /64). Further ones
+    /// are answered 503 "too many connections from your address". Raise it for load tests
+    /// that run many bots from one machine.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS_PER_IP", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_ip: u32,
+
+    /// PEM file with the certificate chain to serve HTTPS and wss:// (with --tls-key).
+    /// Without it the server speaks plain HTTP and ws://.
+    #[arg(long, env = "SKIRMISH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM file with the private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SKIRMISH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// How long a player whose connection dropped waits to be resumed with its token before it
     /// is removed (Socket.IO: `connectionStateRecovery.maxDisconnectionDuration`).
     #[arg(long, env = "SKIRMISH_RESUME_GRACE", default_value = "10s", value_parser = parse_duration)]
@@ -198,6 +220,35 @@ mod tests {
         assert!(
             Config::try_parse_from(["skirmish", "--auth-token", "a", "--auth-tokens-file", "f"])
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn hardening_flags_have_sane_defaults_and_tls_needs_both_files() {
+        let config = Config::try_parse_from(["skirmish"]).unwrap();
+        assert_eq!(
+            (config.max_connections, config.max_connections_per_ip),
+            (10_000, 64)
+        );
+        assert!(config.tls_cert.is_none());
+        let config = Config::try_parse_from([
+            "skirmish",
+            "--max-connections",
+            "5",
+            "--max-connections-per-ip",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(
+            (config.max_connections, config.max_connections_per_ip),
+            (5, 2)
+        );
+        assert!(Config::try_parse_from(["skirmish", "--max-connections", "0"]).is_err());
+        assert!(Config::try_parse_from(["skirmish", "--tls-cert", "c.pem"]).is_err());
+        assert!(Config::try_parse_from(["skirmish", "--tls-key", "k.pem"]).is_err());
+        assert!(
+            Config::try_parse_from(["skirmish", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+                .is_ok()
         );
     }
 

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use skirmish::config::Config;
+use skirmish::net::Server;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -13,13 +14,21 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
         .with_writer(std::io::stderr)
         .init();
-    let listener = tokio::net::TcpListener::bind(config.addr)
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let bind_addr = config.addr;
+    // Reads the token file and the TLS certificate and key: a bad one stops us here.
+    let server = Server::from_config(config).context("cannot start")?;
+    let listener = tokio::net::TcpListener::bind(bind_addr)
         .await
-        .with_context(|| format!("cannot listen on {}", config.addr))?;
+        .with_context(|| format!("cannot listen on {bind_addr}"))?;
     let addr = listener.local_addr()?;
     // Scripts and tests wait for this exact line on stdout.
-    println!("skirmish listening on http://{addr}");
-    skirmish::net::run(listener, config, shutdown_signal()).await;
+    println!("skirmish listening on {scheme}://{addr}");
+    server.run(listener, shutdown_signal()).await;
     Ok(())
 }
 

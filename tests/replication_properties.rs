@@ -95,7 +95,7 @@ impl Script {
         if rng.random_bool(0.5) {
             let id = self.next_bolt;
             self.next_bolt = self.next_bolt.wrapping_add(1);
-            let angle: f32 = rng.random_range(0.0..6.28);
+            let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
             self.bolts.insert(
                 id,
                 BoltState {

@@ -19,8 +19,10 @@ use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::caps::ConnectionPermit;
 use super::close::CloseReason;
 use super::hooks::SessionInfo;
+use super::progress::ReadProgress;
 use super::server::ServerContext;
 use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotSlot};
 use crate::game::GameEvent;
@@ -43,8 +45,9 @@ const DRAIN_LIMIT: usize = 1 << 20;
 const CHAT_BURST: f64 = 5.0;
 const CHAT_PER_SECOND: f64 = 1.0;
 /// How long a client may stay over its message rate limit (`ConnectionLimits::
-/// messages_per_second`, bursts of twice that) before it is closed (1008, "rate limited");
-/// until then messages over the limit are dropped and counted.
+/// messages_per_second`, bursts of twice that; pings, pongs and fragments count too) before it
+/// is closed (1008, "rate limited"); until then messages over the limit are dropped and
+/// counted.
 const FLOOD_GRACE: Duration = Duration::from_secs(1);
 /// Stands in for "no deadline" in timers.
 const FAR_FUTURE: Duration = Duration::from_secs(86_400);
@@ -84,6 +87,8 @@ pub async fn serve_player(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+    // Holds this connection's place under the caps until the player is gone.
+    permit: Arc<ConnectionPermit>,
 ) {
     let in_game: InGame = Arc::default();
     let task = tokio::spawn(run_connection(
@@ -91,6 +96,7 @@ pub async fn serve_player(
         Arc::clone(&ctx),
         peer,
         Arc::clone(&in_game),
+        permit.socket().map(ReadProgress::new),
     ));
     if let Err(error) = task.await
         && error.is_panic()
@@ -112,6 +118,7 @@ async fn run_connection(
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
     in_game: InGame,
+    progress: Option<ReadProgress>,
 ) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
@@ -127,8 +134,13 @@ async fn run_connection(
     let (mut reader, writer) =
         fastwebsockets::after_handshake_split(&mut read_half, write_half, Role::Server);
     reader.set_max_message_size(ctx.limits.max_message_bytes);
-    reader.set_auto_close(true);
-    reader.set_auto_pong(true);
+    // fastwebsockets would unmask client frames without telling us whether they were masked,
+    // and then check close frames and answer pings on the unmasked bytes. We check the mask
+    // first (RFC 6455 section 5.1: a server must close on an unmasked frame), so control
+    // frames are ours to validate and answer too: see [`Session::next_message`].
+    reader.set_auto_apply_mask(false);
+    reader.set_auto_close(false);
+    reader.set_auto_pong(false);
 
     let (control_tx, control_rx) = mpsc::channel(8);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.limits.outbound_queue);
@@ -145,6 +157,7 @@ async fn run_connection(
             kick: Arc::clone(&kick),
             welcomed: Arc::clone(&welcomed),
             heartbeat: Arc::clone(&heartbeat),
+            progress,
         },
         Arc::clone(&ctx),
     ));
@@ -289,9 +302,10 @@ impl Session<'_> {
     /// Reads until the session ends; `joined` is set once the player is in the game.
     async fn run(&self, reader: &mut Reader<'_>, joined: &mut Option<Joined>) -> Ended {
         let mut assembler = MessageAssembler::new(self.ctx.limits.max_message_bytes);
+        let mut flood = FloodGuard::new(self.ctx.limits.messages_per_second);
         let join = match tokio::time::timeout(
             self.ctx.limits.join_timeout,
-            self.next_message(reader, &mut assembler),
+            self.next_message(reader, &mut assembler, &mut flood),
         )
         .await
         {
@@ -323,26 +337,15 @@ impl Session<'_> {
         });
         push_reliable(self.ctx, event).await;
         let mut chat_allowance = TokenBucket::new(CHAT_BURST, CHAT_PER_SECOND);
-        let mut flood = FloodGuard::new(self.ctx.limits.messages_per_second);
         loop {
-            let message = match self.next_message(reader, &mut assembler).await {
+            let message = match self.next_message(reader, &mut assembler, &mut flood).await {
                 Ok(message) => message,
                 Err(ended) => return ended,
             };
-            match flood.admit(Instant::now()) {
-                Admit::Yes => {}
-                Admit::Drop => {
-                    self.ctx
-                        .net
-                        .messages_rate_limited
-                        .fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Admit::Disconnect => {
-                    let rate = self.ctx.limits.messages_per_second;
-                    let detail = format!("more than {rate} messages a second");
-                    return Ended::new(CloseReason::RateLimited, detail);
-                }
+            match self.admit_frame(&mut flood) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(ended) => return ended,
             }
             match message {
                 ClientMessage::Input(input) => self.forward_input(id, input),
@@ -494,39 +497,48 @@ impl Session<'_> {
         }
     }
 
-    /// The next complete client message, or why the session must end.
+    /// The next complete client message, or why the session must end. Control frames are
+    /// checked and answered here (pongs through the writer), data frames reassembled.
+    /// Pings, pongs and message fragments count against the message rate limit here (whole
+    /// messages in [`Session::run`]), so a flood of them ends like any other flood.
     async fn next_message(
         &self,
         reader: &mut Reader<'_>,
         assembler: &mut MessageAssembler,
+        flood: &mut FloodGuard,
     ) -> Result<ClientMessage, Ended> {
-        let control = self.control.clone();
-        let mut obligated_send = move |frame: Frame<'_>| {
-            let command = match frame.opcode {
-                OpCode::Close => Control::EchoClose(frame.payload.to_vec()),
-                _ => Control::Pong(frame.payload.to_vec()),
-            };
-            let control = control.clone();
-            async move {
-                control
-                    .send(command)
-                    .await
-                    .map_err(|_| "writer has stopped")
-            }
-        };
         loop {
-            let frame = reader
-                .read_frame(&mut obligated_send)
+            // With automatic close and pong off, the reader never asks us to send anything.
+            let mut no_obligations =
+                |_: Frame<'_>| std::future::ready(Ok::<(), WebSocketError>(()));
+            let mut frame = reader
+                .read_frame(&mut no_obligations)
                 .await
                 .map_err(ended_by_transport)?;
+            unmask_checked(&mut frame)?;
             self.ctx
                 .net
                 .bytes_in
                 .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
             match frame.opcode {
-                OpCode::Close => return Err(Ended::new(CloseReason::ClientClosed, "")),
-                OpCode::Ping | OpCode::Pong => continue,
+                OpCode::Close => return Err(self.answer_close(&frame.payload).await),
+                OpCode::Ping => {
+                    if self.admit_frame(flood)? {
+                        self.send_control(Control::Pong(frame.payload.to_vec()))
+                            .await?;
+                    }
+                    continue;
+                }
+                OpCode::Pong => {
+                    self.admit_frame(flood)?;
+                    continue;
+                }
                 OpCode::Text => return Err(Ended::new(CloseReason::TextFrame, "")),
+                OpCode::Binary | OpCode::Continuation if !frame.fin => {
+                    // A fragment cannot be dropped without breaking its message: it is counted,
+                    // and the message's size limit bounds what it can add.
+                    self.admit_frame(flood)?;
+                }
                 OpCode::Binary | OpCode::Continuation => {}
             }
             if let Some(result) = assembler.push(frame.opcode, frame.fin, &frame.payload)? {
@@ -534,6 +546,106 @@ impl Session<'_> {
             }
         }
     }
+
+    /// The client's close frame: echoed if valid (the closing handshake), else the reason to
+    /// close with instead.
+    async fn answer_close(&self, payload: &[u8]) -> Ended {
+        if let Err(ended) = check_close_payload(payload) {
+            return ended;
+        }
+        let _ = self
+            .send_control(Control::EchoClose(payload.to_vec()))
+            .await;
+        Ended::new(CloseReason::ClientClosed, "")
+    }
+
+    /// Whether the rate limit lets this frame or message through (`false`: drop it, counted),
+    /// or why the client must be closed for flooding.
+    fn admit_frame(&self, flood: &mut FloodGuard) -> Result<bool, Ended> {
+        match flood.admit(Instant::now()) {
+            Admit::Yes => Ok(true),
+            Admit::Drop => {
+                self.ctx
+                    .net
+                    .messages_rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            Admit::Disconnect => {
+                let rate = self.ctx.limits.messages_per_second;
+                let detail = format!("more than {rate} messages a second");
+                Err(Ended::new(CloseReason::RateLimited, detail))
+            }
+        }
+    }
+
+    /// Hands a frame to the writer, waiting for room.
+    async fn send_control(&self, command: Control) -> Result<(), Ended> {
+        self.control
+            .send(command)
+            .await
+            .map_err(|_| Ended::new(CloseReason::ClientClosed, "transport closed"))
+    }
+}
+
+/// Largest payload of a control frame (RFC 6455 section 5.5). fastwebsockets checks it for
+/// pings only.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// What every client frame must be before anything reads it: masked (it is unmasked here, in
+/// place), and, for a control frame, at most 125 bytes long.
+fn unmask_checked(frame: &mut Frame<'_>) -> Result<(), Ended> {
+    if !is_masked(frame) {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            "client frames must be masked",
+        ));
+    }
+    frame.unmask();
+    let is_control = matches!(frame.opcode, OpCode::Close | OpCode::Ping | OpCode::Pong);
+    if is_control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            "control frame over 125 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the client masked `frame`. `Frame` keeps its mask private; its header, as
+/// `fmt_head` writes it, carries the mask bit.
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 16];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
+}
+
+/// A close frame's payload must be empty, or a permitted code followed by UTF-8 text
+/// (RFC 6455 sections 5.5.1 and 7.4).
+fn check_close_payload(payload: &[u8]) -> Result<(), Ended> {
+    let (code, text) = match payload {
+        [] => return Ok(()),
+        [_] => {
+            return Err(Ended::new(
+                CloseReason::ProtocolError,
+                "close frame of one byte",
+            ));
+        }
+        [high, low, text @ ..] => (u16::from_be_bytes([*high, *low]), text),
+    };
+    if !fastwebsockets::CloseCode::from(code).is_allowed() {
+        return Err(Ended::new(
+            CloseReason::ProtocolError,
+            format!("close code {code} is not allowed"),
+        ));
+    }
+    if std::str::from_utf8(text).is_err() {
+        return Err(Ended::new(
+            CloseReason::Malformed,
+            "close reason is not UTF-8",
+        ));
+    }
+    Ok(())
 }
 
 /// Reassembles fragmented binary messages up to a size bound; single-frame messages (the norm)
@@ -603,7 +715,9 @@ fn ended_by_transport(error: WebSocketError) -> Ended {
         | WebSocketError::ConnectionClosed
         | WebSocketError::IoError(_)
         | WebSocketError::SendError(_) => Ended::new(CloseReason::ClientClosed, "transport closed"),
-        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::Malformed, "invalid UTF-8"),
+        // With automatic close off, only a text frame is checked for UTF-8, and text frames
+        // are refused whatever they hold.
+        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::TextFrame, ""),
         other => Ended::new(CloseReason::ProtocolError, other.to_string()),
     }
 }
@@ -702,6 +816,8 @@ struct WriterInputs {
     /// Set by the registry when the welcome is queued; no snapshot goes out before it.
     welcomed: Arc<AtomicBool>,
     heartbeat: Arc<Heartbeat>,
+    /// Whether the client still acknowledges what we send (none when the socket is unknown).
+    progress: Option<ReadProgress>,
 }
 
 /// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
@@ -711,6 +827,10 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
     let interval = ctx.limits.ping_interval;
     let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Small frames can take minutes to fill a stalled client's buffers: ask the kernel instead.
+    let check_every = (ctx.limits.write_timeout / 4).max(Duration::from_millis(50));
+    let mut progress_timer = tokio::time::interval(check_every);
+    progress_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut nonce = 0u32;
     // When the outstanding ping must have been answered; none outstanding when `None`.
     let mut ping_deadline: Option<Instant> = None;
@@ -742,6 +862,19 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
                     return close(&mut ws, &ctx, &timeout).await;
                 }
                 ping_deadline = None;
+                Ok(())
+            }
+            _ = progress_timer.tick(), if inputs.progress.is_some() => {
+                let limit = ctx.limits.write_timeout;
+                let stalled = inputs
+                    .progress
+                    .as_mut()
+                    .is_some_and(|progress| progress.stalled_for(limit, std::time::Instant::now()));
+                if stalled {
+                    // Nothing acknowledged for the write timeout: the client stopped reading.
+                    inputs.kick.kick(CloseReason::SlowConsumer);
+                    return;
+                }
                 Ok(())
             }
             _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
@@ -778,21 +911,39 @@ async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerCon
                 }
             }
         };
-        if result.is_err() {
-            return;
+        match result {
+            Ok(()) => {}
+            Err(WriteFailed::TimedOut) => {
+                // The client stopped reading: its socket buffer is full and stays full.
+                inputs.kick.kick(CloseReason::SlowConsumer);
+                return;
+            }
+            Err(WriteFailed::Closed) => return,
         }
     }
 }
 
+/// Why a frame could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteFailed {
+    /// Not taken within the write timeout: the socket's send buffer stayed full.
+    TimedOut,
+    /// The socket is gone.
+    Closed,
+}
+
 /// Writes one frame, giving up on a client that has not taken it within the write timeout.
-async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), ()> {
+/// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
+/// write blocks that long only when the client stopped draining its socket.
+async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
     let len = frame.payload.len() as u64;
     match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
         Ok(Ok(())) => {
             ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
             Ok(())
         }
-        _ => Err(()),
+        Ok(Err(_)) => Err(WriteFailed::Closed),
+        Err(_) => Err(WriteFailed::TimedOut),
     }
 }
 

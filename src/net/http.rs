@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::assets;
 use super::auth::Handshake;
+use super::caps::ConnectionPermit;
 use super::connection::serve_player;
 use super::server::ServerContext;
 
@@ -24,10 +25,11 @@ pub async fn route(
     request: Request<Incoming>,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+    permit: Arc<ConnectionPermit>,
 ) -> Result<Response<Body>, Infallible> {
     let path = request.uri().path();
     let response = match (request.method(), path) {
-        (_, path) if path == ctx.path => upgrade(request, ctx, peer),
+        (_, path) if path == ctx.path => upgrade(request, ctx, peer, permit),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
         (&Method::GET | &Method::HEAD, _) if ctx.serve_client => static_file(&request),
@@ -47,6 +49,7 @@ fn upgrade(
     mut request: Request<Incoming>,
     ctx: Arc<ServerContext>,
     peer: SocketAddr,
+    permit: Arc<ConnectionPermit>,
 ) -> Response<Body> {
     // Checked for plain requests too, so a browser whose WebSocket failed (the API hides the
     // HTTP status) can fetch the same URL to learn why.
@@ -66,13 +69,16 @@ fn upgrade(
     match fastwebsockets::upgrade::upgrade(&mut request) {
         Ok((response, upgrade)) => {
             ctx.net.connections_accepted.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(serve_player(upgrade, ctx, peer));
+            tokio::spawn(serve_player(upgrade, ctx, peer, permit));
             response.map(|_| Body::default())
         }
-        Err(error) => text(
-            StatusCode::BAD_REQUEST,
-            &format!("bad upgrade request: {error}\n"),
-        ),
+        Err(error) => {
+            ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+            text(
+                StatusCode::BAD_REQUEST,
+                &format!("bad upgrade request: {error}\n"),
+            )
+        }
     }
 }
 
@@ -167,6 +173,15 @@ fn static_file(request: &Request<Incoming>) -> Response<Body> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    response
+}
+
+/// 503 with `reason`, for connections over the caps; the client may retry later.
+pub fn unavailable(reason: &str) -> Response<Body> {
+    let mut response = text(StatusCode::SERVICE_UNAVAILABLE, &format!("{reason}\n"));
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

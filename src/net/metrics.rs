@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::caps::Refusal;
 use super::close::CloseReason;
 use super::server::ServerContext;
 use crate::metrics::render_value;
@@ -43,6 +44,23 @@ pub fn render(ctx: &ServerContext) -> String {
         "Connections that ended before joining, by reason.",
         &net.rejected,
     );
+    render_refusals(&mut out, ctx);
+    render_value(
+        &mut out,
+        "gauge",
+        "skirmish_connections_open",
+        "TCP connections open now (HTTP and WebSocket), counted against --max-connections.",
+        ctx.caps.open() as u64,
+    );
+    if let Some(bytes) = process_resident_bytes() {
+        render_value(
+            &mut out,
+            "gauge",
+            "skirmish_process_resident_bytes",
+            "Resident memory of the server process (VmRSS).",
+            bytes,
+        );
+    }
     render_by_reason(
         &mut out,
         "skirmish_connections_closed_total",
@@ -125,7 +143,7 @@ pub fn render(ctx: &ServerContext) -> String {
         "WebSocket payload bytes sent.",
         load(&net.bytes_out),
     );
-    let extra: [(&str, &str, &AtomicU64); 4] = [
+    let extra: [(&str, &str, &AtomicU64); 5] = [
         (
             "skirmish_messages_rate_limited_total",
             "Client messages dropped by the per-connection rate limit.",
@@ -146,6 +164,11 @@ pub fn render(ctx: &ServerContext) -> String {
             "Upgrades refused by authentication (401).",
             &net.refused_auth,
         ),
+        (
+            "skirmish_tls_handshakes_failed_total",
+            "TLS handshakes that failed or timed out (with --tls-cert).",
+            &net.tls_handshakes_failed,
+        ),
     ];
     for (name, help, counter) in extra {
         render_value(&mut out, "counter", name, help, load(counter));
@@ -159,6 +182,34 @@ fn render_by_reason(out: &mut String, name: &str, help: &str, counters: &[Atomic
         let value = counters[reason.index()].load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", reason.label());
     }
+}
+
+/// Connections refused at accept by the caps, by which cap.
+fn render_refusals(out: &mut String, ctx: &ServerContext) {
+    let name = "skirmish_connections_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Connections answered 503 at accept for a connection cap, by cap.\n\
+         # TYPE {name} counter"
+    );
+    for refusal in Refusal::ALL {
+        let value = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", refusal.label());
+    }
+}
+
+/// The process's resident set size in bytes, from `/proc/self/status` (`None` where there is
+/// no procfs).
+pub fn process_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_rss(&status)
+}
+
+/// The `VmRSS:` line of a `/proc/<pid>/status` text, in bytes.
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Logs one line about the network side every `interval`, with rates over the interval.
@@ -187,5 +238,20 @@ pub async fn log_summaries(ctx: std::sync::Arc<ServerContext>, interval: Duratio
             "server summary"
         );
         (sent, skipped, inputs, bytes_out) = (now_sent, now_skipped, now_inputs, now_bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        let status = "Name:\tskirmish\nVmPeak:\t  9000 kB\nVmRSS:\t  1234 kB\nThreads:\t4\n";
+        assert_eq!(parse_vm_rss(status), Some(1234 * 1024));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(process_resident_bytes().is_some_and(|bytes| bytes > 0));
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,9 +13,12 @@ use crossbeam_queue::ArrayQueue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use super::auth::{Authenticator, OriginPolicy, TokenAuth};
+use super::caps::{ConnectionCaps, ConnectionPermit, Refusal};
 use super::close::CloseReason;
 use super::hooks::{NoHooks, SessionHooks};
 use super::sessions::Sessions;
@@ -27,6 +31,13 @@ const EVENT_QUEUE_PER_PLAYER: usize = 32;
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+/// Largest HTTP request head (request line and headers); larger ones are answered 431. Ample
+/// for a browser's upgrade request with cookies.
+const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+/// Most header fields in one request; more are answered 431.
+const MAX_REQUEST_HEADERS: usize = 64;
+/// hyper's read buffer per connection (at least 8 KiB, hyper's minimum).
+const MAX_HTTP_BUFFER_BYTES: usize = 2 * MAX_REQUEST_HEAD_BYTES;
 
 /// Per-connection budgets, from the configuration.
 #[derive(Debug, Clone)]
@@ -41,8 +52,12 @@ pub struct ConnectionLimits {
     pub send_buffer_bytes: usize,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// How long a client may take to send its HTTP request headers.
+    /// How long a client may take to send its HTTP request headers (and, with TLS, to finish
+    /// the TLS handshake); then the socket is closed.
     pub handshake_timeout: Duration,
+    /// TCP connections open at once, and from one address; more are answered 503 at accept.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     /// Messages a player may send per second on average: an input per tick with room to
     /// spare for heartbeats, pings and chat (90 at 30 Hz).
     pub messages_per_second: f64,
@@ -61,6 +76,8 @@ impl ConnectionLimits {
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
             handshake_timeout: config.handshake_timeout,
+            max_connections: config.max_connections as usize,
+            max_connections_per_ip: config.max_connections_per_ip as usize,
             messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,
         }
     }
@@ -88,6 +105,8 @@ pub struct NetStats {
     /// Upgrades refused for their Origin (403) or by the authenticator (401).
     pub refused_origin: AtomicU64,
     pub refused_auth: AtomicU64,
+    /// TLS handshakes that failed or took longer than the handshake timeout.
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 /// What every connection task shares.
@@ -103,6 +122,8 @@ pub struct ServerContext {
     pub limits: ConnectionLimits,
     pub loop_stats: Arc<LoopStats>,
     pub net: NetStats,
+    /// Open connections against `--max-connections` and `--max-connections-per-ip`.
+    pub caps: Arc<ConnectionCaps>,
 }
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
@@ -121,10 +142,13 @@ pub struct Server {
     sessions: Arc<Sessions>,
     hooks: Arc<dyn SessionHooks>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    /// Set when `--tls-cert` and `--tls-key` are given: every connection speaks TLS.
+    tls: Option<TlsAcceptor>,
 }
 
 impl Server {
-    /// A server as the configuration describes it (reading `--auth-tokens-file` if given).
+    /// A server as the configuration describes it (reading `--auth-tokens-file` and the TLS
+    /// certificate and key if given).
     pub fn from_config(config: Config) -> std::io::Result<Server> {
         let authenticator: Option<Arc<dyn Authenticator>> =
             match (&config.auth_token, &config.auth_tokens_file) {
@@ -141,11 +165,18 @@ impl Server {
                 }
                 (None, None) => None,
             };
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(super::tls::load_acceptor(cert, key).map_err(std::io::Error::other)?)
+            }
+            _ => None,
+        };
         Ok(Server {
             sessions: Arc::new(Sessions::new(config.max_players as usize)),
             config,
             hooks: Arc::new(NoHooks),
             authenticator,
+            tls,
         })
     }
 
@@ -176,6 +207,7 @@ impl Server {
             max_players = config.max_players,
             path = %config.path,
             auth = self.authenticator.is_some(),
+            tls = self.tls.is_some(),
             "starting"
         );
         let limits = ConnectionLimits::from_config(&config);
@@ -189,6 +221,7 @@ impl Server {
             events: Arc::new(ArrayQueue::new(
                 limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
             )),
+            caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
             limits,
             loop_stats: Arc::new(LoopStats::default()),
             net: NetStats::default(),
@@ -201,7 +234,7 @@ impl Server {
         ));
 
         tokio::select! {
-            _ = accept_loop(&listener, &ctx) => {}
+            _ = accept_loop(&listener, &ctx, self.tls) => {}
             _ = shutdown => tracing::info!("shutting down"),
         }
         drop(listener);
@@ -237,12 +270,28 @@ fn start_tick_loop(
         .expect("the OS refused to start the tick-loop thread")
 }
 
-async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>) {
+async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>, tls: Option<TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 prepare_socket(&stream, ctx.limits.send_buffer_bytes);
-                tokio::spawn(serve_http(stream, peer, Arc::clone(ctx)));
+                match ctx.caps.admit(peer.ip()) {
+                    Ok(permit) => {
+                        let permit = Arc::new(permit.on_socket(stream.as_raw_fd()));
+                        let ctx = Arc::clone(ctx);
+                        match &tls {
+                            Some(tls) => {
+                                tokio::spawn(serve_https(tls.clone(), stream, peer, ctx, permit))
+                            }
+                            None => tokio::spawn(serve_http(stream, peer, ctx, permit)),
+                        };
+                    }
+                    Err(refusal) => {
+                        tracing::debug!(%peer, %refusal, "connection refused");
+                        let timeout = ctx.limits.handshake_timeout;
+                        tokio::spawn(refuse_http(stream, peer, timeout, refusal));
+                    }
+                }
             }
             Err(error) => {
                 // Usually out of file descriptors: back off instead of spinning.
@@ -260,15 +309,71 @@ fn prepare_socket(stream: &TcpStream, send_buffer_bytes: usize) {
     }
 }
 
-async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
-    let handshake_timeout = ctx.limits.handshake_timeout;
-    let service = service_fn(move |request| super::http::route(request, Arc::clone(&ctx), peer));
-    let connection = http1::Builder::new()
+/// hyper's HTTP/1 settings for every connection: bounded request heads, a deadline for them.
+fn http_builder(handshake_timeout: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
         .timer(TokioTimer::new())
         .header_read_timeout(handshake_timeout)
+        .max_header_size(MAX_REQUEST_HEAD_BYTES)
+        .max_headers(MAX_REQUEST_HEADERS)
+        .max_buf_size(MAX_HTTP_BUFFER_BYTES);
+    builder
+}
+
+/// Finishes the TLS handshake within the handshake timeout, then serves HTTP over it.
+async fn serve_https(
+    tls: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    permit: Arc<ConnectionPermit>,
+) {
+    match tokio::time::timeout(ctx.limits.handshake_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => serve_http(stream, peer, ctx, permit).await,
+        Ok(Err(error)) => {
+            ctx.net
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+        }
+        Err(_) => {
+            ctx.net
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
+    }
+}
+
+async fn serve_http(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    permit: Arc<ConnectionPermit>,
+) {
+    let builder = http_builder(ctx.limits.handshake_timeout);
+    let service = service_fn(move |request| {
+        super::http::route(request, Arc::clone(&ctx), peer, Arc::clone(&permit))
+    });
+    let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     if let Err(error) = connection.await {
         tracing::debug!(%peer, %error, "http connection ended with an error");
+    }
+}
+
+/// Answers one request on a connection over the caps with 503 and the reason, then closes.
+/// Reading the request first lets the client see the answer instead of a reset.
+async fn refuse_http(stream: TcpStream, peer: SocketAddr, timeout: Duration, refusal: Refusal) {
+    let mut builder = http_builder(timeout);
+    builder.keep_alive(false);
+    let service = service_fn(move |_request| async move {
+        Ok::<_, std::convert::Infallible>(super::http::unavailable(refusal.text()))
+    });
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    if tokio::time::timeout(timeout, connection).await.is_err() {
+        tracing::debug!(%peer, "refused connection timed out");
     }
 }
