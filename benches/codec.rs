@@ -1,11 +1,16 @@
 //! Encode and decode of every message type, in bytes per second, through the crate's codec
-//! functions (the only ones the server and clients use). The snapshot is a real one: a world of
-//! 1000 players who have been moving and firing for five seconds, so its integers have the
-//! varint widths of a live game.
+//! functions (the only ones the server and clients use).
 //!
-//! The `decode_malformed` group decodes hostile input the way the server meets it. Each case
-//! must cost no more per byte than decoding a valid message of its kind: a length prefix
-//! claiming billions of elements, a truncated snapshot, garbage, trailing bytes, bad UTF-8.
+//! Snapshots are per-client delta frames (`game::replication`, `protocol::replica`), measured
+//! on a real world: 1000 players who have been moving and firing for five seconds, then one
+//! more tick. `snapshot/*` encodes one client's frame, full and as a delta against the previous
+//! tick (the replicator having recorded both ticks), and applies each in a client's replica,
+//! in frames per second.
+//!
+//! The `decode_malformed` group decodes hostile input the way the server and clients meet it.
+//! Each case must cost no more per byte than decoding a valid message of its kind: a length
+//! prefix claiming billions of elements, a truncated or garbled snapshot frame, garbage,
+//! trailing bytes, bad UTF-8.
 //!
 //! `cargo bench --bench codec`
 
@@ -13,18 +18,20 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use skirmish::game::replication::Replicator;
 use skirmish::game::{World, WorldConfig};
 use skirmish::protocol::*;
 
 const SNAPSHOT_PLAYERS: u32 = 1000;
 
-/// A snapshot of a world that has been played in for a while.
-fn live_snapshot() -> Snapshot {
+/// The world after it has been played in for a while, and one tick later.
+fn live_snapshots() -> (Snapshot, Snapshot) {
     let mut world = World::new(&WorldConfig::new(30, 9));
     for id in 1..=SNAPSHOT_PLAYERS {
         world.add_player(PlayerId(id));
     }
-    for seq in 1..=150u32 {
+    let mut before = Snapshot::default();
+    for seq in 1..=151u32 {
         for id in 1..=SNAPSHOT_PLAYERS {
             let turn = (id.wrapping_mul(2_654_435_761) >> 8).wrapping_add(seq / 30);
             let input = PlayerInput {
@@ -36,10 +43,82 @@ fn live_snapshot() -> Snapshot {
             world.queue_input(PlayerId(id), input);
         }
         world.step();
+        if seq == 150 {
+            world.write_snapshot(&mut before);
+        }
     }
-    let mut snapshot = Snapshot::default();
-    world.write_snapshot(&mut snapshot);
-    snapshot
+    let mut after = Snapshot::default();
+    world.write_snapshot(&mut after);
+    (before, after)
+}
+
+/// A replicator that recorded both ticks of [`live_snapshots`], and the frames of player 1's
+/// client for the second: full, and against the first.
+fn live_frames() -> (Replicator, Vec<u8>, Vec<u8>) {
+    let (before, after) = live_snapshots();
+    let params = WorldConfig::new(30, 9).params;
+    let mut replicator = Replicator::new(params.arena_width, params.arena_height);
+    replicator.record(&before, 0);
+    let mut ignored = Vec::new();
+    replicator.encode_for(PlayerId(1), None, &mut ignored);
+    replicator.record(&after, 0);
+    let (mut full, mut delta) = (Vec::new(), Vec::new());
+    replicator.encode_for(PlayerId(1), None, &mut full);
+    replicator.encode_for(PlayerId(1), Some(before.tick), &mut delta);
+    (replicator, full, delta)
+}
+
+/// A client's replica holding the full frame of the tick before the frames of `live_frames`.
+fn replica_holding_the_first_tick() -> Replica {
+    let (before, _) = live_snapshots();
+    let params = WorldConfig::new(30, 9).params;
+    let mut replicator = Replicator::new(params.arena_width, params.arena_height);
+    replicator.record(&before, 0);
+    let mut frame = Vec::new();
+    replicator.encode_for(PlayerId(1), None, &mut frame);
+    let mut replica = Replica::new(params.arena_width, params.arena_height);
+    replica.apply(&frame[1..]).unwrap();
+    replica
+}
+
+fn snapshots(c: &mut Criterion) {
+    let (mut replicator, full, delta) = live_frames();
+    let base = replica_holding_the_first_tick().latest_tick();
+    let mut group = c.benchmark_group("snapshot");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(1));
+    let mut out = Vec::with_capacity(64 * 1024);
+    println!(
+        "snapshot: full frame {} bytes, delta frame {} bytes",
+        full.len(),
+        delta.len()
+    );
+    group.bench_function("encode_full_1000", |b| {
+        b.iter(|| {
+            out.clear();
+            replicator.encode_for(PlayerId(1), None, &mut out);
+        })
+    });
+    group.bench_function("encode_delta_1000", |b| {
+        b.iter(|| {
+            out.clear();
+            replicator.encode_for(PlayerId(1), base, &mut out);
+        })
+    });
+    let mut fresh = replica_holding_the_first_tick();
+    group.bench_function("apply_full_1000", |b| {
+        b.iter(|| fresh.apply(black_box(&full[1..])).map(|s| s.tick).unwrap())
+    });
+    let mut holding = replica_holding_the_first_tick();
+    group.bench_function("apply_delta_1000", |b| {
+        b.iter(|| {
+            holding
+                .apply(black_box(&delta[1..]))
+                .map(|s| s.tick)
+                .unwrap()
+        })
+    });
+    group.finish();
 }
 
 fn client_messages() -> Vec<(&'static str, ClientMessage)> {
@@ -82,7 +161,6 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         })
         .collect();
     vec![
-        ("snapshot", ServerMessage::Snapshot(live_snapshot())),
         (
             "welcome",
             ServerMessage::Welcome(Welcome {
@@ -179,7 +257,7 @@ fn decode(c: &mut Criterion) {
 }
 
 fn decode_malformed(c: &mut Criterion) {
-    let snapshot = encode_server_message(&ServerMessage::Snapshot(live_snapshot())).unwrap();
+    let (_, snapshot, _) = live_frames();
     let join = encode_client_message(&ClientMessage::Join(Join {
         protocol_version: PROTOCOL_VERSION,
         request_id: 1,
@@ -197,6 +275,9 @@ fn decode_malformed(c: &mut Criterion) {
     bad_utf8[last] = 0xff;
     let mut trailing_snapshot = snapshot.clone();
     trailing_snapshot.push(0);
+    let mut garbled_snapshot = snapshot.clone();
+    let middle = garbled_snapshot.len() / 2;
+    garbled_snapshot[middle] ^= 0x55;
 
     let client_cases: Vec<(&str, Vec<u8>)> = vec![
         // Join, version 1, a name claiming u64::MAX bytes.
@@ -208,21 +289,25 @@ fn decode_malformed(c: &mut Criterion) {
         ),
         ("client/truncated_join", join[..join.len() - 3].to_vec()),
         ("client/bad_utf8_join", bad_utf8),
-        ("client/unknown_variant", vec![0x07, 0x01, 0x02]),
+        ("client/unknown_variant", vec![0x08, 0x01, 0x02]),
         ("client/oversized", vec![0u8; MAX_CLIENT_MESSAGE_BYTES + 1]),
     ];
     let server_cases: Vec<(&str, Vec<u8>)> = vec![
-        // Snapshot claiming four billion players in a few bytes.
+        // A welcome claiming four billion players in a few bytes.
         (
             "server/huge_length_prefix",
-            vec![0x01, 0x07, 0xfc, 0xff, 0xff, 0xff, 0xff],
+            vec![0x00, 0x05, 0x01, 0x01, 0x00, 0xfc, 0xff, 0xff, 0xff, 0xff],
         ),
-        (
-            "server/truncated_snapshot",
-            snapshot[..snapshot.len() / 2].to_vec(),
-        ),
-        ("server/trailing_byte_snapshot", trailing_snapshot),
         ("server/garbage", garbage),
+    ];
+    // Snapshot frames, as a client's replica meets them.
+    let frame_cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "snapshot/truncated",
+            snapshot[1..snapshot.len() / 2].to_vec(),
+        ),
+        ("snapshot/trailing_byte", trailing_snapshot[1..].to_vec()),
+        ("snapshot/garbled", garbled_snapshot[1..].to_vec()),
     ];
 
     let mut group = c.benchmark_group("decode_malformed");
@@ -239,12 +324,20 @@ fn decode_malformed(c: &mut Criterion) {
             b.iter(|| decode_server_message(black_box(&bytes)).unwrap_err())
         });
     }
+    let params = WorldConfig::new(30, 9).params;
+    let mut replica = Replica::new(params.arena_width, params.arena_height);
+    for (name, bytes) in frame_cases {
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| replica.apply(black_box(&bytes)).map(|_| ()).unwrap_err())
+        });
+    }
     group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = encode, decode, decode_malformed
+    targets = encode, decode, snapshots, decode_malformed
 }
 criterion_main!(benches);

@@ -8,6 +8,7 @@ bound of the bucket holding the 99th percentile), delivered %, snapshot gap p99,
 bot per second (from the swarm's JSON report).
 
 Usage: python3 scripts/capacity.py [--bots 100,250,500,1000,2000] [--duration 60s] [--port 8190]
+                                  [--area-per-player 60000]
 Needs: Linux, taskset (util-linux), a Rust toolchain. Builds with `cargo build --release`.
 """
 
@@ -46,11 +47,20 @@ def tick_p99_ms(metrics):
     return float("inf")
 
 
-def run(bots, duration, port):
+def arena_for(bots, area_per_player):
+    """The default 3000x2000 arena, or a 3:2 one giving each bot `area_per_player` units²."""
+    if area_per_player <= 0:
+        return "3000x2000"
+    area = max(3000 * 2000, bots * area_per_player)
+    width = round((area * 1.5) ** 0.5)
+    return f"{width}x{round(area / width)}"
+
+
+def run(bots, duration, port, arena):
     server = subprocess.Popen(
         ["taskset", "-c", "0", "target/release/skirmish", "--addr", f"127.0.0.1:{port}",
          "--max-players", str(bots + 10), "--max-connections-per-ip", str(bots + 10),
-         "--seed", "1", "--log", "warn"],
+         "--seed", "1", "--log", "warn", "--arena", arena],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         server.stdout.readline()  # "skirmish listening on ..."
@@ -78,14 +88,18 @@ def main():
     parser.add_argument("--bots", default="100,250,500,1000,2000")
     parser.add_argument("--duration", default="60s")
     parser.add_argument("--port", type=int, default=8190)
+    parser.add_argument("--area-per-player", type=int, default=0,
+                        help="grow the arena to this many units² per bot (0: the default arena)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    print("| bots | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | errors | swarm CPU % |")
-    print("|-----:|------------:|-----------------:|------------:|-----------:|--------------:|-------:|------------:|")
+    print("| bots | arena | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | kbit/s per bot | errors | swarm CPU % |")
+    print("|-----:|------:|------------:|-----------------:|------------:|-----------:|--------------:|---------------:|-------:|------------:|")
     for bots in [int(b) for b in args.bots.split(",")]:
-        server_cpu, tick_p99, r = run(bots, args.duration, args.port)
-        print(f"| {bots} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
-              f"{r['gap_p99_ms']:.1f} | {r['bytes_per_bot_per_s'] / 1024:.1f} | {r['errors']} | "
+        arena = arena_for(bots, args.area_per_player)
+        server_cpu, tick_p99, r = run(bots, args.duration, args.port, arena)
+        rate = r['bytes_per_bot_per_s']
+        print(f"| {bots} | {arena} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
+              f"{r['gap_p99_ms']:.1f} | {rate / 1024:.1f} | {rate * 8 / 1000:.1f} | {r['errors']} | "
               f"{r['swarm_cpu_percent']:.0f} |", flush=True)
 
 

@@ -16,8 +16,8 @@
 
 import { ProtocolError } from './protocol.js';
 
-/** Steps per arena unit of a quantized position (1/16 unit). */
-export const POSITION_SCALE = 16;
+/** Steps per arena unit of a quantized position (1/4 unit). */
+export const POSITION_SCALE = 4;
 /** Side of an interest cell, in arena units. */
 export const CELL_SIZE = 256;
 /** Ticks of states kept; the server never encodes against an older baseline. */

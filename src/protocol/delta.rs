@@ -11,8 +11,10 @@ use thiserror::Error;
 
 use super::messages::Tick;
 
-/// Positions are sent in fixed point: this many steps per arena unit (1/16 unit).
-pub const POSITION_SCALE: f32 = 16.0;
+/// Positions are sent in fixed point: this many steps per arena unit (1/4 unit, a quarter of a
+/// pixel at the bundled game's zoom). At that step a ship at full speed (14 units a tick at
+/// 30 Hz) moves at most 56 steps a tick, so each coordinate of its update fits one byte.
+pub const POSITION_SCALE: f32 = 4.0;
 /// Side of an interest cell, in arena units. A client receives the cells its view covers.
 pub const CELL_SIZE: f32 = 256.0;
 /// Ticks of history the server keeps to encode deltas against (about 2 s at 30 Hz). A client
@@ -62,7 +64,7 @@ pub mod player_field {
 pub mod bolt_field {
     pub const X0: usize = 0;
     pub const Y0: usize = 1;
-    /// Velocity in position steps (1/16 unit) per second.
+    /// Velocity in position steps (1/4 unit) per second.
     pub const VX: usize = 2;
     pub const VY: usize = 3;
     /// The shooter's player id, as the bits of a `u32`.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { ProtocolError, SNAPSHOT_VARIANT, decodeServerMessage } from '../protocol.js';
-import { Kind, Replica, ReplicaError, entityHash } from '../replica.js';
+import { Kind, POSITION_SCALE, Replica, ReplicaError, entityHash } from '../replica.js';
 
 const VECTORS_URL = new URL('../../tests/vectors/protocol_v5.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
@@ -108,7 +108,7 @@ test('the snapshot view of a state: units, our own player exact, bolts extrapola
   assert.equal(me.last_input_seq, state.own.last_input_seq);
   const other = snapshot.players.find((p) => p.id !== sequence.me);
   const entity = state.entities.find((e) => e.kind === Kind.PLAYER && e.id === other.id);
-  assert.equal(other.x, entity.f[0] / 16);
+  assert.equal(other.x, entity.f[0] / POSITION_SCALE);
   assert.equal(other.last_input_seq, 0);
   for (const bolt of snapshot.bolts) {
     assert.ok(Number.isFinite(bolt.x) && Number.isFinite(bolt.vx));
