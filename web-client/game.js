@@ -365,7 +365,7 @@ export class Game {
     const stored = this.storeSnapshot(tick, snapshot);
     this.jitter.onSnapshot(tick, now);
     if (typeof snapshot.server_tick_us === 'number') this.serverTickUs = snapshot.server_tick_us;
-    this.rankPlayers(snapshot.players);
+    this.rankPlayers(snapshot);
 
     const me = stored.playersById.get(this.playerId) ?? null;
     this.serverMe = me;
@@ -397,10 +397,27 @@ export class Game {
     return stored;
   }
 
-  /** @param {any[]} players */
-  rankPlayers(players) {
+  /**
+   * The scoreboard: the server's top players of the whole game (a snapshot holds only the
+   * players near us), with our own row below them when we are not among them.
+   * @param {any} snapshot
+   */
+  rankPlayers(snapshot) {
+    const players = snapshot.players;
     const rows = this.scoreboard;
     rows.length = 0;
+    if (snapshot.scoreboard) {
+      for (const { id, score } of snapshot.scoreboard) {
+        const seen = players.find((p) => p.id === id);
+        rows.push({ id, score, flags: seen ? seen.flags : 0 });
+      }
+      const mine = rows.findIndex((p) => p.id === this.playerId);
+      // 0: below the top rows, whose rank the server does not send.
+      this.myRank = mine + 1;
+      const me = mine < 0 ? players.find((p) => p.id === this.playerId) : null;
+      if (me) rows.push(me);
+      return;
+    }
     for (const player of players) rows.push(player);
     rows.sort((a, b) => b.score - a.score || a.id - b.id);
     if (rows.length > SCOREBOARD_ROWS) {

@@ -151,6 +151,11 @@ export class Renderer {
     this.fit();
     const ctx = this.ctx;
     const params = game.params ?? DEFAULT_ARENA;
+    // Never show more than the server's view (it sends only what is near us): zoom in on a
+    // screen larger than that.
+    if (params.view_width > 0 && params.view_height > 0) {
+      this.zoom = Math.max(this.zoom, this.width / params.view_width, this.height / params.view_height);
+    }
     const zoom = this.zoom;
     const ratio = this.pixelRatio;
 
@@ -626,7 +631,8 @@ export class Renderer {
       const row = rows[i];
       const rowY = y + 30 + k * rowHeight + rowHeight / 2;
       const isMe = row.id === game.playerId;
-      const rank = isMe ? game.myRank || i + 1 : i + 1;
+      // Our rank below the top rows is not known (the server sends the top only): a dash.
+      const rank = isMe ? game.myRank || '–' : i + 1;
       if (isMe) {
         ctx.fillStyle = HIGHLIGHT;
         ctx.fillRect(x + 4, rowY - rowHeight / 2, width - 8, rowHeight);
