@@ -113,6 +113,23 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             name
         })),
         any::<u32>().prop_map(|id| ServerMessage::PlayerLeft(PlayerLeft { id: PlayerId(id) })),
+        (
+            proptest::collection::vec((any::<u32>(), text(16)), 0..5),
+            proptest::collection::vec(any::<u32>(), 0..5)
+        )
+            .prop_map(|(joined, left)| ServerMessage::Roster(Roster {
+                joined: joined
+                    .into_iter()
+                    .map(|(id, name)| PlayerInfo {
+                        id: PlayerId(id),
+                        name
+                    })
+                    .collect(),
+                left: left
+                    .into_iter()
+                    .map(|id| PlayerLeft { id: PlayerId(id) })
+                    .collect(),
+            })),
         text(60).prop_map(|message| ServerMessage::Error(ErrorMessage {
             code: ErrorCode::MalformedMessage,
             message

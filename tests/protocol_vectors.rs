@@ -132,6 +132,22 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             }),
         ),
         (
+            "roster of one tick",
+            ServerMessage::Roster(Roster {
+                joined: vec![
+                    PlayerInfo {
+                        id: PlayerId(300),
+                        name: "Ann".into(),
+                    },
+                    PlayerInfo {
+                        id: PlayerId(301),
+                        name: "Zoë".into(),
+                    },
+                ],
+                left: vec![PlayerLeft { id: PlayerId(7) }],
+            }),
+        ),
+        (
             "player left",
             ServerMessage::PlayerLeft(PlayerLeft { id: PlayerId(1000) }),
         ),
@@ -251,7 +267,7 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
 fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "0b"),
+        ("unknown variant", "0c"),
         ("unknown error code", "0609"),
         ("error message not utf-8", "060002fffe"),
         ("pong with trailing bytes", "05050505"),

@@ -284,6 +284,10 @@ export class Game {
       case 'PlayerLeft':
         this.roster.delete(message.id);
         break;
+      case 'Roster':
+        for (const { id, name } of message.joined) this.roster.set(id, name);
+        for (const { id } of message.left) this.roster.delete(id);
+        break;
       case 'Tagged': // servers before protocol 3 sent tags one by one
         this.recordTag(message, now);
         break;

@@ -220,6 +220,12 @@ function feed(message) {
     case 'PlayerLeft':
       notice('Left', message.id, nameOf(message.id), 'left');
       break;
+    case 'Roster':
+      for (const { id, name } of message.joined) {
+        if (id !== game.playerId) notice('Joined', id, name, 'joined');
+      }
+      for (const { id } of message.left) notice('Left', id, nameOf(id), 'left');
+      break;
     case 'Notice':
       if (message.kind === 'Away') {
         notice('Away', message.subject, nameOf(message.subject), 'lost connection…');

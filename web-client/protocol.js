@@ -119,6 +119,9 @@ const PLAYER_INFO = [
   ['name', STRING],
 ];
 
+/** @type {Field[]} */
+const PLAYER_LEFT = [['id', U32]];
+
 /** A tag: `shooter`'s bolt hit `victim` at `tick`. */
 const TAGGED = [
   ['tick', U32],
@@ -229,6 +232,13 @@ const SERVER_VARIANTS = [
       ['error', OPTION, [STRING]],
     ],
   ],
+  [
+    'Roster',
+    [
+      ['joined', VEC, PLAYER_INFO],
+      ['left', VEC, PLAYER_LEFT],
+    ],
+  ],
 ];
 
 /** @param {Field[]} schema */
@@ -241,7 +251,7 @@ function minStructBytes(schema) {
 }
 
 /** Smallest encoding of one element of each Vec schema, computed once. */
-const MIN_ELEMENT_BYTES = new Map([PLAYER_INFO].map((s) => [s, minStructBytes(s)]));
+const MIN_ELEMENT_BYTES = new Map([PLAYER_INFO, PLAYER_LEFT].map((s) => [s, minStructBytes(s)]));
 
 /** Variant index of the server's `Snapshot`: the first byte of every snapshot frame. */
 export const SNAPSHOT_VARIANT = 1;

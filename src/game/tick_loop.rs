@@ -20,7 +20,7 @@ use super::world::{InputOutcome, World, WorldConfig};
 use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::{
     Notice, NoticeKind, PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft,
-    ResumeToken, ServerMessage, Snapshot, Tick, Welcome, encode_server_message,
+    ResumeToken, Roster, ServerMessage, Snapshot, Tick, Welcome, encode_server_message,
     encode_server_message_into,
 };
 
@@ -194,6 +194,8 @@ pub struct TickLoop<O: Outbox> {
     scratch: Vec<u8>,
     /// Where small broadcasts (tags, joins, leaves) live while players' queues hold them.
     message_buffers: FramePool,
+    /// Joins and leaves since the last tick's announcement (see [`ServerMessage::Roster`]).
+    roster: Roster,
     window: DurationWindow,
 }
 
@@ -225,6 +227,7 @@ impl<O: Outbox> TickLoop<O> {
             frames_bytes: 0,
             scratch: Vec::new(),
             message_buffers: FramePool::new(MESSAGE_BUFFERS, MESSAGE_BUFFER_BYTES),
+            roster: Roster::default(),
             window: DurationWindow::default(),
         }
     }
@@ -286,6 +289,7 @@ impl<O: Outbox> TickLoop<O> {
             self.world.step();
             self.snapshot.tags.extend_from_slice(self.world.tags());
         }
+        self.announce_roster();
         self.publish_snapshot();
         self.stats
             .ticks_total
@@ -345,10 +349,7 @@ impl<O: Outbox> TickLoop<O> {
         self.replicator.reserve(players, self.snapshot.orbs.len());
         self.names.insert(id, name.clone());
         self.send_welcome(id, request_id, token, false);
-        self.send_to_others(
-            Some(id),
-            &ServerMessage::PlayerJoined(PlayerInfo { id, name }),
-        );
+        self.roster.joined.push(PlayerInfo { id, name });
     }
 
     fn resume_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
@@ -443,8 +444,26 @@ impl<O: Outbox> TickLoop<O> {
             self.names.remove(&id);
             self.replicator.forget(id);
             self.outbox.forget(id);
-            self.send_to_others(Some(id), &ServerMessage::PlayerLeft(PlayerLeft { id }));
+            self.roster.left.push(PlayerLeft { id });
         }
+    }
+
+    /// Tells everyone who joined and left since the last tick: a lone join or leave as its
+    /// own message (not to the joiner, whose welcome lists it), several as one `Roster`.
+    fn announce_roster(&mut self) {
+        let roster = &mut self.roster;
+        let message = match (roster.joined.len(), roster.left.len()) {
+            (0, 0) => return,
+            (1, 0) => {
+                let joined = roster.joined.pop().expect("one join");
+                let except = Some(joined.id);
+                self.send_to_others(except, &ServerMessage::PlayerJoined(joined));
+                return;
+            }
+            (0, 1) => ServerMessage::PlayerLeft(roster.left.pop().expect("one leave")),
+            _ => ServerMessage::Roster(std::mem::take(roster)),
+        };
+        self.send_to_others(None, &message);
     }
 
     fn publish_snapshot(&mut self) {
@@ -685,20 +704,39 @@ mod tests {
             (sent[0].0, welcome.player_id, welcome.tick_hz),
             (Some(PlayerId(1)), PlayerId(1), 30)
         );
-        let ServerMessage::Welcome(second) = &sent[2].2 else {
+        let ServerMessage::Welcome(second) = &sent[1].2 else {
             panic!("Ben is welcomed")
         };
         assert_eq!(second.players.len(), 2);
+        // Both joins of the tick are announced together, once, to everyone.
+        let info = |id: u32, name: &str| PlayerInfo {
+            id: PlayerId(id),
+            name: name.into(),
+        };
         assert_eq!(
-            sent[3],
-            (
+            sent[2..],
+            [(
                 None,
-                Some(PlayerId(2)),
-                ServerMessage::PlayerJoined(PlayerInfo {
-                    id: PlayerId(2),
-                    name: "Ben".into()
+                None,
+                ServerMessage::Roster(Roster {
+                    joined: vec![info(1, "Ann"), info(2, "Ben")],
+                    left: Vec::new(),
                 })
-            )
+            )]
+        );
+
+        // A lone join is announced on its own, to the others only.
+        drop(sent);
+        events.push(join(3, "Cy")).unwrap();
+        tick_loop.run_ticks(1);
+        let sent = recorder.sent.lock().unwrap();
+        assert_eq!(
+            sent.last(),
+            Some(&(
+                None,
+                Some(PlayerId(3)),
+                ServerMessage::PlayerJoined(info(3, "Cy"))
+            ))
         );
 
         let snapshots = recorder.snapshots.lock().unwrap();

@@ -169,6 +169,17 @@ pub enum ServerMessage {
     Notice(Notice),
     /// Answer to a request that carried a `request_id` (chat, whisper).
     Ack(Ack),
+    /// Everyone who joined and left during one tick, when more than one did: one message per
+    /// tick instead of one per join per player (a thousand players arriving would otherwise be
+    /// half a million messages). A single join or leave still goes as `PlayerJoined` or
+    /// `PlayerLeft`. The roster may list the receiver itself.
+    Roster(Roster),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Roster {
+    pub joined: Vec<PlayerInfo>,
+    pub left: Vec<PlayerLeft>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]

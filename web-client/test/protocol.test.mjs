@@ -97,7 +97,7 @@ test('the vectors cover every message variant in both directions', () => {
   );
   assert.deepEqual(
     [...types(vectors.server_messages)].sort(),
-    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Tagged', 'Welcome'],
+    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Roster', 'Tagged', 'Welcome'],
   );
 });
 
@@ -369,7 +369,7 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 
 test('unknown variants, error codes and notice kinds are refused', () => {
   assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
-  assertMalformed(() => decodeServerMessage(fromHex('0b')), /unknown server message variant 11/);
+  assertMalformed(() => decodeServerMessage(fromHex('0c')), /unknown server message variant 12/);
   assertMalformed(() => decodeServerMessage(fromHex('060800')), /unknown code variant 8/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
   assertMalformed(() => decodeServerMessage(fromHex('')), /truncated/);
