@@ -11,7 +11,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use skirmish::game::replication::Replicator;
 use skirmish::protocol::delta::{
-    BASELINE_RING, CellGrid, Entity, Kind, quantize_angle, quantize_position,
+    BASELINE_RING, CellGrid, DeltaError, Entity, Kind, quantize_angle, quantize_position,
 };
 use skirmish::protocol::{
     BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
@@ -243,9 +243,20 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
                     prop_assert_eq!(&state.entities, &expected[&tick.0], "tick {}", tick.0);
                     acked.push(tick);
                 }
-                // Its baseline was a frame the client never got: a real client would Resync.
-                Err(skirmish::protocol::delta::DeltaError::UnknownBaseline { .. }) => {
-                    prop_assert!(false, "the server encoded against a tick not acknowledged");
+                // More than the ring's length late: dropped, the newer state kept.
+                Err(DeltaError::Stale { .. }) => {}
+                // Its baseline was acknowledged but has since left the client's ring: the frame
+                // came more than the ring's length after it (a real client asks to Resync).
+                // Anything else means the server used a baseline the client never held.
+                Err(DeltaError::UnknownBaseline { baseline, .. }) => {
+                    let evicted = replica
+                        .latest_tick()
+                        .is_some_and(|latest| latest.since(Tick(baseline)) >= BASELINE_RING as i32);
+                    prop_assert!(
+                        evicted && acked.contains(&Tick(baseline)),
+                        "tick {}: encoded against {baseline}, never held",
+                        tick.0
+                    );
                 }
                 Err(error) => prop_assert!(false, "tick {}: {error}", tick.0),
             }

@@ -221,6 +221,11 @@ export class Replica {
       base = this.stateAt(at);
       if (!base) throw new ReplicaError(`snapshot ${tick} is a delta against tick ${at}, which we do not hold`);
     }
+    const occupant = this.ring[tick % BASELINE_RING];
+    if (occupant && ((tick - occupant.tick) | 0) < 0) {
+      // More than the ring's length late: keep the newer state that holds its place.
+      throw new ReplicaError(`snapshot ${tick} arrived after ${occupant.tick}, which holds its place`);
+    }
     const own = header.flags & FLAG_OWN ? readOwn(r) : null;
     let scoreboard = base ? base.scoreboard : [];
     if (header.flags & FLAG_SCOREBOARD) scoreboard = readScoreboard(r);

@@ -268,6 +268,10 @@ pub enum DeltaError {
     Malformed(&'static str),
     #[error("snapshot {tick} is a delta against tick {baseline}, which this client does not hold")]
     UnknownBaseline { tick: u32, baseline: u32 },
+    /// A frame older than a state the client already holds in its place in the ring (it
+    /// arrived more than the ring's length late): dropped, so no newer baseline is lost.
+    #[error("snapshot {tick} arrived after {newer}, which holds its place")]
+    Stale { tick: u32, newer: u32 },
     #[error(
         "snapshot {tick}: state checksum {actual:#010x} differs from the server's {expected:#010x}"
     )]

@@ -131,6 +131,13 @@ impl Replica {
         };
         // Build into the target slot's buffers, taken out so the baseline can be read meanwhile.
         let target = slot(tick);
+        let occupant = &self.ring[target];
+        if occupant.held && tick.since(occupant.tick) < 0 {
+            return Err(DeltaError::Stale {
+                tick: tick.0,
+                newer: occupant.tick.0,
+            });
+        }
         let mut next = std::mem::take(&mut self.ring[target]);
         next.held = false;
         let empty = ReplicaState::default();
