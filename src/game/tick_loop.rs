@@ -188,7 +188,7 @@ pub struct TickLoop<O: Outbox> {
     replicator: Replicator,
     /// Where each tick's snapshot frames are encoded, one after another.
     snapshot_buffers: FramePool,
-    /// Bytes of all the frames of the last tick (to size the next tick's buffer).
+    /// Most bytes the frames of one tick have taken (to size each tick's buffer).
     frames_bytes: usize,
     /// Where small broadcasts are encoded, then copied into `message_buffers` to be shared.
     scratch: Vec<u8>,
@@ -485,7 +485,9 @@ impl<O: Outbox> TickLoop<O> {
                 frames += 1;
                 Some(buffer.split().freeze())
             });
-        self.frames_bytes = total;
+        // The most any tick has needed: a buffer sized for it is reused whatever the next
+        // tick needs, where sizing for the last tick would replace buffers as traffic wavers.
+        self.frames_bytes = self.frames_bytes.max(total);
         self.stats
             .last_snapshot_bytes
             .store((total / frames.max(1)) as u64, Ordering::Relaxed);
