@@ -33,7 +33,7 @@ pub struct Config {
     pub seed: Option<u64>,
 
     /// Size of the arena in units, `WIDTHxHEIGHT` (from 200x200 to 100000x100000). Orbs
-    /// scale with its area. Each player is sent only what is near it (1856 x 1256 units).
+    /// scale with its area. Each player is sent only what is near it (1728 x 1128 units around it).
     #[arg(long, env = "SKIRMISH_ARENA", default_value = "3000x2000", value_parser = parse_arena)]
     pub arena: (f32, f32),
 

@@ -22,9 +22,10 @@ pub const CELL_SIZE: f32 = 256.0;
 pub const BASELINE_RING: u32 = 64;
 /// Half the extent of the area a client is sent, around its own player, in arena units: the
 /// largest view the bundled client shows (1600 x 1000 units) plus a margin for entities
-/// about to enter it.
-pub const INTEREST_HALF_WIDTH: f32 = 800.0 + 128.0;
-pub const INTEREST_HALF_HEIGHT: f32 = 500.0 + 128.0;
+/// about to enter it (a ship's radius plus what it covers in the interpolation delay).
+pub const INTEREST_HALF_WIDTH: f32 = 800.0 + INTEREST_MARGIN;
+pub const INTEREST_HALF_HEIGHT: f32 = 500.0 + INTEREST_MARGIN;
+const INTEREST_MARGIN: f32 = 64.0;
 /// Players listed in a snapshot's scoreboard.
 pub const SCOREBOARD_SIZE: usize = 10;
 
