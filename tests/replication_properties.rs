@@ -10,9 +10,7 @@ use proptest::prelude::*;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use skirmish::game::replication::Replicator;
-use skirmish::protocol::delta::{
-    BASELINE_RING, CellGrid, DeltaError, Entity, Kind, quantize_angle, quantize_position,
-};
+use skirmish::protocol::delta::{BASELINE_RING, CellGrid, DeltaError, Entity};
 use skirmish::protocol::{
     BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
 };
@@ -156,37 +154,16 @@ fn expected_state(
     let view = grid.interest_around(me.x, me.y);
     let mut entities = Vec::new();
     for p in &world.players {
-        let fields = [
-            quantize_position(p.x),
-            quantize_position(p.y),
-            quantize_angle(p.aim),
-            p.score as i32,
-            i32::from(p.flags),
-            0,
-        ];
-        entities.push((
-            grid.cell_of(p.x, p.y),
-            Entity::new(Kind::Player, p.id.0, fields),
-        ));
+        entities.push((grid.cell_of(p.x, p.y), Entity::player(p)));
     }
     for o in &world.orbs {
-        let fields = [quantize_position(o.x), quantize_position(o.y), 0, 0, 0, 0];
-        entities.push((grid.cell_of(o.x, o.y), Entity::new(Kind::Orb, o.id, fields)));
+        entities.push((grid.cell_of(o.x, o.y), Entity::orb(o)));
     }
     let live: Vec<u32> = world.bolts.iter().map(|b| b.id).collect();
     bolts_first_seen.retain(|id, _| live.contains(id));
     for b in &world.bolts {
-        let entity = *bolts_first_seen.entry(b.id).or_insert_with(|| {
-            let fields = [
-                quantize_position(b.x),
-                quantize_position(b.y),
-                quantize_position(b.vx),
-                quantize_position(b.vy),
-                b.owner.0 as i32,
-                world.tick.0 as i32,
-            ];
-            Entity::new(Kind::Bolt, b.id, fields)
-        });
+        let entity =
+            *(bolts_first_seen.entry(b.id)).or_insert_with(|| Entity::bolt_seen_at(b, world.tick));
         entities.push((grid.cell_of(b.x, b.y), entity));
     }
     entities.retain(|(cell, _)| grid.contains(&view, *cell));

@@ -17,8 +17,7 @@ use bytes::BufMut;
 use super::world::{PlayerIdHasher, PlayerMap};
 use crate::protocol::delta::{
     BASELINE_RING, CellGrid, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
-    frame_flags, player_change_mask, put_varint, quantize_angle, quantize_position, write_entry,
-    write_header, write_own,
+    frame_flags, player_change_mask, put_varint, write_entry, write_header, write_own,
 };
 use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
 
@@ -276,36 +275,15 @@ impl Replicator {
         let grid = self.grid;
         let tick = snapshot.tick;
         frame.entities.clear();
-        frame.entities.extend(snapshot.players.iter().map(|p| {
-            let fields = [
-                quantize_position(p.x),
-                quantize_position(p.y),
-                quantize_angle(p.aim),
-                p.score as i32,
-                i32::from(p.flags),
-                0,
-            ];
-            (
-                grid.cell_of(p.x, p.y),
-                Entity::new(Kind::Player, p.id.0, fields),
-            )
-        }));
-        frame.entities.extend(snapshot.orbs.iter().map(|o| {
-            let fields = [quantize_position(o.x), quantize_position(o.y), 0, 0, 0, 0];
-            (grid.cell_of(o.x, o.y), Entity::new(Kind::Orb, o.id, fields))
-        }));
+        frame
+            .entities
+            .extend((snapshot.players.iter()).map(|p| (grid.cell_of(p.x, p.y), Entity::player(p))));
+        frame
+            .entities
+            .extend((snapshot.orbs.iter()).map(|o| (grid.cell_of(o.x, o.y), Entity::orb(o))));
         for b in &snapshot.bolts {
-            let (entity, seen) = self.bolts.entry(b.id).or_insert_with(|| {
-                let fields = [
-                    quantize_position(b.x),
-                    quantize_position(b.y),
-                    quantize_position(b.vx),
-                    quantize_position(b.vy),
-                    b.owner.0 as i32,
-                    tick.0 as i32,
-                ];
-                (Entity::new(Kind::Bolt, b.id, fields), tick)
-            });
+            let (entity, seen) =
+                (self.bolts.entry(b.id)).or_insert_with(|| (Entity::bolt_seen_at(b, tick), tick));
             *seen = tick;
             frame.entities.push((grid.cell_of(b.x, b.y), *entity));
         }

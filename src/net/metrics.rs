@@ -97,7 +97,7 @@ pub fn render(ctx: &ServerContext) -> String {
         &mut out,
         "gauge",
         "skirmish_snapshot_bytes",
-        "Size of the last encoded snapshot.",
+        "Mean size of the players' snapshot frames of the last tick (each player's is its own).",
         load(&game.last_snapshot_bytes),
     );
     render_value(

@@ -9,7 +9,7 @@
 
 use thiserror::Error;
 
-use super::messages::Tick;
+use super::messages::{BoltState, OrbState, PlayerState, Tick};
 
 /// Positions are sent in fixed point: this many steps per arena unit (1/4 unit, a quarter of a
 /// pixel at the bundled game's zoom). At that step a ship at full speed (14 units a tick at
@@ -98,6 +98,37 @@ impl Entity {
             id,
             fields,
         }
+    }
+
+    /// A player as clients see it: quantized position and aim, score, flags.
+    pub fn player(p: &PlayerState) -> Entity {
+        let fields = [
+            quantize_position(p.x),
+            quantize_position(p.y),
+            quantize_angle(p.aim),
+            p.score as i32,
+            i32::from(p.flags),
+            0,
+        ];
+        Entity::new(Kind::Player, p.id.0, fields)
+    }
+
+    pub fn orb(o: &OrbState) -> Entity {
+        let fields = [quantize_position(o.x), quantize_position(o.y), 0, 0, 0, 0];
+        Entity::new(Kind::Orb, o.id, fields)
+    }
+
+    /// A bolt as first seen at `tick`: where it is then and its velocity, never updated after.
+    pub fn bolt_seen_at(b: &BoltState, tick: Tick) -> Entity {
+        let fields = [
+            quantize_position(b.x),
+            quantize_position(b.y),
+            quantize_position(b.vx),
+            quantize_position(b.vy),
+            b.owner.0 as i32,
+            tick.0 as i32,
+        ];
+        Entity::new(Kind::Bolt, b.id, fields)
     }
 
     pub fn kind(&self) -> Kind {
