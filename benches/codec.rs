@@ -56,8 +56,7 @@ fn live_snapshots() -> (Snapshot, Snapshot) {
 /// client for the second: full, and against the first.
 fn live_frames() -> (Replicator, Vec<u8>, Vec<u8>) {
     let (before, after) = live_snapshots();
-    let params = WorldConfig::new(30, 9).params;
-    let mut replicator = Replicator::new(params.arena_width, params.arena_height);
+    let mut replicator = Replicator::new();
     replicator.record(&before, 0);
     let mut ignored = Vec::new();
     replicator.encode_for(PlayerId(1), None, &mut ignored);
@@ -71,12 +70,11 @@ fn live_frames() -> (Replicator, Vec<u8>, Vec<u8>) {
 /// A client's replica holding the full frame of the tick before the frames of `live_frames`.
 fn replica_holding_the_first_tick() -> Replica {
     let (before, _) = live_snapshots();
-    let params = WorldConfig::new(30, 9).params;
-    let mut replicator = Replicator::new(params.arena_width, params.arena_height);
+    let mut replicator = Replicator::new();
     replicator.record(&before, 0);
     let mut frame = Vec::new();
     replicator.encode_for(PlayerId(1), None, &mut frame);
-    let mut replica = Replica::new(params.arena_width, params.arena_height);
+    let mut replica = Replica::new();
     replica.apply(&frame[1..]).unwrap();
     replica
 }
@@ -324,8 +322,7 @@ fn decode_malformed(c: &mut Criterion) {
             b.iter(|| decode_server_message(black_box(&bytes)).unwrap_err())
         });
     }
-    let params = WorldConfig::new(30, 9).params;
-    let mut replica = Replica::new(params.arena_width, params.arena_height);
+    let mut replica = Replica::new();
     for (name, bytes) in frame_cases {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| {

@@ -164,8 +164,7 @@ impl GameClient {
     fn start_replica(&mut self, welcome: &Welcome) {
         let keep = welcome.resumed && welcome.player_id == self.me && self.replica.is_some();
         if !keep {
-            let params = &welcome.params;
-            self.replica = Some(Replica::new(params.arena_width, params.arena_height));
+            self.replica = Some(Replica::new());
         }
         self.me = welcome.player_id;
         self.tick_hz = welcome.tick_hz;

@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::game::arena::{ArenaRule, MIN_ARENA_SIDE};
+use crate::protocol::delta::MAX_ARENA_SIDE;
+
+/// Square units of arena per player when `--area-per-player` is not given.
+pub const DEFAULT_AREA_PER_PLAYER: u32 = 150_000;
+/// The arena's size when it grows with the players, before it has to.
+pub const DEFAULT_MIN_ARENA: (f32, f32) = (3000.0, 2000.0);
+
 /// Skirmish: a real-time multiplayer game server. Serves the bundled browser game over HTTP
 /// and the game itself over WebSocket at /ws.
 #[derive(Parser, Debug, Clone)]
@@ -32,10 +40,19 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED")]
     pub seed: Option<u64>,
 
-    /// Size of the arena in units, `WIDTHxHEIGHT` (from 200x200 to 100000x100000). Orbs
-    /// scale with its area. Each player is sent only what is near it (1728 x 1128 units around it).
-    #[arg(long, env = "SKIRMISH_ARENA", default_value = "3000x2000", value_parser = parse_arena)]
-    pub arena: (f32, f32),
+    /// A fixed arena of this size in units, `WIDTHxHEIGHT` (from 200x200 to 32768x32768); with
+    /// `--area-per-player`, the smallest the arena gets. Without it, the arena is 3000x2000 and
+    /// grows with the players. Orbs scale with its area. Each player is sent only what is near
+    /// it (1728 x 1128 units around it).
+    #[arg(long, env = "SKIRMISH_ARENA", value_parser = parse_arena)]
+    pub arena: Option<(f32, f32)>,
+
+    /// Square units of arena per player in an arena that grows with the players (checked once
+    /// a second; it shrinks back gradually as they leave). At the default 150000, the 3000x2000
+    /// arena grows past 40 players, keeping about ten other ships in a player's view.
+    #[arg(long, env = "SKIRMISH_AREA_PER_PLAYER",
+          value_parser = clap::value_parser!(u32).range(10_000..=10_000_000))]
+    pub area_per_player: Option<u32>,
 
     /// How long a new connection may take to send its Join message before it is closed.
     #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -143,6 +160,23 @@ fn parse_path(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+impl Config {
+    /// How the arena is sized, from `--arena` and `--area-per-player`.
+    pub fn arena_rule(&self) -> ArenaRule {
+        match (self.arena, self.area_per_player) {
+            (Some((width, height)), None) => ArenaRule::Fixed { width, height },
+            (minimum, area_per_player) => {
+                let (min_width, min_height) = minimum.unwrap_or(DEFAULT_MIN_ARENA);
+                ArenaRule::PerPlayer {
+                    min_width,
+                    min_height,
+                    area_per_player: area_per_player.unwrap_or(DEFAULT_AREA_PER_PLAYER) as f32,
+                }
+            }
+        }
+    }
+}
+
 /// Parses an arena size: `3000x2000`.
 pub fn parse_arena(text: &str) -> Result<(f32, f32), String> {
     let (width, height) = text
@@ -153,8 +187,13 @@ pub fn parse_arena(text: &str) -> Result<(f32, f32), String> {
             .trim()
             .parse()
             .map_err(|_| format!("{side:?} is not a whole number of units"))?;
-        if !(200..=100_000).contains(&value) {
-            return Err(format!("{value} is outside 200..=100000"));
+        let bounds = MIN_ARENA_SIDE as u32..=MAX_ARENA_SIDE as u32;
+        if !bounds.contains(&value) {
+            return Err(format!(
+                "{value} is outside {}..={}",
+                bounds.start(),
+                bounds.end()
+            ));
         }
         Ok(value as f32)
     };
@@ -231,6 +270,14 @@ mod tests {
             (10_000, 64)
         );
         assert!(config.tls_cert.is_none());
+        assert_eq!(
+            config.arena_rule(),
+            ArenaRule::PerPlayer {
+                min_width: 3000.0,
+                min_height: 2000.0,
+                area_per_player: 150_000.0
+            }
+        );
         let config = Config::try_parse_from([
             "skirmish",
             "--max-connections",
@@ -269,8 +316,31 @@ mod tests {
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.tick_hz, 60);
         assert_eq!(config.seed, Some(7));
-        assert_eq!(config.arena, (1200.0, 800.0));
+        assert_eq!(
+            config.arena_rule(),
+            ArenaRule::Fixed {
+                width: 1200.0,
+                height: 800.0
+            }
+        );
         assert!(parse_arena("100x100").is_err());
+        assert!(parse_arena("40000x2000").is_err());
+        let config = Config::try_parse_from([
+            "skirmish",
+            "--arena",
+            "900x600",
+            "--area-per-player",
+            "20000",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.arena_rule(),
+            ArenaRule::PerPlayer {
+                min_width: 900.0,
+                min_height: 600.0,
+                area_per_player: 20_000.0
+            }
+        );
         assert!(parse_arena("3000").is_err());
     }
 }

@@ -160,9 +160,11 @@ fn server_frames() -> (Vec<u8>, Vec<u8>) {
             x: 600.0 + 40.0 * shift,
             y: 300.0,
         }],
+        arena_width: 2000.0,
+        arena_height: 1500.0,
         ..Snapshot::default()
     };
-    let mut replicator = skirmish::game::replication::Replicator::new(2000.0, 1500.0);
+    let mut replicator = skirmish::game::replication::Replicator::new();
     let mut full = Vec::new();
     replicator.record(&world(10, 0.0), 0);
     replicator.encode_for(PlayerId(1), None, &mut full);
@@ -174,7 +176,7 @@ fn server_frames() -> (Vec<u8>, Vec<u8>) {
 
 /// A replica holding the state of [`server_frames`]' full frame.
 fn holding_tick_10() -> Replica {
-    let mut replica = Replica::new(2000.0, 1500.0);
+    let mut replica = Replica::new();
     replica.apply(&server_frames().0[1..]).unwrap();
     replica
 }
@@ -234,7 +236,7 @@ proptest! {
         bytes in bytes(),
         mutated_delta in mutated(server_frames().1),
     ) {
-        let _ = Replica::new(2000.0, 1500.0).apply(&bytes);
+        let _ = Replica::new().apply(&bytes);
         // Deltas against a state the replica holds reach the merge of cells; whatever applies
         // holds exactly the checksum its frame announced.
         for frame in [&bytes[..], mutated_delta.get(1..).unwrap_or_default()] {

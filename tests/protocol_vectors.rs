@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v5.json"
+    "/tests/vectors/protocol_v6.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -288,18 +288,33 @@ fn malformed_snapshot_frames() -> Vec<(&'static str, &'static str)> {
             "delta against a baseline never received",
             "0a01010000000000000000000000000000",
         ),
-        ("view beyond the arena", "0a000109000000000000000000000000"),
+        (
+            "view beyond the cell grid",
+            "0a0008000080010000000000000000d00fdc0b00",
+        ),
         (
             "checksum of an empty world is not zero",
-            "0a00000000000001000000000000",
+            "0a000800000000010000000000d00fdc0b00",
+        ),
+        (
+            "a full frame without the arena's size",
+            "0a00000000000000000000000000",
+        ),
+        (
+            "an arena side of zero",
+            "0a00080000000000000000000000dc0b00",
+        ),
+        (
+            "an arena wider than the cell grid",
+            "0a000800000000000000000000818002dc0b00",
         ),
         (
             "a cell outside the view",
-            "0a00000000000000000000000001090101050202",
+            "0a000800000000000000000000d00fdc0b01090101050202",
         ),
         (
             "an update of an entity the baseline lacks",
-            "0a00000000000000000000000001000110050202",
+            "0a000800000000000000000000d00fdc0b01000110050202",
         ),
         ("a varint that never ends", "0affffffffffffffffffffff"),
     ]
@@ -319,8 +334,11 @@ fn scripted_world(step: u32) -> Snapshot {
         flags,
     };
     let orb = |id: u32, x: f32, y: f32| OrbState { id, x, y };
+    // The arena grows at the fifth tick: the delta against the fourth says so.
     let mut world = Snapshot {
         tick: Tick(10 + step),
+        arena_width: if step >= 4 { 2400.0 } else { 2000.0 },
+        arena_height: 1500.0,
         ..Snapshot::default()
     };
     let me_x = [300.5, 310.0, 320.0, 600.0, 640.0, 700.0][step as usize];
@@ -380,10 +398,9 @@ fn scripted_world(step: u32) -> Snapshot {
 /// Frames for player 1 of [`scripted_world`], each against the previous one except the last
 /// (against the one two before), with the state a client holds after applying each.
 fn snapshot_sequence() -> Value {
-    let (width, height) = (2000.0, 1500.0);
     let me = PlayerId(1);
-    let mut replicator = skirmish::game::replication::Replicator::new(width, height);
-    let mut replica = Replica::new(width, height);
+    let mut replicator = skirmish::game::replication::Replicator::new();
+    let mut replica = Replica::new();
     let mut frames = Vec::new();
     let baselines = [None, Some(10), Some(11), Some(12), Some(13), Some(13)];
     for (step, baseline) in baselines.into_iter().enumerate() {
@@ -399,8 +416,6 @@ fn snapshot_sequence() -> Value {
         }));
     }
     json!({
-        "arena_width": width,
-        "arena_height": height,
         "tick_hz": 30,
         "me": me.0,
         "frames": frames,
@@ -417,6 +432,7 @@ fn state_json(state: &ReplicaState) -> Value {
     json!({
         "tick": state.tick.0,
         "view": [state.view.col0, state.view.row0, state.view.col1, state.view.row1],
+        "arena": [state.arena.0, state.arena.1],
         "checksum": state.checksum(),
         "player_count": state.player_count,
         "server_tick_us": state.server_tick_us,
@@ -623,13 +639,11 @@ fn stored_snapshot_frames_rebuild_their_states() {
     let stored: Value =
         serde_json::from_str(&std::fs::read_to_string(PROTOCOL_FILE).unwrap()).unwrap();
     let sequence = &stored["snapshot_sequence"];
-    let width = sequence["arena_width"].as_f64().unwrap() as f32;
-    let height = sequence["arena_height"].as_f64().unwrap() as f32;
-    let mut replica = Replica::new(width, height);
+    let mut replica = Replica::new();
     for frame in sequence["frames"].as_array().unwrap() {
         let bytes = hex::decode(frame["hex"].as_str().unwrap()).unwrap();
         for end in 1..bytes.len() {
-            let mut copy = Replica::new(width, height);
+            let mut copy = Replica::new();
             assert!(
                 copy.apply(&bytes[1..end]).is_err(),
                 "a prefix of {end} bytes applied"
@@ -640,7 +654,7 @@ fn stored_snapshot_frames_rebuild_their_states() {
     }
     for (name, hex) in malformed_snapshot_frames() {
         let bytes = hex::decode(hex).unwrap();
-        let result = Replica::new(width, height).apply(&bytes).map(|_| ());
+        let result = Replica::new().apply(&bytes).map(|_| ());
         assert!(result.is_err(), "{name} was applied");
     }
 }

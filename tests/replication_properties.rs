@@ -2,7 +2,7 @@
 //! runs of ticks, and random delivery (frames lost, frames arriving late and out of order,
 //! baselines picked among what the client acknowledged), the state a client's replica holds
 //! after each frame equals the server's world at that tick, quantized and cut to the client's
-//! area of interest. Built from a seed that proptest varies (and shrinks on failure).
+//! area of interest, with the arena's size (which changes now and then). Built from a seed that proptest varies (and shrinks on failure).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use skirmish::game::replication::Replicator;
-use skirmish::protocol::delta::{BASELINE_RING, CellGrid, DeltaError, Entity};
+use skirmish::protocol::delta::{BASELINE_RING, CELL_GRID, DeltaError, Entity};
 use skirmish::protocol::{
     BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
 };
@@ -28,6 +28,7 @@ struct Script {
     bolts: BTreeMap<u32, BoltState>,
     next_bolt: u32,
     tick: u32,
+    arena: (f32, f32),
 }
 
 impl Script {
@@ -51,6 +52,7 @@ impl Script {
             bolts: BTreeMap::new(),
             next_bolt: u32::MAX - 3, // ids wrap during the run
             tick: 1000,
+            arena: (WIDTH, HEIGHT),
         }
     }
 
@@ -115,12 +117,20 @@ impl Script {
         } else {
             Vec::new()
         };
+        if rng.random_bool(0.05) {
+            self.arena = (
+                rng.random_range(200..=32768) as f32,
+                rng.random_range(200..=32768) as f32,
+            );
+        }
         // The client's own player never leaves.
         self.players
             .entry(ME.0)
             .or_insert_with(|| random_player(rng, ME.0));
         Snapshot {
             tick: Tick(self.tick),
+            arena_width: self.arena.0,
+            arena_height: self.arena.1,
             players: self.players.values().copied().collect(),
             orbs: self.orbs.clone(),
             bolts: self.bolts.values().copied().collect(),
@@ -147,9 +157,9 @@ fn random_player(rng: &mut impl Rng, id: u32) -> PlayerState {
 /// the cells around its own player.
 fn expected_state(
     world: &Snapshot,
-    grid: &CellGrid,
     bolts_first_seen: &mut HashMap<u32, Entity>,
 ) -> Vec<(u32, Entity)> {
+    let grid = CELL_GRID;
     let me = world.players.iter().find(|p| p.id == ME).unwrap();
     let view = grid.interest_around(me.x, me.y);
     let mut entities = Vec::new();
@@ -175,19 +185,21 @@ fn expected_state(
 /// (chosen as `pick` says), then delivered now, later, or never.
 fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseError> {
     let mut script = Script::new(seed);
-    let mut replicator = Replicator::new(WIDTH, HEIGHT);
-    let mut replica = Replica::new(WIDTH, HEIGHT);
-    let grid = CellGrid::for_arena(WIDTH, HEIGHT);
+    let mut replicator = Replicator::new();
+    let mut replica = Replica::new();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed);
     let mut first_seen = HashMap::new();
     let mut expected: HashMap<u32, Vec<(u32, Entity)>> = HashMap::new();
+    let mut arenas: HashMap<u32, (u32, u32)> = HashMap::new();
     // Ticks the client has applied (its acknowledgements), and frames still in flight.
     let mut acked: Vec<Tick> = Vec::new();
     let mut in_flight: Vec<(Tick, Vec<u8>)> = Vec::new();
     for _ in 0..ticks {
         let world = script.step();
         replicator.record(&world, 100);
-        expected.insert(world.tick.0, expected_state(&world, &grid, &mut first_seen));
+        expected.insert(world.tick.0, expected_state(&world, &mut first_seen));
+        let arena = (world.arena_width as u32, world.arena_height as u32);
+        arenas.insert(world.tick.0, arena);
         // A baseline among the acknowledged ticks still in the ring: usually the newest, not
         // always (acknowledgements arrive late too).
         let usable: Vec<Tick> = acked
@@ -218,6 +230,7 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
                 Ok(state) => {
                     prop_assert_eq!(state.tick, tick);
                     prop_assert_eq!(&state.entities, &expected[&tick.0], "tick {}", tick.0);
+                    prop_assert_eq!(state.arena, arenas[&tick.0], "tick {}", tick.0);
                     acked.push(tick);
                 }
                 // More than the ring's length late: dropped, the newer state kept.
@@ -260,8 +273,8 @@ proptest! {
 #[test]
 fn a_perfect_link_after_a_full_frame_sends_only_deltas() {
     let mut script = Script::new(7);
-    let mut replicator = Replicator::new(WIDTH, HEIGHT);
-    let mut replica = Replica::new(WIDTH, HEIGHT);
+    let mut replicator = Replicator::new();
+    let mut replica = Replica::new();
     let (mut full, mut deltas) = (0, 0);
     for _ in 0..40 {
         let world = script.step();

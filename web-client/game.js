@@ -349,6 +349,19 @@ export class Game {
   }
 
   /**
+   * The arena grows and shrinks with the number of players: the newest snapshot's size is the
+   * one our prediction's walls and the drawing use.
+   * @param {any} snapshot
+   */
+  followArena(snapshot) {
+    const { arena_width: width, arena_height: height } = snapshot;
+    if (this.params === null || typeof width !== 'number') return;
+    if (width !== this.params.arena_width || height !== this.params.arena_height) {
+      this.params = { ...this.params, arena_width: width, arena_height: height };
+    }
+  }
+
+  /**
    * @param {any} snapshot
    * @param {number} now
    */
@@ -364,6 +377,7 @@ export class Game {
     }
     this.latestRawTick = snapshot.tick;
     this.snapshotsReceived++;
+    this.followArena(snapshot);
     this.arrivals[this.arrivalCount++ % this.arrivals.length] = now;
 
     const stored = this.storeSnapshot(tick, snapshot);

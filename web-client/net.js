@@ -571,7 +571,7 @@ export class Connection extends Emitter {
     attempt.welcomed = true;
     // A resumed player keeps the state we hold (the server may send a delta against it).
     const keep = welcome.resumed && this.replica !== null && this.playerId === welcome.player_id;
-    if (!keep) this.replica = new Replica(welcome.params.arena_width, welcome.params.arena_height);
+    if (!keep) this.replica = new Replica();
     this.tickHz = welcome.tick_hz;
     this.connected = true;
     this.playerId = welcome.player_id;

@@ -1,5 +1,5 @@
 /**
- * The Skirmish wire format, protocol version 5: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 6: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
  * variable-length integers) and the name and chat rules the server enforces. It never touches a
@@ -20,7 +20,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });

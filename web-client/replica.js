@@ -1,5 +1,5 @@
 /**
- * The client's copy of the world, rebuilt from delta snapshots (protocol version 5): the
+ * The client's copy of the world, rebuilt from delta snapshots (protocol version 6): the
  * JavaScript twin of `src/protocol/delta.rs` and `src/protocol/replica.rs`.
  *
  * Owns the snapshot frame format (quantized entities in interest cells, per-entity change
@@ -20,6 +20,13 @@ import { ProtocolError } from './protocol.js';
 export const POSITION_SCALE = 4;
 /** Side of an interest cell, in arena units. */
 export const CELL_SIZE = 256;
+/**
+ * The interest-cell grid: fixed whatever the arena's size (which changes during a game), so a
+ * cell's index never changes. It covers the largest arena, {@link MAX_ARENA_SIDE} square.
+ */
+export const CELL_GRID = Object.freeze({ cols: 128, rows: 128 });
+/** The largest side an arena may have, in units. */
+export const MAX_ARENA_SIDE = 128 * CELL_SIZE;
 /** Ticks of states kept; the server never encodes against an older baseline. */
 export const BASELINE_RING = 64;
 /** Longest scoreboard a frame may carry. */
@@ -38,6 +45,7 @@ const CHANGE_FLAGS = 8;
 const FLAG_OWN = 1;
 const FLAG_SCOREBOARD = 2;
 const FLAG_TAGS = 4;
+const FLAG_ARENA = 8;
 
 /** A frame that is well formed but cannot be applied here: ask for a full snapshot. */
 export class ReplicaError extends Error {
@@ -143,16 +151,6 @@ class FrameReader {
 }
 
 /**
- * The interest-cell grid of an arena.
- * @param {number} width
- * @param {number} height
- */
-function cellGrid(width, height) {
-  const count = (extent) => Math.min(4096, Math.max(1, Math.ceil(extent / CELL_SIZE)));
-  return { cols: count(width), rows: count(height) };
-}
-
-/**
  * One rebuilt state.
  * @typedef {object} ReplicaState
  * @property {number} tick
@@ -162,16 +160,12 @@ function cellGrid(width, height) {
  * @property {Array<[number, number]>} scoreboard [id, score], best first
  * @property {number} playerCount
  * @property {number} serverTickUs
+ * @property {{width: number, height: number}} arena the arena's size, in units
  * @property {number} checksum
  */
 
 export class Replica {
-  /**
-   * @param {number} arenaWidth
-   * @param {number} arenaHeight
-   */
-  constructor(arenaWidth, arenaHeight) {
-    this.grid = cellGrid(arenaWidth, arenaHeight);
+  constructor() {
     /** @type {(ReplicaState | null)[]} by tick % BASELINE_RING */
     this.ring = new Array(BASELINE_RING).fill(null);
     /** @type {number | null} */
@@ -211,9 +205,12 @@ export class Replica {
     if (header.baselineAge >= BASELINE_RING) {
       throw new ProtocolError('malformed snapshot: baseline older than the ring');
     }
-    const grid = this.grid;
+    const grid = CELL_GRID;
     if (!(view.col0 <= view.col1 && view.row0 <= view.row1 && view.col1 < grid.cols && view.row1 < grid.rows)) {
-      throw new ProtocolError('malformed snapshot: view outside the arena');
+      throw new ProtocolError('malformed snapshot: view outside the cell grid');
+    }
+    if (header.arena === null && header.baselineAge === 0) {
+      throw new ProtocolError('malformed snapshot: a full snapshot without the arena');
     }
     let base = null;
     if (header.baselineAge > 0) {
@@ -226,6 +223,7 @@ export class Replica {
       // More than the ring's length late: keep the newer state that holds its place.
       throw new ReplicaError(`snapshot ${tick} arrived after ${occupant.tick}, which holds its place`);
     }
+    const arena = header.arena ?? base.arena;
     const own = header.flags & FLAG_OWN ? readOwn(r) : null;
     let scoreboard = base ? base.scoreboard : [];
     if (header.flags & FLAG_SCOREBOARD) scoreboard = readScoreboard(r);
@@ -248,6 +246,7 @@ export class Replica {
       scoreboard,
       playerCount: header.playerCount,
       serverTickUs: header.serverTickUs,
+      arena,
       checksum,
     };
     this.ring[tick % BASELINE_RING] = state;
@@ -305,6 +304,8 @@ export class Replica {
     return {
       type: 'Snapshot',
       tick: state.tick,
+      arena_width: state.arena.width,
+      arena_height: state.arena.height,
       players,
       orbs,
       bolts,
@@ -324,7 +325,7 @@ export function angleRadians(steps) {
 
 /** @param {FrameReader} r */
 function readHeader(r) {
-  return {
+  const header = {
     tick: r.u32('tick'),
     baselineAge: r.u32('baseline age'),
     flags: r.u8('flags'),
@@ -332,7 +333,18 @@ function readHeader(r) {
     checksum: r.u32le('checksum'),
     playerCount: r.u32('player count'),
     serverTickUs: r.u32('server tick duration'),
+    /** @type {{width: number, height: number} | null} */
+    arena: null,
   };
+  if (header.flags & FLAG_ARENA) {
+    const side = () => {
+      const value = r.u32('arena size');
+      if (value === 0 || value > MAX_ARENA_SIDE) throw new ProtocolError('malformed snapshot: arena size out of bounds');
+      return value;
+    };
+    header.arena = { width: side(), height: side() };
+  }
+  return header;
 }
 
 /** @param {FrameReader} r */

@@ -63,8 +63,8 @@ pub fn server_message(data: &[u8]) -> bool {
 /// replica and to one holding the state of tick 10 (so deltas against it reach the merge).
 /// Returns whether either applied.
 pub fn snapshot_frame(data: &[u8]) -> bool {
-    let fresh = Replica::new(ARENA.0, ARENA.1).apply(data).is_ok();
-    let mut holding = Replica::new(ARENA.0, ARENA.1);
+    let fresh = Replica::new().apply(data).is_ok();
+    let mut holding = Replica::new();
     holding
         .apply(&held_frame()[1..])
         .expect("the server's own frame applies");
@@ -79,7 +79,7 @@ pub fn snapshot_frame(data: &[u8]) -> bool {
     fresh || delta
 }
 
-/// The arena of the snapshot vectors (`tests/vectors/protocol_v5.json`), whose frames seed the
+/// The arena of the snapshot vectors (`tests/vectors/protocol_v6.json`), whose frames seed the
 /// corpus.
 const ARENA: (f32, f32) = (2000.0, 1500.0);
 
@@ -98,10 +98,12 @@ fn held_frame() -> Vec<u8> {
     };
     let world = Snapshot {
         tick: Tick(10),
+        arena_width: ARENA.0,
+        arena_height: ARENA.1,
         players: vec![player(1, 300.0, 400.0), player(2, 500.0, 420.0)],
         ..Snapshot::default()
     };
-    let mut replicator = Replicator::new(ARENA.0, ARENA.1);
+    let mut replicator = Replicator::new();
     replicator.record(&world, 0);
     let mut frame = Vec::new();
     replicator.encode_for(PlayerId(1), None, &mut frame);

@@ -58,7 +58,7 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
     stats.attempted.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let joined = tokio::time::timeout(JOIN_PATIENCE, connect_and_join(&plan)).await;
-    let (reader, mut writer, me, tick_hz, params) = match joined {
+    let (reader, mut writer, me, tick_hz, _params) = match joined {
         Err(_) => return stats.record_failure("timed out joining"),
         Ok(Err(reason)) => return stats.record_failure(reason),
         Ok(Ok(joined)) => joined,
@@ -78,7 +78,7 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
     let mut reading = tokio::spawn(read_until_closed(
         reader,
         me,
-        Replica::new(params.arena_width, params.arena_height),
+        Replica::new(),
         Arc::clone(&shared),
         Arc::clone(&stats),
         plan.deadline,

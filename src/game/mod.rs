@@ -1,8 +1,9 @@
-//! The game: its rules and world ([`world`], [`movement`], [`params`], [`grid`]), all pure and
+//! The game: its rules and world ([`world`], [`movement`], [`params`], [`grid`], [`arena`]), all pure and
 //! free of I/O, and the fixed-tick driver ([`tick_loop`]) that owns a world on its own thread,
 //! fed by a lock-free event queue and publishing each player's delta snapshot (encoded by
 //! [`replication`]) through an [`Outbox`].
 
+pub mod arena;
 pub mod grid;
 pub mod movement;
 pub mod params;

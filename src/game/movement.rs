@@ -67,7 +67,7 @@ fn direction(pressed: u8) -> (f32, f32) {
 }
 
 /// Walls stop the ship: it is placed against the wall and loses the velocity into it.
-fn keep_inside_arena(body: &mut Body, params: &GameParams) {
+pub fn keep_inside_arena(body: &mut Body, params: &GameParams) {
     let r = params.player_radius;
     let (max_x, max_y) = (params.arena_width - r, params.arena_height - r);
     if body.x < r {

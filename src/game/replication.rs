@@ -16,7 +16,7 @@ use bytes::BufMut;
 
 use super::world::{PlayerIdHasher, PlayerMap};
 use crate::protocol::delta::{
-    BASELINE_RING, CellGrid, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
+    BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
     frame_flags, player_change_mask, put_varint, write_entry, write_header, write_own,
 };
 use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
@@ -38,6 +38,8 @@ const SCOREBOARD_PERIOD_TICKS: u32 = 15;
 struct WorldFrame {
     tick: Tick,
     held: bool,
+    /// The arena's width and height, in whole units.
+    arena: (u32, u32),
     /// `(cell, entity)` sorted by cell, then key.
     entities: Vec<(u32, Entity)>,
     /// `entities[cell_start[c]..cell_start[c + 1]]` are cell `c`'s.
@@ -97,7 +99,6 @@ struct BlobRange {
 /// The shared half of snapshot encoding; see the module documentation.
 #[derive(Debug)]
 pub struct Replicator {
-    grid: CellGrid,
     frames: Vec<WorldFrame>,
     latest: Option<Tick>,
     clients: PlayerMap<ClientViews>,
@@ -118,6 +119,8 @@ pub struct Replicator {
     /// baselines, by (cell, baseline).
     full_blobs: Vec<Option<BlobRange>>,
     previous_tick_blobs: Vec<Option<BlobRange>>,
+    /// The cells with an entry in `full_blobs` or `previous_tick_blobs`, to clear next tick.
+    cells_encoded: Vec<u32>,
     older_blobs: HashMap<(u32, Tick), BlobRange, BuildHasherDefault<PlayerIdHasher>>,
     blobs: Vec<u8>,
     scratch: Vec<u8>,
@@ -126,11 +129,15 @@ pub struct Replicator {
     chosen_cells: Vec<(u32, BlobRange)>,
 }
 
+impl Default for Replicator {
+    fn default() -> Replicator {
+        Replicator::new()
+    }
+}
+
 impl Replicator {
-    pub fn new(arena_width: f32, arena_height: f32) -> Replicator {
-        let grid = CellGrid::for_arena(arena_width, arena_height);
+    pub fn new() -> Replicator {
         Replicator {
-            grid,
             frames: (0..BASELINE_RING).map(|_| WorldFrame::default()).collect(),
             latest: None,
             clients: PlayerMap::default(),
@@ -143,8 +150,9 @@ impl Replicator {
             tags: VecDeque::new(),
             player_count: 0,
             server_tick_us: 0,
-            full_blobs: vec![None; grid.cell_count()],
-            previous_tick_blobs: vec![None; grid.cell_count()],
+            full_blobs: vec![None; CELL_GRID.cell_count()],
+            previous_tick_blobs: vec![None; CELL_GRID.cell_count()],
+            cells_encoded: Vec::new(),
             older_blobs: HashMap::default(),
             blobs: Vec::new(),
             scratch: Vec::new(),
@@ -197,8 +205,10 @@ impl Replicator {
         self.fill_frame(&mut frame, snapshot);
         self.frames[slot] = frame;
         self.latest = Some(tick);
-        self.full_blobs.fill(None);
-        self.previous_tick_blobs.fill(None);
+        for cell in self.cells_encoded.drain(..) {
+            self.full_blobs[cell as usize] = None;
+            self.previous_tick_blobs[cell as usize] = None;
+        }
         self.older_blobs.clear();
         self.blobs.clear();
     }
@@ -224,8 +234,8 @@ impl Replicator {
         for &tag in &snapshot.tags {
             let at = |id: PlayerId| {
                 self.player_index.get(&id).map(|&i| {
-                    let cell = self.grid.cell_of(self.own[i].1.x, self.own[i].1.y);
-                    (cell % self.grid.cols, cell / self.grid.cols)
+                    let cell = CELL_GRID.cell_of(self.own[i].1.x, self.own[i].1.y);
+                    (cell % CELL_GRID.cols, cell / CELL_GRID.cols)
                 })
             };
             let recent = RecentTag {
@@ -272,8 +282,12 @@ impl Replicator {
     }
 
     fn fill_frame(&mut self, frame: &mut WorldFrame, snapshot: &Snapshot) {
-        let grid = self.grid;
+        let grid = CELL_GRID;
         let tick = snapshot.tick;
+        frame.arena = (
+            snapshot.arena_width.round() as u32,
+            snapshot.arena_height.round() as u32,
+        );
         frame.entities.clear();
         frame
             .entities
@@ -310,7 +324,7 @@ impl Replicator {
             return false;
         };
         let own = self.own[index].1;
-        let view = self.grid.interest_around(own.x, own.y);
+        let view = CELL_GRID.interest_around(own.x, own.y);
         let views = self.clients.entry(id).or_insert_with(ClientViews::new);
         let base = baseline.and_then(|b| {
             let age = tick.since(b);
@@ -338,6 +352,7 @@ impl Replicator {
             checksum: self.checksum(tick, view),
             player_count: self.player_count,
             server_tick_us: self.server_tick_us,
+            arena: self.arena_news(tick, base.map(|(b, _)| b)),
         };
         out.put_u8(crate::protocol::codec::SNAPSHOT_VARIANT);
         write_header(out, &header);
@@ -362,13 +377,20 @@ impl Replicator {
         true
     }
 
+    /// The arena's size at `tick`, if a client holding `baseline` does not know it.
+    fn arena_news(&self, tick: Tick, baseline: Option<Tick>) -> Option<(u32, u32)> {
+        let arena_at = |t: Tick| self.frames[(t.0 % BASELINE_RING) as usize].arena;
+        let now = arena_at(tick);
+        baseline.is_none_or(|b| arena_at(b) != now).then_some(now)
+    }
+
     /// The changed cells of `view` (in index order) and their encoded changes.
     fn choose_cells(&mut self, tick: Tick, view: CellRect, base: Option<(Tick, CellRect)>) {
         let mut chosen = std::mem::take(&mut self.chosen_cells);
         chosen.clear();
         for row in view.row0..=view.row1 {
             for col in view.col0..=view.col1 {
-                let cell = row * self.grid.cols + col;
+                let cell = row * CELL_GRID.cols + col;
                 let baseline = base
                     .filter(|(_, rect)| rect.contains(col, row))
                     .map(|(b, _)| b);
@@ -409,8 +431,14 @@ impl Replicator {
             len: self.blobs.len() as u32 - start,
         };
         match baseline {
-            None => self.full_blobs[cell as usize] = Some(range),
-            Some(b) if tick.since(b) == 1 => self.previous_tick_blobs[cell as usize] = Some(range),
+            None => {
+                self.full_blobs[cell as usize] = Some(range);
+                self.cells_encoded.push(cell);
+            }
+            Some(b) if tick.since(b) == 1 => {
+                self.previous_tick_blobs[cell as usize] = Some(range);
+                self.cells_encoded.push(cell);
+            }
             Some(b) => {
                 self.older_blobs.insert((cell, b), range);
             }
@@ -423,7 +451,7 @@ impl Replicator {
         let mut sum = 0u32;
         for row in view.row0..=view.row1 {
             for col in view.col0..=view.col1 {
-                sum = sum.wrapping_add(frame.cell_hash[(row * self.grid.cols + col) as usize]);
+                sum = sum.wrapping_add(frame.cell_hash[(row * CELL_GRID.cols + col) as usize]);
             }
         }
         sum

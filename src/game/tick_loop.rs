@@ -207,8 +207,7 @@ impl<O: Outbox> TickLoop<O> {
         stats: Arc<LoopStats>,
     ) -> TickLoop<O> {
         let tick_hz = config.world.tick_hz;
-        let arena = config.world.params;
-        let replicator = Replicator::new(arena.arena_width, arena.arena_height);
+        let replicator = Replicator::new();
         TickLoop {
             world: World::new(&config.world),
             tick_hz,
@@ -632,8 +631,7 @@ mod tests {
             self.snapshots.lock().unwrap().push((tick, snapshot));
         }
         fn welcome(&self, id: PlayerId, bytes: Bytes) {
-            let arena = small_world().params;
-            let replica = Replica::new(arena.arena_width, arena.arena_height);
+            let replica = Replica::new();
             self.replicas.lock().unwrap().insert(id, replica);
             self.send_to(id, bytes);
         }
@@ -653,8 +651,7 @@ mod tests {
     /// An arena within every player's area of interest, wherever it stands.
     fn small_world() -> WorldConfig {
         let mut world = WorldConfig::new(30, 1);
-        world.params.arena_width = 1000.0;
-        world.params.arena_height = 700.0;
+        world.set_arena(1000.0, 700.0);
         world
     }
 

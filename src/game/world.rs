@@ -15,8 +15,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
 use self::lag_compensation::{MAX_REWIND_MS, PositionHistory, max_rewind_ticks, view_lag};
+use super::arena::ArenaRule;
 use super::grid::SpatialGrid;
-use super::movement::{Body, step_body, tick_seconds};
+use super::movement::{Body, keep_inside_arena, step_body, tick_seconds};
 use super::params::{ORB_VALUE, TAG_BONUS, default_params};
 use crate::protocol::{
     BoltState, GameParams, OrbState, PlayerId, PlayerInput, PlayerState, Snapshot, Tagged, Tick,
@@ -70,7 +71,9 @@ pub struct WorldConfig {
     pub tick_hz: u16,
     /// Seeds every random choice (spawn points, orb placement).
     pub seed: u64,
-    pub orb_count: usize,
+    /// How big the arena is; the world sets `params`' arena size from it. Orbs are in
+    /// proportion to the arena's area.
+    pub arena: ArenaRule,
     pub params: GameParams,
     /// How far back (milliseconds) a shooter's `view_tick` is honoured when judging its bolts;
     /// a longer view lag is clamped to this. 0 turns lag compensation off. Default 250.
@@ -80,22 +83,30 @@ pub struct WorldConfig {
 /// Orbs per arena unit squared: 250 in the default 3000 x 2000 arena.
 const ORBS_PER_AREA: f32 = 250.0 / (3000.0 * 2000.0);
 
+/// The orbs an arena of this size holds.
+pub fn orb_count(width: f32, height: f32) -> usize {
+    ((width * height * ORBS_PER_AREA).round() as usize).max(1)
+}
+
 impl WorldConfig {
+    /// The bundled game's rules in a fixed arena of the default size.
     pub fn new(tick_hz: u16, seed: u64) -> WorldConfig {
+        let params = default_params(tick_hz);
         WorldConfig {
             tick_hz,
             seed,
-            orb_count: 250,
-            params: default_params(tick_hz),
+            arena: ArenaRule::Fixed {
+                width: params.arena_width,
+                height: params.arena_height,
+            },
+            params,
             max_rewind_ms: MAX_REWIND_MS,
         }
     }
 
-    /// Resizes the arena, with orbs in proportion to its area.
+    /// A fixed arena of this size.
     pub fn set_arena(&mut self, width: f32, height: f32) {
-        self.params.arena_width = width;
-        self.params.arena_height = height;
-        self.orb_count = ((width * height * ORBS_PER_AREA).round() as usize).max(1);
+        self.arena = ArenaRule::Fixed { width, height };
     }
 }
 
@@ -172,6 +183,7 @@ pub enum InputOutcome {
 
 pub struct World {
     params: GameParams,
+    arena_rule: ArenaRule,
     tick_hz: u16,
     dt: f32,
     /// The lag compensation cap in ticks (see [`WorldConfig::max_rewind_ms`]).
@@ -194,9 +206,12 @@ pub struct World {
 
 impl World {
     pub fn new(config: &WorldConfig) -> World {
-        let params = config.params;
+        let mut params = config.params;
+        (params.arena_width, params.arena_height) = config.arena.initial();
+        let orbs = orb_count(params.arena_width, params.arena_height);
         let mut world = World {
             params,
+            arena_rule: config.arena,
             tick_hz: config.tick_hz,
             dt: tick_seconds(config.tick_hz),
             max_rewind: max_rewind_ticks(config.tick_hz, config.max_rewind_ms),
@@ -204,18 +219,24 @@ impl World {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
             players: Vec::new(),
             index_of: PlayerMap::default(),
-            orbs: Vec::with_capacity(config.orb_count),
+            orbs: Vec::with_capacity(orbs),
             bolts: Vec::new(),
             next_bolt_id: 0,
             grid: SpatialGrid::new(params.arena_width, params.arena_height, GRID_CELL_SIZE),
             grid_stale: false,
             tags: Vec::new(),
         };
-        for _ in 0..config.orb_count {
-            let (x, y) = world.random_point(params.orb_radius * 2.0);
-            world.orbs.push(Orb { x, y });
-        }
+        world.place_orbs(orbs);
         world
+    }
+
+    /// Makes the orbs `count`: drops the newest, or adds some at random points.
+    fn place_orbs(&mut self, count: usize) {
+        self.orbs.truncate(count);
+        while self.orbs.len() < count {
+            let (x, y) = self.random_point(self.params.orb_radius * 2.0);
+            self.orbs.push(Orb { x, y });
+        }
     }
 
     pub fn params(&self) -> &GameParams {
@@ -344,6 +365,9 @@ impl World {
     pub fn step(&mut self) {
         self.tick = self.tick.next();
         self.tags.clear();
+        if self.tick.0.is_multiple_of(u32::from(self.tick_hz.max(1))) {
+            self.fit_arena();
+        }
         self.step_players();
         self.record_positions();
         self.step_bolts();
@@ -356,6 +380,8 @@ impl World {
     /// capacities, so a steady game refills them without allocating).
     pub fn write_snapshot(&self, snapshot: &mut Snapshot) {
         snapshot.tick = self.tick;
+        snapshot.arena_width = self.params.arena_width;
+        snapshot.arena_height = self.params.arena_height;
         snapshot.players.clear();
         snapshot.players.reserve(self.players.capacity());
         snapshot.bolts.clear();
@@ -389,6 +415,38 @@ impl World {
             vx: b.vx,
             vy: b.vy,
         }));
+    }
+
+    /// Resizes the arena if its rule asks for it for the players now in the game.
+    fn fit_arena(&mut self) {
+        let current = (self.params.arena_width, self.params.arena_height);
+        if let Some((width, height)) = self.arena_rule.resize(self.players.len(), current) {
+            self.resize_arena(width, height);
+        }
+    }
+
+    /// Changes the arena's size: ships outside the new walls are put against them, orbs
+    /// outside moved in (and added or removed in proportion to the area), bolts outside gone.
+    pub fn resize_arena(&mut self, width: f32, height: f32) {
+        self.params.arena_width = width;
+        self.params.arena_height = height;
+        for player in &mut self.players {
+            keep_inside_arena(&mut player.body, &self.params);
+        }
+        self.bolts
+            .retain(|b| (0.0..=width).contains(&b.x) && (0.0..=height).contains(&b.y));
+        let margin = self.params.orb_radius * 2.0;
+        self.place_orbs(orb_count(width, height));
+        for o in 0..self.orbs.len() {
+            let Orb { x, y } = self.orbs[o];
+            if x > width - margin || y > height - margin {
+                let (x, y) = self.random_point(margin);
+                self.orbs[o] = Orb { x, y };
+            }
+        }
+        self.grid = SpatialGrid::new(width, height, GRID_CELL_SIZE);
+        self.grid.reserve(self.players.capacity());
+        self.rebuild_grid();
     }
 
     fn rebuild_grid(&mut self) {
@@ -916,5 +974,97 @@ mod tests {
                     && p.body.y <= params.arena_height - params.player_radius
             );
         }
+    }
+
+    /// Everything is inside the arena: ships within a radius of the walls, orbs and bolts.
+    fn assert_all_inside(w: &World) {
+        let p = w.params();
+        let (width, height) = (p.arena_width, p.arena_height);
+        for ship in w.players() {
+            assert!((p.player_radius..=width - p.player_radius).contains(&ship.body.x));
+            assert!((p.player_radius..=height - p.player_radius).contains(&ship.body.y));
+        }
+        for orb in &w.orbs {
+            assert!(
+                orb.x <= width && orb.y <= height,
+                "{orb:?} in {width}x{height}"
+            );
+        }
+        for bolt in &w.bolts {
+            assert!(
+                bolt.x <= width && bolt.y <= height,
+                "{bolt:?} in {width}x{height}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_shrinking_arena_pushes_ships_in_and_keeps_orbs_in_proportion() {
+        let mut w = world();
+        for id in 1..=60 {
+            w.add_player(PlayerId(id));
+        }
+        place(&mut w, PlayerId(1), 2900.0, 1900.0);
+        for id in 1..=60 {
+            w.queue_input(PlayerId(id), input(1, buttons::FIRE, 0.3));
+        }
+        w.step();
+        assert!(!w.bolts.is_empty());
+        assert_eq!(w.orbs.len(), 250);
+        w.resize_arena(1500.0, 1000.0);
+        assert_eq!(w.orbs.len(), orb_count(1500.0, 1000.0));
+        assert_eq!(w.orbs.len(), 63);
+        assert_all_inside(&w);
+        let pushed = w.player(PlayerId(1)).unwrap().body;
+        assert_eq!((pushed.x, pushed.y), (1500.0 - 18.0, 1000.0 - 18.0));
+        // Steps keep the new walls; the snapshot tells clients.
+        for _ in 0..5 {
+            w.step();
+            assert_all_inside(&w);
+        }
+        let mut snapshot = Snapshot::default();
+        w.write_snapshot(&mut snapshot);
+        assert_eq!(
+            (snapshot.arena_width, snapshot.arena_height),
+            (1500.0, 1000.0)
+        );
+        w.resize_arena(4000.0, 3000.0);
+        assert_eq!(w.orbs.len(), 500);
+        assert_all_inside(&w);
+    }
+
+    #[test]
+    fn an_arena_sized_per_player_grows_as_they_join_and_shrinks_as_they_leave() {
+        let mut config = WorldConfig::new(30, 3);
+        config.arena = ArenaRule::PerPlayer {
+            min_width: 3000.0,
+            min_height: 2000.0,
+            area_per_player: 150_000.0,
+        };
+        let mut w = World::new(&config);
+        let area = |w: &World| w.params().arena_width * w.params().arena_height;
+        for id in 1..=400 {
+            w.add_player(PlayerId(id));
+        }
+        // Checked once a second.
+        for _ in 0..29 {
+            w.step();
+        }
+        assert_eq!(area(&w), 6_000_000.0);
+        w.step();
+        let grown = area(&w);
+        assert!(grown >= 400.0 * 150_000.0, "{grown}");
+        assert_eq!(
+            w.orbs.len(),
+            orb_count(w.params().arena_width, w.params().arena_height)
+        );
+        for id in 1..=400 {
+            w.remove_player(PlayerId(id));
+        }
+        for _ in 0..30 * 20 {
+            w.step();
+            assert_all_inside(&w);
+        }
+        assert_eq!(area(&w), 6_000_000.0);
     }
 }

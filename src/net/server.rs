@@ -255,7 +255,7 @@ fn start_tick_loop(
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     let mut world = WorldConfig::new(config.tick_hz, seed);
-    world.set_arena(config.arena.0, config.arena.1);
+    world.arena = config.arena_rule();
     let mut loop_config = TickLoopConfig::new(world);
     loop_config.resume_grace = config.resume_grace;
     let tick_loop = TickLoop::new(

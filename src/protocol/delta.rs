@@ -17,6 +17,14 @@ use super::messages::{BoltState, OrbState, PlayerState, Tick};
 pub const POSITION_SCALE: f32 = 4.0;
 /// Side of an interest cell, in arena units. A client receives the cells its view covers.
 pub const CELL_SIZE: f32 = 256.0;
+/// The interest-cell grid: fixed, whatever the arena's size (which may change during a game),
+/// so that a cell's index never changes. It covers the largest arena, [`MAX_ARENA_SIDE`] square.
+pub const CELL_GRID: CellGrid = CellGrid {
+    cols: 128,
+    rows: 128,
+};
+/// The largest side an arena may have, in units.
+pub const MAX_ARENA_SIDE: f32 = 128.0 * CELL_SIZE;
 /// Ticks of history the server keeps to encode deltas against (about 2 s at 30 Hz). A client
 /// whose newest held snapshot is older gets a full one.
 pub const BASELINE_RING: u32 = 64;
@@ -191,7 +199,7 @@ impl CellRect {
     }
 }
 
-/// The interest-cell grid over an arena: row-major cell indices.
+/// A grid of interest cells from the arena's origin: row-major cell indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CellGrid {
     pub cols: u32,
@@ -199,19 +207,11 @@ pub struct CellGrid {
 }
 
 impl CellGrid {
-    pub fn for_arena(width: f32, height: f32) -> CellGrid {
-        let count = |extent: f32| ((extent / CELL_SIZE).ceil() as u32).clamp(1, 4096);
-        CellGrid {
-            cols: count(width),
-            rows: count(height),
-        }
-    }
-
     pub fn cell_count(&self) -> usize {
         self.cols as usize * self.rows as usize
     }
 
-    /// The cell holding a point; points outside the arena belong to the nearest edge cell.
+    /// The cell holding a point; points outside the grid belong to the nearest edge cell.
     pub fn cell_of(&self, x: f32, y: f32) -> u32 {
         let col = ((x / CELL_SIZE) as i64).clamp(0, i64::from(self.cols) - 1) as u32;
         let row = ((y / CELL_SIZE) as i64).clamp(0, i64::from(self.rows) - 1) as u32;
@@ -261,6 +261,9 @@ pub mod frame_flags {
     pub const SCOREBOARD: u8 = 2;
     /// Tags follow.
     pub const TAGS: u8 = 4;
+    /// The arena's size follows (always in a full snapshot; in a delta when it changed since
+    /// the baseline).
+    pub const ARENA: u8 = 8;
 }
 
 /// The start of every snapshot frame, after the message's variant byte.
@@ -277,6 +280,8 @@ pub struct FrameHeader {
     pub player_count: u32,
     /// How long the server's last tick took, in microseconds.
     pub server_tick_us: u32,
+    /// The arena's width and height in whole units, when the flag [`frame_flags::ARENA`] is set.
+    pub arena: Option<(u32, u32)>,
 }
 
 /// The client's own player, unquantized, so that its prediction replays exactly.
@@ -330,10 +335,17 @@ pub fn put_signed(out: &mut impl bytes::BufMut, value: i64) {
     put_varint(out, ((value << 1) ^ (value >> 63)) as u64);
 }
 
+/// Writes a frame's header; its [`frame_flags::ARENA`] bit says whether `header.arena` is set,
+/// whatever `header.flags` says.
 pub fn write_header(out: &mut impl bytes::BufMut, header: &FrameHeader) {
     put_varint(out, u64::from(header.tick.0));
     put_varint(out, u64::from(header.baseline_age));
-    out.put_u8(header.flags);
+    let arena_flag = if header.arena.is_some() {
+        frame_flags::ARENA
+    } else {
+        0
+    };
+    out.put_u8(header.flags & !frame_flags::ARENA | arena_flag);
     for edge in [
         header.view.col0,
         header.view.row0,
@@ -345,6 +357,10 @@ pub fn write_header(out: &mut impl bytes::BufMut, header: &FrameHeader) {
     out.put_u32_le(header.checksum);
     put_varint(out, u64::from(header.player_count));
     put_varint(out, u64::from(header.server_tick_us));
+    if let Some((width, height)) = header.arena {
+        put_varint(out, u64::from(width));
+        put_varint(out, u64::from(height));
+    }
 }
 
 pub fn write_own(out: &mut impl bytes::BufMut, own: &OwnState) {
@@ -526,7 +542,7 @@ impl<'a> Reader<'a> {
 }
 
 pub fn read_header(reader: &mut Reader<'_>) -> Result<FrameHeader, DeltaError> {
-    Ok(FrameHeader {
+    let mut header = FrameHeader {
         tick: Tick(reader.varint_u32("tick")?),
         baseline_age: reader.varint_u32("baseline age")?,
         flags: reader.u8("flags")?,
@@ -539,7 +555,18 @@ pub fn read_header(reader: &mut Reader<'_>) -> Result<FrameHeader, DeltaError> {
         checksum: reader.u32_le("checksum")?,
         player_count: reader.varint_u32("player count")?,
         server_tick_us: reader.varint_u32("server tick duration")?,
-    })
+        arena: None,
+    };
+    if header.flags & frame_flags::ARENA != 0 {
+        let side = |reader: &mut Reader<'_>| match reader.varint_u32("arena size")? {
+            side if side == 0 || side as f32 > MAX_ARENA_SIDE => {
+                Err(DeltaError::Malformed("arena size out of bounds"))
+            }
+            side => Ok(side),
+        };
+        header.arena = Some((side(reader)?, side(reader)?));
+    }
+    Ok(header)
 }
 
 pub fn read_own(reader: &mut Reader<'_>) -> Result<OwnState, DeltaError> {

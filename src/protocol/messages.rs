@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -279,6 +279,9 @@ pub struct Tagged {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     pub tick: Tick,
+    /// The arena's size at this tick (it may change as players come and go).
+    pub arena_width: f32,
+    pub arena_height: f32,
     pub players: Vec<PlayerState>,
     pub orbs: Vec<OrbState>,
     pub bolts: Vec<BoltState>,

@@ -1,6 +1,6 @@
 //! The contract between server and clients: message types ([`messages`]), their binary encoding
 //! ([`codec`], and for snapshots [`delta`] and [`replica`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
-//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v5.json` pins it.
+//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v6.json` pins it.
 
 pub mod codec;
 pub mod delta;

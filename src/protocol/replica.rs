@@ -5,9 +5,9 @@
 //! same algorithm in `web-client/replica.js`.
 
 use super::delta::{
-    BASELINE_RING, CellGrid, CellRect, DeltaError, Entity, FrameHeader, Kind, Op, OwnState, Reader,
-    apply_update, bolt_field, frame_flags, player_field, position_units, read_entry, read_header,
-    read_own,
+    BASELINE_RING, CELL_GRID, CellRect, DeltaError, Entity, FrameHeader, Kind, Op, OwnState,
+    Reader, apply_update, bolt_field, frame_flags, player_field, position_units, read_entry,
+    read_header, read_own,
 };
 use super::messages::{BoltState, OrbState, PlayerId, PlayerState, Snapshot, Tagged, Tick};
 
@@ -27,11 +27,17 @@ pub struct ReplicaState {
     pub scoreboard: Vec<(PlayerId, u32)>,
     pub player_count: u32,
     pub server_tick_us: u32,
+    /// The arena's width and height, in units.
+    pub arena: (u32, u32),
     /// False for a ring slot that holds nothing.
     held: bool,
+    /// The checksum of `entities`, kept up to date as frames are applied (so that applying a
+    /// frame costs what changed, not what is held).
+    sum: u32,
 }
 
 impl ReplicaState {
+    /// The checksum of everything held, computed afresh (see [`FrameHeader::checksum`]).
     pub fn checksum(&self) -> u32 {
         self.entities
             .iter()
@@ -49,7 +55,6 @@ impl ReplicaState {
 /// The client side of delta snapshots.
 #[derive(Debug)]
 pub struct Replica {
-    grid: CellGrid,
     ring: Vec<ReplicaState>,
     latest: Option<Tick>,
     /// Tags listed by the newest frame applied.
@@ -58,11 +63,15 @@ pub struct Replica {
     last_header: Option<FrameHeader>,
 }
 
+impl Default for Replica {
+    fn default() -> Replica {
+        Replica::new()
+    }
+}
+
 impl Replica {
-    /// A replica for an arena of this size (from the welcome's parameters).
-    pub fn new(arena_width: f32, arena_height: f32) -> Replica {
+    pub fn new() -> Replica {
         Replica {
-            grid: CellGrid::for_arena(arena_width, arena_height),
             ring: vec![ReplicaState::default(); BASELINE_RING as usize],
             latest: None,
             tags: Vec::new(),
@@ -112,7 +121,7 @@ impl Replica {
         if header.baseline_age >= BASELINE_RING {
             return Err(DeltaError::Malformed("baseline older than the ring"));
         }
-        if !self.grid.holds(&header.view) {
+        if !CELL_GRID.holds(&header.view) {
             return Err(DeltaError::Malformed("view outside the arena"));
         }
         let baseline = if header.baseline_age == 0 {
@@ -142,18 +151,11 @@ impl Replica {
         next.held = false;
         let empty = ReplicaState::default();
         let base = baseline.map_or(&empty, |index| &self.ring[index]);
-        let built = build_state(
-            &mut reader,
-            &header,
-            base,
-            &self.grid,
-            &mut next,
-            &mut self.tags,
-        );
+        let built = build_state(&mut reader, &header, base, &mut next, &mut self.tags);
         self.ring[target] = next;
         built?;
         let state = &mut self.ring[target];
-        let actual = state.checksum();
+        let actual = state.sum;
         if actual != header.checksum {
             return Err(DeltaError::ChecksumMismatch {
                 tick: tick.0,
@@ -175,6 +177,8 @@ impl Replica {
         let state = self.latest()?;
         let mut snapshot = Snapshot {
             tick: state.tick,
+            arena_width: state.arena.0 as f32,
+            arena_height: state.arena.1 as f32,
             tags: self.tags.clone(),
             ..Snapshot::default()
         };
@@ -249,7 +253,6 @@ fn build_state(
     reader: &mut Reader<'_>,
     header: &FrameHeader,
     base: &ReplicaState,
-    grid: &CellGrid,
     next: &mut ReplicaState,
     tags: &mut Vec<Tagged>,
 ) -> Result<(), DeltaError> {
@@ -258,6 +261,11 @@ fn build_state(
     next.view = header.view;
     next.player_count = header.player_count;
     next.server_tick_us = header.server_tick_us;
+    next.arena = match (header.arena, header.baseline_age) {
+        (Some(arena), _) => arena,
+        (None, 0) => return Err(DeltaError::Malformed("a full snapshot without the arena")),
+        (None, _) => base.arena,
+    };
     next.own = if header.flags & frame_flags::OWN != 0 {
         Some(read_own(reader)?)
     } else {
@@ -295,24 +303,26 @@ fn build_state(
         }
     }
     next.entities.clear();
-    apply_cells(reader, header, base, grid, &mut next.entities)?;
+    next.sum = apply_cells(reader, header, base, &mut next.entities)?;
     if !reader.is_empty() {
         return Err(DeltaError::Malformed("bytes after the last cell"));
     }
     Ok(())
 }
 
-/// Copies the baseline's entities that are still in view, merging in each changed cell.
+/// Copies the baseline's entities that are still in view, merging in each changed cell, and
+/// returns the checksum of the result: the baseline's, less what left or changed, plus what
+/// came or changed.
 fn apply_cells(
     reader: &mut Reader<'_>,
     header: &FrameHeader,
     base: &ReplicaState,
-    grid: &CellGrid,
     out: &mut Vec<(u32, Entity)>,
-) -> Result<(), DeltaError> {
+) -> Result<u32, DeltaError> {
     let view = header.view;
-    let kept = |cell: u32| grid.contains(&view, cell);
+    let kept = |cell: u32| CELL_GRID.contains(&view, cell);
     let old = &base.entities;
+    let mut sum = if base.held { base.sum } else { 0 };
     let mut at = 0;
     let cells = reader.varint_u32("cell count")?;
     let mut previous_cell: Option<u32> = None;
@@ -322,12 +332,14 @@ fn apply_cells(
             None => Some(gap),
             Some(previous) => previous.checked_add(gap).and_then(|c| c.checked_add(1)),
         }
-        .filter(|&cell| (cell as usize) < grid.cell_count() && kept(cell))
+        .filter(|&cell| (cell as usize) < CELL_GRID.cell_count() && kept(cell))
         .ok_or(DeltaError::Malformed("cell outside the view"))?;
         previous_cell = Some(cell);
         while at < old.len() && old[at].0 < cell {
             if kept(old[at].0) {
                 out.push(old[at]);
+            } else {
+                sum = sum.wrapping_sub(old[at].1.hash());
             }
             at += 1;
         }
@@ -336,30 +348,38 @@ fn apply_cells(
             at += 1;
         }
         // A cell the baseline did not hold starts empty.
-        let held = if base.held_cell(grid, cell) {
+        let held = if base.held_cell(cell) {
             &old[start..at]
         } else {
             &[][..]
         };
-        merge_cell(reader, header.tick, cell, held, out)?;
+        merge_cell(reader, header.tick, cell, held, out, &mut sum)?;
     }
-    out.extend(old[at..].iter().filter(|(cell, _)| kept(*cell)));
-    Ok(())
+    for &(cell, entity) in &old[at..] {
+        if kept(cell) {
+            out.push((cell, entity));
+        } else {
+            sum = sum.wrapping_sub(entity.hash());
+        }
+    }
+    Ok(sum)
 }
 
 impl ReplicaState {
-    fn held_cell(&self, grid: &CellGrid, cell: u32) -> bool {
-        self.held && grid.contains(&self.view, cell)
+    fn held_cell(&self, cell: u32) -> bool {
+        self.held && CELL_GRID.contains(&self.view, cell)
     }
 }
 
-/// Applies one cell's entries (sorted by key) to its old entities (sorted by key).
+/// Applies one cell's entries (sorted by key) to its old entities (sorted by key), keeping
+/// `sum` the checksum of what is held.
 fn merge_cell(
     reader: &mut Reader<'_>,
     tick: Tick,
     cell: u32,
     old: &[(u32, Entity)],
     out: &mut Vec<(u32, Entity)>,
+    sum: &mut u32,
 ) -> Result<(), DeltaError> {
     let entries = reader.varint_u32("entry count")?;
     if entries == 0 {
@@ -379,15 +399,20 @@ fn merge_cell(
             at += 1;
         }
         let existing = (at < old.len() && old[at].1.key() == key).then(|| old[at].1);
-        if existing.is_some() {
+        if let Some(gone) = existing {
+            *sum = sum.wrapping_sub(gone.hash());
             at += 1;
         }
+        let mut add = |entity: Entity| {
+            *sum = sum.wrapping_add(entity.hash());
+            out.push((cell, entity));
+        };
         match (entry.op, existing) {
             (Op::Remove, Some(_)) => {}
-            (Op::Upsert, _) => out.push((cell, entry.entity)),
+            (Op::Upsert, _) => add(entry.entity),
             (Op::Update, Some(mut entity)) => {
                 apply_update(&mut entity, &entry)?;
-                out.push((cell, entity));
+                add(entity);
             }
             (Op::Remove | Op::Update, None) => {
                 return Err(DeltaError::Malformed(

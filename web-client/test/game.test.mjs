@@ -112,6 +112,20 @@ test('a small misprediction is smoothed on screen, a large one (respawn) snaps',
   assert.equal(game.computeView(421).me.x, 2500);
 });
 
+test('the arena follows the snapshots: prediction stops at the new walls', () => {
+  const { game } = welcomedGame();
+  assert.equal(game.params.arena_width, PARAMS.arena_width);
+  const smaller = { arena_width: 400, arena_height: 300 };
+  game.handleMessage(snapshot(1, [player(ME, 380, 100)], smaller), 0);
+  assert.deepEqual([game.params.arena_width, game.params.arena_height], [400, 300]);
+  assert.equal(game.params.max_speed, PARAMS.max_speed, 'the other rules stay');
+  for (let i = 0; i < 10; i++) game.update(i * TICK_MS, { buttons: Buttons.RIGHT, aim: 0 });
+  assert.equal(game.body.x, 400 - PARAMS.player_radius);
+  // A snapshot that does not say (an older server) leaves it as it is.
+  game.handleMessage(snapshot(2, [player(ME, 100, 100)]), TICK_MS);
+  assert.equal(game.params.arena_width, 400);
+});
+
 test('pending inputs are capped, dropping the oldest', () => {
   const { game } = welcomedGame();
   game.handleMessage(snapshot(1, [player(ME, 100, 100)]), 0);

@@ -367,11 +367,11 @@ test('a dropped session reconnects by itself and resumes with its token', async 
 
 test('snapshot frames are rebuilt into Snapshots; one that cannot be applied asks for a full one', async (t) => {
   const vectors = JSON.parse(
-    readFileSync(new URL('../../tests/vectors/protocol_v5.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../../tests/vectors/protocol_v6.json', import.meta.url), 'utf8'),
   );
   const sequence = vectors.snapshot_sequence;
   const frame = (i) => Uint8Array.from(sequence.frames[i].hex.match(/../g), (b) => parseInt(b, 16)).buffer;
-  const params = { ...PARAMS, arena_width: sequence.arena_width, arena_height: sequence.arena_height };
+  const params = { ...PARAMS, arena_width: 2000, arena_height: 1500 };
   const { conn, messages } = connection(t);
   conn.connect();
   const first = latest();

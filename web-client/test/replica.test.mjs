@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ProtocolError, SNAPSHOT_VARIANT, decodeServerMessage } from '../protocol.js';
 import { Kind, POSITION_SCALE, Replica, ReplicaError, entityHash } from '../replica.js';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v5.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v6.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 const sequence = vectors.snapshot_sequence;
 
@@ -21,7 +21,7 @@ function frameOf(hex) {
   return message.frame;
 }
 
-const newReplica = () => new Replica(sequence.arena_width, sequence.arena_height);
+const newReplica = () => new Replica();
 
 /** The state as the Rust test writes it. */
 function stateJson(state) {
@@ -29,6 +29,7 @@ function stateJson(state) {
   return {
     tick: state.tick,
     view: [v.col0, v.row0, v.col1, v.row1],
+    arena: [state.arena.width, state.arena.height],
     checksum: state.checksum,
     player_count: state.playerCount,
     server_tick_us: state.serverTickUs,
@@ -114,6 +115,23 @@ test('the snapshot view of a state: units, our own player exact, bolts extrapola
     assert.ok(Number.isFinite(bolt.x) && Number.isFinite(bolt.vx));
   }
   assert.ok(snapshot.scoreboard.length > 0);
+  assert.deepStrictEqual([snapshot.arena_width, snapshot.arena_height], [2000, 1500]);
+});
+
+test("the arena's size comes in full frames and in deltas when it changed", () => {
+  const replica = newReplica();
+  const arenas = sequence.frames.map((frame) => {
+    const state = replica.apply(frameOf(frame.hex));
+    return [replica.lastHeader.arena !== null, state.arena.width, state.arena.height];
+  });
+  assert.deepStrictEqual(arenas, [
+    [true, 2000, 1500],
+    [false, 2000, 1500],
+    [false, 2000, 1500],
+    [false, 2000, 1500],
+    [true, 2400, 1500],
+    [true, 2400, 1500],
+  ]);
 });
 
 test('entity hashes are 32-bit FNV-1a, as the server computes them', () => {
