@@ -3,12 +3,13 @@
 
 For each bot count, starts a fresh release server pinned to CPU 0 and the swarm pinned to CPU 1
 (taskset), runs the swarm for the given duration at 30 Hz, and prints one Markdown row: the
+arena's size at the end (the bundled game's arena grows with the players; from /metrics), the
 server's CPU use (from /proc), its tick-duration p99 (from /metrics' histogram, as the upper
 bound of the bucket holding the 99th percentile), delivered %, snapshot gap p99, and bytes per
 bot per second (from the swarm's JSON report).
 
 Usage: python3 scripts/capacity.py [--bots 100,250,500,1000,2000] [--duration 60s] [--port 8190]
-                                  [--area-per-player 60000]
+                                  [--area-per-player 150000 | --arena 3000x2000]
 Needs: Linux, taskset (util-linux), a Rust toolchain. Builds with `cargo build --release`.
 """
 
@@ -47,20 +48,15 @@ def tick_p99_ms(metrics):
     return float("inf")
 
 
-def arena_for(bots, area_per_player):
-    """The default 3000x2000 arena, or a 3:2 one giving each bot `area_per_player` units²."""
-    if area_per_player <= 0:
-        return "3000x2000"
-    area = max(3000 * 2000, bots * area_per_player)
-    width = round((area * 1.5) ** 0.5)
-    return f"{width}x{round(area / width)}"
+def gauge(metrics, name):
+    return int(float(re.search(rf"^{name} (\S+)$", metrics, re.M).group(1)))
 
 
-def run(bots, duration, port, arena):
+def run(bots, duration, port, arena_flags):
     server = subprocess.Popen(
         ["taskset", "-c", "0", "target/release/skirmish", "--addr", f"127.0.0.1:{port}",
          "--max-players", str(bots + 10), "--max-connections-per-ip", str(bots + 10),
-         "--seed", "1", "--log", "warn", "--arena", arena],
+         "--seed", "1", "--log", "warn", *arena_flags],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         server.stdout.readline()  # "skirmish listening on ..."
@@ -77,7 +73,8 @@ def run(bots, duration, port, arena):
         os.unlink(report_path)
         if swarm.returncode not in (0, 1):
             sys.exit(f"swarm failed: {swarm.stderr}")
-        return server_cpu, tick_p99_ms(metrics), report
+        arena = f"{gauge(metrics, 'skirmish_arena_width_units')}x{gauge(metrics, 'skirmish_arena_height_units')}"
+        return server_cpu, tick_p99_ms(metrics), report, arena
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -88,15 +85,18 @@ def main():
     parser.add_argument("--bots", default="100,250,500,1000,2000")
     parser.add_argument("--duration", default="60s")
     parser.add_argument("--port", type=int, default=8190)
-    parser.add_argument("--area-per-player", type=int, default=0,
-                        help="grow the arena to this many units² per bot (0: the default arena)")
+    arena = parser.add_mutually_exclusive_group()
+    arena.add_argument("--area-per-player", type=int,
+                       help="the server's --area-per-player (default: the server's default)")
+    arena.add_argument("--arena", help="a fixed arena, WIDTHxHEIGHT (the server's --arena)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     print("| bots | arena | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | kbit/s per bot | errors | swarm CPU % |")
     print("|-----:|------:|------------:|-----------------:|------------:|-----------:|--------------:|---------------:|-------:|------------:|")
     for bots in [int(b) for b in args.bots.split(",")]:
-        arena = arena_for(bots, args.area_per_player)
-        server_cpu, tick_p99, r = run(bots, args.duration, args.port, arena)
+        flags = (["--arena", args.arena] if args.arena else
+                 ["--area-per-player", str(args.area_per_player)] if args.area_per_player else [])
+        server_cpu, tick_p99, r, arena = run(bots, args.duration, args.port, flags)
         rate = r['bytes_per_bot_per_s']
         print(f"| {bots} | {arena} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
               f"{r['gap_p99_ms']:.1f} | {rate / 1024:.1f} | {rate * 8 / 1000:.1f} | {r['errors']} | "

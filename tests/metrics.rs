@@ -54,6 +54,8 @@ async fn counters_follow_players_joining_playing_and_leaving() {
     .await;
     let playing = scrape(&server).await;
     assert_eq!(sample(&playing, "skirmish_players"), 2.0);
+    assert_eq!(sample(&playing, "skirmish_arena_width_units"), 3000.0);
+    assert_eq!(sample(&playing, "skirmish_arena_height_units"), 2000.0);
     assert_eq!(sample(&playing, "skirmish_connections_accepted_total"), 2.0);
     assert_eq!(sample(&playing, "skirmish_inputs_received_total"), 10.0);
     assert!(sample(&playing, "skirmish_snapshots_sent_total") > 0.0);

@@ -135,6 +135,9 @@ pub struct LoopStats {
     pub ticks_dropped: AtomicU64,
     pub last_tick_micros: AtomicU64,
     pub last_snapshot_bytes: AtomicU64,
+    /// The arena's width and height (whole units) at the last tick.
+    pub arena_width: AtomicU64,
+    pub arena_height: AtomicU64,
     pub inputs_applied: AtomicU64,
     /// Inputs discarded by the world: queue overflow, stale sequence or unknown player.
     pub inputs_dropped: AtomicU64,
@@ -151,6 +154,8 @@ impl Default for LoopStats {
             ticks_dropped: AtomicU64::default(),
             last_tick_micros: AtomicU64::default(),
             last_snapshot_bytes: AtomicU64::default(),
+            arena_width: AtomicU64::default(),
+            arena_height: AtomicU64::default(),
             inputs_applied: AtomicU64::default(),
             inputs_dropped: AtomicU64::default(),
         }
@@ -490,6 +495,9 @@ impl<O: Outbox> TickLoop<O> {
         self.stats
             .last_snapshot_bytes
             .store((total / frames.max(1)) as u64, Ordering::Relaxed);
+        let params = self.world.params();
+        (self.stats.arena_width).store(params.arena_width as u64, Ordering::Relaxed);
+        (self.stats.arena_height).store(params.arena_height as u64, Ordering::Relaxed);
         self.snapshot.tags.clear();
     }
 
@@ -535,6 +543,11 @@ impl<O: Outbox> TickLoop<O> {
             dropped_total = self.stats.ticks_dropped.load(Ordering::Relaxed),
             players = self.world.players().len(),
             mean_frame_bytes = self.stats.last_snapshot_bytes.load(Ordering::Relaxed),
+            arena = %format_args!(
+                "{}x{}",
+                self.world.params().arena_width,
+                self.world.params().arena_height
+            ),
             "tick summary"
         );
     }

@@ -102,6 +102,20 @@ pub fn render(ctx: &ServerContext) -> String {
     );
     render_value(
         &mut out,
+        "gauge",
+        "skirmish_arena_width_units",
+        "The arena's width (it grows and shrinks with the players unless fixed by --arena).",
+        load(&game.arena_width),
+    );
+    render_value(
+        &mut out,
+        "gauge",
+        "skirmish_arena_height_units",
+        "The arena's height.",
+        load(&game.arena_height),
+    );
+    render_value(
+        &mut out,
         "counter",
         "skirmish_snapshots_sent_total",
         "Snapshots written to players.",
