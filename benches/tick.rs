@@ -13,6 +13,10 @@
 //! messages are delivered. Between ticks, untimed, the queues are emptied and each slot's
 //! frame is taken and marked sent, as the writer tasks would; the mean frame size is printed.
 //!
+//! `full` plays in the fixed 3000 x 2000 arena (at 1000 players a view holds hundreds of
+//! ships); `grown` in the arena the server grows by default (150 000 units² per player, and
+//! orbs in proportion), as the bundled game plays.
+//!
 //! `cargo bench --bench tick`
 
 use std::hint::black_box;
@@ -24,6 +28,7 @@ use bytes::Bytes;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
+use skirmish::game::arena::ArenaRule;
 use skirmish::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
 use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
@@ -87,11 +92,13 @@ struct Game {
 
 impl Game {
     /// With `delivered`, every player is registered with a queue, as a connection would be.
-    fn new(players: u32, delivered: bool) -> Game {
+    fn new(players: u32, delivered: bool, arena: ArenaRule) -> Game {
         let events = Arc::new(ArrayQueue::new(players as usize * 2 + 64));
         let sessions = Arc::new(Sessions::new(players as usize));
+        let mut world = WorldConfig::new(TICK_HZ, 42);
+        world.arena = arena;
         let tick_loop = TickLoop::new(
-            TickLoopConfig::new(WorldConfig::new(TICK_HZ, 42)),
+            TickLoopConfig::new(world),
             Arc::clone(&events),
             Arc::clone(&sessions),
             Arc::new(LoopStats::default()),
@@ -138,7 +145,13 @@ impl Game {
         }
         game.tick_loop.run_ticks(1);
         game.drain_queues();
-        for _ in 0..WARM_UP_TICKS {
+        // A growing arena is resized once a second: let it take its size first.
+        let settle = if matches!(arena, ArenaRule::Fixed { .. }) {
+            0
+        } else {
+            u32::from(TICK_HZ) * 2
+        };
+        for _ in 0..WARM_UP_TICKS + settle {
             game.feed_inputs();
             game.tick_loop.run_ticks(1);
             game.drain_queues();
@@ -198,13 +211,24 @@ impl Game {
     }
 }
 
+/// The bundled game's default arena when fixed, and as the server grows it by default.
+const FIXED: ArenaRule = ArenaRule::Fixed {
+    width: 3000.0,
+    height: 2000.0,
+};
+const GROWN: ArenaRule = ArenaRule::PerPlayer {
+    min_width: 3000.0,
+    min_height: 2000.0,
+    area_per_player: skirmish::config::DEFAULT_AREA_PER_PLAYER as f32,
+};
+
 fn full_tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick");
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     for players in PLAYER_COUNTS {
-        let mut game = Game::new(players, false);
+        let mut game = Game::new(players, false, FIXED);
         // Criterion's linear sampling needs samples * (samples + 1) / 2 iterations at least.
         group.sample_size(if players >= 5000 { 20 } else { 50 });
         group.throughput(Throughput::Elements(game.entities()));
@@ -222,18 +246,24 @@ fn delivered_tick(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .sample_size(10);
     for players in DELIVERED_PLAYER_COUNTS {
-        let mut game = Game::new(players, true);
-        group.throughput(Throughput::Elements(game.entities()));
-        group.bench_function(BenchmarkId::new("full", players), |b| {
-            b.iter_custom(|iterations| game.time_ticks(iterations));
-        });
-        let kicked = game.sessions.delivery.kicked_slow.load(Ordering::Relaxed);
-        assert_eq!(kicked, 0, "players kicked: the bench drains too slowly");
-        println!(
-            "tick_delivered/{players}: mean snapshot frame {} bytes over {} frames",
-            game.frame_bytes / game.frames.max(1),
-            game.frames
-        );
+        for (name, arena) in [("full", FIXED), ("grown", GROWN)] {
+            let mut game = Game::new(players, true, arena);
+            group.throughput(Throughput::Elements(game.entities()));
+            group.bench_function(BenchmarkId::new(name, players), |b| {
+                b.iter_custom(|iterations| game.time_ticks(iterations));
+            });
+            let kicked = game.sessions.delivery.kicked_slow.load(Ordering::Relaxed);
+            assert_eq!(kicked, 0, "players kicked: the bench drains too slowly");
+            let params = *game.tick_loop.world().params();
+            println!(
+                "tick_delivered/{name}/{players}: arena {}x{}, {} entities, mean snapshot frame {} bytes over {} frames",
+                params.arena_width,
+                params.arena_height,
+                game.entities(),
+                game.frame_bytes / game.frames.max(1),
+                game.frames
+            );
+        }
     }
     group.finish();
 }

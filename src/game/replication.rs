@@ -127,6 +127,9 @@ pub struct Replicator {
     /// A client's tags, written before its header says whether there are any.
     tag_scratch: Vec<u8>,
     chosen_cells: Vec<(u32, BlobRange)>,
+    /// This tick's entities before [`sort_into_cells`], and its per-cell write positions.
+    unsorted: Vec<(u32, Entity)>,
+    cell_cursor: Vec<u32>,
 }
 
 impl Default for Replicator {
@@ -158,6 +161,8 @@ impl Replicator {
             scratch: Vec::new(),
             tag_scratch: Vec::new(),
             chosen_cells: Vec::new(),
+            unsorted: Vec::new(),
+            cell_cursor: Vec::with_capacity(CELL_GRID.cell_count()),
         }
     }
 
@@ -179,6 +184,7 @@ impl Replicator {
             (players + orbs + bolts) * BLOB_BYTES_PER_ENTITY,
         );
         reserve_total(&mut self.scratch, SCRATCH_BYTES);
+        reserve_total(&mut self.unsorted, players + orbs + bolts);
         for frame in &mut self.frames {
             reserve_total(&mut frame.entities, players + orbs + bolts);
         }
@@ -288,24 +294,19 @@ impl Replicator {
             snapshot.arena_width.round() as u32,
             snapshot.arena_height.round() as u32,
         );
-        frame.entities.clear();
-        frame
-            .entities
+        let unsorted = &mut self.unsorted;
+        unsorted.clear();
+        unsorted
             .extend((snapshot.players.iter()).map(|p| (grid.cell_of(p.x, p.y), Entity::player(p))));
-        frame
-            .entities
-            .extend((snapshot.orbs.iter()).map(|o| (grid.cell_of(o.x, o.y), Entity::orb(o))));
+        unsorted.extend((snapshot.orbs.iter()).map(|o| (grid.cell_of(o.x, o.y), Entity::orb(o))));
         for b in &snapshot.bolts {
             let (entity, seen) =
                 (self.bolts.entry(b.id)).or_insert_with(|| (Entity::bolt_seen_at(b, tick), tick));
             *seen = tick;
-            frame.entities.push((grid.cell_of(b.x, b.y), *entity));
+            unsorted.push((grid.cell_of(b.x, b.y), *entity));
         }
         self.bolts.retain(|_, (_, seen)| *seen == tick);
-        frame
-            .entities
-            .sort_unstable_by_key(|(cell, entity)| (*cell, entity.key()));
-        index_cells(frame, grid.cell_count());
+        sort_into_cells(&self.unsorted, frame, &mut self.cell_cursor);
     }
 
     /// Appends the snapshot frame of the latest recorded tick for player `id` to `out` (the
@@ -540,18 +541,40 @@ fn encode_cell_changes(
     count
 }
 
-fn index_cells(frame: &mut WorldFrame, cells: usize) {
+/// Puts `unsorted` into `frame` sorted by cell, then by key within a cell, and indexes the
+/// cells with their hashes. A counting sort (count, place) by cell: a tick's entities are
+/// thousands (mostly orbs, which rarely move) but a cell's are few, so only those few are
+/// compared; a comparison sort of everything cost about a tenth of a 1000-player tick.
+fn sort_into_cells(unsorted: &[(u32, Entity)], frame: &mut WorldFrame, cursor: &mut Vec<u32>) {
+    let cells = CELL_GRID.cell_count();
     frame.cell_start.clear();
     frame.cell_start.resize(cells + 1, 0);
     frame.cell_hash.clear();
     frame.cell_hash.resize(cells, 0);
-    for (cell, entity) in &frame.entities {
+    for (cell, entity) in unsorted {
         frame.cell_start[*cell as usize + 1] += 1;
         let hash = &mut frame.cell_hash[*cell as usize];
         *hash = hash.wrapping_add(entity.hash());
     }
     for c in 0..cells {
         frame.cell_start[c + 1] += frame.cell_start[c];
+    }
+    cursor.clear();
+    cursor.extend_from_slice(&frame.cell_start[..cells]);
+    frame.entities.clear();
+    frame
+        .entities
+        .resize(unsorted.len(), (0, Entity::default()));
+    for &(cell, entity) in unsorted {
+        let at = &mut cursor[cell as usize];
+        frame.entities[*at as usize] = (cell, entity);
+        *at += 1;
+    }
+    let mut start = 0;
+    while start < frame.entities.len() {
+        let end = frame.cell_start[frame.entities[start].0 as usize + 1] as usize;
+        frame.entities[start..end].sort_unstable_by_key(|(_, entity)| entity.key());
+        start = end;
     }
 }
 
