@@ -48,7 +48,7 @@ pub struct Config {
     pub arena: Option<(f32, f32)>,
 
     /// Square units of arena per player in an arena that grows with the players (checked once
-    /// a second; it shrinks back gradually as they leave). At the default 150000, the 3000x2000
+    /// a second; it shrinks back by at most 5% of its area a second as they leave). At the default 150000, the 3000x2000
     /// arena grows past 40 players, keeping about ten other ships in a player's view.
     #[arg(long, env = "SKIRMISH_AREA_PER_PLAYER",
           value_parser = clap::value_parser!(u32).range(10_000..=10_000_000))]

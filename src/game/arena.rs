@@ -4,8 +4,9 @@
 //! [`ArenaRule::resize`] once a second and applies the answer.
 //!
 //! A growing arena grows at once with headroom (so a stream of joins resizes it every few
-//! seconds, not every second), and shrinks only when it is much too large, by at most a quarter
-//! of its area at a time, so that walls close in gradually.
+//! seconds, not every second), and shrinks only when it is much too large, by at most a
+//! twentieth of its area a second (a side moves in by about 2.5%: at 1000 players' size, about
+//! a ship's top speed), so that walls close in gradually.
 
 use crate::protocol::delta::MAX_ARENA_SIDE;
 
@@ -19,7 +20,7 @@ const GROWTH_HEADROOM: f32 = 1.25;
 /// its players need.
 const SHRINK_WHEN_ABOVE: f32 = 1.75;
 /// The least fraction of its area an arena keeps when it shrinks once.
-const MAX_SHRINK_STEP: f32 = 0.75;
+const MAX_SHRINK_STEP: f32 = 0.95;
 
 /// How the arena's size is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,20 +136,20 @@ mod tests {
     }
 
     #[test]
-    fn an_emptied_arena_shrinks_a_quarter_at_a_time_down_to_the_minimum() {
+    fn an_emptied_arena_shrinks_a_twentieth_at_a_time_down_to_the_minimum() {
         let mut size = RULE.resize(1000, (3000.0, 2000.0)).unwrap();
         let mut steps = 0;
         while let Some(next) = RULE.resize(0, size) {
             assert!(
-                next.0 * next.1 >= size.0 * size.1 * 0.74,
+                next.0 * next.1 >= size.0 * size.1 * 0.94,
                 "{next:?} from {size:?}"
             );
             size = next;
             steps += 1;
-            assert!(steps < 20);
+            assert!(steps < 100);
         }
         assert_eq!(size, (3000.0, 2000.0));
-        assert!(steps > 5, "{steps}");
+        assert!(steps > 50, "{steps}");
     }
 
     #[test]

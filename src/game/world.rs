@@ -1061,7 +1061,7 @@ mod tests {
         for id in 1..=400 {
             w.remove_player(PlayerId(id));
         }
-        for _ in 0..30 * 20 {
+        for _ in 0..30 * 80 {
             w.step();
             assert_all_inside(&w);
         }
