@@ -78,6 +78,9 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
     let phase = period.mul_f64(unit_interval(plan.seed));
     let mut interval = tokio::time::interval_at(Instant::now() + phase, period);
     interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Bots that send inputs notice the end of the run at their first tick past it (within one
+    // period), so that they have one timer to poll on every pass of the loop, not two.
+    let sends_inputs = player.pilot.sends_inputs();
     let run_over = tokio::time::sleep_until(plan.deadline);
     tokio::pin!(run_over);
     let reading = next_frame(reader);
@@ -87,8 +90,11 @@ pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
     let ended_early = loop {
         tokio::select! {
             biased;
-            _ = &mut run_over => break false,
-            _ = interval.tick(), if player.pilot.sends_inputs() => {
+            _ = &mut run_over, if !sends_inputs => break false,
+            due = interval.tick(), if sends_inputs => {
+                if due >= plan.deadline {
+                    break false;
+                }
                 if player.send_input(&mut writer).await.is_err() {
                     break true;
                 }
