@@ -1,9 +1,10 @@
-//! What the whole swarm measured, shared by every bot: counters and histograms that bots update
-//! as events happen, and the reasons connections failed or were dropped.
+//! What the whole swarm measured, shared by every bot: counters and histograms, and the reasons
+//! connections failed or were dropped. A bot counts its own snapshots in a [`BotTally`] and hands
+//! them over in batches, so that reading a snapshot takes neither a lock nor a shared atomic.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -134,20 +135,35 @@ impl SwarmStats {
         self.histograms().connect.saturating_record(micros(took));
     }
 
-    /// One snapshot arrived `gap` after the previous one (`None` for a bot's first), and
-    /// acknowledged an input sent `ack` ago (if it acknowledged a new one).
-    pub fn record_snapshot(&self, gap: Option<Duration>, ack: Option<Duration>) {
-        self.snapshots_received.fetch_add(1, Ordering::Relaxed);
-        if gap.is_none() && ack.is_none() {
+    /// Adds what one bot counted since its last handover, under one lock of the histograms.
+    fn take_over(&self, tally: &mut BotTally) {
+        let counts = std::mem::take(&mut tally.counts);
+        let add = |counter: &AtomicU64, value: u64| {
+            if value > 0 {
+                counter.fetch_add(value, Ordering::Relaxed);
+            }
+        };
+        add(&self.snapshots_received, counts.snapshots_received);
+        add(&self.bytes_received, counts.bytes_received);
+        add(&self.decode_errors, counts.decode_errors);
+        add(&self.inputs_sent, counts.inputs_sent);
+        add(&self.chat_sent, counts.chat_sent);
+        add(&self.chat_acked, counts.chat_acked);
+        add(&self.chat_refused, counts.chat_refused);
+        add(&self.chat_received, counts.chat_received);
+        if tally.gaps.is_empty() && tally.acks.is_empty() {
             return;
         }
         let mut histograms = self.histograms();
-        if let Some(gap) = gap {
-            histograms.gap.saturating_record(micros(gap));
+        for &gap in &tally.gaps {
+            histograms.gap.saturating_record(gap);
         }
-        if let Some(ack) = ack {
-            histograms.ack.saturating_record(micros(ack));
+        for &ack in &tally.acks {
+            histograms.ack.saturating_record(ack);
         }
+        drop(histograms);
+        tally.gaps.clear();
+        tally.acks.clear();
     }
 
     pub fn failures(&self) -> BTreeMap<String, u64> {
@@ -175,5 +191,108 @@ impl SwarmStats {
 
     fn histograms(&self) -> std::sync::MutexGuard<'_, Histograms> {
         self.histograms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Snapshots a bot counts before handing its tally over: about a second at 30 Hz, the live
+/// display's rate.
+const SNAPSHOTS_PER_HANDOVER: usize = 32;
+
+/// One bot's counters since its last handover, each meaning the same as its namesake in
+/// [`SwarmStats`].
+#[derive(Debug, Default)]
+pub struct BotCounts {
+    pub snapshots_received: u64,
+    pub bytes_received: u64,
+    pub decode_errors: u64,
+    pub inputs_sent: u64,
+    pub chat_sent: u64,
+    pub chat_acked: u64,
+    pub chat_refused: u64,
+    pub chat_received: u64,
+}
+
+/// What one bot measured and has not yet handed to the swarm's [`SwarmStats`]: handed over every
+/// [`SNAPSHOTS_PER_HANDOVER`] snapshots and when the tally is dropped, so nothing is lost when a
+/// bot ends, however it ends.
+#[derive(Debug)]
+pub struct BotTally {
+    stats: Arc<SwarmStats>,
+    pub counts: BotCounts,
+    /// Snapshot gaps and acknowledgement latencies in microseconds, waiting for the histograms.
+    gaps: Vec<u64>,
+    acks: Vec<u64>,
+}
+
+impl BotTally {
+    pub fn new(stats: Arc<SwarmStats>) -> BotTally {
+        BotTally {
+            stats,
+            counts: BotCounts::default(),
+            gaps: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
+            acks: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
+        }
+    }
+
+    /// One snapshot arrived `gap` after the previous one (`None` for a bot's first), and
+    /// acknowledged an input sent `ack` ago (if it acknowledged a new one).
+    pub fn record_snapshot(&mut self, gap: Option<Duration>, ack: Option<Duration>) {
+        self.counts.snapshots_received += 1;
+        if let Some(gap) = gap {
+            self.gaps.push(micros(gap));
+        }
+        if let Some(ack) = ack {
+            self.acks.push(micros(ack));
+        }
+        if self.counts.snapshots_received >= SNAPSHOTS_PER_HANDOVER as u64 {
+            self.hand_over();
+        }
+    }
+
+    /// Adds everything counted so far to the swarm's figures.
+    pub fn hand_over(&mut self) {
+        let stats = Arc::clone(&self.stats);
+        stats.take_over(self);
+    }
+}
+
+impl Drop for BotTally {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_reaches_the_swarm_in_batches_and_when_dropped() {
+        let stats = Arc::new(SwarmStats::default());
+        let mut tally = BotTally::new(Arc::clone(&stats));
+        tally.record_snapshot(None, None);
+        for _ in 1..SNAPSHOTS_PER_HANDOVER {
+            tally.counts.bytes_received += 10;
+            tally.record_snapshot(
+                Some(Duration::from_millis(33)),
+                Some(Duration::from_millis(5)),
+            );
+        }
+        let handed = SNAPSHOTS_PER_HANDOVER as u64;
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), handed);
+        assert_eq!(
+            stats.bytes_received.load(Ordering::Relaxed),
+            10 * (handed - 1)
+        );
+        assert_eq!(stats.summary().gap.count, handed - 1);
+        tally.counts.inputs_sent += 1;
+        tally.record_snapshot(Some(Duration::from_millis(33)), None);
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), handed);
+        drop(tally);
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), handed + 1);
+        assert_eq!(stats.inputs_sent.load(Ordering::Relaxed), 1);
+        let summary = stats.summary();
+        assert_eq!((summary.gap.count, summary.ack.count), (handed, handed - 1));
+        assert!((summary.ack.p50_ms - 5.0).abs() < 0.01);
     }
 }
