@@ -489,6 +489,11 @@ impl<'a> Reader<'a> {
         Reader { bytes, at: 0 }
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
     pub fn is_empty(&self) -> bool {
         self.at >= self.bytes.len()
     }

@@ -79,6 +79,10 @@ impl Replica {
         }
     }
 
+    fn slot(&self, tick: Tick) -> usize {
+        (tick.0 % self.ring.len() as u32) as usize
+    }
+
     /// Forgets every state: the next frame must be a full one.
     pub fn clear(&mut self) {
         for state in &mut self.ring {
@@ -107,7 +111,7 @@ impl Replica {
     }
 
     pub fn state_at(&self, tick: Tick) -> Option<&ReplicaState> {
-        let state = &self.ring[slot(tick)];
+        let state = &self.ring[self.slot(tick)];
         (state.held && state.tick == tick).then_some(state)
     }
 
@@ -129,7 +133,7 @@ impl Replica {
         } else {
             let at = Tick(tick.0.wrapping_sub(header.baseline_age));
             match self.state_at(at) {
-                Some(_) => Some(slot(at)),
+                Some(_) => Some(self.slot(at)),
                 None => {
                     return Err(DeltaError::UnknownBaseline {
                         tick: tick.0,
@@ -139,7 +143,7 @@ impl Replica {
             }
         };
         // Build into the target slot's buffers, taken out so the baseline can be read meanwhile.
-        let target = slot(tick);
+        let target = self.slot(tick);
         let occupant = &self.ring[target];
         if occupant.held && tick.since(occupant.tick) < 0 {
             return Err(DeltaError::Stale {
@@ -214,10 +218,6 @@ impl Replica {
         );
         Some(snapshot)
     }
-}
-
-fn slot(tick: Tick) -> usize {
-    (tick.0 % BASELINE_RING) as usize
 }
 
 fn own_player(me: PlayerId, own: &OwnState) -> PlayerState {
@@ -323,6 +323,23 @@ fn apply_cells(
     let kept = |cell: u32| CELL_GRID.contains(&view, cell);
     let old = &base.entities;
     let mut sum = if base.held { base.sum } else { 0 };
+    // Entities of cells the frame does not list are carried over: all of them when the view
+    // did not move (one copy of the run), else those still in view.
+    let same_view = base.held && base.view == view;
+    let carry = |run: &[(u32, Entity)], out: &mut Vec<(u32, Entity)>, sum: &mut u32| {
+        if same_view {
+            out.extend_from_slice(run);
+            return;
+        }
+        for &(cell, entity) in run {
+            if kept(cell) {
+                out.push((cell, entity));
+            } else {
+                *sum = sum.wrapping_sub(entity.hash());
+            }
+        }
+    };
+    out.reserve(old.len());
     let mut at = 0;
     let cells = reader.varint_u32("cell count")?;
     let mut previous_cell: Option<u32> = None;
@@ -335,18 +352,9 @@ fn apply_cells(
         .filter(|&cell| (cell as usize) < CELL_GRID.cell_count() && kept(cell))
         .ok_or(DeltaError::Malformed("cell outside the view"))?;
         previous_cell = Some(cell);
-        while at < old.len() && old[at].0 < cell {
-            if kept(old[at].0) {
-                out.push(old[at]);
-            } else {
-                sum = sum.wrapping_sub(old[at].1.hash());
-            }
-            at += 1;
-        }
-        let start = at;
-        while at < old.len() && old[at].0 == cell {
-            at += 1;
-        }
+        let start = at + old[at..].partition_point(|(c, _)| *c < cell);
+        carry(&old[at..start], out, &mut sum);
+        at = start + old[start..].partition_point(|(c, _)| *c == cell);
         // A cell the baseline did not hold starts empty.
         let held = if base.held_cell(cell) {
             &old[start..at]
@@ -355,13 +363,7 @@ fn apply_cells(
         };
         merge_cell(reader, header.tick, cell, held, out, &mut sum)?;
     }
-    for &(cell, entity) in &old[at..] {
-        if kept(cell) {
-            out.push((cell, entity));
-        } else {
-            sum = sum.wrapping_sub(entity.hash());
-        }
-    }
+    carry(&old[at..], out, &mut sum);
     Ok(sum)
 }
 
