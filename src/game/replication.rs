@@ -42,16 +42,25 @@ struct WorldFrame {
     arena: (u32, u32),
     /// `(cell, entity)` sorted by cell, then key.
     entities: Vec<(u32, Entity)>,
-    /// `entities[cell_start[c]..cell_start[c + 1]]` are cell `c`'s.
+    /// `entities[cell_start[c]..cell_start[c + 1]]` are cell `c`'s. Only cells up to the last
+    /// one holding something are indexed (the grid covers the largest arena; most games use its
+    /// first rows): cells beyond are empty.
     cell_start: Vec<u32>,
-    /// Wrapping sum of the entity hashes of each cell.
+    /// Wrapping sum of the entity hashes of each indexed cell.
     cell_hash: Vec<u32>,
 }
 
 impl WorldFrame {
     fn cell(&self, cell: u32) -> &[(u32, Entity)] {
         let c = cell as usize;
+        if c >= self.cell_hash.len() {
+            return &[];
+        }
         &self.entities[self.cell_start[c] as usize..self.cell_start[c + 1] as usize]
+    }
+
+    fn cell_hash(&self, cell: u32) -> u32 {
+        self.cell_hash.get(cell as usize).copied().unwrap_or(0)
     }
 }
 
@@ -187,6 +196,9 @@ impl Replicator {
         reserve_total(&mut self.unsorted, players + orbs + bolts);
         for frame in &mut self.frames {
             reserve_total(&mut frame.entities, players + orbs + bolts);
+            // Address space only: the pages of cells beyond the arena are never touched.
+            reserve_total(&mut frame.cell_start, CELL_GRID.cell_count() + 1);
+            reserve_total(&mut frame.cell_hash, CELL_GRID.cell_count());
         }
     }
 
@@ -452,7 +464,7 @@ impl Replicator {
         let mut sum = 0u32;
         for row in view.row0..=view.row1 {
             for col in view.col0..=view.col1 {
-                sum = sum.wrapping_add(frame.cell_hash[(row * CELL_GRID.cols + col) as usize]);
+                sum = sum.wrapping_add(frame.cell_hash(row * CELL_GRID.cols + col));
             }
         }
         sum
@@ -546,7 +558,11 @@ fn encode_cell_changes(
 /// thousands (mostly orbs, which rarely move) but a cell's are few, so only those few are
 /// compared; a comparison sort of everything cost about a tenth of a 1000-player tick.
 fn sort_into_cells(unsorted: &[(u32, Entity)], frame: &mut WorldFrame, cursor: &mut Vec<u32>) {
-    let cells = CELL_GRID.cell_count();
+    let cells = unsorted
+        .iter()
+        .map(|(cell, _)| *cell as usize + 1)
+        .max()
+        .unwrap_or(0);
     frame.cell_start.clear();
     frame.cell_start.resize(cells + 1, 0);
     frame.cell_hash.clear();
