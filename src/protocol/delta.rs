@@ -1,4 +1,4 @@
-//! The byte format of delta snapshots (protocol version 5), shared by the server's encoder
+//! The byte format of delta snapshots (protocol version 6), shared by the server's encoder
 //! (`game::replication`) and every client's decoder ([`super::replica`]): quantized entities,
 //! the per-entity operations with their change masks, the frame header, LEB128 varints and the
 //! state checksum. See "Snapshots" in `docs/PROTOCOL.md` for the normative description.
