@@ -117,8 +117,16 @@ test('chat reaches everyone as text, whispers reach one player, refusals are sho
     );
     assert.match(await alice.page.locator('#chat-log .whisper-out').last().innerText(), /^to Bob: psst, over here$/);
 
-    // Too fast: the server refuses with an Ack error, which the sender sees.
-    for (let i = 1; i <= 7; i++) await typeChat(alice.page, `spam ${i}`);
+    // Too fast: the server refuses with an Ack error, which the sender sees. The allowance is a
+    // burst of 5 and one line a second, so lines go in whole (not typed key by key) until the
+    // refusal shows: a starved machine typing slower than a line a second never trips it.
+    const refused = (s) => s.chat.some((l) => l.kind === 'error' && l.text === 'not sent: rate limited: slow down');
+    for (let i = 1; i <= 30 && !refused(await stateOf(alice.page)); i++) {
+      await alice.page.keyboard.press('Enter');
+      await alice.page.locator('#chat-input').waitFor({ state: 'visible' });
+      await alice.page.keyboard.insertText(`spam ${i}`);
+      await alice.page.keyboard.press('Enter');
+    }
     await waitForState(alice.page, 'Alice to be told to slow down', (s) =>
       s.chat.some((l) => l.kind === 'error' && l.text === 'not sent: rate limited: slow down'),
     );
