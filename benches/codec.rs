@@ -7,6 +7,12 @@
 //! tick (the replicator having recorded both ticks), and applies each in a client's replica,
 //! in frames per second.
 //!
+//! `swarm_replicas/apply_1000` applies what a thousand bots receive: the frames of a 1000-player
+//! game in an arena grown to their number (the bundled game's default), each against the
+//! previous tick, applied tick by tick to a thousand replicas in turn, as the swarm does. It
+//! counts what one frame costs a client when a thousand replicas share the caches, in frames
+//! per second.
+//!
 //! The `decode_malformed` group decodes hostile input the way the server and clients meet it.
 //! Each case must cost no more per byte than decoding a valid message of its kind: a length
 //! prefix claiming billions of elements, a truncated or garbled snapshot frame, garbage,
@@ -33,14 +39,7 @@ fn live_snapshots() -> (Snapshot, Snapshot) {
     let mut before = Snapshot::default();
     for seq in 1..=151u32 {
         for id in 1..=SNAPSHOT_PLAYERS {
-            let turn = (id.wrapping_mul(2_654_435_761) >> 8).wrapping_add(seq / 30);
-            let input = PlayerInput {
-                seq,
-                buttons: (turn % 16) as u8 | if turn % 3 == 0 { buttons::FIRE } else { 0 },
-                aim: (turn % 628) as f32 / 100.0,
-                ..Default::default()
-            };
-            world.queue_input(PlayerId(id), input);
+            world.queue_input(PlayerId(id), steering(id, seq));
         }
         world.step();
         if seq == 150 {
@@ -114,6 +113,101 @@ fn snapshots(c: &mut Criterion) {
                 .apply(black_box(&delta[1..]))
                 .map(|s| s.tick)
                 .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// Ticks of frames recorded for `swarm_replicas`, after the world has played for five seconds.
+const SWARM_TICKS: usize = 300;
+
+/// Every player's frame for each of [`SWARM_TICKS`] ticks of a game in a grown arena: the first
+/// full, the others against the tick before.
+fn swarm_frames() -> Vec<Vec<Vec<u8>>> {
+    use skirmish::game::arena::ArenaRule;
+    let mut config = WorldConfig::new(30, 9);
+    config.arena = ArenaRule::PerPlayer {
+        min_width: 3000.0,
+        min_height: 2000.0,
+        area_per_player: skirmish::config::DEFAULT_AREA_PER_PLAYER as f32,
+    };
+    let mut world = World::new(&config);
+    for id in 1..=SNAPSHOT_PLAYERS {
+        world.add_player(PlayerId(id));
+    }
+    let mut replicator = Replicator::new();
+    let mut snapshot = Snapshot::default();
+    let mut ticks = Vec::with_capacity(SWARM_TICKS);
+    let mut previous = None;
+    for seq in 1..=(150 + SWARM_TICKS) as u32 {
+        for id in 1..=SNAPSHOT_PLAYERS {
+            world.queue_input(PlayerId(id), steering(id, seq));
+        }
+        world.step();
+        if seq <= 150 {
+            continue;
+        }
+        world.write_snapshot(&mut snapshot);
+        replicator.record(&snapshot, 0);
+        let frames = (1..=SNAPSHOT_PLAYERS)
+            .map(|id| {
+                let mut frame = Vec::new();
+                replicator.encode_for(PlayerId(id), previous, &mut frame);
+                frame
+            })
+            .collect();
+        ticks.push(frames);
+        previous = Some(snapshot.tick);
+    }
+    ticks
+}
+
+/// A player's input: a direction that changes every second, firing every third second.
+fn steering(id: u32, seq: u32) -> PlayerInput {
+    let turn = (id.wrapping_mul(2_654_435_761) >> 8).wrapping_add(seq / 30);
+    PlayerInput {
+        seq,
+        buttons: (turn % 16) as u8
+            | if turn.is_multiple_of(3) {
+                buttons::FIRE
+            } else {
+                0
+            },
+        aim: (turn % 628) as f32 / 100.0,
+        ..Default::default()
+    }
+}
+
+fn swarm_replicas(c: &mut Criterion) {
+    let ticks = swarm_frames();
+    let mut group = c.benchmark_group("swarm_replicas");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(u64::from(SNAPSHOT_PLAYERS)));
+    let fresh = || -> Vec<Replica> {
+        let mut replicas: Vec<Replica> = ticks[0].iter().map(|_| Replica::new()).collect();
+        for (replica, frame) in replicas.iter_mut().zip(&ticks[0]) {
+            replica.apply(&frame[1..]).unwrap();
+        }
+        replicas
+    };
+    let mut replicas = fresh();
+    let mut next = 1;
+    group.bench_function("apply_1000", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                if next == ticks.len() {
+                    replicas = fresh();
+                    next = 1;
+                }
+                let started = std::time::Instant::now();
+                for (replica, frame) in replicas.iter_mut().zip(&ticks[next]) {
+                    black_box(replica.apply(black_box(&frame[1..])).unwrap().tick);
+                }
+                spent += started.elapsed();
+                next += 1;
+            }
+            spent
         })
     });
     group.finish();
@@ -335,6 +429,6 @@ fn decode_malformed(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = encode, decode, snapshots, decode_malformed
+    targets = encode, decode, snapshots, swarm_replicas, decode_malformed
 }
 criterion_main!(benches);

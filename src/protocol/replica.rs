@@ -352,9 +352,12 @@ fn apply_cells(
         .filter(|&cell| (cell as usize) < CELL_GRID.cell_count() && kept(cell))
         .ok_or(DeltaError::Malformed("cell outside the view"))?;
         previous_cell = Some(cell);
-        let start = at + old[at..].partition_point(|(c, _)| *c < cell);
+        // Linear walks, not binary searches: the runs are copied anyway, and a walk reads the
+        // baseline in order where a search jumps about it (a miss per probe when a thousand
+        // replicas share the caches).
+        let start = at + run_length(&old[at..], |c| c < cell);
         carry(&old[at..start], out, &mut sum);
-        at = start + old[start..].partition_point(|(c, _)| *c == cell);
+        at = start + run_length(&old[start..], |c| c == cell);
         // A cell the baseline did not hold starts empty.
         let held = if base.held_cell(cell) {
             &old[start..at]
@@ -365,6 +368,14 @@ fn apply_cells(
     }
     carry(&old[at..], out, &mut sum);
     Ok(sum)
+}
+
+/// How many entities at the start of `entities` lie in cells that satisfy `pred`.
+fn run_length(entities: &[(u32, Entity)], pred: impl Fn(u32) -> bool) -> usize {
+    entities
+        .iter()
+        .position(|&(cell, _)| !pred(cell))
+        .unwrap_or(entities.len())
 }
 
 impl ReplicaState {
