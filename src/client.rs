@@ -200,6 +200,14 @@ impl GameClient {
 /// Opens a plain WebSocket to `url` (e.g. `ws://127.0.0.1:8080/ws`), for callers that want to
 /// split it into reading and writing halves themselves.
 pub async fn connect_websocket(url: &str) -> Result<WebSocket<TokioIo<Upgraded>>, ClientError> {
+    let (authority, path) = split_ws_url(url)?;
+    let stream = TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    handshake_websocket(stream, authority, path).await
+}
+
+/// The authority (host:port) and path of a `ws://` URL.
+pub fn split_ws_url(url: &str) -> Result<(&str, &str), ClientError> {
     let invalid = || ClientError::InvalidUrl(url.to_owned());
     let rest = url.strip_prefix("ws://").ok_or_else(invalid)?;
     let (authority, path) = match rest.find('/') {
@@ -209,9 +217,7 @@ pub async fn connect_websocket(url: &str) -> Result<WebSocket<TokioIo<Upgraded>>
     if authority.is_empty() {
         return Err(invalid());
     }
-    let stream = TcpStream::connect(authority).await?;
-    stream.set_nodelay(true)?;
-    handshake_websocket(stream, authority, path).await
+    Ok((authority, path))
 }
 
 /// The WebSocket handshake for `path` at `authority` (the Host header) over a stream that is

@@ -19,6 +19,7 @@ async fn fifty_bots_play_without_errors() {
         ramp_per_second: 100.0,
         behaviour: Behaviour::Chase,
         seed: 3,
+        threads: 1,
     };
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
@@ -54,6 +55,7 @@ async fn a_refused_bot_is_counted_with_the_reason() {
         ramp_per_second: 50.0,
         behaviour: Behaviour::Idle,
         seed: 1,
+        threads: 1,
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 2);
@@ -74,6 +76,7 @@ async fn chatting_bots_are_heard_by_everyone() {
         ramp_per_second: 100.0,
         behaviour: Behaviour::Chat,
         seed: 5,
+        threads: 1,
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);

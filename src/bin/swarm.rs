@@ -46,7 +46,7 @@ struct Flags {
     /// Fail if more than this many connections fail, drop, or send undecodable bytes.
     #[arg(long)]
     max_errors: Option<u64>,
-    /// Worker threads of the swarm's runtime (1 keeps it on one core).
+    /// Event-loop threads the bots are shared between (1 keeps the swarm on one core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }
@@ -60,17 +60,13 @@ fn main() -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(flags.ramp > 0.0, "--ramp must be positive");
-    let runtime = if flags.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(flags.threads)
-            .enable_all()
-            .build()
-    }
-    .context("cannot start the runtime")?;
+    anyhow::ensure!(flags.threads > 0, "--threads must be at least 1");
+    // The runtime only waits for the event loops and shows progress; the bots run on the
+    // loops' own threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     let config = SwarmConfig {
         url: flags.url.clone(),
         bots: flags.bots,
@@ -78,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         ramp_per_second: flags.ramp,
         behaviour: flags.behaviour,
         seed: flags.seed,
+        threads: flags.threads,
     };
     let live = std::io::stderr().is_terminal();
     let mut last_snapshots = 0;

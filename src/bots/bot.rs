@@ -1,178 +1,91 @@
-//! One bot: a real client that connects, joins, reads and checks every message, and sends
-//! inputs at the server's tick rate until the run ends. One task plays a bot: the frame being read
-//! is a future kept across the loop and never dropped half-way (fastwebsockets' reads are not
-//! cancel-safe), so reading, answering and sending inputs share the bot's state without a lock,
-//! a channel or a second task.
+//! One bot as a client of the protocol, free of I/O: the messages it sends to join and play,
+//! and what it makes of every frame it receives (each snapshot applied to its replica and
+//! measured: gap, acknowledged input, bytes). The swarm's event loop ([`super::engine`]) moves
+//! the bytes and keeps the time; this module decides and measures.
 
-use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-use bytes::{Bytes, BytesMut};
-use fastwebsockets::{
-    Frame, OpCode, Payload, Role, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
-};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, Chain};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::time::{Instant, MissedTickBehavior};
+use std::time::{Duration, Instant};
 
 use super::behaviour::{Behaviour, Pilot, View};
 use super::stats::{BotTally, SwarmStats};
-use crate::client::{ClientError, close_code, connect_websocket};
+use super::wire::opcode;
+use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::delta::{Kind, player_field, position_units};
 use crate::protocol::{
     Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica,
-    ServerMessage, Tick, decode_server_message, encode_client_message,
+    ServerMessage, Tick, decode_server_message,
 };
-
-/// The reading half of a bot's TCP connection, after whatever bytes the handshake read ahead.
-type Reader = WebSocketRead<Chain<Cursor<Bytes>, OwnedReadHalf>>;
-type Writer = WebSocketWrite<OwnedWriteHalf>;
 
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
 /// delay), reported as the bot's `view_tick`.
 const INTERPOLATION_TICKS: u32 = 2;
 
 /// How long a bot waits for its connection and welcome.
-const JOIN_PATIENCE: Duration = Duration::from_secs(10);
+pub const JOIN_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a bot keeps reading after its close frame, for the server's.
-const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
+pub const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
 /// Inputs remembered for acknowledgement latency (a power of two).
 const SENT_LOG: usize = 256;
 
 /// Everything a bot needs to know to play.
 #[derive(Debug, Clone)]
 pub struct BotPlan {
-    pub url: String,
     pub name: String,
     pub seed: u64,
-    pub behaviour: super::behaviour::Behaviour,
+    pub behaviour: Behaviour,
+    /// When the bot opens its connection.
+    pub start_at: Instant,
     /// When the run ends for everyone.
     pub deadline: Instant,
 }
 
-/// Plays one bot from connection to the end of the run, recording into `stats`.
-pub async fn run_bot(plan: BotPlan, stats: Arc<SwarmStats>) {
-    stats.attempted.fetch_add(1, Ordering::Relaxed);
-    let started = Instant::now();
-    let joined = tokio::time::timeout(JOIN_PATIENCE, connect_and_join(&plan)).await;
-    let (reader, mut writer, me, tick_hz) = match joined {
-        Err(_) => return stats.record_failure("timed out joining"),
-        Ok(Err(reason)) => return stats.record_failure(reason),
-        Ok(Ok(joined)) => joined,
-    };
-    stats.record_connect(started.elapsed());
-    stats.established.fetch_add(1, Ordering::Relaxed);
-    stats.connected.fetch_add(1, Ordering::Relaxed);
-    let joined_at = Instant::now();
-
-    let mut player = Player::new(&plan, me, Arc::clone(&stats));
-    let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz.max(1)));
-    // Welcomes leave the server at its tick; without a random phase every bot would send just
-    // after a tick and wait a whole period, unlike players whose frames are not in step.
-    let phase = period.mul_f64(unit_interval(plan.seed));
-    let mut interval = tokio::time::interval_at(Instant::now() + phase, period);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    // Bots that send inputs notice the end of the run at their first tick past it (within one
-    // period), so that they have one timer to poll on every pass of the loop, not two.
-    let sends_inputs = player.pilot.sends_inputs();
-    let run_over = tokio::time::sleep_until(plan.deadline);
-    tokio::pin!(run_over);
-    let reading = next_frame(reader);
-    tokio::pin!(reading);
-    // In this order: the end of the run, then inputs, which are due at their time whatever is
-    // waiting to be read (a backlog of frames must not starve them).
-    let ended_early = loop {
-        tokio::select! {
-            biased;
-            _ = &mut run_over, if !sends_inputs => break false,
-            due = interval.tick(), if sends_inputs => {
-                if due >= plan.deadline {
-                    break false;
-                }
-                if player.send_input(&mut writer).await.is_err() {
-                    break true;
-                }
-            }
-            (reader, received) = &mut reading => {
-                let Some(received) = player.check_transport(received) else { break true };
-                reading.set(next_frame(reader));
-                match player.receive(received.opcode, &received.payload) {
-                    Heard::Nothing => {}
-                    Heard::Closed => break true,
-                    Heard::Answer(message) => {
-                        if send(&mut writer, &message).await.is_err() {
-                            break true;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    if !ended_early {
-        let _ = writer.write_frame(Frame::close(1000, b"run over")).await;
-        let until = Instant::now() + CLOSE_PATIENCE;
-        read_until_closed(&mut player, reading, next_frame, until).await;
+impl BotPlan {
+    /// The message that joins the game as this bot.
+    pub fn join(&self) -> ClientMessage {
+        ClientMessage::Join(Join {
+            protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
+            name: self.name.clone(),
+            resume_token: None,
+            baseline_tick: None,
+        })
     }
-    player.finish();
-    stats.connected.fetch_sub(1, Ordering::Relaxed);
-    stats
-        .connected_micros
-        .fetch_add(joined_at.elapsed().as_micros() as u64, Ordering::Relaxed);
-}
 
-/// After the bot's own close frame: reads (and measures) what still arrives until the server's
-/// close frame, the end of the connection, or `until`. `next` starts the next read (it is
-/// [`next_frame`], whose future type has no name to write here).
-async fn read_until_closed<F: Future<Output = (Reader, ReadResult)>>(
-    player: &mut Player,
-    mut reading: std::pin::Pin<&mut F>,
-    next: impl Fn(Reader) -> F,
-    until: Instant,
-) {
-    while let Ok((reader, received)) = tokio::time::timeout_at(until, &mut reading).await {
-        let Some(received) = player.check_transport(received) else {
-            return;
-        };
-        reading.set(next(reader));
-        // Answers are no longer due: the bot has said goodbye.
-        if let Heard::Closed = player.receive(received.opcode, &received.payload) {
-            return;
-        }
+    /// When, within the first input period after joining, the bot sends its first input.
+    /// Welcomes leave the server at its tick; without a random phase every bot would send just
+    /// after a tick and wait a whole period, unlike players whose frames are not in step.
+    pub fn first_input_after(&self, period: Duration) -> Duration {
+        period.mul_f64(unit_interval(self.seed))
     }
 }
 
-/// A frame read whole, owning its payload so that the reader can go on to the next one.
-struct Received {
-    opcode: OpCode,
-    payload: BytesMut,
+/// What a message received while joining means.
+#[derive(Debug, PartialEq)]
+pub enum JoinAnswer {
+    Welcome { me: PlayerId, tick_hz: u16 },
+    /// Anything else the server may send first: not an answer yet.
+    NotYet,
 }
 
-type ReadResult = Result<Received, WebSocketError>;
-
-/// Reads the next frame. The reader travels into the future and back out, so that the bot can
-/// keep one read in flight across its loop and start the next when it completes.
-async fn next_frame(mut reader: Reader) -> (Reader, ReadResult) {
-    let received = match reader.read_frame(&mut ignore_obligations).await {
-        Ok(frame) => Ok(Received {
-            opcode: frame.opcode,
-            payload: match frame.payload {
-                Payload::Bytes(bytes) => bytes,
-                borrowed => BytesMut::from(&borrowed[..]),
-            },
+/// Reads a binary message received while joining: the welcome, a refusal (the reason), or
+/// something to skip.
+pub fn read_join_answer(payload: &[u8]) -> Result<JoinAnswer, String> {
+    match decode_server_message(payload) {
+        Ok(ServerMessage::Welcome(welcome)) => Ok(JoinAnswer::Welcome {
+            me: welcome.player_id,
+            tick_hz: welcome.tick_hz,
         }),
-        Err(error) => Err(error),
-    };
-    (reader, received)
+        Ok(ServerMessage::Error(error)) => Err(format!("refused: {}", error.message)),
+        Ok(_) => Ok(JoinAnswer::NotYet),
+        Err(error) => Err(format!("undecodable message while joining: {error}")),
+    }
 }
 
 /// What a frame asks of the bot.
-enum Heard {
+#[derive(Debug)]
+pub enum Heard {
     Nothing,
     /// Send this back: a pong, or a resync after a snapshot the bot could not apply.
     Answer(ClientMessage),
@@ -181,7 +94,7 @@ enum Heard {
 }
 
 /// A joined bot: what it holds of the world, what it has sent, and what it has measured.
-struct Player {
+pub struct Player {
     me: PlayerId,
     replica: Replica,
     pilot: Pilot,
@@ -206,7 +119,7 @@ struct Player {
 }
 
 impl Player {
-    fn new(plan: &BotPlan, me: PlayerId, stats: Arc<SwarmStats>) -> Player {
+    pub fn new(plan: &BotPlan, me: PlayerId, stats: Arc<SwarmStats>) -> Player {
         Player {
             me,
             replica: Replica::new(),
@@ -225,33 +138,32 @@ impl Player {
         }
     }
 
-    /// The frame, or `None` when the connection failed (a drop, if the run was not over).
-    fn check_transport(&self, received: ReadResult) -> Option<Received> {
-        match received {
-            Ok(received) => Some(received),
-            Err(error) => {
-                if Instant::now() < self.deadline {
-                    self.stats.record_drop(format!("transport: {error}"));
-                }
-                None
-            }
+    /// Whether the bot sends inputs (an idle bot only reads).
+    pub fn sends_inputs(&self) -> bool {
+        self.pilot.sends_inputs()
+    }
+
+    /// The connection failed at `now`: a drop, if the run was not over.
+    pub fn lost(&self, reason: impl Into<String>, now: Instant) {
+        if now < self.deadline {
+            self.stats.record_drop(reason);
         }
     }
 
-    /// Counts and checks one frame; applies it if it is a snapshot.
-    fn receive(&mut self, opcode: OpCode, payload: &[u8]) -> Heard {
-        let now = Instant::now();
+    /// Counts and checks one whole message (its WebSocket opcode and payload) that arrived at
+    /// `now`; applies it if it is a snapshot.
+    pub fn receive(&mut self, opcode: u8, payload: &[u8], now: Instant) -> Heard {
         self.tally.counts.bytes_received += payload.len() as u64;
         match opcode {
-            OpCode::Binary => {}
-            OpCode::Close => {
+            opcode::BINARY => {}
+            opcode::CLOSE => {
                 if now < self.deadline {
                     let reason = format!("closed by server ({})", close_code(payload));
                     self.stats.record_drop(reason);
                 }
                 return Heard::Closed;
             }
-            OpCode::Text => {
+            opcode::TEXT => {
                 self.tally.counts.decode_errors += 1;
                 return Heard::Nothing;
             }
@@ -316,12 +228,12 @@ impl Player {
         Heard::Nothing
     }
 
-    /// Decides and sends the next input, and a chat line when one is due.
-    async fn send_input(&mut self, writer: &mut Writer) -> Result<(), ()> {
+    /// Decides the next input, sent at `now`, and a chat line when one is due.
+    pub fn next_messages(&mut self, now: Instant) -> (ClientMessage, Option<ClientMessage>) {
         self.seq += 1;
         let seq = self.seq;
         let controls = self.pilot.next_controls(&self.view);
-        self.sent[seq as usize % SENT_LOG] = (seq, Some(Instant::now()));
+        self.sent[seq as usize % SENT_LOG] = (seq, Some(now));
         let input = ClientMessage::Input(PlayerInput {
             seq,
             buttons: controls.buttons,
@@ -329,21 +241,19 @@ impl Player {
             ack_tick: self.view.tick,
             view_tick: Tick(self.view.tick.0.wrapping_sub(INTERPOLATION_TICKS)),
         });
-        send(writer, &input).await?;
         self.tally.counts.inputs_sent += 1;
-        if let Some(text) = self.pilot.chat_line() {
-            let chat = ClientMessage::Chat(Chat {
+        let chat = self.pilot.chat_line().map(|text| {
+            self.tally.counts.chat_sent += 1;
+            ClientMessage::Chat(Chat {
                 request_id: seq,
                 text: text.to_owned(),
-            });
-            send(writer, &chat).await?;
-            self.tally.counts.chat_sent += 1;
-        }
-        Ok(())
+            })
+        });
+        (input, chat)
     }
 
     /// Counts the ticks the bot's snapshots spanned, and hands over its tally.
-    fn finish(&mut self) {
+    pub fn finish(&mut self) {
         if let Some(first) = self.first_tick {
             let spanned = self.last_tick.since(first).max(0) as u64 + 1;
             self.stats
@@ -351,76 +261,6 @@ impl Player {
                 .fetch_add(spanned, Ordering::Relaxed);
         }
         self.tally.hand_over();
-    }
-}
-
-type Joined = (Reader, Writer, PlayerId, u16);
-
-async fn connect_and_join(plan: &BotPlan) -> Result<Joined, String> {
-    let ws = connect_websocket(&plan.url)
-        .await
-        .map_err(|e| failure_reason(&e))?;
-    let (mut reader, mut writer) = split_tcp(ws)?;
-    let join = ClientMessage::Join(Join {
-        protocol_version: PROTOCOL_VERSION,
-        request_id: 1,
-        name: plan.name.clone(),
-        resume_token: None,
-        baseline_tick: None,
-    });
-    send(&mut writer, &join)
-        .await
-        .map_err(|_| "connection lost while joining".to_owned())?;
-    loop {
-        let frame = reader
-            .read_frame(&mut ignore_obligations)
-            .await
-            .map_err(|e| format!("websocket error while joining: {e}"))?;
-        match frame.opcode {
-            OpCode::Binary => match decode_server_message(&frame.payload) {
-                Ok(ServerMessage::Welcome(welcome)) => {
-                    let (id, hz) = (welcome.player_id, welcome.tick_hz);
-                    return Ok((reader, writer, id, hz));
-                }
-                Ok(ServerMessage::Error(error)) => {
-                    return Err(format!("refused: {}", error.message));
-                }
-                Ok(_) => continue,
-                Err(error) => return Err(format!("undecodable message while joining: {error}")),
-            },
-            OpCode::Close => {
-                return Err(format!(
-                    "closed while joining ({})",
-                    close_code(&frame.payload)
-                ));
-            }
-            _ => continue,
-        }
-    }
-}
-
-/// Takes the TCP stream back from hyper after the handshake and splits it into owned halves: the
-/// same bytes on the same socket, without the upgraded connection's boxed stream and the lock
-/// of a generic split on every read and write.
-fn split_tcp(ws: WebSocket<TokioIo<Upgraded>>) -> Result<(Reader, Writer), String> {
-    let upgraded = ws.into_inner().into_inner();
-    let parts = upgraded
-        .downcast::<TokioIo<TcpStream>>()
-        .map_err(|_| "handshake: upgraded connection is not plain TCP".to_owned())?;
-    let (read, write) = parts.io.into_inner().into_split();
-    let read = Cursor::new(parts.read_buf).chain(read);
-    Ok(fastwebsockets::after_handshake_split(
-        read,
-        write,
-        Role::Client,
-    ))
-}
-
-fn failure_reason(error: &ClientError) -> String {
-    match error {
-        ClientError::Connect(io) => format!("connect: {}", io.kind()),
-        ClientError::WebSocket(ws) => format!("handshake: {ws}"),
-        other => other.to_string(),
     }
 }
 
@@ -441,20 +281,6 @@ fn nearest_other(
         }
     }
     best.map(|(_, at)| at)
-}
-
-async fn send(writer: &mut Writer, message: &ClientMessage) -> Result<(), ()> {
-    let bytes = encode_client_message(message).map_err(|_| ())?;
-    writer
-        .write_frame(Frame::binary(Payload::Owned(bytes)))
-        .await
-        .map_err(|_| ())
-}
-
-/// Bots do not answer pings or echo closes from the reading half; the server needs neither
-/// (its heartbeat is in the protocol, and it drains after its own close).
-async fn ignore_obligations(_: Frame<'_>) -> Result<(), std::convert::Infallible> {
-    Ok(())
 }
 
 /// A number in [0, 1) derived from `seed` (splitmix64's finaliser).

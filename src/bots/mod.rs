@@ -1,17 +1,21 @@
 //! The bot swarm's library: hundreds to thousands of real protocol clients that play against a
-//! server over real WebSockets ([`bot`]), following a [`behaviour`], while [`stats`] gathers
-//! what they measured into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
+//! server over real WebSockets ([`bot`]), following a [`behaviour`], driven by event loops that
+//! each run many bots on one thread ([`engine`] over [`wire`]), while [`stats`] gathers what
+//! they measured into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
 //! integration tests drive it directly.
 
 pub mod behaviour;
 pub mod bot;
+pub mod engine;
 pub mod report;
 pub mod stats;
+pub mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 pub use behaviour::Behaviour;
 pub use report::Report;
@@ -28,6 +32,8 @@ pub struct SwarmConfig {
     pub ramp_per_second: f64,
     pub behaviour: Behaviour,
     pub seed: u64,
+    /// Event-loop threads the bots are shared between (1 keeps the swarm on one core).
+    pub threads: usize,
 }
 
 /// Runs the swarm to its end and reports. `on_progress` is called about once a second with the
@@ -40,36 +46,76 @@ pub async fn run_swarm(
     let cpu_before = cpu_time();
     let started = Instant::now();
     let deadline = started + config.duration;
-    let mut bots = tokio::task::JoinSet::new();
-    let spacing = Duration::from_secs_f64(1.0 / config.ramp_per_second.max(0.001));
-    for index in 0..config.bots {
-        let plan = bot::BotPlan {
-            url: config.url.clone(),
-            name: format!("bot{index}"),
-            seed: config.seed.wrapping_add(u64::from(index)),
-            behaviour: config.behaviour,
-            deadline,
-        };
-        let start_at = started + spacing.mul_f64(f64::from(index));
-        if start_at >= deadline {
-            break;
+    let plans = plan_bots(config, started, deadline);
+    let mut loops = tokio::task::JoinSet::new();
+    match resolve(&config.url) {
+        Ok(target) => {
+            let threads = config.threads.clamp(1, plans.len().max(1));
+            for share in deal(plans, threads) {
+                let (target, stats) = (target.clone(), Arc::clone(&stats));
+                loops.spawn_blocking(move || engine::run(&target, share, &stats));
+            }
         }
-        let stats = Arc::clone(&stats);
-        bots.spawn(async move {
-            tokio::time::sleep_until(start_at).await;
-            bot::run_bot(plan, stats).await;
-        });
+        Err(reason) => {
+            for _ in &plans {
+                stats.attempted.fetch_add(1, Ordering::Relaxed);
+                stats.record_failure(reason.clone());
+            }
+        }
     }
     let mut progress = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            next = bots.join_next() => if next.is_none() { break },
+            next = loops.join_next() => match next {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(error))) => stats.record_failure(format!("event loop: {error}")),
+                Some(Err(error)) => stats.record_failure(format!("event loop: {error}")),
+            },
             _ = progress.tick() => on_progress(&stats, started.elapsed()),
         }
     }
     let wall = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
     Report::new(config, &stats, wall, cpu)
+}
+
+/// Every bot's plan: its name, seed and start time on the ramp (none starts after the end).
+fn plan_bots(config: &SwarmConfig, started: Instant, deadline: Instant) -> Vec<bot::BotPlan> {
+    let spacing = Duration::from_secs_f64(1.0 / config.ramp_per_second.max(0.001));
+    (0..config.bots)
+        .map(|index| bot::BotPlan {
+            name: format!("bot{index}"),
+            seed: config.seed.wrapping_add(u64::from(index)),
+            behaviour: config.behaviour,
+            start_at: started + spacing.mul_f64(f64::from(index)),
+            deadline,
+        })
+        .take_while(|plan| plan.start_at < deadline)
+        .collect()
+}
+
+/// Deals the plans out to `threads` event loops in turn, so that each ramps at the same pace.
+fn deal(plans: Vec<bot::BotPlan>, threads: usize) -> Vec<Vec<bot::BotPlan>> {
+    let mut shares: Vec<Vec<bot::BotPlan>> = (0..threads).map(|_| Vec::new()).collect();
+    for (index, plan) in plans.into_iter().enumerate() {
+        shares[index % threads].push(plan);
+    }
+    shares
+}
+
+/// The server's address and the upgrade request's Host and path, from a `ws://` URL.
+fn resolve(url: &str) -> Result<engine::Target, String> {
+    let (authority, path) = crate::client::split_ws_url(url).map_err(|e| e.to_string())?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .map_err(|e| format!("connect: cannot resolve {authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("connect: {authority} has no address"))?;
+    Ok(engine::Target {
+        addr,
+        authority: authority.to_owned(),
+        path: path.to_owned(),
+    })
 }
 
 /// CPU time (user + system) this process has used so far.

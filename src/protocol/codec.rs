@@ -111,6 +111,18 @@ pub fn encode_client_message(message: &ClientMessage) -> Result<Vec<u8>, EncodeE
     encode_to_vec(message, CLIENT_CONFIG)
 }
 
+/// Encodes into `buffer` (cleared first), so a caller on a hot path (the swarm's bots) can
+/// reuse its allocation.
+pub fn encode_client_message_into(
+    message: &ClientMessage,
+    buffer: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    buffer.clear();
+    bincode::serde::encode_into_std_write(message, buffer, CLIENT_CONFIG)
+        .map(|_| ())
+        .map_err(|e| EncodeError(e.to_string()))
+}
+
 pub fn encode_server_message(message: &ServerMessage) -> Result<Vec<u8>, EncodeError> {
     let mut buffer = Vec::new();
     encode_server_message_into(message, &mut buffer)?;
