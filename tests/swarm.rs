@@ -86,3 +86,56 @@ async fn chatting_bots_are_heard_by_everyone() {
     assert_eq!(report.chat_received, 100);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_dropped_by_the_server_are_counted_by_close_code() {
+    let server = start_server(&[]).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 5,
+        duration: Duration::from_secs(6),
+        ramp_per_second: 100.0,
+        behaviour: Behaviour::Wander,
+        seed: 2,
+        threads: 1,
+    };
+    let swarm = tokio::spawn(async move { run_swarm(&config, |_, _| {}).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A graceful shutdown closes every connection with 1001 (going away), before the run ends.
+    server.stop().await;
+    let report = swarm.await.unwrap();
+    assert_eq!(report.bots_established, 5, "{:?}", report.failed);
+    assert_eq!(
+        report.dropped.get("closed by server (1001)"),
+        Some(&5),
+        "{:?}",
+        report.dropped
+    );
+    assert_eq!(report.errors, 5);
+}
+
+#[tokio::test]
+async fn bots_that_cannot_connect_fail_with_the_reason() {
+    // A port nothing listens on any more.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let config = SwarmConfig {
+        url: format!("ws://{addr}/ws"),
+        bots: 3,
+        duration: Duration::from_secs(1),
+        ramp_per_second: 100.0,
+        behaviour: Behaviour::Wander,
+        seed: 1,
+        threads: 2,
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    assert_eq!(report.bots_established, 0);
+    assert_eq!(report.errors, 3);
+    assert_eq!(
+        report.failed.get("connect: connection refused"),
+        Some(&3),
+        "{:?}",
+        report.failed
+    );
+}

@@ -64,7 +64,10 @@ impl BotPlan {
 /// What a message received while joining means.
 #[derive(Debug, PartialEq)]
 pub enum JoinAnswer {
-    Welcome { me: PlayerId, tick_hz: u16 },
+    Welcome {
+        me: PlayerId,
+        tick_hz: u16,
+    },
     /// Anything else the server may send first: not an answer yet.
     NotYet,
 }

@@ -56,7 +56,9 @@ enum Phase {
     Waiting,
     Connecting,
     /// The upgrade request is sent; waiting for its answer.
-    Upgrading { key: String },
+    Upgrading {
+        key: String,
+    },
     /// The join is sent; waiting for the welcome.
     Joining,
     Playing {
@@ -241,7 +243,11 @@ impl Engine {
             Err(error) => return self.fail(index, format!("connect: {}", error.kind())),
         };
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(error) = self.poll.registry().register(&mut stream, Token(index), interest) {
+        if let Err(error) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(index), interest)
+        {
             return self.fail(index, format!("connect: {}", error.kind()));
         }
         connection.stream = Some(stream);
@@ -331,7 +337,9 @@ impl Engine {
             if connection.ended {
                 return Readiness::Open;
             }
-            connection.leftover.extend_from_slice(&scratch[taken..filled]);
+            connection
+                .leftover
+                .extend_from_slice(&scratch[taken..filled]);
             if let Some(reason) = ended {
                 return Readiness::Ended(reason);
             }

@@ -252,7 +252,10 @@ mod tests {
     fn frames_in_are_found_where_they_lie() {
         let mut buffer = vec![0x82, 3, 1, 2, 3, 0x88, 2, 0x03, 0xE8];
         let first = read_frame(&buffer).unwrap().unwrap();
-        assert_eq!((first.fin, first.opcode, first.payload.clone()), (true, 2, 2..5));
+        assert_eq!(
+            (first.fin, first.opcode, first.payload.clone()),
+            (true, 2, 2..5)
+        );
         let second = read_frame(&buffer[first.end()..]).unwrap().unwrap();
         assert_eq!((second.opcode, second.payload), (opcode::CLOSE, 2..4));
         buffer.truncate(4);

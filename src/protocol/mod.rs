@@ -11,7 +11,8 @@ pub mod replica;
 pub use codec::{
     DecodeError, EncodeError, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES,
     decode_client_message, decode_server_message, decode_server_message_with,
-    encode_client_message, encode_client_message_into, encode_server_message, encode_server_message_into,
+    encode_client_message, encode_client_message_into, encode_server_message,
+    encode_server_message_into,
 };
 pub use messages::*;
 pub use name::{ChatError, MAX_NAME_CHARS, NameError, validate_chat, validate_name};
