@@ -19,7 +19,8 @@
 //! - [`game`]: the world and its rules (pure, steppable, seeded), per-client replication, and
 //!   the fixed-tick driver.
 //! - [`net`]: HTTP (files, health, upgrade), connection tasks, the session registry.
-//! - [`bots`]: the bot swarm (real clients that play and measure), behind `bin/swarm`.
+//! - [`bots`]: the bot swarm (real clients that play and measure, many per event-loop thread),
+//!   behind `bin/swarm`.
 //! - [`client`]: a Rust client of the protocol (tests, bots).
 //! - [`config`]: flags and environment variables.
 
