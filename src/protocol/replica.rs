@@ -130,9 +130,12 @@ impl Records {
             .extend(entity.fields[..used].iter().map(|&field| field as u32));
     }
 
-    /// Copies whole records (a word range found by [`Records::skip_while`]).
+    /// Copies whole records (a word range found by [`Records::skip_while`]). Most ranges of a
+    /// merge are empty: those skip the call to `memmove`.
     fn extend_from(&mut self, other: &Records, words: Range<usize>) {
-        self.words.extend_from_slice(&other.words[words]);
+        if !words.is_empty() {
+            self.words.extend_from_slice(&other.words[words]);
+        }
     }
 
     fn record_at(&self, at: usize) -> Record<'_> {
