@@ -618,6 +618,7 @@ pub struct Entry {
 }
 
 /// Reads one entry; `previous` as in [`write_entry`].
+#[inline]
 pub fn read_entry(
     reader: &mut Reader<'_>,
     previous: Option<&Entity>,
@@ -662,6 +663,7 @@ pub fn read_entry(
     })
 }
 
+#[inline]
 fn read_full_fields(
     reader: &mut Reader<'_>,
     entity: &mut Entity,
@@ -698,6 +700,7 @@ fn read_full_fields(
     Ok(())
 }
 
+#[inline]
 fn read_player_changes(
     reader: &mut Reader<'_>,
     mask: u8,
@@ -722,6 +725,7 @@ fn read_player_changes(
 }
 
 /// Applies an update entry (from [`read_entry`]) to the entity it names.
+#[inline]
 pub fn apply_update(target: &mut Entity, entry: &Entry) -> Result<(), DeltaError> {
     use player_field::*;
     let changes = &entry.entity.fields;
