@@ -70,7 +70,7 @@ fn main() {
             let state = replica.apply(&frame[1..]).unwrap();
             if seq > 300 {
                 applying += started.elapsed();
-                held += state.entities.len();
+                held += state.entity_count();
                 frames += 1;
                 account(&frame, &mut bytes);
             }

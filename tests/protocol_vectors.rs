@@ -438,7 +438,7 @@ fn state_json(state: &ReplicaState) -> Value {
         "server_tick_us": state.server_tick_us,
         "own": own,
         "scoreboard": state.scoreboard.iter().map(|(id, score)| json!([id.0, score])).collect::<Vec<_>>(),
-        "entities": state.entities.iter().map(|(cell, e)| json!([cell, e.kind_bits, e.id, e.fields])).collect::<Vec<_>>(),
+        "entities": state.entities().map(|(cell, e)| json!([cell, e.kind_bits, e.id, e.fields])).collect::<Vec<_>>(),
     })
 }
 

@@ -229,7 +229,8 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
             match replica.apply(&frame[1..]) {
                 Ok(state) => {
                     prop_assert_eq!(state.tick, tick);
-                    prop_assert_eq!(&state.entities, &expected[&tick.0], "tick {}", tick.0);
+                    let held: Vec<(u32, Entity)> = state.entities().collect();
+                    prop_assert_eq!(&held, &expected[&tick.0], "tick {}", tick.0);
                     prop_assert_eq!(state.arena, arenas[&tick.0], "tick {}", tick.0);
                     acked.push(tick);
                 }

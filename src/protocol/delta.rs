@@ -498,6 +498,7 @@ impl<'a> Reader<'a> {
         self.at >= self.bytes.len()
     }
 
+    #[inline]
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DeltaError> {
         let byte = *self.bytes.get(self.at).ok_or(DeltaError::Truncated(what))?;
         self.at += 1;
@@ -519,7 +520,21 @@ impl<'a> Reader<'a> {
     }
 
     /// A LEB128 varint of at most 64 bits.
+    #[inline]
     pub fn varint(&mut self, what: &'static str) -> Result<u64, DeltaError> {
+        // Most varints of a frame are one byte (counts, id gaps, position deltas): read those
+        // without the loop, which stays out of line.
+        if let Some(&byte) = self.bytes.get(self.at)
+            && byte & 0x80 == 0
+        {
+            self.at += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_long(what)
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self, what: &'static str) -> Result<u64, DeltaError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8(what)?;
@@ -531,16 +546,19 @@ impl<'a> Reader<'a> {
         Err(DeltaError::Malformed("varint longer than 10 bytes"))
     }
 
+    #[inline]
     pub fn varint_u32(&mut self, what: &'static str) -> Result<u32, DeltaError> {
         u32::try_from(self.varint(what)?).map_err(|_| DeltaError::Malformed("value above u32"))
     }
 
+    #[inline]
     pub fn signed(&mut self, what: &'static str) -> Result<i64, DeltaError> {
         let raw = self.varint(what)?;
         Ok((raw >> 1) as i64 ^ -((raw & 1) as i64))
     }
 
     /// A signed value that must fit an `i32` (positions, velocities).
+    #[inline]
     pub fn signed_i32(&mut self, what: &'static str) -> Result<i32, DeltaError> {
         i32::try_from(self.signed(what)?).map_err(|_| DeltaError::Malformed("value beyond i32"))
     }
@@ -600,6 +618,7 @@ pub struct Entry {
 }
 
 /// Reads one entry; `previous` as in [`write_entry`].
+#[inline]
 pub fn read_entry(
     reader: &mut Reader<'_>,
     previous: Option<&Entity>,
@@ -644,6 +663,7 @@ pub fn read_entry(
     })
 }
 
+#[inline]
 fn read_full_fields(
     reader: &mut Reader<'_>,
     entity: &mut Entity,
@@ -680,6 +700,7 @@ fn read_full_fields(
     Ok(())
 }
 
+#[inline]
 fn read_player_changes(
     reader: &mut Reader<'_>,
     mask: u8,
@@ -704,6 +725,7 @@ fn read_player_changes(
 }
 
 /// Applies an update entry (from [`read_entry`]) to the entity it names.
+#[inline]
 pub fn apply_update(target: &mut Entity, entry: &Entry) -> Result<(), DeltaError> {
     use player_field::*;
     let changes = &entry.entity.fields;

@@ -3,6 +3,11 @@
 //! frame to its baseline, and the checksum test that makes a mismatch impossible to miss.
 //! Used by the bots, the test client and the codec's property tests; the browser has the
 //! same algorithm in `web-client/replica.js`.
+//!
+//! A state keeps its entities packed as words (see [`Records`]): a bot of the swarm applies
+//! every frame to a baseline a thousand other replicas have pushed out of the near caches,
+//! into a ring slot last written 64 frames ago, so what a frame costs is mostly the bytes
+//! read and written. An orb takes 16 bytes that way, not the 36 of a `(cell, Entity)`.
 
 use super::delta::{
     BASELINE_RING, CELL_GRID, CellRect, DeltaError, Entity, FrameHeader, Kind, Op, OwnState,
@@ -10,6 +15,7 @@ use super::delta::{
     read_header, read_own,
 };
 use super::messages::{BoltState, OrbState, PlayerId, PlayerState, Snapshot, Tagged, Tick};
+use std::ops::Range;
 
 /// Most tags one frame may list (a bound for hostile input; the server sends far fewer).
 const MAX_TAGS: u32 = 4096;
@@ -20,8 +26,8 @@ pub struct ReplicaState {
     pub tick: Tick,
     /// The cells the client holds (everything outside is unknown to it).
     pub view: CellRect,
-    /// `(cell, entity)`, sorted by cell then [`Entity::key`].
-    pub entities: Vec<(u32, Entity)>,
+    /// The entities held, sorted by cell then [`Entity::key`]; see [`ReplicaState::entities`].
+    records: Records,
     pub own: Option<OwnState>,
     /// The top players, best first.
     pub scoreboard: Vec<(PlayerId, u32)>,
@@ -39,16 +45,126 @@ pub struct ReplicaState {
 impl ReplicaState {
     /// The checksum of everything held, computed afresh (see [`FrameHeader::checksum`]).
     pub fn checksum(&self) -> u32 {
-        self.entities
-            .iter()
+        self.entities()
             .fold(0u32, |sum, (_, entity)| sum.wrapping_add(entity.hash()))
     }
 
-    pub fn entities_of(&self, kind: Kind) -> impl Iterator<Item = &Entity> {
-        self.entities
+    /// `(cell, entity)`, sorted by cell then [`Entity::key`].
+    pub fn entities(&self) -> impl Iterator<Item = (u32, Entity)> {
+        self.records.iter().map(|record| record.unpack())
+    }
+
+    pub fn entity_count(&self) -> usize {
+        self.records.iter().count()
+    }
+
+    pub fn entities_of(&self, kind: Kind) -> impl Iterator<Item = Entity> {
+        self.records
             .iter()
-            .map(|(_, entity)| entity)
-            .filter(move |entity| entity.kind_bits == kind as u8)
+            .filter(move |record| record.kind_bits() == kind as u8)
+            .map(|record| record.unpack().1)
+    }
+}
+
+/// Entities packed as `u32` words, one record each: the cell and kind (`cell << 8 | kind`),
+/// the id, then the fields the kind uses (the others are always zero: the decoder never sets
+/// them). Records are variable in length, so they are walked from the start.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Records {
+    words: Vec<u32>,
+}
+
+/// The fields each kind uses, by kind bits: a player's 5, an orb's 2, a bolt's 6.
+const FIELDS_USED: [usize; 3] = [5, 2, 6];
+
+/// One record, borrowed from [`Records`].
+#[derive(Debug, Clone, Copy)]
+struct Record<'a> {
+    words: &'a [u32],
+}
+
+impl Record<'_> {
+    fn cell(self) -> u32 {
+        self.words[0] >> 8
+    }
+
+    fn kind_bits(self) -> u8 {
+        self.words[0] as u8
+    }
+
+    /// The entity's [`Entity::key`], read without unpacking it.
+    fn key(self) -> u64 {
+        u64::from(self.kind_bits()) << 32 | u64::from(self.words[1])
+    }
+
+    fn unpack(self) -> (u32, Entity) {
+        let mut fields = [0; 6];
+        for (field, &word) in fields.iter_mut().zip(&self.words[2..]) {
+            *field = word as i32;
+        }
+        let entity = Entity {
+            kind_bits: self.kind_bits(),
+            id: self.words[1],
+            fields,
+        };
+        (self.cell(), entity)
+    }
+}
+
+/// The length in words of the record whose first word is `head`.
+fn record_len(head: u32) -> usize {
+    2 + FIELDS_USED[(head & 0xff) as usize]
+}
+
+impl Records {
+    fn clear(&mut self) {
+        self.words.clear();
+    }
+
+    fn push(&mut self, cell: u32, entity: &Entity) {
+        let used = FIELDS_USED[usize::from(entity.kind_bits)];
+        debug_assert!(entity.fields[used..].iter().all(|&field| field == 0));
+        self.words.push(cell << 8 | u32::from(entity.kind_bits));
+        self.words.push(entity.id);
+        self.words
+            .extend(entity.fields[..used].iter().map(|&field| field as u32));
+    }
+
+    /// Copies whole records (a word range found by [`Records::skip_while`]). Most ranges of a
+    /// merge are empty: those skip the call to `memmove`.
+    fn extend_from(&mut self, other: &Records, words: Range<usize>) {
+        if !words.is_empty() {
+            self.words.extend_from_slice(&other.words[words]);
+        }
+    }
+
+    fn record_at(&self, at: usize) -> Record<'_> {
+        Record {
+            words: &self.words[at..at + record_len(self.words[at])],
+        }
+    }
+
+    /// The word index of the first record from `at` on (up to `end`) that fails `pred`.
+    fn skip_while(&self, mut at: usize, end: usize, pred: impl Fn(Record<'_>) -> bool) -> usize {
+        while at < end {
+            let record = self.record_at(at);
+            if !pred(record) {
+                break;
+            }
+            at += record.words.len();
+        }
+        at
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Record<'_>> {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < self.words.len()).then(|| {
+                let record = self.record_at(at);
+                at += record.words.len();
+                record
+            })
+        })
     }
 }
 
@@ -214,7 +330,7 @@ impl Replica {
         snapshot.bolts.extend(
             state
                 .entities_of(Kind::Bolt)
-                .map(|bolt| bolt_at(bolt, state.tick, tick_hz)),
+                .map(|bolt| bolt_at(&bolt, state.tick, tick_hz)),
         );
         Some(snapshot)
     }
@@ -302,8 +418,8 @@ fn build_state(
             });
         }
     }
-    next.entities.clear();
-    next.sum = apply_cells(reader, header, base, &mut next.entities)?;
+    next.records.clear();
+    next.sum = apply_cells(reader, header, base, &mut next.records)?;
     if !reader.is_empty() {
         return Err(DeltaError::Malformed("bytes after the last cell"));
     }
@@ -317,29 +433,33 @@ fn apply_cells(
     reader: &mut Reader<'_>,
     header: &FrameHeader,
     base: &ReplicaState,
-    out: &mut Vec<(u32, Entity)>,
+    out: &mut Records,
 ) -> Result<u32, DeltaError> {
     let view = header.view;
     let kept = |cell: u32| CELL_GRID.contains(&view, cell);
-    let old = &base.entities;
+    let old = &base.records;
+    let end = old.words.len();
     let mut sum = if base.held { base.sum } else { 0 };
     // Entities of cells the frame does not list are carried over: all of them when the view
     // did not move (one copy of the run), else those still in view.
     let same_view = base.held && base.view == view;
-    let carry = |run: &[(u32, Entity)], out: &mut Vec<(u32, Entity)>, sum: &mut u32| {
+    let carry = |run: Range<usize>, out: &mut Records, sum: &mut u32| {
         if same_view {
-            out.extend_from_slice(run);
+            out.extend_from(old, run);
             return;
         }
-        for &(cell, entity) in run {
-            if kept(cell) {
-                out.push((cell, entity));
+        let mut at = run.start;
+        while at < run.end {
+            let record = old.record_at(at);
+            if kept(record.cell()) {
+                out.extend_from(old, at..at + record.words.len());
             } else {
-                *sum = sum.wrapping_sub(entity.hash());
+                *sum = sum.wrapping_sub(record.unpack().1.hash());
             }
+            at += record.words.len();
         }
     };
-    out.reserve(old.len());
+    out.words.reserve(end);
     let mut at = 0;
     let cells = reader.varint_u32("cell count")?;
     let mut previous_cell: Option<u32> = None;
@@ -355,27 +475,19 @@ fn apply_cells(
         // Linear walks, not binary searches: the runs are copied anyway, and a walk reads the
         // baseline in order where a search jumps about it (a miss per probe when a thousand
         // replicas share the caches).
-        let start = at + run_length(&old[at..], |c| c < cell);
-        carry(&old[at..start], out, &mut sum);
-        at = start + run_length(&old[start..], |c| c == cell);
+        let start = old.skip_while(at, end, |record| record.cell() < cell);
+        carry(at..start, out, &mut sum);
+        at = old.skip_while(start, end, |record| record.cell() == cell);
         // A cell the baseline did not hold starts empty.
         let held = if base.held_cell(cell) {
-            &old[start..at]
+            start..at
         } else {
-            &[][..]
+            at..at
         };
-        merge_cell(reader, header.tick, cell, held, out, &mut sum)?;
+        merge_cell(reader, header.tick, cell, (old, held), out, &mut sum)?;
     }
-    carry(&old[at..], out, &mut sum);
+    carry(at..end, out, &mut sum);
     Ok(sum)
-}
-
-/// How many entities at the start of `entities` lie in cells that satisfy `pred`.
-fn run_length(entities: &[(u32, Entity)], pred: impl Fn(u32) -> bool) -> usize {
-    entities
-        .iter()
-        .position(|&(cell, _)| !pred(cell))
-        .unwrap_or(entities.len())
 }
 
 impl ReplicaState {
@@ -384,21 +496,21 @@ impl ReplicaState {
     }
 }
 
-/// Applies one cell's entries (sorted by key) to its old entities (sorted by key), keeping
-/// `sum` the checksum of what is held.
+/// Applies one cell's entries (sorted by key) to its old entities (sorted by key: a word range
+/// of the baseline's records), keeping `sum` the checksum of what is held.
 fn merge_cell(
     reader: &mut Reader<'_>,
     tick: Tick,
     cell: u32,
-    old: &[(u32, Entity)],
-    out: &mut Vec<(u32, Entity)>,
+    (old, range): (&Records, Range<usize>),
+    out: &mut Records,
     sum: &mut u32,
 ) -> Result<(), DeltaError> {
     let entries = reader.varint_u32("entry count")?;
     if entries == 0 {
         return Err(DeltaError::Malformed("a cell with no entries"));
     }
-    let mut at = 0;
+    let mut at = range.start;
     let mut previous: Option<Entity> = None;
     for _ in 0..entries {
         let entry = read_entry(reader, previous.as_ref(), tick)?;
@@ -407,18 +519,21 @@ fn merge_cell(
             return Err(DeltaError::Malformed("entries out of order"));
         }
         previous = Some(entry.entity);
-        while at < old.len() && old[at].1.key() < key {
-            out.push(old[at]);
-            at += 1;
-        }
-        let existing = (at < old.len() && old[at].1.key() == key).then(|| old[at].1);
-        if let Some(gone) = existing {
+        let before = old.skip_while(at, range.end, |record| record.key() < key);
+        out.extend_from(old, at..before);
+        at = before;
+        let existing = (at < range.end)
+            .then(|| old.record_at(at))
+            .filter(|record| record.key() == key);
+        let existing = existing.map(|record| {
+            at += record.words.len();
+            let (_, gone) = record.unpack();
             *sum = sum.wrapping_sub(gone.hash());
-            at += 1;
-        }
+            gone
+        });
         let mut add = |entity: Entity| {
             *sum = sum.wrapping_add(entity.hash());
-            out.push((cell, entity));
+            out.push(cell, &entity);
         };
         match (entry.op, existing) {
             (Op::Remove, Some(_)) => {}
@@ -434,6 +549,6 @@ fn merge_cell(
             }
         }
     }
-    out.extend_from_slice(&old[at..]);
+    out.extend_from(old, at..range.end);
     Ok(())
 }
