@@ -124,13 +124,8 @@ const SWARM_TICKS: usize = 300;
 /// Every player's frame for each of [`SWARM_TICKS`] ticks of a game in a grown arena: the first
 /// full, the others against the tick before.
 fn swarm_frames() -> Vec<Vec<Vec<u8>>> {
-    use skirmish::game::arena::ArenaRule;
     let mut config = WorldConfig::new(30, 9);
-    config.arena = ArenaRule::PerPlayer {
-        min_width: 3000.0,
-        min_height: 2000.0,
-        area_per_player: skirmish::config::DEFAULT_AREA_PER_PLAYER as f32,
-    };
+    config.arena = skirmish::config::default_arena_rule();
     let mut world = World::new(&config);
     for id in 1..=SNAPSHOT_PLAYERS {
         world.add_player(PlayerId(id));

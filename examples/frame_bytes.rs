@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use skirmish::bots::behaviour::{Behaviour, Pilot, View};
-use skirmish::game::arena::ArenaRule;
 use skirmish::game::replication::Replicator;
 use skirmish::game::{World, WorldConfig};
 use skirmish::protocol::delta::{
@@ -20,11 +19,7 @@ use skirmish::protocol::{PlayerId, PlayerInput, Replica, Snapshot, Tick};
 fn main() {
     let players: u32 = std::env::args().nth(1).map_or(1000, |n| n.parse().unwrap());
     let mut config = WorldConfig::new(30, 5);
-    config.arena = ArenaRule::PerPlayer {
-        min_width: 3000.0,
-        min_height: 2000.0,
-        area_per_player: skirmish::config::DEFAULT_AREA_PER_PLAYER as f32,
-    };
+    config.arena = skirmish::config::default_arena_rule();
     let mut world = World::new(&config);
     let mut pilots = Vec::new();
     for id in 1..=players {

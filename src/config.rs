@@ -177,6 +177,17 @@ impl Config {
     }
 }
 
+/// The bundled game's arena rule when no flag changes it: it grows from [`DEFAULT_MIN_ARENA`]
+/// at [`DEFAULT_AREA_PER_PLAYER`] (what benches and examples measure).
+pub fn default_arena_rule() -> ArenaRule {
+    let (min_width, min_height) = DEFAULT_MIN_ARENA;
+    ArenaRule::PerPlayer {
+        min_width,
+        min_height,
+        area_per_player: DEFAULT_AREA_PER_PLAYER as f32,
+    }
+}
+
 /// Parses an arena size: `3000x2000`.
 pub fn parse_arena(text: &str) -> Result<(f32, f32), String> {
     let (width, height) = text
