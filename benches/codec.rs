@@ -179,7 +179,10 @@ fn swarm_replicas(c: &mut Criterion) {
     configure(&mut group);
     group.throughput(Throughput::Elements(u64::from(SNAPSHOT_PLAYERS)));
     let fresh = || -> Vec<Replica> {
-        let mut replicas: Vec<Replica> = ticks[0].iter().map(|_| Replica::new()).collect();
+        let mut replicas: Vec<Replica> = ticks[0]
+            .iter()
+            .map(|_| Replica::for_monotonic_baselines())
+            .collect();
         for (replica, frame) in replicas.iter_mut().zip(&ticks[0]) {
             replica.apply(&frame[1..]).unwrap();
         }

@@ -164,7 +164,7 @@ impl GameClient {
     fn start_replica(&mut self, welcome: &Welcome) {
         let keep = welcome.resumed && welcome.player_id == self.me && self.replica.is_some();
         if !keep {
-            self.replica = Some(Replica::new());
+            self.replica = Some(Replica::for_monotonic_baselines());
         }
         self.me = welcome.player_id;
         self.tick_hz = welcome.tick_hz;

@@ -271,6 +271,72 @@ proptest! {
     }
 }
 
+/// The WebSocket server's way: frames arrive in order (some skipped, as for a slow reader), each
+/// delta against the newest frame fully sent when it was encoded (writes complete in order, a
+/// few ticks late), now and then a full frame (after a `Resync`). A replica that frees every
+/// state older than the newest baseline applies them all, holding only what is still needed.
+fn run_in_order(seed: u64, ticks: usize, skip: f64) -> Result<(), TestCaseError> {
+    let mut script = Script::new(seed);
+    let mut replicator = Replicator::new();
+    let mut replica = Replica::for_monotonic_baselines();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x0bde);
+    let mut first_seen = HashMap::new();
+    let mut expected: HashMap<u32, Vec<(u32, Entity)>> = HashMap::new();
+    // Frames being written: (tick, the tick their write completes, bytes), in order.
+    let mut writing: Vec<(Tick, u32, Vec<u8>)> = Vec::new();
+    let mut fully_sent: Option<Tick> = None;
+    let mut last_completion = 0;
+    for _ in 0..ticks {
+        let world = script.step();
+        replicator.record(&world, 100);
+        expected.insert(world.tick.0, expected_state(&world, &mut first_seen));
+        // Writes that completed by now: the client applies those frames, which become baselines.
+        let done = writing.partition_point(|(_, done, _)| *done <= world.tick.0);
+        for (tick, _, frame) in writing.drain(..done) {
+            let state = replica
+                .apply(&frame[1..])
+                .map_err(|error| TestCaseError::fail(format!("tick {}: {error}", tick.0)))?;
+            let held: Vec<(u32, Entity)> = state.entities().collect();
+            prop_assert_eq!(&held, &expected[&tick.0], "tick {}", tick.0);
+            fully_sent = Some(tick);
+            // Held: the newest baseline received and what came after it, no more.
+            let header = replica.last_header().unwrap();
+            if header.baseline_age > 0 {
+                let needed = header.baseline_age as usize + 1;
+                prop_assert!(
+                    replica.held_count() <= needed,
+                    "{} states held, {needed} needed",
+                    replica.held_count()
+                );
+            }
+        }
+        if rng.random_bool(skip) {
+            continue;
+        }
+        let baseline = fully_sent
+            .filter(|b| (1..BASELINE_RING as i32).contains(&world.tick.since(*b)))
+            .filter(|_| !rng.random_bool(0.05));
+        let mut frame = Vec::new();
+        prop_assert!(replicator.encode_for(ME, baseline, &mut frame));
+        last_completion = (world.tick.0 + rng.random_range(0..4)).max(last_completion);
+        writing.push((world.tick, last_completion, frame));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replicas_trusting_monotonic_baselines_apply_every_frame_holding_few_states(
+        seed in any::<u64>(),
+        ticks in 5usize..120,
+        skip in 0.0f64..0.5,
+    ) {
+        run_in_order(seed, ticks, skip)?;
+    }
+}
+
 #[test]
 fn a_perfect_link_after_a_full_frame_sends_only_deltas() {
     let mut script = Script::new(7);

@@ -64,7 +64,7 @@ pub fn server_message(data: &[u8]) -> bool {
 /// Returns whether either applied.
 pub fn snapshot_frame(data: &[u8]) -> bool {
     let fresh = Replica::new().apply(data).is_ok();
-    let mut holding = Replica::new();
+    let mut holding = Replica::for_monotonic_baselines();
     holding
         .apply(&held_frame()[1..])
         .expect("the server's own frame applies");

@@ -125,7 +125,7 @@ impl Player {
     pub fn new(plan: &BotPlan, me: PlayerId, stats: Arc<SwarmStats>) -> Player {
         Player {
             me,
-            replica: Replica::new(),
+            replica: Replica::for_monotonic_baselines(),
             pilot: Pilot::new(plan.behaviour, plan.seed),
             view: View::default(),
             wants_nearest_other: plan.behaviour == Behaviour::Chase,

@@ -35,7 +35,7 @@ pub struct ReplicaState {
     pub server_tick_us: u32,
     /// The arena's width and height, in units.
     pub arena: (u32, u32),
-    /// False for a ring slot that holds nothing.
+    /// False for a spare buffer (see [`Replica`]).
     held: bool,
     /// The checksum of `entities`, kept up to date as frames are applied (so that applying a
     /// frame costs what changed, not what is held).
@@ -68,10 +68,21 @@ impl ReplicaState {
 
 /// Entities packed as `u32` words, one record each: the cell and kind (`cell << 8 | kind`),
 /// the id, then the fields the kind uses (the others are always zero: the decoder never sets
-/// them). Records are variable in length, so they are walked from the start.
+/// them). Records are variable in length; a directory of the cells that hold any says where
+/// each cell's records start, so a frame finds its changed cells (and copies the unchanged
+/// ones whole) without walking every record held.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Records {
     words: Vec<u32>,
+    /// The cells that hold records, in order, each with the index of its first word; a cell's
+    /// records run up to the next cell's first word (or the end).
+    cells: Vec<CellStart>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CellStart {
+    cell: u32,
+    word: u32,
 }
 
 /// The fields each kind uses, by kind bits: a player's 5, an orb's 2, a bolt's 6.
@@ -119,8 +130,10 @@ fn record_len(head: u32) -> usize {
 impl Records {
     fn clear(&mut self) {
         self.words.clear();
+        self.cells.clear();
     }
 
+    /// Appends one record to the cell being written (see [`Records::end_cell`]).
     fn push(&mut self, cell: u32, entity: &Entity) {
         let used = FIELDS_USED[usize::from(entity.kind_bits)];
         debug_assert!(entity.fields[used..].iter().all(|&field| field == 0));
@@ -130,12 +143,52 @@ impl Records {
             .extend(entity.fields[..used].iter().map(|&field| field as u32));
     }
 
-    /// Copies whole records (a word range found by [`Records::skip_while`]). Most ranges of a
-    /// merge are empty: those skip the call to `memmove`.
+    /// Appends records of one cell (a word range of `other`'s) to the cell being written. Most
+    /// ranges of a merge are empty: those skip the call to `memmove`.
     fn extend_from(&mut self, other: &Records, words: Range<usize>) {
         if !words.is_empty() {
             self.words.extend_from_slice(&other.words[words]);
         }
+    }
+
+    /// Where the cell about to be written starts: pass it to [`Records::end_cell`].
+    fn begin_cell(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Ends the cell written since `start`, listing it in the directory if it holds anything.
+    fn end_cell(&mut self, cell: u32, start: usize) {
+        if self.words.len() > start {
+            self.cells.push(CellStart {
+                cell,
+                word: start as u32,
+            });
+        }
+    }
+
+    /// The words of the `index`th cell of the directory.
+    fn cell_words(&self, index: usize) -> Range<usize> {
+        let end = self
+            .cells
+            .get(index + 1)
+            .map_or(self.words.len(), |next| next.word as usize);
+        self.cells[index].word as usize..end
+    }
+
+    /// Copies whole cells (a range of `other`'s directory), records and directory entries.
+    fn extend_cells(&mut self, other: &Records, cells: Range<usize>) {
+        if cells.is_empty() {
+            return;
+        }
+        let from = other.cell_words(cells.start).start;
+        let to = other.cell_words(cells.end - 1).end;
+        let shift = (self.words.len() as u32).wrapping_sub(from as u32);
+        self.words.extend_from_slice(&other.words[from..to]);
+        self.cells
+            .extend(other.cells[cells].iter().map(|start| CellStart {
+                cell: start.cell,
+                word: start.word.wrapping_add(shift),
+            }));
     }
 
     fn record_at(&self, at: usize) -> Record<'_> {
@@ -156,28 +209,70 @@ impl Records {
         at
     }
 
-    fn iter(&self) -> impl Iterator<Item = Record<'_>> {
-        let mut at = 0;
+    /// The records of a word range, in order.
+    fn records_in(&self, words: Range<usize>) -> impl Iterator<Item = Record<'_>> {
+        let mut at = words.start;
         std::iter::from_fn(move || {
-            (at < self.words.len()).then(|| {
+            (at < words.end).then(|| {
                 let record = self.record_at(at);
                 at += record.words.len();
                 record
             })
         })
     }
+
+    fn iter(&self) -> impl Iterator<Item = Record<'_>> {
+        self.records_in(0..self.words.len())
+    }
+
+    /// Whether the directory lists exactly the cells of the records, each where it starts.
+    #[cfg(debug_assertions)]
+    fn directory_is_consistent(&self) -> bool {
+        let mut expected = Vec::new();
+        let mut at = 0;
+        for record in self.iter() {
+            if expected
+                .last()
+                .is_none_or(|last: &CellStart| last.cell != record.cell())
+            {
+                expected.push(CellStart {
+                    cell: record.cell(),
+                    word: at as u32,
+                });
+            }
+            at += record.words.len();
+        }
+        expected == self.cells
+    }
 }
 
 /// The client side of delta snapshots.
+///
+/// The states are looked up by `tick % BASELINE_RING` but stored apart, in a pool of buffers
+/// that are reused. [`Replica::new`] keeps the last 64 states received, whatever order frames
+/// come in. [`Replica::for_monotonic_baselines`] relies on the WebSocket server's promise that
+/// a delta's baseline is never older than the one before it on the same connection
+/// (docs/PROTOCOL.md, "Baselines") and frees every state older than the newest baseline at
+/// once: it usually holds two or three states and builds the next one in a buffer written a
+/// few frames ago, still in the caches. That is what lets one core keep thousands of bots'
+/// replicas (the swarm), where a frame's cost is mostly memory traffic.
 #[derive(Debug)]
 pub struct Replica {
-    ring: Vec<ReplicaState>,
+    /// The states held, and spare buffers to build the next ones in (`held` false).
+    states: Vec<ReplicaState>,
+    /// By `tick % BASELINE_RING`: the index in `states` of that tick's state, or [`NO_STATE`].
+    slots: [u8; BASELINE_RING as usize],
     latest: Option<Tick>,
     /// Tags listed by the newest frame applied.
     tags: Vec<Tagged>,
     /// The header of the newest frame applied.
     last_header: Option<FrameHeader>,
+    /// Whether states older than the newest baseline are freed.
+    monotonic_baselines: bool,
 }
+
+/// A ring slot that holds no state.
+const NO_STATE: u8 = u8::MAX;
 
 impl Default for Replica {
     fn default() -> Replica {
@@ -188,22 +283,35 @@ impl Default for Replica {
 impl Replica {
     pub fn new() -> Replica {
         Replica {
-            ring: vec![ReplicaState::default(); BASELINE_RING as usize],
+            states: Vec::new(),
+            slots: [NO_STATE; BASELINE_RING as usize],
             latest: None,
             tags: Vec::new(),
             last_header: None,
+            monotonic_baselines: false,
         }
     }
 
-    fn slot(&self, tick: Tick) -> usize {
-        (tick.0 % self.ring.len() as u32) as usize
+    /// A replica for a server whose deltas' baselines never go backwards (the bundled server's
+    /// WebSocket connections): it frees the states older than the newest baseline received. A
+    /// delta against an older one is refused as an unknown baseline (then send `Resync`).
+    pub fn for_monotonic_baselines() -> Replica {
+        Replica {
+            monotonic_baselines: true,
+            ..Replica::new()
+        }
+    }
+
+    fn slot(tick: Tick) -> usize {
+        (tick.0 % BASELINE_RING) as usize
     }
 
     /// Forgets every state: the next frame must be a full one.
     pub fn clear(&mut self) {
-        for state in &mut self.ring {
+        for state in &mut self.states {
             state.held = false;
         }
+        self.slots = [NO_STATE; BASELINE_RING as usize];
         self.latest = None;
     }
 
@@ -227,8 +335,49 @@ impl Replica {
     }
 
     pub fn state_at(&self, tick: Tick) -> Option<&ReplicaState> {
-        let state = &self.ring[self.slot(tick)];
-        (state.held && state.tick == tick).then_some(state)
+        self.index_of(tick).map(|index| &self.states[index])
+    }
+
+    /// How many states are held (at most [`BASELINE_RING`]).
+    pub fn held_count(&self) -> usize {
+        self.states.iter().filter(|state| state.held).count()
+    }
+
+    fn index_of(&self, tick: Tick) -> Option<usize> {
+        let index = usize::from(self.slots[Replica::slot(tick)]);
+        let state = self.states.get(index)?;
+        (state.held && state.tick == tick).then_some(index)
+    }
+
+    /// A buffer to build the next state in: a freed one (the most recently used), else a new one.
+    fn spare(&mut self) -> usize {
+        match self.states.iter().rposition(|state| !state.held) {
+            Some(index) => index,
+            None => {
+                self.states.push(ReplicaState::default());
+                self.states.len() - 1
+            }
+        }
+    }
+
+    /// Frees the state at `index`.
+    fn release(&mut self, index: usize) {
+        let state = &mut self.states[index];
+        state.held = false;
+        let slot = &mut self.slots[Replica::slot(state.tick)];
+        if usize::from(*slot) == index {
+            *slot = NO_STATE;
+        }
+    }
+
+    /// Frees the states older than `baseline`: the server will not encode against them.
+    fn release_before(&mut self, baseline: Tick) {
+        for index in 0..self.states.len() {
+            let state = &self.states[index];
+            if state.held && state.tick.since(baseline) < 0 {
+                self.release(index);
+            }
+        }
     }
 
     /// Applies one snapshot frame (the message's bytes after its variant byte) and returns the
@@ -244,38 +393,38 @@ impl Replica {
         if !CELL_GRID.holds(&header.view) {
             return Err(DeltaError::Malformed("view outside the arena"));
         }
+        let baseline_tick = Tick(tick.0.wrapping_sub(header.baseline_age));
         let baseline = if header.baseline_age == 0 {
             None
         } else {
-            let at = Tick(tick.0.wrapping_sub(header.baseline_age));
-            match self.state_at(at) {
-                Some(_) => Some(self.slot(at)),
+            match self.index_of(baseline_tick) {
+                Some(index) => Some(index),
                 None => {
                     return Err(DeltaError::UnknownBaseline {
                         tick: tick.0,
-                        baseline: at.0,
+                        baseline: baseline_tick.0,
                     });
                 }
             }
         };
-        // Build into the target slot's buffers, taken out so the baseline can be read meanwhile.
-        let target = self.slot(tick);
-        let occupant = &self.ring[target];
-        if occupant.held && tick.since(occupant.tick) < 0 {
+        let occupant = usize::from(self.slots[Replica::slot(tick)]);
+        if let Some(occupant) = self.states.get(occupant).filter(|state| state.held)
+            && tick.since(occupant.tick) < 0
+        {
             return Err(DeltaError::Stale {
                 tick: tick.0,
                 newer: occupant.tick.0,
             });
         }
-        let mut next = std::mem::take(&mut self.ring[target]);
-        next.held = false;
+        // Build into a spare buffer, taken out so the baseline can be read meanwhile.
+        let target = self.spare();
+        let mut next = std::mem::take(&mut self.states[target]);
         let empty = ReplicaState::default();
-        let base = baseline.map_or(&empty, |index| &self.ring[index]);
+        let base = baseline.map_or(&empty, |index| &self.states[index]);
         let built = build_state(&mut reader, &header, base, &mut next, &mut self.tags);
-        self.ring[target] = next;
+        self.states[target] = next;
         built?;
-        let state = &mut self.ring[target];
-        let actual = state.sum;
+        let actual = self.states[target].sum;
         if actual != header.checksum {
             return Err(DeltaError::ChecksumMismatch {
                 tick: tick.0,
@@ -283,12 +432,20 @@ impl Replica {
                 actual,
             });
         }
-        state.held = true;
+        // The state this one replaces in the ring, and those older than its baseline, go.
+        if self.states.get(occupant).is_some_and(|state| state.held) {
+            self.release(occupant);
+        }
+        if self.monotonic_baselines && baseline.is_some() {
+            self.release_before(baseline_tick);
+        }
+        self.states[target].held = true;
+        self.slots[Replica::slot(tick)] = target as u8;
         self.last_header = Some(header);
         if self.latest.is_none_or(|latest| tick.since(latest) > 0) {
             self.latest = Some(tick);
         }
-        Ok(&self.ring[target])
+        Ok(&self.states[target])
     }
 
     /// The newest state as a [`Snapshot`] (positions in arena units, bolts extrapolated to the
@@ -438,29 +595,28 @@ fn apply_cells(
     let view = header.view;
     let kept = |cell: u32| CELL_GRID.contains(&view, cell);
     let old = &base.records;
-    let end = old.words.len();
+    let held_cells = old.cells.len();
     let mut sum = if base.held { base.sum } else { 0 };
-    // Entities of cells the frame does not list are carried over: all of them when the view
-    // did not move (one copy of the run), else those still in view.
+    // Cells the frame does not list are carried over: all of them when the view did not move
+    // (one copy of the run), else those still in view.
     let same_view = base.held && base.view == view;
-    let carry = |run: Range<usize>, out: &mut Records, sum: &mut u32| {
+    let carry = |cells: Range<usize>, out: &mut Records, sum: &mut u32| {
         if same_view {
-            out.extend_from(old, run);
-            return;
+            return out.extend_cells(old, cells);
         }
-        let mut at = run.start;
-        while at < run.end {
-            let record = old.record_at(at);
-            if kept(record.cell()) {
-                out.extend_from(old, at..at + record.words.len());
+        for index in cells {
+            if kept(old.cells[index].cell) {
+                out.extend_cells(old, index..index + 1);
             } else {
-                *sum = sum.wrapping_sub(record.unpack().1.hash());
+                for record in old.records_in(old.cell_words(index)) {
+                    *sum = sum.wrapping_sub(record.unpack().1.hash());
+                }
             }
-            at += record.words.len();
         }
     };
-    out.words.reserve(end);
-    let mut at = 0;
+    out.words.reserve(old.words.len());
+    out.cells.reserve(held_cells);
+    let mut next_held = 0;
     let cells = reader.varint_u32("cell count")?;
     let mut previous_cell: Option<u32> = None;
     for _ in 0..cells {
@@ -472,21 +628,29 @@ fn apply_cells(
         .filter(|&cell| (cell as usize) < CELL_GRID.cell_count() && kept(cell))
         .ok_or(DeltaError::Malformed("cell outside the view"))?;
         previous_cell = Some(cell);
-        // Linear walks, not binary searches: the runs are copied anyway, and a walk reads the
-        // baseline in order where a search jumps about it (a miss per probe when a thousand
-        // replicas share the caches).
-        let start = old.skip_while(at, end, |record| record.cell() < cell);
-        carry(at..start, out, &mut sum);
-        at = old.skip_while(start, end, |record| record.cell() == cell);
-        // A cell the baseline did not hold starts empty.
-        let held = if base.held_cell(cell) {
-            start..at
-        } else {
-            at..at
-        };
+        // A walk of the directory, not a binary search: the cells before are copied anyway.
+        let first = next_held
+            + old.cells[next_held..]
+                .iter()
+                .take_while(|start| start.cell < cell)
+                .count();
+        carry(next_held..first, out, &mut sum);
+        next_held = first;
+        let mut held = 0..0;
+        if old.cells.get(first).is_some_and(|start| start.cell == cell) {
+            next_held += 1;
+            // A cell the baseline's view did not hold starts empty.
+            if base.held_cell(cell) {
+                held = old.cell_words(first);
+            }
+        }
+        let start = out.begin_cell();
         merge_cell(reader, header.tick, cell, (old, held), out, &mut sum)?;
+        out.end_cell(cell, start);
     }
-    carry(at..end, out, &mut sum);
+    carry(next_held..held_cells, out, &mut sum);
+    #[cfg(debug_assertions)]
+    debug_assert!(out.directory_is_consistent());
     Ok(sum)
 }
 
