@@ -4,10 +4,10 @@
 //! Used by the bots, the test client and the codec's property tests; the browser has the
 //! same algorithm in `web-client/replica.js`.
 //!
-//! A state keeps its entities packed as words (see [`Records`]): a bot of the swarm applies
-//! every frame to a baseline a thousand other replicas have pushed out of the near caches,
-//! into a ring slot last written 64 frames ago, so what a frame costs is mostly the bytes
-//! read and written. An orb takes 16 bytes that way, not the 36 of a `(cell, Entity)`.
+//! A state keeps its entities packed as words with a directory of its cells (see [`Records`]):
+//! a bot of the swarm applies every frame to a baseline a thousand other replicas have pushed
+//! out of the near caches, so what a frame costs is mostly the bytes read and written and the
+//! cache lines first touched. An orb takes 16 bytes that way, not the 36 of a `(cell, Entity)`.
 
 use super::delta::{
     BASELINE_RING, CELL_GRID, CellRect, DeltaError, Entity, FrameHeader, Kind, Op, OwnState,
@@ -260,6 +260,8 @@ impl Records {
 pub struct Replica {
     /// The states held, and spare buffers to build the next ones in (`held` false).
     states: Vec<ReplicaState>,
+    /// The indices of the spare buffers in `states`, the most recently freed last.
+    free: Vec<u8>,
     /// By `tick % BASELINE_RING`: the index in `states` of that tick's state, or [`NO_STATE`].
     slots: [u8; BASELINE_RING as usize],
     latest: Option<Tick>,
@@ -284,6 +286,7 @@ impl Replica {
     pub fn new() -> Replica {
         Replica {
             states: Vec::new(),
+            free: Vec::new(),
             slots: [NO_STATE; BASELINE_RING as usize],
             latest: None,
             tags: Vec::new(),
@@ -311,6 +314,7 @@ impl Replica {
         for state in &mut self.states {
             state.held = false;
         }
+        self.free = (0..self.states.len() as u8).collect();
         self.slots = [NO_STATE; BASELINE_RING as usize];
         self.latest = None;
     }
@@ -349,21 +353,23 @@ impl Replica {
         (state.held && state.tick == tick).then_some(index)
     }
 
-    /// A buffer to build the next state in: a freed one (the most recently used), else a new one.
+    /// A buffer to build the next state in: the one freed last (still in the caches), else a
+    /// new one. There are at most `BASELINE_RING + 1`: a held state per ring slot and the next.
     fn spare(&mut self) -> usize {
-        match self.states.iter().rposition(|state| !state.held) {
-            Some(index) => index,
-            None => {
+        self.free.pop().map_or_else(
+            || {
                 self.states.push(ReplicaState::default());
                 self.states.len() - 1
-            }
-        }
+            },
+            usize::from,
+        )
     }
 
     /// Frees the state at `index`.
     fn release(&mut self, index: usize) {
         let state = &mut self.states[index];
         state.held = false;
+        self.free.push(index as u8);
         let slot = &mut self.slots[Replica::slot(state.tick)];
         if usize::from(*slot) == index {
             *slot = NO_STATE;
@@ -421,16 +427,21 @@ impl Replica {
         let mut next = std::mem::take(&mut self.states[target]);
         let empty = ReplicaState::default();
         let base = baseline.map_or(&empty, |index| &self.states[index]);
-        let built = build_state(&mut reader, &header, base, &mut next, &mut self.tags);
-        self.states[target] = next;
-        built?;
-        let actual = self.states[target].sum;
-        if actual != header.checksum {
-            return Err(DeltaError::ChecksumMismatch {
-                tick: tick.0,
-                expected: header.checksum,
-                actual,
+        let built =
+            build_state(&mut reader, &header, base, &mut next, &mut self.tags).and_then(|()| {
+                match next.sum {
+                    actual if actual != header.checksum => Err(DeltaError::ChecksumMismatch {
+                        tick: tick.0,
+                        expected: header.checksum,
+                        actual,
+                    }),
+                    _ => Ok(()),
+                }
             });
+        self.states[target] = next;
+        if let Err(error) = built {
+            self.free.push(target as u8);
+            return Err(error);
         }
         // The state this one replaces in the ring, and those older than its baseline, go.
         if self.states.get(occupant).is_some_and(|state| state.held) {
