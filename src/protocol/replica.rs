@@ -427,17 +427,14 @@ impl Replica {
         let mut next = std::mem::take(&mut self.states[target]);
         let empty = ReplicaState::default();
         let base = baseline.map_or(&empty, |index| &self.states[index]);
-        let built =
-            build_state(&mut reader, &header, base, &mut next, &mut self.tags).and_then(|()| {
-                match next.sum {
-                    actual if actual != header.checksum => Err(DeltaError::ChecksumMismatch {
-                        tick: tick.0,
-                        expected: header.checksum,
-                        actual,
-                    }),
-                    _ => Ok(()),
-                }
+        let mut built = build_state(&mut reader, &header, base, &mut next, &mut self.tags);
+        if built.is_ok() && next.sum != header.checksum {
+            built = Err(DeltaError::ChecksumMismatch {
+                tick: tick.0,
+                expected: header.checksum,
+                actual: next.sum,
             });
+        }
         self.states[target] = next;
         if let Err(error) = built {
             self.free.push(target as u8);
