@@ -30,4 +30,5 @@ pub mod config;
 pub mod game;
 pub mod metrics;
 pub mod net;
+pub mod prefetch;
 pub mod protocol;

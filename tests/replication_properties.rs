@@ -356,3 +356,38 @@ fn a_perfect_link_after_a_full_frame_sends_only_deltas() {
     }
     assert_eq!((full, deltas), (1, 39));
 }
+
+#[test]
+fn a_cleared_replica_refuses_deltas_until_a_full_frame_and_reuses_its_buffers() {
+    let mut script = Script::new(11);
+    let mut replicator = Replicator::new();
+    let mut replica = Replica::for_monotonic_baselines();
+    let mut frame_against = |replicator: &mut Replicator, baseline: Option<Tick>| {
+        let mut frame = Vec::new();
+        assert!(replicator.encode_for(ME, baseline, &mut frame));
+        frame
+    };
+    for _ in 0..10 {
+        replicator.record(&script.step(), 100);
+        let frame = frame_against(&mut replicator, replica.latest_tick());
+        replica.apply(&frame[1..]).unwrap();
+    }
+    assert_eq!(replica.held_count(), 2, "the baseline and the newest");
+    let held = replica.latest_tick();
+    replica.clear();
+    assert_eq!((replica.held_count(), replica.latest_tick()), (0, None));
+    replicator.record(&script.step(), 100);
+    let delta = frame_against(&mut replicator, held);
+    assert!(matches!(
+        replica.apply(&delta[1..]),
+        Err(DeltaError::UnknownBaseline { .. })
+    ));
+    let full = frame_against(&mut replicator, None);
+    replica.apply(&full[1..]).unwrap();
+    for _ in 0..10 {
+        replicator.record(&script.step(), 100);
+        let frame = frame_against(&mut replicator, replica.latest_tick());
+        replica.apply(&frame[1..]).unwrap();
+    }
+    assert_eq!(replica.held_count(), 2);
+}

@@ -122,6 +122,23 @@ pub struct Player {
 }
 
 impl Player {
+    /// Starts fetching what handling the next frame reads, a level deeper each call (see
+    /// [`Replica::prefetch`]): 0 the player itself, then its replica's states, then their
+    /// entities. Each level reads only what the one before fetched.
+    pub fn prefetch(&self, level: usize) {
+        match level {
+            0 => crate::prefetch::value(self),
+            1 => {
+                // Where the next input's sending time goes, and the next one acknowledged.
+                for seq in [self.seq.wrapping_add(1), self.last_acked.wrapping_add(1)] {
+                    crate::prefetch::value(&self.sent[seq as usize % SENT_LOG]);
+                }
+                self.replica.prefetch(0);
+            }
+            _ => self.replica.prefetch(level - 1),
+        }
+    }
+
     pub fn new(plan: &BotPlan, me: PlayerId, stats: Arc<SwarmStats>) -> Player {
         Player {
             me,

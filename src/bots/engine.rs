@@ -94,6 +94,18 @@ struct Connection {
     ended: bool,
 }
 
+/// How many ready connections ahead the loop starts fetching their data (see
+/// [`Engine::prefetch_ahead`]): the connection, its player, the player's replica's states,
+/// their entities.
+const PREFETCH_DEPTH: usize = 4;
+
+/// One connection's readiness reported by a poll.
+struct Ready {
+    index: usize,
+    writable: bool,
+    readable: bool,
+}
+
 /// What reading from a socket found.
 enum Readiness {
     Open,
@@ -107,10 +119,16 @@ struct Engine {
     poll: Poll,
     connections: Vec<Connection>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The events of one poll, and the timers due at one turn of the loop (kept for their
+    /// capacity).
+    ready: Vec<Ready>,
+    due: Vec<(Instant, usize)>,
     live: usize,
     /// xorshift64 state for masks and handshake keys.
     random: u64,
+    /// A message being sent, encoded, then framed (shared by every connection).
     encoded: Vec<u8>,
+    framed: Vec<u8>,
     /// Where every connection's bytes are read to and parsed from: one buffer that stays in
     /// cache, rather than one per connection (what is left of a partial frame is kept aside).
     scratch: Vec<u8>,
@@ -124,9 +142,12 @@ impl Engine {
             poll: Poll::new()?,
             connections: Vec::new(),
             timers: BinaryHeap::new(),
+            ready: Vec::new(),
+            due: Vec::new(),
             live: 0,
             random: 0x2545_F491_4F6C_DD1D,
             encoded: Vec::with_capacity(256),
+            framed: Vec::with_capacity(256),
             scratch: vec![0; READ_CHUNK],
         })
     }
@@ -167,29 +188,62 @@ impl Engine {
                 Err(error) => return Err(error),
             }
             let now = Instant::now();
-            for event in events.iter() {
-                let index = event.token().0;
-                if event.is_writable() {
-                    self.on_writable(index, now);
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.extend(events.iter().map(|event| Ready {
+                index: event.token().0,
+                writable: event.is_writable(),
+                readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+            }));
+            for (k, event) in ready.iter().enumerate() {
+                self.prefetch_ahead(&ready[k + 1..], PREFETCH_DEPTH, |ready| ready.index);
+                if event.writable {
+                    self.on_writable(event.index, now);
                 }
-                if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    self.on_readable(index, now);
+                if event.readable {
+                    self.on_readable(event.index, now);
                 }
             }
+            self.ready = ready;
         }
         Ok(())
     }
 
+    /// Starts fetching the data of the connections handled next, a level deeper for the nearer
+    /// ones: the connection `depth` ahead, the player of the one before it, and so on up to
+    /// `depth` levels (each level reads only what the one before fetched, an event earlier).
+    fn prefetch_ahead<T>(&self, next: &[T], depth: usize, index: impl Fn(&T) -> usize) {
+        for (ahead, item) in next.iter().take(depth).enumerate() {
+            let connection = &self.connections[index(item)];
+            match depth - 1 - ahead {
+                0 => crate::prefetch::value(connection),
+                level => {
+                    if let Phase::Playing { player, .. } = &connection.phase {
+                        player.prefetch(level - 1);
+                    }
+                }
+            }
+        }
+    }
+
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(&Reverse((due, index))) = self.timers.peek() {
-            if due > now {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        while let Some(&Reverse((at, index))) = self.timers.peek() {
+            if at > now {
                 break;
             }
             self.timers.pop();
-            if self.connections[index].wake_at == due {
+            due.push((at, index));
+        }
+        for (k, &(at, index)) in due.iter().enumerate() {
+            // An input touches the connection and the player, not the replica.
+            self.prefetch_ahead(&due[k + 1..], 2, |&(_, index)| index);
+            if self.connections[index].wake_at == at {
                 self.on_timer(index, now);
             }
         }
+        self.due = due;
     }
 
     fn wake(&mut self, index: usize, at: Instant) {
@@ -517,11 +571,26 @@ impl Engine {
         self.encoded = encoded;
     }
 
+    /// Frames a message in the shared buffer and writes it at once when nothing is waiting
+    /// before it: the connection's own buffer (one more cache miss per input) keeps only what
+    /// the socket did not take.
     fn send_raw(&mut self, index: usize, kind: u8, payload: &[u8], now: Instant) {
         let mask = (self.next_random() as u32).to_ne_bytes();
+        let mut framed = std::mem::take(&mut self.framed);
+        framed.clear();
+        wire::write_frame(&mut framed, kind, payload, mask);
         let connection = &mut self.connections[index];
-        wire::write_frame(&mut connection.unsent, kind, payload, mask);
-        if let Err(reason) = self.flush(index) {
+        let sent = if connection.unsent.is_empty() {
+            write_available(connection.stream.as_mut(), &framed).and_then(|written| {
+                connection.unsent.extend_from_slice(&framed[written..]);
+                check_unsent(connection)
+            })
+        } else {
+            connection.unsent.extend_from_slice(&framed);
+            self.flush(index)
+        };
+        self.framed = framed;
+        if let Err(reason) = sent {
             self.lose(index, reason, now);
         }
     }
@@ -529,24 +598,9 @@ impl Engine {
     /// Writes as much of the unsent bytes as the socket takes.
     fn flush(&mut self, index: usize) -> Result<(), String> {
         let connection = &mut self.connections[index];
-        let Some(stream) = connection.stream.as_mut() else {
-            return Ok(());
-        };
-        let mut written = 0;
-        while written < connection.unsent.len() {
-            match stream.write(&connection.unsent[written..]) {
-                Ok(0) => return Err("transport: connection closed".into()),
-                Ok(n) => written += n,
-                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
-                Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Err(format!("transport: {}", error.kind())),
-            }
-        }
+        let written = write_available(connection.stream.as_mut(), &connection.unsent)?;
         connection.unsent.drain(..written);
-        if connection.unsent.len() > MAX_UNSENT {
-            return Err("transport: the server stopped reading".into());
-        }
-        Ok(())
+        check_unsent(connection)
     }
 
     /// The connection failed before the bot joined.
@@ -615,6 +669,32 @@ impl Engine {
         self.random = x;
         x
     }
+}
+
+/// Writes as much of `bytes` as the socket takes; returns how much it took.
+fn write_available(stream: Option<&mut TcpStream>, bytes: &[u8]) -> Result<usize, String> {
+    let Some(stream) = stream else {
+        return Ok(0);
+    };
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err("transport: connection closed".into()),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(format!("transport: {}", error.kind())),
+        }
+    }
+    Ok(written)
+}
+
+/// Fails a connection whose unsent bytes grew past the bound.
+fn check_unsent(connection: &Connection) -> Result<(), String> {
+    if connection.unsent.len() > MAX_UNSENT {
+        return Err("transport: the server stopped reading".into());
+    }
+    Ok(())
 }
 
 /// The next input's time after one due at `due`: a period later, or, when the loop fell behind,

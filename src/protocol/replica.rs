@@ -260,8 +260,9 @@ impl Records {
 pub struct Replica {
     /// The states held, and spare buffers to build the next ones in (`held` false).
     states: Vec<ReplicaState>,
-    /// The indices of the spare buffers in `states`, the most recently freed last.
-    free: Vec<u8>,
+    /// The indices of the spare buffers in `states`, the most recently freed last (kept inline:
+    /// it is read by every frame, and a separate allocation would be one more cache miss).
+    free: FreeList,
     /// By `tick % BASELINE_RING`: the index in `states` of that tick's state, or [`NO_STATE`].
     slots: [u8; BASELINE_RING as usize],
     latest: Option<Tick>,
@@ -271,6 +272,43 @@ pub struct Replica {
     last_header: Option<FrameHeader>,
     /// Whether states older than the newest baseline are freed.
     monotonic_baselines: bool,
+}
+
+/// The states whose entities [`Replica::prefetch`] fetches: those a replica following monotonic
+/// baselines holds (the baseline, what came after it) and a spare.
+const PREFETCHED_STATES: usize = 4;
+
+/// A stack of indices into a [`Replica`]'s states: there are at most `BASELINE_RING + 1`.
+#[derive(Debug, Clone)]
+struct FreeList {
+    len: u8,
+    indices: [u8; BASELINE_RING as usize + 1],
+}
+
+impl Default for FreeList {
+    fn default() -> FreeList {
+        FreeList {
+            len: 0,
+            indices: [0; BASELINE_RING as usize + 1],
+        }
+    }
+}
+
+impl FreeList {
+    fn push(&mut self, index: u8) {
+        self.indices[usize::from(self.len)] = index;
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<usize> {
+        let len = usize::from(self.len);
+        (len > 0).then(|| usize::from(self.indices[len - 1]))
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.indices[usize::from(self.len)])
+    }
 }
 
 /// A ring slot that holds no state.
@@ -286,7 +324,7 @@ impl Replica {
     pub fn new() -> Replica {
         Replica {
             states: Vec::new(),
-            free: Vec::new(),
+            free: FreeList::default(),
             slots: [NO_STATE; BASELINE_RING as usize],
             latest: None,
             tags: Vec::new(),
@@ -314,7 +352,10 @@ impl Replica {
         for state in &mut self.states {
             state.held = false;
         }
-        self.free = (0..self.states.len() as u8).collect();
+        self.free = FreeList::default();
+        for index in 0..self.states.len() {
+            self.free.push(index as u8);
+        }
         self.slots = [NO_STATE; BASELINE_RING as usize];
         self.latest = None;
     }
@@ -340,6 +381,25 @@ impl Replica {
 
     pub fn state_at(&self, tick: Tick) -> Option<&ReplicaState> {
         self.index_of(tick).map(|index| &self.states[index])
+    }
+
+    /// Starts fetching what applying the next frame reads, for a caller about to apply frames
+    /// to many replicas in turn (the swarm's event loop): at `level` 0 the states themselves,
+    /// at 1 (once those have arrived) the first lines of their entities and cell directories.
+    pub fn prefetch(&self, level: usize) {
+        if level == 0 {
+            return crate::prefetch::slice(&self.states, 8);
+        }
+        // The baseline is most often the newest state, and the next is built in the spare freed
+        // last: all of those, the others' first lines.
+        let latest = self.latest.and_then(|tick| self.index_of(tick));
+        let spare = self.free.last();
+        for (index, state) in self.states.iter().enumerate().take(PREFETCHED_STATES) {
+            let whole = Some(index) == latest || Some(index) == spare;
+            let lines = if whole { 48 } else { 2 };
+            crate::prefetch::slice(&state.records.words, lines);
+            crate::prefetch::slice(&state.records.cells, lines / 2);
+        }
     }
 
     /// How many states are held (at most [`BASELINE_RING`]).
