@@ -362,7 +362,7 @@ fn a_cleared_replica_refuses_deltas_until_a_full_frame_and_reuses_its_buffers() 
     let mut script = Script::new(11);
     let mut replicator = Replicator::new();
     let mut replica = Replica::for_monotonic_baselines();
-    let mut frame_against = |replicator: &mut Replicator, baseline: Option<Tick>| {
+    let frame_against = |replicator: &mut Replicator, baseline: Option<Tick>| {
         let mut frame = Vec::new();
         assert!(replicator.encode_for(ME, baseline, &mut frame));
         frame
