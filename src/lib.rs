@@ -23,6 +23,8 @@
 //!   behind `bin/swarm`.
 //! - [`client`]: a Rust client of the protocol (tests, bots).
 //! - [`config`]: flags and environment variables.
+//! - [`prefetch`]: cache hints, with which the swarm's event loop fetches the next bots' data
+//!   while it handles one.
 
 pub mod bots;
 pub mod client;
