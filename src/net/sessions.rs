@@ -119,35 +119,6 @@ pub struct SessionHandle {
     pub snapshots: Arc<SnapshotSlot>,
 }
 
-/// The players snapshots are published to, as of one version of the registry. A player who
-/// left since may get one more frame into a slot nobody reads; one who joined gets frames
-/// from the next tick on.
-#[derive(Default)]
-struct Recipients {
-    version: Option<u64>,
-    players: Vec<Recipient>,
-}
-
-struct Recipient {
-    id: PlayerId,
-    welcomed: Arc<AtomicBool>,
-    snapshots: Arc<SnapshotSlot>,
-}
-
-impl Recipients {
-    /// Copies the registry (its capacity is kept: no allocation unless the game grew).
-    fn copy_from(&mut self, players: &PlayerMap<SessionHandle>, version: u64) {
-        self.players.clear();
-        self.players
-            .extend(players.iter().map(|(&id, handle)| Recipient {
-                id,
-                welcomed: Arc::clone(&handle.welcomed),
-                snapshots: Arc::clone(&handle.snapshots),
-            }));
-        self.version = Some(version);
-    }
-}
-
 /// Counters about delivery, read by health and metrics endpoints.
 #[derive(Debug, Default)]
 pub struct DeliveryStats {
@@ -162,12 +133,6 @@ pub struct Sessions {
     /// lock rather than a sharded map: broadcasts walk the whole map, and iterating a `DashMap`
     /// allocates a guard per shard, per broadcast.
     players: RwLock<PlayerMap<SessionHandle>>,
-    /// Bumped by every write to `players`.
-    registry_version: AtomicU64,
-    /// What the tick loop walks to publish snapshots: the players' snapshot slots copied from
-    /// `players` when it changed, so that encoding every player's frame (milliseconds at a
-    /// thousand players) does not hold the registry's lock, which joins and leaves wait for.
-    publishing: Mutex<Recipients>,
     /// Resume tokens of players in the world (connected or away), and the reverse. Looked up
     /// concurrently by connections; never walked on a hot path.
     tokens: DashMap<ResumeToken, PlayerId>,
@@ -183,8 +148,6 @@ impl Sessions {
     pub fn new(max_players: usize) -> Sessions {
         Sessions {
             players: RwLock::default(),
-            registry_version: AtomicU64::new(0),
-            publishing: Mutex::default(),
             tokens: DashMap::new(),
             token_of: DashMap::new(),
             reserved: AtomicUsize::new(0),
@@ -295,11 +258,7 @@ impl Sessions {
     }
 
     fn players_mut(&self) -> std::sync::RwLockWriteGuard<'_, PlayerMap<SessionHandle>> {
-        let players = self.players.write().unwrap_or_else(PoisonError::into_inner);
-        // Bumped under the lock: a reader that sees the new version and then takes the read
-        // lock sees the change.
-        self.registry_version.fetch_add(1, Ordering::AcqRel);
-        players
+        self.players.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The registry, for reading. Held only while handing messages over, which never blocks.
@@ -324,22 +283,14 @@ impl Outbox for Arc<Sessions> {
         tick: Tick,
         encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
     ) {
-        let mut recipients = self
-            .publishing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let version = self.registry_version.load(Ordering::Acquire);
-        if recipients.version != Some(version) {
-            recipients.copy_from(&self.players(), version);
-        }
-        for recipient in &recipients.players {
-            if !recipient.welcomed.load(Ordering::Acquire) {
+        for (&id, handle) in self.players().iter() {
+            if !handle.welcomed.load(Ordering::Acquire) {
                 continue;
             }
-            let Some(bytes) = encode(recipient.id, recipient.snapshots.baseline()) else {
+            let Some(bytes) = encode(id, handle.snapshots.baseline()) else {
                 continue;
             };
-            if recipient.snapshots.put(SnapshotFrame { tick, bytes }) {
+            if handle.snapshots.put(SnapshotFrame { tick, bytes }) {
                 self.delivery
                     .snapshots_skipped
                     .fetch_add(1, Ordering::Relaxed);
@@ -377,59 +328,5 @@ pub struct SlotGuard {
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         self.sessions.reserved.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc as std_mpsc;
-    use std::time::Duration;
-
-    /// A welcomed player's handle and the slot its snapshots land in.
-    fn welcomed_player() -> (SessionHandle, Arc<SnapshotSlot>) {
-        let (outbound, queue) = mpsc::channel(4);
-        std::mem::forget(queue);
-        let snapshots = Arc::new(SnapshotSlot::default());
-        let handle = SessionHandle {
-            outbound,
-            kick: Arc::new(Kick::default()),
-            welcomed: Arc::new(AtomicBool::new(true)),
-            snapshots: Arc::clone(&snapshots),
-        };
-        (handle, snapshots)
-    }
-
-    #[test]
-    fn joins_and_leaves_do_not_wait_for_snapshots_being_encoded() {
-        let sessions = Arc::new(Sessions::new(10));
-        let (first, first_slot) = welcomed_player();
-        sessions.register(PlayerId(1), first);
-        let (second, second_slot) = welcomed_player();
-        let mut second = Some(second);
-        let mut encode = |id: PlayerId, _: Option<Tick>| {
-            if let Some(second) = second.take() {
-                // Another thread registers a player while this frame is being encoded.
-                let (done, finished) = std_mpsc::channel();
-                let sessions = Arc::clone(&sessions);
-                std::thread::spawn(move || {
-                    sessions.register(PlayerId(2), second);
-                    sessions.unregister(PlayerId(1));
-                    done.send(()).unwrap();
-                });
-                let waited = finished.recv_timeout(Duration::from_secs(10));
-                assert!(waited.is_ok(), "the registry was locked while encoding");
-            }
-            Some(Bytes::from(vec![id.0 as u8]))
-        };
-        sessions.publish_snapshots(Tick(1), &mut encode);
-        assert_eq!(first_slot.take().map(|frame| frame.bytes[0]), Some(1));
-        assert!(
-            second_slot.take().is_none(),
-            "joined during the tick: from the next one on"
-        );
-        sessions.publish_snapshots(Tick(2), &mut encode);
-        assert!(first_slot.take().is_none(), "left: no more frames");
-        assert_eq!(second_slot.take().map(|frame| frame.bytes[0]), Some(2));
     }
 }
