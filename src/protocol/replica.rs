@@ -252,10 +252,10 @@ impl Records {
 /// that are reused. [`Replica::new`] keeps the last 64 states received, whatever order frames
 /// come in. [`Replica::for_monotonic_baselines`] relies on the WebSocket server's promise that
 /// a delta's baseline is never older than the one before it on the same connection
-/// (docs/PROTOCOL.md, "Baselines") and frees every state older than the newest baseline at
-/// once: it usually holds two or three states and builds the next one in a buffer written a
-/// few frames ago, still in the caches. That is what lets one core keep thousands of bots'
-/// replicas (the swarm), where a frame's cost is mostly memory traffic.
+/// (docs/PROTOCOL.md, "Baselines never go backwards") and frees every state older than the
+/// newest baseline at once: it usually holds two or three states and builds the next one in a
+/// buffer written a few frames ago, still in the caches. That is what lets one core keep
+/// thousands of bots' replicas (the swarm), where a frame's cost is mostly memory traffic.
 #[derive(Debug)]
 pub struct Replica {
     /// The states held, and spare buffers to build the next ones in (`held` false).
