@@ -269,6 +269,15 @@ proptest! {
     ) {
         run(seed, ticks, loss, late)?;
     }
+
+    #[test]
+    fn replicas_trusting_monotonic_baselines_apply_every_frame_holding_few_states(
+        seed in any::<u64>(),
+        ticks in 5usize..120,
+        skip in 0.0f64..0.5,
+    ) {
+        run_in_order(seed, ticks, skip)?;
+    }
 }
 
 /// The WebSocket server's way: frames arrive in order (some skipped, as for a slow reader), each
@@ -322,19 +331,6 @@ fn run_in_order(seed: u64, ticks: usize, skip: f64) -> Result<(), TestCaseError>
         writing.push((world.tick, last_completion, frame));
     }
     Ok(())
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn replicas_trusting_monotonic_baselines_apply_every_frame_holding_few_states(
-        seed in any::<u64>(),
-        ticks in 5usize..120,
-        skip in 0.0f64..0.5,
-    ) {
-        run_in_order(seed, ticks, skip)?;
-    }
 }
 
 #[test]

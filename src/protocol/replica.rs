@@ -473,13 +473,15 @@ impl Replica {
                 }
             }
         };
-        let occupant = usize::from(self.slots[Replica::slot(tick)]);
-        if let Some(occupant) = self.states.get(occupant).filter(|state| state.held)
-            && tick.since(occupant.tick) < 0
+        // The state held in this tick's ring slot, which this one replaces.
+        let occupant = Some(usize::from(self.slots[Replica::slot(tick)]))
+            .filter(|&index| self.states.get(index).is_some_and(|state| state.held));
+        if let Some(newer) = occupant.map(|index| self.states[index].tick)
+            && tick.since(newer) < 0
         {
             return Err(DeltaError::Stale {
                 tick: tick.0,
-                newer: occupant.tick.0,
+                newer: newer.0,
             });
         }
         // Build into a spare buffer, taken out so the baseline can be read meanwhile.
@@ -501,7 +503,7 @@ impl Replica {
             return Err(error);
         }
         // The state this one replaces in the ring, and those older than its baseline, go.
-        if self.states.get(occupant).is_some_and(|state| state.held) {
+        if let Some(occupant) = occupant {
             self.release(occupant);
         }
         if self.monotonic_baselines && baseline.is_some() {
