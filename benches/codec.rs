@@ -24,9 +24,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use skirmish::game::replication::Replicator;
 use skirmish::game::{World, WorldConfig};
 use skirmish::protocol::*;
+use skirmish::room::replication::Replicator;
 
 const SNAPSHOT_PLAYERS: u32 = 1000;
 

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use skirmish::game::Outbox;
-use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use skirmish::protocol::{PlayerId, Tick};
+use skirmish::room::Outbox;
+use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use tokio::sync::mpsc;
 
 const SUBSCRIBERS: [usize; 3] = [100, 1000, 10_000];

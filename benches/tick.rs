@@ -1,8 +1,8 @@
-//! One full tick of the real [`TickLoop`]: drain every player's input from the event queue, step
+//! One full tick of the real [`Room`]: drain every player's input from the event queue, step
 //! the world, record it for replication (quantize, sort into interest cells). With no
 //! connection registered, no per-player frame is encoded: that is `tick_delivered`.
 //! Players move and fire the whole time (see [`input_for`]), so bolts fly, tags happen and orbs
-//! are collected; the world also holds its 250 orbs. Only `run_ticks(1)` is timed: refilling
+//! are collected; the world also holds its 250 orbs. Only `step(1)` is timed: refilling
 //! the event queue stands for the connection tasks, which do that work on other threads.
 //!
 //! Throughput is in entities per tick (players + orbs + bolts in flight once warmed up).
@@ -28,10 +28,12 @@ use bytes::Bytes;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
+use skirmish::game::WorldConfig;
 use skirmish::game::arena::ArenaRule;
-use skirmish::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
-use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
+use skirmish::metrics::RoomStats;
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
+use skirmish::room::{Room, RoomConfig, RoomEvent};
+use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
 use tokio::sync::mpsc;
 
 const TICK_HZ: u16 = 30;
@@ -76,8 +78,8 @@ fn mix(a: u32, b: u32) -> u32 {
 
 /// A loop with `players` joined, warmed up, and the state it needs to keep feeding inputs.
 struct Game {
-    tick_loop: TickLoop<Arc<Sessions>>,
-    events: Arc<ArrayQueue<GameEvent>>,
+    tick_loop: Room<Arc<Sessions>>,
+    events: Arc<ArrayQueue<RoomEvent>>,
     sessions: Arc<Sessions>,
     /// Each registered player's queue of reliable messages (none unless `delivered`).
     queues: Vec<mpsc::Receiver<Bytes>>,
@@ -97,11 +99,11 @@ impl Game {
         let sessions = Arc::new(Sessions::new(players as usize));
         let mut world = WorldConfig::new(TICK_HZ, 42);
         world.arena = arena;
-        let tick_loop = TickLoop::new(
-            TickLoopConfig::new(world),
+        let tick_loop = Room::new(
+            RoomConfig::new(world),
             Arc::clone(&events),
             Arc::clone(&sessions),
-            Arc::new(LoopStats::default()),
+            Arc::new(RoomStats::default()),
         );
         let mut game = Game {
             tick_loop,
@@ -129,7 +131,7 @@ impl Game {
                 game.slots.push(slot);
             }
             game.events
-                .push(GameEvent::Join {
+                .push(RoomEvent::Join {
                     id: PlayerId(id),
                     name: format!("p{id}"),
                     request_id: id,
@@ -139,11 +141,11 @@ impl Game {
                 .unwrap();
             // Join in batches so no queue fills with announcements.
             if id % 100 == 0 {
-                game.tick_loop.run_ticks(1);
+                game.tick_loop.step(1);
                 game.drain_queues();
             }
         }
-        game.tick_loop.run_ticks(1);
+        game.tick_loop.step(1);
         game.drain_queues();
         // A growing arena is resized once a second: let it take its size first.
         let settle = if matches!(arena, ArenaRule::Fixed { .. }) {
@@ -153,7 +155,7 @@ impl Game {
         };
         for _ in 0..WARM_UP_TICKS + settle {
             game.feed_inputs();
-            game.tick_loop.run_ticks(1);
+            game.tick_loop.step(1);
             game.drain_queues();
         }
         game
@@ -182,7 +184,7 @@ impl Game {
         for _ in 0..iterations {
             self.feed_inputs();
             let started = Instant::now();
-            self.tick_loop.run_ticks(1);
+            self.tick_loop.step(1);
             spent += started.elapsed();
             black_box(self.tick_loop.world().tick());
             self.drain_queues();
@@ -195,7 +197,7 @@ impl Game {
         self.seq += 1;
         for id in 1..=self.players {
             let input = input_for(id, self.seq);
-            let pushed = self.events.push(GameEvent::Input {
+            let pushed = self.events.push(RoomEvent::Input {
                 id: PlayerId(id),
                 input,
             });

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use skirmish::bots::behaviour::{Behaviour, Pilot, View};
-use skirmish::game::replication::Replicator;
 use skirmish::game::{World, WorldConfig};
 use skirmish::protocol::delta::{
     Entity, Kind, Op, Reader, SCOREBOARD_SIZE, frame_flags, read_entry, read_header, read_own,
 };
 use skirmish::protocol::{PlayerId, PlayerInput, Replica, Snapshot, Tick};
+use skirmish::room::replication::Replicator;
 
 fn main() {
     let players: u32 = std::env::args().nth(1).map_or(1000, |n| n.parse().unwrap());

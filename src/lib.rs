@@ -3,34 +3,43 @@
 //! # Layout
 //!
 //! ```text
-//!  browser / bot ──WebSocket──▶ net::connection (reader task) ──decode──▶ GameEvent
+//!  browser / bot ──WebSocket──▶ transport::websocket::connection (reader task) ──decode──▶ RoomEvent
 //!                                                                          │ lock-free queue
 //!                                                                          ▼
-//!                    net::sessions ◀──each player's delta── game::tick_loop (own thread)
-//!                    (per-player latest-wins     snapshot      owns game::world, and
-//!                     slot + reliable queue)                   game::replication
-//!                          │
+//!                  session::registry ◀──each player's delta── room::Room (stepped by
+//!                  (per-player latest-wins      snapshot      runtime::TickLoop on its own
+//!                   slot + reliable queue)                    thread; owns game::World and
+//!                          │                                   room::replication)
 //!                          ▼
-//!  browser / bot ◀──WebSocket── net::connection (writer task)
+//!  browser / bot ◀──WebSocket── transport::websocket::connection (writer task)
 //! ```
 //!
-//! - [`protocol`]: message types, the bincode codec behind one module, name rules, the delta
-//!   snapshot format and the client's replica. Pure.
-//! - [`game`]: the world and its rules (pure, steppable, seeded), per-client replication, and
-//!   the fixed-tick driver.
-//! - [`net`]: HTTP (files, health, upgrade), connection tasks, the session registry.
+//! Layers, lowest first; each imports only those below it (see `docs/ARCHITECTURE.md`):
+//! - [`protocol`]: message types, the bincode codec behind one module, name rules, close
+//!   reasons, the delta snapshot format and the client's replica. Pure.
+//! - [`game`]: the world and its rules. Pure, steppable, seeded.
+//! - [`metrics`]: counters, the tick histogram, the Prometheus exposition and summary log.
+//! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
+//!   [`room::Outbox`] seam.
+//! - [`runtime`]: what drives rooms on a clock (today one thread, one room).
+//! - [`session`]: the registry through which a room reaches its players, and lifecycle hooks.
+//! - [`transport`]: what carries sessions (today WebSocket: reader and writer tasks).
+//! - [`http`]: routing, embedded files, who may connect.
+//! - [`server`]: the shared context (a leaf), the accept loop with caps and TLS, start and stop.
 //! - [`bots`]: the bot swarm (real clients that play and measure, many per event-loop thread),
-//!   behind `bin/swarm`.
-//! - [`client`]: a Rust client of the protocol (tests, bots).
-//! - [`config`]: flags and environment variables.
-//! - [`prefetch`]: cache hints, with which the swarm's event loop fetches the next bots' data
-//!   while it handles one.
+//!   behind `bin/swarm`; [`client`]: a Rust client of the protocol (tests, bots);
+//!   [`config`]: flags and environment variables; [`prefetch`]: cache hints for the swarm.
 
 pub mod bots;
 pub mod client;
 pub mod config;
 pub mod game;
+pub mod http;
 pub mod metrics;
-pub mod net;
 pub mod prefetch;
 pub mod protocol;
+pub mod room;
+pub mod runtime;
+pub mod server;
+pub mod session;
+pub mod transport;

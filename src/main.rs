@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use skirmish::config::Config;
-use skirmish::net::Server;
+use skirmish::server::Server;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

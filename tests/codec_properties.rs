@@ -164,7 +164,7 @@ fn server_frames() -> (Vec<u8>, Vec<u8>) {
         arena_height: 1500.0,
         ..Snapshot::default()
     };
-    let mut replicator = skirmish::game::replication::Replicator::new();
+    let mut replicator = skirmish::room::replication::Replicator::new();
     let mut full = Vec::new();
     replicator.record(&world(10, 0.0), 0);
     replicator.encode_for(PlayerId(1), None, &mut full);

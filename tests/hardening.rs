@@ -668,7 +668,7 @@ async fn a_client_that_stops_reading_is_dropped_and_others_play_on() {
     assert_eq!(upgrade(&mut stalled, server.addr).await, 101);
     stalled.write_all(&join_frame("Stalled")).await.unwrap();
     // Never read. Snapshots fill its small window; then nothing is acknowledged for the 1 s
-    // write timeout (the kernel's count, see `net::progress`) and the server drops the player.
+    // write timeout (the kernel's count, see `transport::websocket::progress`) and the server drops the player.
     wait_for_metric(
         server.addr,
         "skirmish_connections_closed_total{reason=\"slow_consumer\"}",

@@ -399,7 +399,7 @@ fn scripted_world(step: u32) -> Snapshot {
 /// (against the one two before), with the state a client holds after applying each.
 fn snapshot_sequence() -> Value {
     let me = PlayerId(1);
-    let mut replicator = skirmish::game::replication::Replicator::new();
+    let mut replicator = skirmish::room::replication::Replicator::new();
     let mut replica = Replica::new();
     let mut frames = Vec::new();
     let baselines = [None, Some(10), Some(11), Some(12), Some(13), Some(13)];

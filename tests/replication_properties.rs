@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
-use skirmish::game::replication::Replicator;
 use skirmish::protocol::delta::{BASELINE_RING, CELL_GRID, DeltaError, Entity};
 use skirmish::protocol::{
     BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
 };
+use skirmish::room::replication::Replicator;
 
 const WIDTH: f32 = 3000.0;
 const HEIGHT: f32 = 2000.0;

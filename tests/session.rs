@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use skirmish::client::{GameClient, Received};
-use skirmish::net::CloseReason;
-use skirmish::net::hooks::{SessionHooks, SessionInfo};
+use skirmish::protocol::CloseReason;
 use skirmish::protocol::*;
+use skirmish::session::{SessionHooks, SessionInfo};
 
 fn join(name: &str, resume_token: Option<ResumeToken>) -> Join {
     Join {

@@ -1,6 +1,6 @@
 //! A steady game allocates nothing per tick. This binary installs a global allocator that counts
-//! the allocations made on the thread that asked for counting, drives the real `TickLoop` on a
-//! manual clock (`run_ticks(1)`, no thread, no sleeping) with 1000 players who each send one
+//! the allocations made on the thread that asked for counting, drives the real `Room` on a
+//! manual clock (`step(1)`, no thread, no sleeping) with 1000 players who each send one
 //! input per tick, moving and firing, and asserts that a few hundred ticks after warm-up
 //! allocate nothing: not the drain, the step, the tags, nor the snapshot's encoding and
 //! publishing.
@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
-use skirmish::game::{GameEvent, LoopStats, Outbox, TickLoop, TickLoopConfig, WorldConfig};
-use skirmish::net::sessions::{Kick, SessionHandle, Sessions, SnapshotSlot};
+use skirmish::game::WorldConfig;
+use skirmish::metrics::RoomStats;
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Tick, buttons};
+use skirmish::room::{Outbox, Room, RoomConfig, RoomEvent};
+use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
 
 /// Counts allocations (and reallocations) made by threads whose `COUNTING` flag is set, so the
 /// test harness's own threads do not disturb the count.
@@ -160,18 +162,18 @@ impl Outbox for HoldingOutbox {
 
 /// Joins `PLAYERS` players and warms the loop up; returns a closure that runs one tick with
 /// one input from every player and returns the tags of that tick.
-fn steady_game<O: Outbox>(outbox: O) -> (TickLoop<O>, impl FnMut(&mut TickLoop<O>) -> u64) {
+fn steady_game<O: Outbox>(outbox: O) -> (Room<O>, impl FnMut(&mut Room<O>) -> u64) {
     let events = Arc::new(ArrayQueue::new(PLAYERS as usize * 2));
-    let mut tick_loop = TickLoop::new(
-        TickLoopConfig::new(WorldConfig::new(30, 11)),
+    let mut tick_loop = Room::new(
+        RoomConfig::new(WorldConfig::new(30, 11)),
         Arc::clone(&events),
         outbox,
-        Arc::new(LoopStats::default()),
+        Arc::new(RoomStats::default()),
     );
     for id in 1..=PLAYERS {
         let name = format!("p{id}");
         events
-            .push(GameEvent::Join {
+            .push(RoomEvent::Join {
                 id: PlayerId(id),
                 name,
                 request_id: id,
@@ -180,18 +182,18 @@ fn steady_game<O: Outbox>(outbox: O) -> (TickLoop<O>, impl FnMut(&mut TickLoop<O
             })
             .unwrap();
     }
-    tick_loop.run_ticks(1);
+    tick_loop.step(1);
     let mut seq = 0;
-    let tick = move |tick_loop: &mut TickLoop<O>| {
+    let tick = move |tick_loop: &mut Room<O>| {
         seq += 1;
         for id in 1..=PLAYERS {
-            let event = GameEvent::Input {
+            let event = RoomEvent::Input {
                 id: PlayerId(id),
                 input: input_for(id, seq),
             };
             assert!(events.push(event).is_ok(), "event queue full");
         }
-        tick_loop.run_ticks(1);
+        tick_loop.step(1);
         tick_loop.world().tags().len() as u64
     };
     (tick_loop, tick)

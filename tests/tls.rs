@@ -182,7 +182,7 @@ async fn a_bad_certificate_file_stops_the_server_from_starting() {
         cert.to_str().unwrap(),
     ];
     let config = <skirmish::config::Config as clap::Parser>::try_parse_from(args).unwrap();
-    let error = skirmish::net::Server::from_config(config)
+    let error = skirmish::server::Server::from_config(config)
         .err()
         .expect("a server without a usable certificate");
     assert!(error.to_string().contains("cert.pem"), "{error}");

@@ -11,11 +11,11 @@
 //!
 //! Must stay dependent on `skirmish`'s public API only, and on nothing from libFuzzer.
 
-use skirmish::game::replication::Replicator;
 use skirmish::protocol::{
     PlayerId, PlayerState, Replica, Snapshot, Tick, decode_client_message, decode_server_message,
     encode_client_message, encode_server_message, validate_chat, validate_name,
 };
+use skirmish::room::replication::Replicator;
 
 /// Bytes from a client, as the server's reader decodes them. Returns whether they decoded.
 pub fn client_message(data: &[u8]) -> bool {

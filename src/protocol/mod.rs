@@ -1,13 +1,16 @@
 //! The contract between server and clients: message types ([`messages`]), their binary encoding
-//! ([`codec`], and for snapshots [`delta`] and [`replica`]), and the validation rules both sides share. Pure: no tokio, no sockets, no clock.
+//! ([`codec`], and for snapshots [`delta`] and [`replica`]), the validation rules both sides share,
+//! and why a connection closes ([`close`]: the close codes PROTOCOL.md lists). Pure: no tokio, no sockets, no clock.
 //! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v6.json` pins it.
 
+pub mod close;
 pub mod codec;
 pub mod delta;
 pub mod messages;
 mod name;
 pub mod replica;
 
+pub use close::CloseReason;
 pub use codec::{
     DecodeError, EncodeError, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES,
     decode_client_message, decode_server_message, decode_server_message_with,

@@ -11,9 +11,9 @@ use skirmish::client::{GameClient, Received};
 use std::sync::Arc;
 
 use skirmish::config::Config;
-use skirmish::net::Server;
-use skirmish::net::sessions::Sessions;
 use skirmish::protocol::{ServerMessage, Snapshot};
+use skirmish::server::Server;
+use skirmish::session::Sessions;
 use tokio::sync::oneshot;
 
 /// How long any single expectation may take before the test fails.

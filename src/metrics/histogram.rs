@@ -1,6 +1,5 @@
-//! Counters and histograms that hot paths update with one relaxed atomic operation, and their
-//! rendering in Prometheus' text exposition format for `GET /metrics`. Owns no policy: it only
-//! counts what others report.
+//! A fixed-bucket histogram that a hot path updates with relaxed atomic operations, and the
+//! Prometheus text format of one sample. Owns no policy: it only counts what others report.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
@@ -17,16 +17,22 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use super::auth::{Authenticator, OriginPolicy, TokenAuth};
 use super::caps::{ConnectionCaps, ConnectionPermit, Refusal};
-use super::close::CloseReason;
-use super::hooks::{NoHooks, SessionHooks};
-use super::sessions::Sessions;
+use super::context::{ConnectionLimits, ServerContext};
 use crate::config::Config;
-use crate::game::{GameEvent, LoopStats, TickLoop, TickLoopConfig, WorldConfig};
+use crate::game::WorldConfig;
+use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
+use crate::metrics::summary::{SummarySources, log_summaries};
+use crate::metrics::{NetStats, RoomStats};
+use crate::protocol::CloseReason;
+use crate::room::{Room, RoomConfig};
+use crate::runtime::TickLoop;
+use crate::session::{NoHooks, SessionHooks, Sessions};
 
 /// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
 const EVENT_QUEUE_PER_PLAYER: usize = 32;
+/// How often the tick loop logs its tick-duration summary.
+const TICK_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the network summary is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
@@ -38,93 +44,6 @@ const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
 const MAX_REQUEST_HEADERS: usize = 64;
 /// hyper's read buffer per connection (at least 8 KiB, hyper's minimum).
 const MAX_HTTP_BUFFER_BYTES: usize = 2 * MAX_REQUEST_HEAD_BYTES;
-
-/// Per-connection budgets, from the configuration.
-#[derive(Debug, Clone)]
-pub struct ConnectionLimits {
-    pub max_players: usize,
-    pub join_timeout: Duration,
-    pub write_timeout: Duration,
-    /// Largest WebSocket message accepted; larger ones close the connection with 1009.
-    pub max_message_bytes: usize,
-    /// Reliable messages a player may have waiting; overflow disconnects it (too slow).
-    pub outbound_queue: usize,
-    pub send_buffer_bytes: usize,
-    pub ping_interval: Duration,
-    pub ping_timeout: Duration,
-    /// How long a client may take to send its HTTP request headers (and, with TLS, to finish
-    /// the TLS handshake); then the socket is closed.
-    pub handshake_timeout: Duration,
-    /// TCP connections open at once, and from one address; more are answered 503 at accept.
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
-    /// Messages a player may send per second on average: an input per tick with room to
-    /// spare for heartbeats, pings and chat (90 at 30 Hz).
-    pub messages_per_second: f64,
-}
-
-impl ConnectionLimits {
-    pub fn from_config(config: &Config) -> ConnectionLimits {
-        ConnectionLimits {
-            max_players: config.max_players as usize,
-            join_timeout: config.join_timeout,
-            write_timeout: config.write_timeout,
-            max_message_bytes: (config.max_payload as usize)
-                .min(crate::protocol::MAX_CLIENT_MESSAGE_BYTES),
-            outbound_queue: 256,
-            send_buffer_bytes: config.send_buffer as usize,
-            ping_interval: config.ping_interval,
-            ping_timeout: config.ping_timeout,
-            handshake_timeout: config.handshake_timeout,
-            max_connections: config.max_connections as usize,
-            max_connections_per_ip: config.max_connections_per_ip as usize,
-            messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,
-        }
-    }
-}
-
-/// Network counters, read by `/healthz` (and by metrics later).
-#[derive(Debug, Default)]
-pub struct NetStats {
-    pub connections_accepted: AtomicU64,
-    /// Connections that ended after joining, by [`CloseReason::index`].
-    pub closed: [AtomicU64; CloseReason::ALL.len()],
-    /// Connections that ended before joining (refused or abandoned), by reason.
-    pub rejected: [AtomicU64; CloseReason::ALL.len()],
-    /// Upgrade requests refused before a WebSocket existed (bad handshake headers).
-    pub upgrades_refused: AtomicU64,
-    pub inputs_received: AtomicU64,
-    /// Inputs dropped because the loop's queue was full.
-    pub inputs_dropped_queue_full: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub bytes_out: AtomicU64,
-    /// Chat lines refused by the rate limit.
-    pub chat_rate_limited: AtomicU64,
-    /// Messages dropped by the per-connection message rate limit.
-    pub messages_rate_limited: AtomicU64,
-    /// Upgrades refused for their Origin (403) or by the authenticator (401).
-    pub refused_origin: AtomicU64,
-    pub refused_auth: AtomicU64,
-    /// TLS handshakes that failed or took longer than the handshake timeout.
-    pub tls_handshakes_failed: AtomicU64,
-}
-
-/// What every connection task shares.
-pub struct ServerContext {
-    pub sessions: Arc<Sessions>,
-    pub hooks: Arc<dyn SessionHooks>,
-    pub authenticator: Option<Arc<dyn Authenticator>>,
-    pub origins: OriginPolicy,
-    /// Where the WebSocket is served.
-    pub path: String,
-    pub serve_client: bool,
-    pub events: Arc<ArrayQueue<GameEvent>>,
-    pub limits: ConnectionLimits,
-    pub loop_stats: Arc<LoopStats>,
-    pub net: NetStats,
-    /// Open connections against `--max-connections` and `--max-connections-per-ip`.
-    pub caps: Arc<ConnectionCaps>,
-}
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
 /// configuration asks for and no hooks.
@@ -223,15 +142,19 @@ impl Server {
             )),
             caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
             limits,
-            loop_stats: Arc::new(LoopStats::default()),
-            net: NetStats::default(),
+            loop_stats: Arc::new(RoomStats::default()),
+            net: Arc::new(NetStats::default()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
-        let summaries = tokio::spawn(super::metrics::log_summaries(
-            Arc::clone(&ctx),
-            SUMMARY_INTERVAL,
-        ));
+        let players = Arc::clone(&ctx.sessions);
+        let sources = SummarySources {
+            net: Arc::clone(&ctx.net),
+            delivery: Arc::clone(&ctx.sessions.delivery),
+            room: Arc::clone(&ctx.loop_stats),
+            players: Box::new(move || players.player_count()),
+        };
+        let summaries = tokio::spawn(log_summaries(sources, SUMMARY_INTERVAL));
 
         tokio::select! {
             _ = accept_loop(&listener, &ctx, self.tls) => {}
@@ -256,14 +179,15 @@ fn start_tick_loop(
 ) -> std::thread::JoinHandle<()> {
     let mut world = WorldConfig::new(config.tick_hz, seed);
     world.arena = config.arena_rule();
-    let mut loop_config = TickLoopConfig::new(world);
-    loop_config.resume_grace = config.resume_grace;
-    let tick_loop = TickLoop::new(
-        loop_config,
+    let mut room_config = RoomConfig::new(world);
+    room_config.resume_grace = config.resume_grace;
+    let room = Room::new(
+        room_config,
         Arc::clone(&ctx.events),
         Arc::clone(&ctx.sessions),
         Arc::clone(&ctx.loop_stats),
     );
+    let tick_loop = TickLoop::new(room, TICK_REPORT_INTERVAL);
     std::thread::Builder::new()
         .name("tick-loop".to_owned())
         .spawn(move || tick_loop.run(&stop))
@@ -354,7 +278,7 @@ async fn serve_http(
 ) {
     let builder = http_builder(ctx.limits.handshake_timeout);
     let service = service_fn(move |request| {
-        super::http::route(request, Arc::clone(&ctx), peer, Arc::clone(&permit))
+        crate::http::router::route(request, Arc::clone(&ctx), peer, Arc::clone(&permit))
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
@@ -370,7 +294,7 @@ async fn refuse_http(stream: TcpStream, peer: SocketAddr, timeout: Duration, ref
     let mut builder = http_builder(timeout);
     builder.keep_alive(false);
     let service = service_fn(move |_request| async move {
-        Ok::<_, std::convert::Infallible>(super::http::unavailable(refusal.text()))
+        Ok::<_, std::convert::Infallible>(crate::http::router::unavailable(refusal.text()))
     });
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     if tokio::time::timeout(timeout, connection).await.is_err() {

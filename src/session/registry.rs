@@ -1,5 +1,5 @@
 //! The session registry: for each player in the game, the handle its connection task listens
-//! on. The tick loop reaches players only through here (it implements [`Outbox`]), so it never
+//! on. A room reaches players only through here (it implements [`Outbox`]), so it never
 //! touches a socket: each player's snapshot goes into its latest-wins [`SnapshotSlot`], which
 //! also tells the loop the player's delta baseline, reliable messages into each player's
 //! bounded queue, and a player whose queue is full is kicked.
@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
-use super::close::CloseReason;
-use crate::game::Outbox;
 use crate::game::world::PlayerMap;
-use crate::protocol::{PlayerId, ResumeToken, Tick};
+use crate::metrics::DeliveryStats;
+use crate::protocol::{CloseReason, PlayerId, ResumeToken, Tick};
+use crate::room::Outbox;
 use dashmap::DashMap;
 use rand::RngExt;
 
@@ -119,15 +119,6 @@ pub struct SessionHandle {
     pub snapshots: Arc<SnapshotSlot>,
 }
 
-/// Counters about delivery, read by health and metrics endpoints.
-#[derive(Debug, Default)]
-pub struct DeliveryStats {
-    pub snapshots_sent: AtomicU64,
-    /// Snapshots a slow reader never saw because a newer one replaced them first.
-    pub snapshots_skipped: AtomicU64,
-    pub kicked_slow: AtomicU64,
-}
-
 pub struct Sessions {
     /// Written on join and leave, read by the tick loop for every message it sends. A plain
     /// lock rather than a sharded map: broadcasts walk the whole map, and iterating a `DashMap`
@@ -141,7 +132,7 @@ pub struct Sessions {
     reserved: AtomicUsize,
     max_players: usize,
     next_id: AtomicU64,
-    pub delivery: DeliveryStats,
+    pub delivery: Arc<DeliveryStats>,
 }
 
 impl Sessions {
@@ -153,7 +144,7 @@ impl Sessions {
             reserved: AtomicUsize::new(0),
             max_players,
             next_id: AtomicU64::new(1),
-            delivery: DeliveryStats::default(),
+            delivery: Arc::default(),
         }
     }
 

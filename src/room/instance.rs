@@ -1,27 +1,30 @@
-//! The fixed-timestep driver: the only owner of the [`World`]. Each tick it drains the event
-//! queue (joins, inputs, leaves, in arrival order), steps the world, records it in the
-//! [`Replicator`] and hands each player its own delta snapshot through the [`Outbox`]. It never awaits a socket and never blocks on a client:
-//! the outbox must return at once. It times every tick and logs a summary every few seconds.
+//! One room: the only owner of its [`World`]. Each step drains the room's event queue (joins,
+//! inputs, leaves, in arrival order), steps the world, records it in the [`Replicator`] and hands
+//! each player its own delta snapshot through the [`Outbox`]. It has no clock and no thread: the
+//! runtime ([`crate::runtime`]) decides when to step it, tests and benches step it by hand.
 //!
-//! In steady state a tick allocates nothing: the world's and the replicator's buffers are sized
-//! at join, every player's frame is encoded straight into one recycled buffer ([`FramePool`])
-//! and split off it, and so are the small broadcasts (joins, leaves). `tests/tick_allocations.rs` holds it to that.
+//! Must never: await, block on a client (the outbox returns at once), read the clock, or
+//! allocate in a steady step. The world's and the replicator's buffers are sized at join, every
+//! player's frame is encoded straight into one recycled buffer ([`FramePool`]) and split off it,
+//! and so are the small broadcasts (joins, leaves). `tests/tick_allocations.rs` holds it to that.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 
+use super::event::RoomEvent;
+use super::frame_pool::FramePool;
+use super::outbox::Outbox;
+use super::presence::Presence;
 use super::replication::Replicator;
-use super::world::{InputOutcome, World, WorldConfig};
-use crate::metrics::{DurationHistogram, TICK_BUCKETS_MICROS};
+use crate::game::world::{InputOutcome, World, WorldConfig};
+use crate::metrics::RoomStats;
 use crate::protocol::{
-    Notice, NoticeKind, PROTOCOL_VERSION, PlayerId, PlayerInfo, PlayerInput, PlayerLeft,
-    ResumeToken, Roster, ServerMessage, Snapshot, Tick, Welcome, encode_server_message,
-    encode_server_message_into,
+    Notice, NoticeKind, PROTOCOL_VERSION, PlayerId, PlayerInput, ResumeToken, ServerMessage,
+    Snapshot, Welcome, encode_server_message, encode_server_message_into,
 };
 
 /// Buffers the players' snapshot frames are encoded into, one per tick. Two suffice when every
@@ -33,158 +36,36 @@ const SNAPSHOT_BUFFERS: usize = 4;
 const MESSAGE_BUFFERS: usize = 4;
 const MESSAGE_BUFFER_BYTES: usize = 4096;
 
-/// Something that happened on a connection, for the loop to apply at its next tick.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GameEvent {
-    /// A player passed the handshake; `name` is already validated.
-    Join {
-        id: PlayerId,
-        name: String,
-        request_id: u32,
-        resume_token: ResumeToken,
-        /// Serial number of the connection, unique in the server's life.
-        connection: u64,
-    },
-    /// A reconnecting client presented the resume token of player `id`. If the player is
-    /// still in the world it is handed back; if its grace ran out meanwhile, it joins anew.
-    Resume {
-        id: PlayerId,
-        name: String,
-        request_id: u32,
-        resume_token: ResumeToken,
-        connection: u64,
-    },
-    Input {
-        id: PlayerId,
-        input: PlayerInput,
-    },
-    /// The connection dropped without a goodbye: the player stays, frozen and flagged away,
-    /// for the resume grace, then leaves.
-    /// Ignored if `connection` is no longer the player's (it was resumed meanwhile).
-    Away {
-        id: PlayerId,
-        connection: u64,
-    },
-    /// The player is gone for good (it said goodbye, was kicked, or broke the rules).
-    /// Ignored, like `Away`, if a newer connection has taken the player over.
-    Leave {
-        id: PlayerId,
-        connection: u64,
-    },
-}
-
-/// Where the loop's output goes. Implementations must not block: they hand bytes over and
-/// return (the network layer drops or disconnects slow readers itself).
-pub trait Outbox: Send + 'static {
-    /// Gives every welcomed player its snapshot of `tick`, replacing any not yet sent. `encode`
-    /// gets the player and its baseline (the newest snapshot tick its connection has fully
-    /// sent, none if unknown) and returns its frame (none: send nothing).
-    fn publish_snapshots(
-        &self,
-        tick: Tick,
-        encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
-    );
-    /// The player's welcome: the first message the loop sends it. Broadcasts reach a player
-    /// only after its welcome, so nothing it is told predates the roster the welcome carries.
-    fn welcome(&self, id: PlayerId, bytes: Bytes) {
-        self.send_to(id, bytes);
-    }
-    /// A message that must reach one player, in order with its other messages.
-    fn send_to(&self, id: PlayerId, bytes: Bytes);
-    /// A message for every player except `except`.
-    fn send_to_all_except(&self, except: Option<PlayerId>, bytes: Bytes);
-    /// The player has left the world for good: whatever lets it resume is no longer valid.
-    fn forget(&self, _id: PlayerId) {}
-}
-
 #[derive(Debug, Clone)]
-pub struct TickLoopConfig {
+pub struct RoomConfig {
     pub world: WorldConfig,
     /// After a stall, how many missed ticks are simulated back-to-back before the rest of the
-    /// backlog is dropped (counted in `LoopStats::ticks_dropped`) rather than spiralling.
+    /// backlog is dropped (counted in `RoomStats::ticks_dropped`) rather than spiralling. The
+    /// room sizes its buffers for that many ticks per step.
     pub max_catch_up_ticks: u32,
-    /// How often the loop logs its tick-duration summary.
-    pub report_interval: Duration,
     /// How long an away player (connection lost) waits to be resumed before it is removed.
     pub resume_grace: Duration,
 }
 
-impl TickLoopConfig {
-    pub fn new(world: WorldConfig) -> TickLoopConfig {
-        TickLoopConfig {
+impl RoomConfig {
+    pub fn new(world: WorldConfig) -> RoomConfig {
+        RoomConfig {
             world,
             max_catch_up_ticks: 5,
-            report_interval: Duration::from_secs(5),
             resume_grace: Duration::from_secs(10),
         }
     }
 }
 
-/// Counters the loop publishes for the rest of the server (health, metrics). Relaxed atomics:
-/// each is an independent reading.
-#[derive(Debug)]
-pub struct LoopStats {
-    /// Duration of each wake-up's work (usually one tick; several when catching up).
-    pub tick_duration: DurationHistogram,
-    pub tick: AtomicU64,
-    pub players: AtomicU64,
-    pub ticks_total: AtomicU64,
-    /// Ticks whose work took longer than the tick period.
-    pub overruns: AtomicU64,
-    /// Ticks skipped because the loop fell further behind than it may catch up.
-    pub ticks_dropped: AtomicU64,
-    pub last_tick_micros: AtomicU64,
-    pub last_snapshot_bytes: AtomicU64,
-    /// The arena's width and height (whole units) at the last tick.
-    pub arena_width: AtomicU64,
-    pub arena_height: AtomicU64,
-    pub inputs_applied: AtomicU64,
-    /// Inputs discarded by the world: queue overflow, stale sequence or unknown player.
-    pub inputs_dropped: AtomicU64,
-}
-
-impl Default for LoopStats {
-    fn default() -> LoopStats {
-        LoopStats {
-            tick_duration: DurationHistogram::new(&TICK_BUCKETS_MICROS),
-            tick: AtomicU64::default(),
-            players: AtomicU64::default(),
-            ticks_total: AtomicU64::default(),
-            overruns: AtomicU64::default(),
-            ticks_dropped: AtomicU64::default(),
-            last_tick_micros: AtomicU64::default(),
-            last_snapshot_bytes: AtomicU64::default(),
-            arena_width: AtomicU64::default(),
-            arena_height: AtomicU64::default(),
-            inputs_applied: AtomicU64::default(),
-            inputs_dropped: AtomicU64::default(),
-        }
-    }
-}
-
-/// Tick-duration summary over one report interval.
-#[derive(Debug, Default)]
-struct DurationWindow {
-    ticks: u64,
-    total: Duration,
-    max: Duration,
-    overruns: u64,
-}
-
-pub struct TickLoop<O: Outbox> {
+pub struct Room<O: Outbox> {
     world: World,
     tick_hz: u16,
-    period: Duration,
-    config: TickLoopConfig,
-    events: Arc<ArrayQueue<GameEvent>>,
+    config: RoomConfig,
+    events: Arc<ArrayQueue<RoomEvent>>,
     outbox: O,
-    stats: Arc<LoopStats>,
-    /// Names of the players in the world, for welcomes.
-    names: HashMap<PlayerId, String>,
-    /// Away players and the tick their grace ends.
-    away_until: HashMap<PlayerId, Tick>,
-    /// The connection currently playing each player, to ignore the end of a superseded one.
-    connection_of: HashMap<PlayerId, u64>,
+    stats: Arc<RoomStats>,
+    /// Names, connections, away graces and unannounced joins and leaves.
+    presence: Presence,
     /// Scratch list of players whose grace ended this tick (kept to avoid allocating).
     expired: Vec<PlayerId>,
     /// The snapshot, refilled each tick so its buffers are reused.
@@ -199,40 +80,31 @@ pub struct TickLoop<O: Outbox> {
     scratch: Vec<u8>,
     /// Where small broadcasts (tags, joins, leaves) live while players' queues hold them.
     message_buffers: FramePool,
-    /// Joins and leaves since the last tick's announcement (see [`ServerMessage::Roster`]).
-    roster: Roster,
-    window: DurationWindow,
 }
 
-impl<O: Outbox> TickLoop<O> {
+impl<O: Outbox> Room<O> {
     pub fn new(
-        config: TickLoopConfig,
-        events: Arc<ArrayQueue<GameEvent>>,
+        config: RoomConfig,
+        events: Arc<ArrayQueue<RoomEvent>>,
         outbox: O,
-        stats: Arc<LoopStats>,
-    ) -> TickLoop<O> {
+        stats: Arc<RoomStats>,
+    ) -> Room<O> {
         let tick_hz = config.world.tick_hz;
-        let replicator = Replicator::new();
-        TickLoop {
+        Room {
             world: World::new(&config.world),
             tick_hz,
-            period: Duration::from_secs_f64(1.0 / f64::from(tick_hz)),
+            presence: Presence::new(config.resume_grace, tick_hz),
             config,
             events,
             outbox,
             stats,
-            names: HashMap::new(),
-            away_until: HashMap::new(),
-            connection_of: HashMap::new(),
             expired: Vec::new(),
             snapshot: Snapshot::default(),
-            replicator,
+            replicator: Replicator::new(),
             snapshot_buffers: FramePool::new(SNAPSHOT_BUFFERS, 0),
             frames_bytes: 0,
             scratch: Vec::new(),
             message_buffers: FramePool::new(MESSAGE_BUFFERS, MESSAGE_BUFFER_BYTES),
-            roster: Roster::default(),
-            window: DurationWindow::default(),
         }
     }
 
@@ -240,47 +112,22 @@ impl<O: Outbox> TickLoop<O> {
         &self.world
     }
 
-    /// Runs ticks on the calling thread at the configured rate until `stop` is set.
-    pub fn run(mut self, stop: &AtomicBool) {
-        let mut next_tick = Instant::now();
-        let mut last_report = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            if now < next_tick {
-                std::thread::sleep(next_tick - now);
-                continue;
-            }
-            let due = self.ticks_due(now, next_tick);
-            let started = Instant::now();
-            self.run_ticks(due);
-            self.record_duration(started.elapsed());
-            next_tick += self.period * due;
-            if Instant::now() > next_tick + self.period * self.config.max_catch_up_ticks {
-                // Still hopelessly behind: drop the backlog rather than spiral.
-                let behind = Instant::now().duration_since(next_tick);
-                let dropped = (behind.as_secs_f64() / self.period.as_secs_f64()) as u64;
-                self.stats
-                    .ticks_dropped
-                    .fetch_add(dropped, Ordering::Relaxed);
-                next_tick = Instant::now();
-            }
-            if last_report.elapsed() >= self.config.report_interval {
-                self.log_report();
-                last_report = Instant::now();
-            }
-        }
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
     }
 
-    /// How many ticks to simulate now, bounded by the catch-up limit.
-    fn ticks_due(&self, now: Instant, next_tick: Instant) -> u32 {
-        let late = now.duration_since(next_tick);
-        let due = 1 + (late.as_secs_f64() / self.period.as_secs_f64()) as u32;
-        due.min(self.config.max_catch_up_ticks.max(1))
+    pub fn tick_hz(&self) -> u16 {
+        self.tick_hz
+    }
+
+    /// The counters this room publishes (its driver adds the tick durations).
+    pub fn stats(&self) -> &Arc<RoomStats> {
+        &self.stats
     }
 
     /// Drains events and simulates `count` ticks back to back, then publishes one snapshot of
-    /// the result. Public so tests and benches can drive the loop on a manual clock.
-    pub fn run_ticks(&mut self, count: u32) {
+    /// the result.
+    pub fn step(&mut self, count: u32) {
         // At most one tag per player per tick: room for a full catch-up, reserved only when
         // players joined, so steady ticks never allocate.
         let most_tags = self.world.players().len() * self.config.max_catch_up_ticks.max(1) as usize;
@@ -313,34 +160,34 @@ impl<O: Outbox> TickLoop<O> {
                 break;
             };
             match event {
-                GameEvent::Join {
+                RoomEvent::Join {
                     id,
                     name,
                     request_id,
                     resume_token,
                     connection,
                 } => {
-                    self.connection_of.insert(id, connection);
+                    self.presence.connect(id, connection);
                     self.admit_player(id, name, request_id, resume_token);
                 }
-                GameEvent::Resume {
+                RoomEvent::Resume {
                     id,
                     name,
                     request_id,
                     resume_token,
                     connection,
                 } => {
-                    self.connection_of.insert(id, connection);
+                    self.presence.connect(id, connection);
                     self.resume_player(id, name, request_id, resume_token);
                 }
-                GameEvent::Input { id, input } => self.queue_input(id, input),
-                GameEvent::Away { id, connection } if self.is_current(id, connection) => {
+                RoomEvent::Input { id, input } => self.queue_input(id, input),
+                RoomEvent::Away { id, connection } if self.is_current(id, connection) => {
                     self.mark_away(id)
                 }
-                GameEvent::Leave { id, connection } if self.is_current(id, connection) => {
+                RoomEvent::Leave { id, connection } if self.is_current(id, connection) => {
                     self.remove_player(id)
                 }
-                GameEvent::Away { .. } | GameEvent::Leave { .. } => {}
+                RoomEvent::Away { .. } | RoomEvent::Leave { .. } => {}
             }
         }
     }
@@ -351,9 +198,8 @@ impl<O: Outbox> TickLoop<O> {
         }
         let players = self.world.players().len().next_power_of_two();
         self.replicator.reserve(players, self.snapshot.orbs.len());
-        self.names.insert(id, name.clone());
+        self.presence.admit(id, name);
         self.send_welcome(id, request_id, token, false);
-        self.roster.joined.push(PlayerInfo { id, name });
     }
 
     fn resume_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
@@ -362,7 +208,7 @@ impl<O: Outbox> TickLoop<O> {
             self.admit_player(id, name, request_id, token);
             return;
         }
-        self.away_until.remove(&id);
+        self.presence.mark_back(id);
         self.send_welcome(id, request_id, token, true);
         let back = Notice {
             subject: id,
@@ -380,14 +226,7 @@ impl<O: Outbox> TickLoop<O> {
             resume_token: token,
             tick_hz: self.tick_hz,
             params: *self.world.params(),
-            players: self
-                .names
-                .iter()
-                .map(|(&id, name)| PlayerInfo {
-                    id,
-                    name: name.clone(),
-                })
-                .collect(),
+            players: self.presence.players(),
         });
         if let Some(bytes) = encode(&welcome) {
             self.outbox.welcome(id, bytes);
@@ -396,9 +235,7 @@ impl<O: Outbox> TickLoop<O> {
 
     fn mark_away(&mut self, id: PlayerId) {
         if self.world.set_away(id, true) {
-            let grace = (self.config.resume_grace.as_secs_f64() * f64::from(self.tick_hz)).ceil();
-            let until = Tick(self.world.tick().0.wrapping_add(grace as u32));
-            self.away_until.insert(id, until);
+            self.presence.mark_away(id, self.world.tick());
             let away = Notice {
                 subject: id,
                 kind: NoticeKind::Away,
@@ -408,17 +245,8 @@ impl<O: Outbox> TickLoop<O> {
     }
 
     fn expire_away_players(&mut self) {
-        if self.away_until.is_empty() {
-            return;
-        }
-        let now = self.world.tick();
-        self.expired.clear();
-        self.expired.extend(
-            self.away_until
-                .iter()
-                .filter(|&(_, &until)| now.since(until) >= 0)
-                .map(|(&id, _)| id),
-        );
+        self.presence
+            .collect_expired(self.world.tick(), &mut self.expired);
         for index in 0..self.expired.len() {
             let id = self.expired[index];
             self.remove_player(id);
@@ -438,36 +266,24 @@ impl<O: Outbox> TickLoop<O> {
     }
 
     fn is_current(&self, id: PlayerId, connection: u64) -> bool {
-        self.connection_of.get(&id) == Some(&connection)
+        self.presence.is_current(id, connection)
     }
 
     fn remove_player(&mut self, id: PlayerId) {
-        self.away_until.remove(&id);
-        self.connection_of.remove(&id);
+        self.presence.disconnect(id);
         if self.world.remove_player(id) {
-            self.names.remove(&id);
+            self.presence.left(id);
             self.replicator.forget(id);
             self.outbox.forget(id);
-            self.roster.left.push(PlayerLeft { id });
         }
     }
 
-    /// Tells everyone who joined and left since the last tick: a lone join or leave as its
-    /// own message (not to the joiner, whose welcome lists it), several as one `Roster`.
+    /// Tells everyone who joined and left since the last tick (see
+    /// [`Presence::take_announcement`]).
     fn announce_roster(&mut self) {
-        let roster = &mut self.roster;
-        let message = match (roster.joined.len(), roster.left.len()) {
-            (0, 0) => return,
-            (1, 0) => {
-                let joined = roster.joined.pop().expect("one join");
-                let except = Some(joined.id);
-                self.send_to_others(except, &ServerMessage::PlayerJoined(joined));
-                return;
-            }
-            (0, 1) => ServerMessage::PlayerLeft(roster.left.pop().expect("one leave")),
-            _ => ServerMessage::Roster(std::mem::take(roster)),
-        };
-        self.send_to_others(None, &message);
+        if let Some((except, message)) = self.presence.take_announcement() {
+            self.send_to_others(except, &message);
+        }
     }
 
     fn publish_snapshot(&mut self) {
@@ -513,83 +329,6 @@ impl<O: Outbox> TickLoop<O> {
         self.outbox
             .send_to_all_except(except, buffer.split().freeze());
     }
-
-    fn record_duration(&mut self, took: Duration) {
-        let window = &mut self.window;
-        window.ticks += 1;
-        window.total += took;
-        window.max = window.max.max(took);
-        self.stats
-            .last_tick_micros
-            .store(took.as_micros() as u64, Ordering::Relaxed);
-        self.stats.tick_duration.observe(took);
-        if took > self.period {
-            window.overruns += 1;
-            self.stats.overruns.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn log_report(&mut self) {
-        let window = std::mem::take(&mut self.window);
-        let mean = window
-            .total
-            .checked_div(window.ticks.max(1) as u32)
-            .unwrap_or_default();
-        tracing::info!(
-            ticks = window.ticks,
-            mean_us = mean.as_micros() as u64,
-            max_us = window.max.as_micros() as u64,
-            overruns = window.overruns,
-            dropped_total = self.stats.ticks_dropped.load(Ordering::Relaxed),
-            players = self.world.players().len(),
-            mean_frame_bytes = self.stats.last_snapshot_bytes.load(Ordering::Relaxed),
-            arena = %format_args!(
-                "{}x{}",
-                self.world.params().arena_width,
-                self.world.params().arena_height
-            ),
-            "tick summary"
-        );
-    }
-}
-
-/// Buffers from which outgoing messages are cut as shared [`Bytes`] and reused once every copy
-/// of them has been dropped, so that publishing allocates nothing in steady state.
-///
-/// Each slot is a `BytesMut` sharing its memory with the frames split off it: a frame is cut
-/// from the free tail; when the tail is too short and no frame cut from the slot is alive any
-/// more, `try_reclaim` takes the whole buffer back without allocating. Only when every slot is
-/// still in use (writers still sending old frames) or too small does one get a new buffer; the
-/// old memory is freed by whoever drops its last frame.
-struct FramePool {
-    slots: Vec<BytesMut>,
-    /// Least capacity of a new buffer (it gets at least twice the request, too).
-    min_capacity: usize,
-    /// The slot to replace next when none can be reused.
-    next_replaced: usize,
-}
-
-impl FramePool {
-    fn new(slots: usize, min_capacity: usize) -> FramePool {
-        FramePool {
-            slots: (0..slots.max(1)).map(|_| BytesMut::new()).collect(),
-            min_capacity,
-            next_replaced: 0,
-        }
-    }
-
-    /// An empty buffer with room for `len` bytes. Split what is written off it with
-    /// `split().freeze()`.
-    fn buffer(&mut self, len: usize) -> &mut BytesMut {
-        let reusable = self.slots.iter_mut().position(|slot| slot.try_reclaim(len));
-        let index = reusable.unwrap_or_else(|| {
-            let index = self.next_replaced;
-            self.next_replaced = (index + 1) % self.slots.len();
-            self.slots[index] = BytesMut::with_capacity((2 * len).max(self.min_capacity));
-            index
-        });
-        &mut self.slots[index]
-    }
 }
 
 fn encode(message: &ServerMessage) -> Option<Bytes> {
@@ -609,7 +348,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::protocol::{Replica, buttons, decode_server_message, decode_server_message_with};
+    use crate::protocol::{
+        PlayerInfo, Replica, Roster, Tick, buttons, decode_server_message,
+        decode_server_message_with,
+    };
 
     /// `(sent only to, sent to all except, message)`.
     type Sent = (Option<PlayerId>, Option<PlayerId>, ServerMessage);
@@ -668,8 +410,8 @@ mod tests {
         world
     }
 
-    fn join(id: u32, name: &str) -> GameEvent {
-        GameEvent::Join {
+    fn join(id: u32, name: &str) -> RoomEvent {
+        RoomEvent::Join {
             id: PlayerId(id),
             name: name.into(),
             request_id: id,
@@ -678,25 +420,25 @@ mod tests {
         }
     }
 
-    fn new_loop() -> (TickLoop<Recorder>, Arc<ArrayQueue<GameEvent>>, Recorder) {
+    fn new_room(config: RoomConfig) -> (Room<Recorder>, Arc<ArrayQueue<RoomEvent>>, Recorder) {
         let events = Arc::new(ArrayQueue::new(64));
         let recorder = Recorder::default();
-        let tick_loop = TickLoop::new(
-            TickLoopConfig::new(small_world()),
+        let room = Room::new(
+            config,
             Arc::clone(&events),
             recorder.clone(),
-            Arc::new(LoopStats::default()),
+            Arc::new(RoomStats::default()),
         );
-        (tick_loop, events, recorder)
+        (room, events, recorder)
     }
 
     #[test]
     fn a_join_is_welcomed_announced_and_simulated() {
-        let (mut tick_loop, events, recorder) = new_loop();
+        let (mut room, events, recorder) = new_room(RoomConfig::new(small_world()));
         events.push(join(1, "Ann")).unwrap();
         events.push(join(2, "Ben")).unwrap();
         events
-            .push(GameEvent::Input {
+            .push(RoomEvent::Input {
                 id: PlayerId(1),
                 input: PlayerInput {
                     seq: 1,
@@ -706,7 +448,7 @@ mod tests {
                 },
             })
             .unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
 
         let sent = recorder.sent.lock().unwrap();
         let ServerMessage::Welcome(welcome) = &sent[0].2 else {
@@ -740,7 +482,7 @@ mod tests {
         // A lone join is announced on its own, to the others only.
         drop(sent);
         events.push(join(3, "Cy")).unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
         let sent = recorder.sent.lock().unwrap();
         assert_eq!(
             sent.last(),
@@ -768,9 +510,9 @@ mod tests {
 
     #[test]
     fn catching_up_steps_several_ticks_but_publishes_once() {
-        let (mut tick_loop, events, recorder) = new_loop();
+        let (mut room, events, recorder) = new_room(RoomConfig::new(small_world()));
         events.push(join(1, "Ann")).unwrap();
-        tick_loop.run_ticks(3);
+        room.step(3);
         let snapshots = recorder.snapshots.lock().unwrap();
         assert_eq!(snapshots.len(), 1);
         assert_eq!(snapshots[0].0, Tick(3));
@@ -778,20 +520,21 @@ mod tests {
 
     #[test]
     fn an_away_player_is_resumed_within_the_grace_and_removed_after_it() {
-        let (mut tick_loop, events, recorder) = new_loop();
-        tick_loop.config.resume_grace = Duration::from_millis(100); // 3 ticks at 30 Hz
+        let mut config = RoomConfig::new(small_world());
+        config.resume_grace = Duration::from_millis(100); // 3 ticks at 30 Hz
+        let (mut room, events, recorder) = new_room(config);
         events.push(join(1, "Ann")).unwrap();
         events.push(join(2, "Ben")).unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
         events
-            .push(GameEvent::Away {
+            .push(RoomEvent::Away {
                 id: PlayerId(1),
                 connection: 1,
             })
             .unwrap();
-        tick_loop.run_ticks(1);
-        assert!(tick_loop.world().player(PlayerId(1)).unwrap().away);
-        let resume = GameEvent::Resume {
+        room.step(1);
+        assert!(room.world().player(PlayerId(1)).unwrap().away);
+        let resume = RoomEvent::Resume {
             id: PlayerId(1),
             name: "Ann".into(),
             request_id: 7,
@@ -799,8 +542,8 @@ mod tests {
             connection: 1,
         };
         events.push(resume.clone()).unwrap();
-        tick_loop.run_ticks(1);
-        assert!(!tick_loop.world().player(PlayerId(1)).unwrap().away);
+        room.step(1);
+        assert!(!room.world().player(PlayerId(1)).unwrap().away);
         {
             let sent = recorder.sent.lock().unwrap();
             let welcome = sent.iter().rev().find_map(|(to, _, m)| match m {
@@ -826,16 +569,16 @@ mod tests {
         }
 
         events
-            .push(GameEvent::Away {
+            .push(RoomEvent::Away {
                 id: PlayerId(1),
                 connection: 1,
             })
             .unwrap();
-        tick_loop.run_ticks(5);
-        assert!(tick_loop.world().player(PlayerId(1)).is_none());
+        room.step(5);
+        assert!(room.world().player(PlayerId(1)).is_none());
         // A resume after the grace starts over as a new player.
         events.push(resume).unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
         let sent = recorder.sent.lock().unwrap();
         let ServerMessage::Welcome(last) =
             &sent.iter().rev().find(|(to, _, _)| to.is_some()).unwrap().2
@@ -847,22 +590,22 @@ mod tests {
 
     #[test]
     fn a_leave_removes_the_player_and_tells_the_others() {
-        let (mut tick_loop, events, recorder) = new_loop();
+        let (mut room, events, recorder) = new_room(RoomConfig::new(small_world()));
         events.push(join(1, "Ann")).unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
         events
-            .push(GameEvent::Leave {
+            .push(RoomEvent::Leave {
                 id: PlayerId(1),
                 connection: 1,
             })
             .unwrap();
         events
-            .push(GameEvent::Leave {
+            .push(RoomEvent::Leave {
                 id: PlayerId(1),
                 connection: 1,
             })
             .unwrap();
-        tick_loop.run_ticks(1);
+        room.step(1);
         let sent = recorder.sent.lock().unwrap();
         let leaves = sent
             .iter()
@@ -870,6 +613,6 @@ mod tests {
             .count();
         assert_eq!(leaves, 1);
         assert!(recorder.snapshots.lock().unwrap()[1].1.players.is_empty());
-        assert!(tick_loop.world().players().is_empty());
+        assert!(room.world().players().is_empty());
     }
 }

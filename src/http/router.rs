@@ -1,6 +1,6 @@
 //! HTTP routing: the game's files, `/healthz`, and the WebSocket upgrade at `/ws`. Everything
 //! that is not a WebSocket is answered here in one response; upgrades are handed to
-//! [`super::connection::serve_player`] on their own task.
+//! [`serve_player`] on their own task.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,9 +15,10 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::assets;
 use super::auth::Handshake;
-use super::caps::ConnectionPermit;
-use super::connection::serve_player;
-use super::server::ServerContext;
+use crate::metrics::Readings;
+use crate::server::caps::{ConnectionPermit, Refusal};
+use crate::server::context::ServerContext;
+use crate::transport::websocket::connection::serve_player;
 
 pub type Body = Full<Bytes>;
 
@@ -127,7 +128,20 @@ fn health(ctx: &ServerContext) -> Response<Body> {
 }
 
 fn metrics(ctx: &ServerContext) -> Response<Body> {
-    let mut response = Response::new(Body::new(Bytes::from(super::metrics::render(ctx))));
+    let refused = Refusal::ALL.map(|refusal| {
+        let count = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
+        (refusal.label(), count)
+    });
+    let readings = Readings {
+        players: ctx.sessions.player_count(),
+        open_connections: ctx.caps.open(),
+        refused: &refused,
+        net: &ctx.net,
+        delivery: &ctx.sessions.delivery,
+        room: &ctx.loop_stats,
+    };
+    let body = crate::metrics::render(&readings);
+    let mut response = Response::new(Body::new(Bytes::from(body)));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -1,7 +1,8 @@
-//! Why a connection ends: one `Copy` enum that feeds the log, the close frame (code and reason)
-//! and, where the client deserves an explanation first, an [`ErrorMessage`].
+//! Why a connection ends: one `Copy` enum that feeds the log, the close frame (code and reason),
+//! the metrics label and, where the client deserves an explanation first, an [`ErrorMessage`].
+//! Part of the contract: the codes are PROTOCOL.md's. Must never: know which transport closes.
 
-use crate::protocol::{ErrorCode, ErrorMessage};
+use super::messages::{ErrorCode, ErrorMessage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -30,7 +31,7 @@ pub enum CloseReason {
     Leave,
     /// No answer to the heartbeat within the ping timeout.
     PingTimeout,
-    /// Removed by the operator or the game (see `Sessions::kick`).
+    /// Removed by the operator or the game (see `session::Sessions::kick`).
     Kicked,
     /// Kept sending faster than the message rate limit.
     RateLimited,

@@ -4,8 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::close::CloseReason;
-use crate::protocol::PlayerId;
+use crate::protocol::{CloseReason, PlayerId};
 
 /// Who just connected.
 #[derive(Debug, Clone)]

@@ -1,28 +1,40 @@
-//! `GET /metrics`: the server's counters in Prometheus' text format, and the one-line summary
-//! logged every few seconds. Reads counters only; never takes a lock on a hot path.
+//! `GET /metrics`: the server's counters in Prometheus' text format. Reads counters only; never
+//! takes a lock on a hot path, and knows nothing of who owns the counters: the caller gathers
+//! them into [`Readings`].
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use super::caps::Refusal;
-use super::close::CloseReason;
-use super::server::ServerContext;
-use crate::metrics::render_value;
+use super::counters::{DeliveryStats, NetStats, RoomStats};
+use super::histogram::render_value;
+use crate::protocol::CloseReason;
+
+/// Everything the exposition reads, gathered by whoever serves it.
+pub struct Readings<'a> {
+    /// Players registered (connected) now.
+    pub players: usize,
+    /// TCP connections open now, counted against `--max-connections`.
+    pub open_connections: usize,
+    /// Connections answered 503 at accept, by the label of the cap that refused them.
+    pub refused: &'a [(&'static str, u64)],
+    pub net: &'a NetStats,
+    pub delivery: &'a DeliveryStats,
+    pub room: &'a RoomStats,
+}
 
 /// The whole exposition.
-pub fn render(ctx: &ServerContext) -> String {
+pub fn render(readings: &Readings<'_>) -> String {
     let mut out = String::with_capacity(8 * 1024);
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let net = &ctx.net;
-    let game = &ctx.loop_stats;
-    let delivery = &ctx.sessions.delivery;
+    let net = readings.net;
+    let game = readings.room;
+    let delivery = readings.delivery;
     render_value(
         &mut out,
         "gauge",
         "skirmish_players",
         "Players in the game.",
-        ctx.sessions.player_count() as u64,
+        readings.players as u64,
     );
     render_value(
         &mut out,
@@ -44,13 +56,13 @@ pub fn render(ctx: &ServerContext) -> String {
         "Connections that ended before joining, by reason.",
         &net.rejected,
     );
-    render_refusals(&mut out, ctx);
+    render_refusals(&mut out, readings.refused);
     render_value(
         &mut out,
         "gauge",
         "skirmish_connections_open",
         "TCP connections open now (HTTP and WebSocket), counted against --max-connections.",
-        ctx.caps.open() as u64,
+        readings.open_connections as u64,
     );
     if let Some(bytes) = process_resident_bytes() {
         render_value(
@@ -199,16 +211,15 @@ fn render_by_reason(out: &mut String, name: &str, help: &str, counters: &[Atomic
 }
 
 /// Connections refused at accept by the caps, by which cap.
-fn render_refusals(out: &mut String, ctx: &ServerContext) {
+fn render_refusals(out: &mut String, refused: &[(&'static str, u64)]) {
     let name = "skirmish_connections_refused_total";
     let _ = writeln!(
         out,
         "# HELP {name} Connections answered 503 at accept for a connection cap, by cap.\n\
          # TYPE {name} counter"
     );
-    for refusal in Refusal::ALL {
-        let value = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", refusal.label());
+    for (label, value) in refused {
+        let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {value}");
     }
 }
 
@@ -224,35 +235,6 @@ fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Logs one line about the network side every `interval`, with rates over the interval.
-pub async fn log_summaries(ctx: std::sync::Arc<ServerContext>, interval: Duration) {
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.tick().await;
-    let (mut sent, mut skipped, mut inputs, mut bytes_out) = (0, 0, 0, 0);
-    loop {
-        ticker.tick().await;
-        let seconds = interval.as_secs_f64();
-        let now_sent = load(&ctx.sessions.delivery.snapshots_sent);
-        let now_skipped = load(&ctx.sessions.delivery.snapshots_skipped);
-        let now_inputs = load(&ctx.net.inputs_received);
-        let now_bytes = load(&ctx.net.bytes_out);
-        tracing::info!(
-            players = ctx.sessions.player_count(),
-            snapshots_per_s = ((now_sent - sent) as f64 / seconds) as u64,
-            skipped = now_skipped - skipped,
-            inputs_per_s = ((now_inputs - inputs) as f64 / seconds) as u64,
-            out_kib_per_s = ((now_bytes - bytes_out) as f64 / seconds / 1024.0) as u64,
-            tick_p99_le_us = ctx
-                .loop_stats
-                .tick_duration
-                .quantile_upper_bound_micros(0.99),
-            "server summary"
-        );
-        (sent, skipped, inputs, bytes_out) = (now_sent, now_skipped, now_inputs, now_bytes);
-    }
 }
 
 #[cfg(test)]

@@ -19,18 +19,17 @@ use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::caps::ConnectionPermit;
-use super::close::CloseReason;
-use super::hooks::SessionInfo;
 use super::progress::ReadProgress;
-use super::server::ServerContext;
-use super::sessions::{Kick, SessionHandle, SlotGuard, SnapshotSlot};
-use crate::game::GameEvent;
+use crate::protocol::CloseReason;
 use crate::protocol::{
     Ack, ChatLine, ClientMessage, DecodeError, Heartbeat as Heartbeat_, Join, PROTOCOL_VERSION,
     PlayerId, ServerMessage, decode_client_message, encode_server_message, validate_chat,
     validate_name,
 };
+use crate::room::RoomEvent as GameEvent;
+use crate::server::caps::ConnectionPermit;
+use crate::server::context::ServerContext;
+use crate::session::{Kick, SessionHandle, SessionInfo, SlotGuard, SnapshotSlot};
 
 type Stream = TokioIo<Upgraded>;
 type Reader<'a> = WebSocketRead<&'a mut ReadHalf<Stream>>;

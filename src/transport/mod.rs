@@ -1,0 +1,3 @@
+//! What carries sessions to clients. Today one transport: WebSocket ([`websocket`]).
+
+pub mod websocket;
