@@ -1,83 +1,48 @@
 //! One player's connection, from the upgraded WebSocket to its last byte. The reader side (this
-//! task) decodes client messages and pushes them to the tick loop's queue; a writer task sends
-//! reliable messages from the player's bounded queue and the newest snapshot from the shared
-//! cell, skipping any it was too slow to send. When either side ends, the other is stopped and
-//! the player is removed in one place ([`serve_player`]).
+//! task) runs the session: join or resume, dispatch of client messages to the room's queue,
+//! chat; the writer task ([`super::writer`]) sends reliable messages and the newest snapshot.
+//! When either side ends, the other is stopped and the player is removed in one place
+//! ([`serve_player`]).
 //!
 //! Must never: block the tick loop, buffer without bound, or panic on anything a client sends.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::frames::{MessageAssembler, check_close_payload, ended_by_transport, unmask_checked};
 use super::progress::ReadProgress;
+use super::writer::{Control, WriterInputs, write_loop};
 use crate::protocol::CloseReason;
 use crate::protocol::{
-    Ack, ChatLine, ClientMessage, DecodeError, Heartbeat as Heartbeat_, Join, PROTOCOL_VERSION,
-    PlayerId, ServerMessage, decode_client_message, encode_server_message, validate_chat,
-    validate_name,
+    Ack, ChatLine, ClientMessage, Join, PROTOCOL_VERSION, PlayerId, ServerMessage,
+    encode_server_message, validate_chat, validate_name,
 };
 use crate::room::RoomEvent as GameEvent;
 use crate::server::caps::ConnectionPermit;
 use crate::server::context::ServerContext;
+use crate::session::ended::{Ended, ended_by_decode};
+use crate::session::heartbeat::Heartbeat;
+use crate::session::limits::{Admit, CHAT_BURST, CHAT_PER_SECOND, FloodGuard, TokenBucket};
 use crate::session::{Kick, SessionHandle, SessionInfo, SlotGuard, SnapshotSlot};
 
 type Stream = TokioIo<Upgraded>;
 type Reader<'a> = WebSocketRead<&'a mut ReadHalf<Stream>>;
-type Writer = WebSocketWrite<WriteHalf<Stream>>;
 
 /// How long the writer may take to send its close frame once the reader has ended, and how
 /// long the client then has to close its side.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Most bytes read and discarded after our close frame before the socket is dropped anyway.
 const DRAIN_LIMIT: usize = 1 << 20;
-/// Chat lines a player may send in a burst, and refilled per second after it.
-const CHAT_BURST: f64 = 5.0;
-const CHAT_PER_SECOND: f64 = 1.0;
-/// How long a client may stay over its message rate limit (`ConnectionLimits::
-/// messages_per_second`, bursts of twice that; pings, pongs and fragments count too) before it
-/// is closed (1008, "rate limited"); until then messages over the limit are dropped and
-/// counted.
-const FLOOD_GRACE: Duration = Duration::from_secs(1);
-/// Stands in for "no deadline" in timers.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400);
-
-/// Frames the reader asks the writer to send.
-#[derive(Debug)]
-enum Control {
-    /// Answer to a WebSocket ping.
-    Pong(Vec<u8>),
-    /// Echo of the client's close frame; the last frame we send.
-    EchoClose(Vec<u8>),
-    /// Close the connection for this reason, telling the client why first if it is ours.
-    Close(Ended),
-}
-
-/// Why and how a session ended.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    pub reason: CloseReason,
-    /// A human-readable specific (e.g. which field was malformed); may be empty.
-    pub detail: String,
-}
-
-impl Ended {
-    fn new(reason: CloseReason, detail: impl Into<String>) -> Ended {
-        Ended {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
 
 /// Serves one upgraded connection until it ends, then removes its player. The work runs on
 /// a task of its own so that, should it ever panic (a bug: no input may cause one), the player
@@ -232,38 +197,6 @@ struct Joined {
     /// Keeps a player slot taken while connected.
     slot: SlotGuard,
     connection: u64,
-}
-
-/// The heartbeat shared by the writer (which pings) and the reader (which sees the pongs).
-#[derive(Debug, Default)]
-struct Heartbeat {
-    sent_nonce: AtomicU32,
-    answered_nonce: AtomicU32,
-    sent_at: std::sync::Mutex<Option<Instant>>,
-    /// Round-trip time of the last answered ping, in microseconds.
-    rtt_us: AtomicU32,
-}
-
-impl Heartbeat {
-    fn sent(&self, nonce: u32) {
-        *self.sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        self.sent_nonce.store(nonce, Ordering::Release);
-    }
-
-    fn answered(&self, nonce: u32) {
-        if nonce != self.sent_nonce.load(Ordering::Acquire) {
-            return;
-        }
-        if let Some(sent_at) = *self.sent_at.lock().unwrap_or_else(|e| e.into_inner()) {
-            let rtt = sent_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-            self.rtt_us.store(rtt, Ordering::Relaxed);
-        }
-        self.answered_nonce.store(nonce, Ordering::Release);
-    }
-
-    fn is_answered(&self) -> bool {
-        self.answered_nonce.load(Ordering::Acquire) == self.sent_nonce.load(Ordering::Acquire)
-    }
 }
 
 /// Reads and discards what the client still sends after our close frame, until it closes its
@@ -587,212 +520,6 @@ impl Session<'_> {
     }
 }
 
-/// Largest payload of a control frame (RFC 6455 section 5.5). fastwebsockets checks it for
-/// pings only.
-const MAX_CONTROL_PAYLOAD: usize = 125;
-
-/// What every client frame must be before anything reads it: masked (it is unmasked here, in
-/// place), and, for a control frame, at most 125 bytes long.
-fn unmask_checked(frame: &mut Frame<'_>) -> Result<(), Ended> {
-    if !is_masked(frame) {
-        return Err(Ended::new(
-            CloseReason::ProtocolError,
-            "client frames must be masked",
-        ));
-    }
-    frame.unmask();
-    let is_control = matches!(frame.opcode, OpCode::Close | OpCode::Ping | OpCode::Pong);
-    if is_control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
-        return Err(Ended::new(
-            CloseReason::ProtocolError,
-            "control frame over 125 bytes",
-        ));
-    }
-    Ok(())
-}
-
-/// Whether the client masked `frame`. `Frame` keeps its mask private; its header, as
-/// `fmt_head` writes it, carries the mask bit.
-fn is_masked(frame: &mut Frame<'_>) -> bool {
-    let mut head = [0u8; 16];
-    frame.fmt_head(&mut head);
-    head[1] & 0x80 != 0
-}
-
-/// A close frame's payload must be empty, or a permitted code followed by UTF-8 text
-/// (RFC 6455 sections 5.5.1 and 7.4).
-fn check_close_payload(payload: &[u8]) -> Result<(), Ended> {
-    let (code, text) = match payload {
-        [] => return Ok(()),
-        [_] => {
-            return Err(Ended::new(
-                CloseReason::ProtocolError,
-                "close frame of one byte",
-            ));
-        }
-        [high, low, text @ ..] => (u16::from_be_bytes([*high, *low]), text),
-    };
-    if !fastwebsockets::CloseCode::from(code).is_allowed() {
-        return Err(Ended::new(
-            CloseReason::ProtocolError,
-            format!("close code {code} is not allowed"),
-        ));
-    }
-    if std::str::from_utf8(text).is_err() {
-        return Err(Ended::new(
-            CloseReason::Malformed,
-            "close reason is not UTF-8",
-        ));
-    }
-    Ok(())
-}
-
-/// Reassembles fragmented binary messages up to a size bound; single-frame messages (the norm)
-/// are decoded straight from the frame without copying.
-struct MessageAssembler {
-    limit: usize,
-    fragments: Vec<u8>,
-    in_progress: bool,
-}
-
-impl MessageAssembler {
-    fn new(limit: usize) -> MessageAssembler {
-        MessageAssembler {
-            limit,
-            fragments: Vec::new(),
-            in_progress: false,
-        }
-    }
-
-    /// Returns the decoded message once complete, `None` while more fragments are due.
-    fn push(
-        &mut self,
-        opcode: OpCode,
-        fin: bool,
-        payload: &[u8],
-    ) -> Result<Option<Result<ClientMessage, DecodeError>>, Ended> {
-        match (opcode, self.in_progress) {
-            (OpCode::Binary, false) if fin => return Ok(Some(decode_client_message(payload))),
-            (OpCode::Binary, false) => self.in_progress = true,
-            (OpCode::Continuation, true) => {}
-            _ => {
-                return Err(Ended::new(
-                    CloseReason::ProtocolError,
-                    "unexpected fragment",
-                ));
-            }
-        }
-        if self.fragments.len() + payload.len() > self.limit {
-            return Err(Ended::new(CloseReason::TooLarge, ""));
-        }
-        self.fragments.extend_from_slice(payload);
-        if !fin {
-            return Ok(None);
-        }
-        self.in_progress = false;
-        let decoded = decode_client_message(&self.fragments);
-        self.fragments.clear();
-        Ok(Some(decoded))
-    }
-}
-
-fn ended_by_decode(error: &DecodeError) -> Ended {
-    match error {
-        DecodeError::VersionMismatch(version) => Ended::new(
-            CloseReason::VersionMismatch,
-            format!("server speaks version {PROTOCOL_VERSION}, client sent {version}"),
-        ),
-        DecodeError::TooLarge { .. } => Ended::new(CloseReason::TooLarge, error.to_string()),
-        _ => Ended::new(CloseReason::Malformed, error.to_string()),
-    }
-}
-
-fn ended_by_transport(error: WebSocketError) -> Ended {
-    match error {
-        WebSocketError::FrameTooLarge => Ended::new(CloseReason::TooLarge, ""),
-        WebSocketError::UnexpectedEOF
-        | WebSocketError::ConnectionClosed
-        | WebSocketError::IoError(_)
-        | WebSocketError::SendError(_) => Ended::new(CloseReason::ClientClosed, "transport closed"),
-        // With automatic close off, only a text frame is checked for UTF-8, and text frames
-        // are refused whatever they hold.
-        WebSocketError::InvalidUTF8 => Ended::new(CloseReason::TextFrame, ""),
-        other => Ended::new(CloseReason::ProtocolError, other.to_string()),
-    }
-}
-
-/// What to do with a message, as far as the rate limit is concerned.
-enum Admit {
-    Yes,
-    Drop,
-    Disconnect,
-}
-
-/// The per-connection message rate limit: a token bucket, and how long the client has been
-/// over it.
-struct FloodGuard {
-    allowance: TokenBucket,
-    over_since: Option<Instant>,
-}
-
-impl FloodGuard {
-    fn new(per_second: f64) -> FloodGuard {
-        FloodGuard {
-            allowance: TokenBucket::new(2.0 * per_second, per_second),
-            over_since: None,
-        }
-    }
-
-    fn admit(&mut self, now: Instant) -> Admit {
-        if self.allowance.take(now) {
-            // A flooder gets the odd token as the bucket refills; only a client that has let
-            // the bucket fill halfway again has really slowed down.
-            if self.allowance.tokens >= self.allowance.capacity / 2.0 {
-                self.over_since = None;
-            }
-            return Admit::Yes;
-        }
-        let since = *self.over_since.get_or_insert(now);
-        if now.duration_since(since) >= FLOOD_GRACE {
-            Admit::Disconnect
-        } else {
-            Admit::Drop
-        }
-    }
-}
-
-/// A token bucket: `capacity` actions at once, refilled at `per_second`.
-struct TokenBucket {
-    capacity: f64,
-    per_second: f64,
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    fn new(capacity: f64, per_second: f64) -> TokenBucket {
-        TokenBucket {
-            capacity,
-            per_second,
-            tokens: capacity,
-            updated: Instant::now(),
-        }
-    }
-
-    /// Takes one token if there is one.
-    fn take(&mut self, now: Instant) -> bool {
-        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + refill).min(self.capacity);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Joins and leaves must reach the loop; if its queue is momentarily full, wait for room.
 async fn push_reliable(ctx: &ServerContext, mut event: GameEvent) {
     loop {
@@ -803,206 +530,5 @@ async fn push_reliable(ctx: &ServerContext, mut event: GameEvent) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-    }
-}
-
-/// What the writer listens to.
-struct WriterInputs {
-    outbound: mpsc::Receiver<Bytes>,
-    snapshots: Arc<SnapshotSlot>,
-    control: mpsc::Receiver<Control>,
-    kick: Arc<Kick>,
-    /// Set by the registry when the welcome is queued; no snapshot goes out before it.
-    welcomed: Arc<AtomicBool>,
-    heartbeat: Arc<Heartbeat>,
-    /// Whether the client still acknowledges what we send (none when the socket is unknown).
-    progress: Option<ReadProgress>,
-}
-
-/// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
-/// been sent, and only the newest.
-async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
-    let mut welcomed = false;
-    let interval = ctx.limits.ping_interval;
-    let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
-    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Small frames can take minutes to fill a stalled client's buffers: ask the kernel instead.
-    let check_every = (ctx.limits.write_timeout / 4).max(Duration::from_millis(50));
-    let mut progress_timer = tokio::time::interval(check_every);
-    progress_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut nonce = 0u32;
-    // When the outstanding ping must have been answered; none outstanding when `None`.
-    let mut ping_deadline: Option<Instant> = None;
-    loop {
-        if ping_deadline.is_some() && inputs.heartbeat.is_answered() {
-            // Answered: the next ping goes at the next interval.
-            ping_deadline = None;
-        }
-        let deadline = ping_deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
-        let result = tokio::select! {
-            biased;
-            command = inputs.control.recv() => match command {
-                Some(Control::Pong(payload)) => {
-                    send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await
-                }
-                Some(Control::EchoClose(payload)) => {
-                    let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
-                    return;
-                }
-                Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
-                None => return,
-            },
-            reason = inputs.kick.kicked() => {
-                return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
-            }
-            _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
-                if !inputs.heartbeat.is_answered() {
-                    let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
-                    return close(&mut ws, &ctx, &timeout).await;
-                }
-                ping_deadline = None;
-                Ok(())
-            }
-            _ = progress_timer.tick(), if inputs.progress.is_some() => {
-                let limit = ctx.limits.write_timeout;
-                let stalled = inputs
-                    .progress
-                    .as_mut()
-                    .is_some_and(|progress| progress.stalled_for(limit, std::time::Instant::now()));
-                if stalled {
-                    // Nothing acknowledged for the write timeout: the client stopped reading.
-                    inputs.kick.kick(CloseReason::SlowConsumer);
-                    return;
-                }
-                Ok(())
-            }
-            _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
-                nonce = nonce.wrapping_add(1);
-                inputs.heartbeat.sent(nonce);
-                ping_deadline = Some(Instant::now() + ctx.limits.ping_timeout);
-                let rtt_us = inputs.heartbeat.rtt_us.load(Ordering::Relaxed);
-                let ping = ServerMessage::Ping(Heartbeat_ { nonce, rtt_us });
-                match encode_server_message(&ping) {
-                    Ok(bytes) => send(&mut ws, &ctx, Frame::binary(Payload::Owned(bytes))).await,
-                    Err(_) => Ok(()),
-                }
-            }
-            Some(bytes) = inputs.outbound.recv() => {
-                if !welcomed && inputs.welcomed.load(Ordering::Acquire) {
-                    // Snapshots go out only after the welcome, which this message is or follows.
-                    welcomed = true;
-                }
-                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
-            }
-            () = inputs.snapshots.ready(), if welcomed => {
-                match inputs.snapshots.take() {
-                    Some(frame) => {
-                        ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                        let sent =
-                            send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes)))
-                                .await;
-                        if sent.is_ok() {
-                            inputs.snapshots.sent(frame.tick);
-                        }
-                        sent
-                    }
-                    None => Ok(()),
-                }
-            }
-        };
-        match result {
-            Ok(()) => {}
-            Err(WriteFailed::TimedOut) => {
-                // The client stopped reading: its socket buffer is full and stays full.
-                inputs.kick.kick(CloseReason::SlowConsumer);
-                return;
-            }
-            Err(WriteFailed::Closed) => return,
-        }
-    }
-}
-
-/// Why a frame could not be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriteFailed {
-    /// Not taken within the write timeout: the socket's send buffer stayed full.
-    TimedOut,
-    /// The socket is gone.
-    Closed,
-}
-
-/// Writes one frame, giving up on a client that has not taken it within the write timeout.
-/// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
-/// write blocks that long only when the client stopped draining its socket.
-async fn send(ws: &mut Writer, ctx: &ServerContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
-    let len = frame.payload.len() as u64;
-    match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
-        Ok(Ok(())) => {
-            ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
-            Ok(())
-        }
-        Ok(Err(_)) => Err(WriteFailed::Closed),
-        Err(_) => Err(WriteFailed::TimedOut),
-    }
-}
-
-/// Tells the client why (if it is ours to explain) and sends the close frame.
-async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
-    if ended.reason == CloseReason::ClientClosed {
-        return;
-    }
-    if let Some(error) = ended.reason.error_message(&ended.detail)
-        && let Ok(bytes) = encode_server_message(&ServerMessage::Error(error))
-    {
-        let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
-    }
-    let reason = ended.reason;
-    let _ = send(
-        ws,
-        ctx,
-        Frame::close(reason.code(), reason.text().as_bytes()),
-    )
-    .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(guard: &mut FloodGuard, start: Instant, per_second: u32, seconds: u32) -> (u32, bool) {
-        let mut dropped = 0;
-        for i in 0..per_second * seconds {
-            let at = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_second));
-            match guard.admit(at) {
-                Admit::Yes => {}
-                Admit::Drop => dropped += 1,
-                Admit::Disconnect => return (dropped, true),
-            }
-        }
-        (dropped, false)
-    }
-
-    #[test]
-    fn players_at_sixty_hertz_are_never_limited() {
-        let mut guard = FloodGuard::new(90.0);
-        assert_eq!(feed(&mut guard, Instant::now(), 62, 30), (0, false));
-    }
-
-    #[test]
-    fn a_short_burst_is_dropped_but_forgiven() {
-        let mut guard = FloodGuard::new(90.0);
-        let start = Instant::now();
-        let (dropped, disconnected) = feed(&mut guard, start, 400, 1);
-        assert!(dropped > 0 && !disconnected);
-        // Back to a normal rate: the bucket refills and nothing more is dropped.
-        let later = start + Duration::from_secs(3);
-        assert_eq!(feed(&mut guard, later, 30, 10), (0, false));
-    }
-
-    #[test]
-    fn a_sustained_flood_is_disconnected() {
-        let mut guard = FloodGuard::new(90.0);
-        let (_, disconnected) = feed(&mut guard, Instant::now(), 300, 5);
-        assert!(disconnected);
     }
 }

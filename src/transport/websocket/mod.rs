@@ -1,5 +1,8 @@
-//! The WebSocket transport: one reader task and one writer task per player
-//! ([`connection`]), and whether the client still reads, told by its TCP socket ([`progress`]).
+//! The WebSocket transport: per player, a reader task that runs the session
+//! ([`connection`]) and a writer task ([`writer`]); RFC 6455 checks and reassembly
+//! ([`frames`]); whether the client still reads, told by its TCP socket ([`progress`]).
 
 pub mod connection;
+pub mod frames;
 pub mod progress;
+pub mod writer;

@@ -1,0 +1,33 @@
+//! Why and how a session ended: a [`CloseReason`] with a human-readable detail, and the mapping
+//! from decode errors to it. Knows no transport.
+
+use crate::protocol::{CloseReason, DecodeError, PROTOCOL_VERSION};
+
+/// Why and how a session ended.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub reason: CloseReason,
+    /// A human-readable specific (e.g. which field was malformed); may be empty.
+    pub detail: String,
+}
+
+impl Ended {
+    pub fn new(reason: CloseReason, detail: impl Into<String>) -> Ended {
+        Ended {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The reason to close for a message that did not decode.
+pub fn ended_by_decode(error: &DecodeError) -> Ended {
+    match error {
+        DecodeError::VersionMismatch(version) => Ended::new(
+            CloseReason::VersionMismatch,
+            format!("server speaks version {PROTOCOL_VERSION}, client sent {version}"),
+        ),
+        DecodeError::TooLarge { .. } => Ended::new(CloseReason::TooLarge, error.to_string()),
+        _ => Ended::new(CloseReason::Malformed, error.to_string()),
+    }
+}

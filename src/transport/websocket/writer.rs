@@ -1,0 +1,202 @@
+//! A WebSocket connection's writer task: reliable messages from the player's bounded queue
+//! first, the newest snapshot from its latest-wins slot once welcomed, the heartbeat's pings, and
+//! the stall check; ends with a close frame telling why. Must never: wait on a client longer than
+//! the write timeout, or hold more than one snapshot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, Payload, WebSocketWrite};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::WriteHalf;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::progress::ReadProgress;
+use crate::protocol::{CloseReason, Heartbeat as Heartbeat_, ServerMessage, encode_server_message};
+use crate::server::context::ServerContext;
+use crate::session::ended::Ended;
+use crate::session::heartbeat::Heartbeat;
+use crate::session::{Kick, SnapshotSlot};
+
+pub type Writer = WebSocketWrite<WriteHalf<TokioIo<Upgraded>>>;
+
+/// Stands in for "no deadline" in timers.
+pub const FAR_FUTURE: Duration = Duration::from_secs(86_400);
+
+/// Frames the reader asks the writer to send.
+#[derive(Debug)]
+pub enum Control {
+    /// Answer to a WebSocket ping.
+    Pong(Vec<u8>),
+    /// Echo of the client's close frame; the last frame we send.
+    EchoClose(Vec<u8>),
+    /// Close the connection for this reason, telling the client why first if it is ours.
+    Close(Ended),
+}
+
+/// What the writer listens to.
+pub struct WriterInputs {
+    pub outbound: mpsc::Receiver<Bytes>,
+    pub snapshots: Arc<SnapshotSlot>,
+    pub control: mpsc::Receiver<Control>,
+    pub kick: Arc<Kick>,
+    /// Set by the registry when the welcome is queued; no snapshot goes out before it.
+    pub welcomed: Arc<AtomicBool>,
+    pub heartbeat: Arc<Heartbeat>,
+    /// Whether the client still acknowledges what we send (none when the socket is unknown).
+    pub progress: Option<ReadProgress>,
+}
+
+/// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
+/// been sent, and only the newest.
+pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
+    let mut welcomed = false;
+    let interval = ctx.limits.ping_interval;
+    let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
+    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Small frames can take minutes to fill a stalled client's buffers: ask the kernel instead.
+    let check_every = (ctx.limits.write_timeout / 4).max(Duration::from_millis(50));
+    let mut progress_timer = tokio::time::interval(check_every);
+    progress_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut nonce = 0u32;
+    // When the outstanding ping must have been answered; none outstanding when `None`.
+    let mut ping_deadline: Option<Instant> = None;
+    loop {
+        if ping_deadline.is_some() && inputs.heartbeat.is_answered() {
+            // Answered: the next ping goes at the next interval.
+            ping_deadline = None;
+        }
+        let deadline = ping_deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
+        let result = tokio::select! {
+            biased;
+            command = inputs.control.recv() => match command {
+                Some(Control::Pong(payload)) => {
+                    send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await
+                }
+                Some(Control::EchoClose(payload)) => {
+                    let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
+                    return;
+                }
+                Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
+                None => return,
+            },
+            reason = inputs.kick.kicked() => {
+                return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
+            }
+            _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
+                if !inputs.heartbeat.is_answered() {
+                    let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
+                    return close(&mut ws, &ctx, &timeout).await;
+                }
+                ping_deadline = None;
+                Ok(())
+            }
+            _ = progress_timer.tick(), if inputs.progress.is_some() => {
+                let limit = ctx.limits.write_timeout;
+                let stalled = inputs
+                    .progress
+                    .as_mut()
+                    .is_some_and(|progress| progress.stalled_for(limit, std::time::Instant::now()));
+                if stalled {
+                    // Nothing acknowledged for the write timeout: the client stopped reading.
+                    inputs.kick.kick(CloseReason::SlowConsumer);
+                    return;
+                }
+                Ok(())
+            }
+            _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
+                nonce = nonce.wrapping_add(1);
+                inputs.heartbeat.sent(nonce);
+                ping_deadline = Some(Instant::now() + ctx.limits.ping_timeout);
+                let rtt_us = inputs.heartbeat.rtt_us.load(Ordering::Relaxed);
+                let ping = ServerMessage::Ping(Heartbeat_ { nonce, rtt_us });
+                match encode_server_message(&ping) {
+                    Ok(bytes) => send(&mut ws, &ctx, Frame::binary(Payload::Owned(bytes))).await,
+                    Err(_) => Ok(()),
+                }
+            }
+            Some(bytes) = inputs.outbound.recv() => {
+                if !welcomed && inputs.welcomed.load(Ordering::Acquire) {
+                    // Snapshots go out only after the welcome, which this message is or follows.
+                    welcomed = true;
+                }
+                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
+            }
+            () = inputs.snapshots.ready(), if welcomed => {
+                match inputs.snapshots.take() {
+                    Some(frame) => {
+                        ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                        let sent =
+                            send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes)))
+                                .await;
+                        if sent.is_ok() {
+                            inputs.snapshots.sent(frame.tick);
+                        }
+                        sent
+                    }
+                    None => Ok(()),
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(WriteFailed::TimedOut) => {
+                // The client stopped reading: its socket buffer is full and stays full.
+                inputs.kick.kick(CloseReason::SlowConsumer);
+                return;
+            }
+            Err(WriteFailed::Closed) => return,
+        }
+    }
+}
+
+/// Why a frame could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFailed {
+    /// Not taken within the write timeout: the socket's send buffer stayed full.
+    TimedOut,
+    /// The socket is gone.
+    Closed,
+}
+
+/// Writes one frame, giving up on a client that has not taken it within the write timeout.
+/// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
+/// write blocks that long only when the client stopped draining its socket.
+pub async fn send(
+    ws: &mut Writer,
+    ctx: &ServerContext,
+    frame: Frame<'_>,
+) -> Result<(), WriteFailed> {
+    let len = frame.payload.len() as u64;
+    match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
+        Ok(Ok(())) => {
+            ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
+            Ok(())
+        }
+        Ok(Err(_)) => Err(WriteFailed::Closed),
+        Err(_) => Err(WriteFailed::TimedOut),
+    }
+}
+
+/// Tells the client why (if it is ours to explain) and sends the close frame.
+pub async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
+    if ended.reason == CloseReason::ClientClosed {
+        return;
+    }
+    if let Some(error) = ended.reason.error_message(&ended.detail)
+        && let Ok(bytes) = encode_server_message(&ServerMessage::Error(error))
+    {
+        let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
+    }
+    let reason = ended.reason;
+    let _ = send(
+        ws,
+        ctx,
+        Frame::close(reason.code(), reason.text().as_bytes()),
+    )
+    .await;
+}
