@@ -19,6 +19,7 @@ use crate::metrics::Readings;
 use crate::server::caps::{ConnectionPermit, Refusal};
 use crate::server::context::ServerContext;
 use crate::transport::websocket::connection::serve_player;
+use crate::transport::websocket::handshake::{HandshakeError, check_upgrade_request};
 
 pub type Body = Full<Bytes>;
 
@@ -57,6 +58,10 @@ fn upgrade(
     if let Some(refusal) = admit_handshake(&request, &ctx, peer) {
         return refusal;
     }
+    if request.method() != Method::GET {
+        ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+        return refuse_upgrade(HandshakeError::MethodNotGet);
+    }
     if !fastwebsockets::upgrade::is_upgrade_request(&request) {
         let mut response = text(
             StatusCode::UPGRADE_REQUIRED,
@@ -66,6 +71,10 @@ fn upgrade(
             .headers_mut()
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return response;
+    }
+    if let Err(error) = check_upgrade_request(request.method(), request.headers()) {
+        ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+        return refuse_upgrade(error);
     }
     match fastwebsockets::upgrade::upgrade(&mut request) {
         Ok((response, upgrade)) => {
@@ -80,6 +89,21 @@ fn upgrade(
                 &format!("bad upgrade request: {error}\n"),
             )
         }
+    }
+}
+
+/// 405 with `Allow: GET` for another method, 400 with the reason for a bad key.
+fn refuse_upgrade(error: HandshakeError) -> Response<Body> {
+    let body = format!("bad upgrade request: {error}\n");
+    match error {
+        HandshakeError::MethodNotGet => {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, &body);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            response
+        }
+        HandshakeError::MissingKey | HandshakeError::BadKey => text(StatusCode::BAD_REQUEST, &body),
     }
 }
 
