@@ -27,7 +27,7 @@ use crate::protocol::{
     Ack, ChatLine, ClientMessage, Join, PROTOCOL_VERSION, PlayerId, ServerMessage,
     encode_server_message, validate_chat, validate_name,
 };
-use crate::room::RoomEvent as GameEvent;
+use crate::room::RoomEvent;
 use crate::server::caps::ConnectionPermit;
 use crate::server::context::ServerContext;
 use crate::session::ended::{Ended, ended_by_decode};
@@ -69,7 +69,7 @@ pub async fn serve_player(
         let entry = in_game.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((id, connection)) = entry {
             ctx.sessions.unregister(id);
-            push_reliable(&ctx, GameEvent::Leave { id, connection }).await;
+            push_reliable(&ctx, RoomEvent::Leave { id, connection }).await;
         }
     }
 }
@@ -156,9 +156,9 @@ async fn run_connection(
         ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
         ctx.sessions.unregister(id);
         let event = if reason.allows_resume() {
-            GameEvent::Away { id, connection }
+            RoomEvent::Away { id, connection }
         } else {
-            GameEvent::Leave { id, connection }
+            RoomEvent::Leave { id, connection }
         };
         push_reliable(&ctx, event).await;
     }
@@ -219,7 +219,7 @@ async fn drain(read_half: &mut ReadHalf<Stream>) {
 struct Session<'a> {
     ctx: &'a Arc<ServerContext>,
     peer: SocketAddr,
-    /// This connection's serial number (see [`GameEvent::Away`]).
+    /// This connection's serial number (see [`RoomEvent::Away`]).
     connection: u64,
     outbound: &'a mpsc::Sender<Bytes>,
     kick: &'a Arc<Kick>,
@@ -259,7 +259,7 @@ impl Session<'_> {
             slot,
             connection: self.connection,
         });
-        let resumed = matches!(event, GameEvent::Resume { .. });
+        let resumed = matches!(event, RoomEvent::Resume { .. });
         tracing::info!(player = %id, name = %name, resumed, peer = %self.peer, "player connected");
         self.ctx.hooks.on_connection(&SessionInfo {
             id,
@@ -310,7 +310,7 @@ impl Session<'_> {
 
     /// Registers this connection for the player the join names: the one its resume token
     /// belongs to if that player is away, else a new one. Returns the event for the loop.
-    fn enter_world(&self, join: &Join, name: String) -> (PlayerId, GameEvent) {
+    fn enter_world(&self, join: &Join, name: String) -> (PlayerId, RoomEvent) {
         let handle = SessionHandle {
             outbound: self.outbound.clone(),
             kick: Arc::clone(self.kick),
@@ -324,7 +324,7 @@ impl Session<'_> {
             // The client's newest snapshot from its previous connection: if the server still
             // has it, the first snapshot is one delta, not the whole state.
             self.snapshots.set_baseline(join.baseline_tick);
-            let event = GameEvent::Resume {
+            let event = RoomEvent::Resume {
                 id,
                 name,
                 request_id: join.request_id,
@@ -335,7 +335,7 @@ impl Session<'_> {
         }
         let id = sessions.allocate_id();
         let token = sessions.register(id, handle);
-        let event = GameEvent::Join {
+        let event = RoomEvent::Join {
             id,
             name,
             request_id: join.request_id,
@@ -350,7 +350,7 @@ impl Session<'_> {
         if self
             .ctx
             .events
-            .push(GameEvent::Input { id, input })
+            .push(RoomEvent::Input { id, input })
             .is_err()
         {
             // The loop is behind by a whole queue: drop input, never block.
@@ -521,7 +521,7 @@ impl Session<'_> {
 }
 
 /// Joins and leaves must reach the loop; if its queue is momentarily full, wait for room.
-async fn push_reliable(ctx: &ServerContext, mut event: GameEvent) {
+async fn push_reliable(ctx: &ServerContext, mut event: RoomEvent) {
     loop {
         match ctx.events.push(event) {
             Ok(()) => return,
