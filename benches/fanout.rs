@@ -34,8 +34,8 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish::protocol::{PlayerId, Tick};
 use skirmish::room::Outbox;
-use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
-use tokio::sync::mpsc;
+use skirmish::session::detached::register_detached;
+use skirmish::session::{Sessions, SnapshotSlot};
 
 const SUBSCRIBERS: [usize; 3] = [100, 1000, 10_000];
 /// The encoded snapshot of a 1000-player game is about this size (see the codec bench).
@@ -69,22 +69,21 @@ fn group<'a>(
 /// `n` welcomed players registered in a fresh registry, with their snapshot slots.
 fn registered(n: usize) -> (Arc<Sessions>, Vec<Arc<SnapshotSlot>>) {
     let sessions = Arc::new(Sessions::new(n));
-    let slots = (0..n)
-        .map(|i| {
-            let (outbound, queue) = mpsc::channel(1);
-            std::mem::forget(queue);
-            let slot = Arc::new(SnapshotSlot::default());
-            let handle = SessionHandle {
-                outbound,
-                kick: Arc::new(Kick::default()),
-                welcomed: Arc::new(AtomicBool::new(true)),
-                snapshots: Arc::clone(&slot),
-            };
-            sessions.register(PlayerId(i as u32 + 1), handle);
-            slot
+    let detached = register_detached(&sessions, player_ids(n), 1, true);
+    let slots = detached
+        .into_iter()
+        .map(|session| {
+            // Nobody reads the reliable queues here: keep them open for the bench's life.
+            std::mem::forget(session.outbound);
+            session.handle.snapshots
         })
         .collect();
     (sessions, slots)
+}
+
+/// Players 1 to `n`.
+fn player_ids(n: usize) -> impl Iterator<Item = PlayerId> {
+    (1..=n as u32).map(PlayerId)
 }
 
 fn snapshot_slots(c: &mut Criterion) {
@@ -179,18 +178,9 @@ fn reliable_queues(c: &mut Criterion) {
     let mut group = group(c, "fanout");
     for n in SUBSCRIBERS {
         let sessions = Arc::new(Sessions::new(n));
-        let mut queues: Vec<_> = (0..n)
-            .map(|i| {
-                let (outbound, queue) = mpsc::channel(256);
-                let handle = SessionHandle {
-                    outbound,
-                    kick: Arc::new(Kick::default()),
-                    welcomed: Arc::new(AtomicBool::new(true)),
-                    snapshots: Arc::new(SnapshotSlot::default()),
-                };
-                sessions.register(PlayerId(i as u32 + 1), handle);
-                queue
-            })
+        let mut queues: Vec<_> = register_detached(&sessions, player_ids(n), 256, true)
+            .into_iter()
+            .map(|session| session.outbound)
             .collect();
         group.throughput(Throughput::Elements(n as u64));
         group.sample_size(samples(n));

@@ -21,7 +21,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,7 +33,8 @@ use skirmish::game::arena::ArenaRule;
 use skirmish::metrics::RoomStats;
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
 use skirmish::room::{Room, RoomConfig, RoomEvent};
-use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
+use skirmish::session::detached::register_detached;
+use skirmish::session::{Sessions, SnapshotSlot};
 use tokio::sync::mpsc;
 
 const TICK_HZ: u16 = 30;
@@ -116,20 +117,14 @@ impl Game {
             players,
             seq: 0,
         };
-        for id in 1..=players {
-            if delivered {
-                let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
-                let slot = Arc::new(SnapshotSlot::default());
-                let handle = SessionHandle {
-                    outbound,
-                    kick: Arc::new(Kick::default()),
-                    welcomed: Arc::new(AtomicBool::new(false)),
-                    snapshots: Arc::clone(&slot),
-                };
-                game.sessions.register(PlayerId(id), handle);
-                game.queues.push(queue);
-                game.slots.push(slot);
+        if delivered {
+            let ids = (1..=players).map(PlayerId);
+            for session in register_detached(&game.sessions, ids, OUTBOUND_QUEUE, false) {
+                game.queues.push(session.outbound);
+                game.slots.push(session.handle.snapshots);
             }
+        }
+        for id in 1..=players {
             game.events
                 .push(RoomEvent::Join {
                     id: PlayerId(id),

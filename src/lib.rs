@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! ```text
-//!  browser / bot ──WebSocket──▶ transport::websocket::connection (reader task) ──decode──▶ RoomEvent
+//!  browser / bot ──WebSocket──▶ transport::websocket::reader ──▶ session::Session ──▶ RoomEvent
 //!                                                                          │ lock-free queue
 //!                                                                          ▼
 //!                  session::registry ◀──each player's delta── room::Room (stepped by
@@ -11,7 +11,7 @@
 //!                   slot + reliable queue)                    thread; owns game::World and
 //!                          │                                   room::replication)
 //!                          ▼
-//!  browser / bot ◀──WebSocket── transport::websocket::connection (writer task)
+//!  browser / bot ◀──WebSocket── transport::websocket::writer (drains the session's handle)
 //! ```
 //!
 //! Layers, lowest first; each imports only those below it (see `docs/ARCHITECTURE.md`):
@@ -22,10 +22,14 @@
 //! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
 //!   [`room::Outbox`] seam.
 //! - [`runtime`]: what drives rooms on a clock (today one thread, one room).
-//! - [`session`]: the registry through which a room reaches its players, and lifecycle hooks.
-//! - [`transport`]: what carries sessions (today WebSocket: reader and writer tasks).
+//! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
+//!   budgets), the handle it shares with its room, and the registry through which a room
+//!   reaches its players.
+//! - [`transport`]: what carries sessions: connection caps, and today WebSocket (reader and
+//!   writer tasks).
 //! - [`http`]: routing, embedded files, who may connect.
-//! - [`server`]: the shared context (a leaf), the accept loop with caps and TLS, start and stop.
+//! - [`server`]: start and stop, each layer's context wired from the configuration, the accept
+//!   loop with TLS.
 //! - [`bots`]: the bot swarm (real clients that play and measure, many per event-loop thread),
 //!   behind `bin/swarm`; [`client`]: a Rust client of the protocol (tests, bots);
 //!   [`config`]: flags and environment variables; [`prefetch`]: cache hints for the swarm.

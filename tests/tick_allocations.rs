@@ -10,7 +10,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -19,7 +18,8 @@ use skirmish::game::WorldConfig;
 use skirmish::metrics::RoomStats;
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Tick, buttons};
 use skirmish::room::{Outbox, Room, RoomConfig, RoomEvent};
-use skirmish::session::{Kick, SessionHandle, Sessions, SnapshotSlot};
+use skirmish::session::Sessions;
+use skirmish::session::detached::register_detached;
 
 /// Counts allocations (and reallocations) made by threads whose `COUNTING` flag is set, so the
 /// test harness's own threads do not disturb the count.
@@ -240,22 +240,12 @@ fn a_steady_tick_allocates_nothing() {
 #[test]
 fn publishing_into_the_real_sessions_slots_allocates_nothing() {
     let sessions = Arc::new(Sessions::new(PLAYERS as usize));
-    let slots: Vec<_> = (1..=PLAYERS)
-        .map(|id| {
-            // Nobody reads the reliable queues: the join announcements overflow them (which
-            // only flags the players, whose connections are not here to act on it).
-            let (outbound, queue) = tokio::sync::mpsc::channel(HELD_MESSAGES);
-            std::mem::forget(queue);
-            let slot = Arc::new(SnapshotSlot::default());
-            let handle = SessionHandle {
-                outbound,
-                kick: Arc::new(Kick::default()),
-                welcomed: Arc::new(AtomicBool::new(false)),
-                snapshots: Arc::clone(&slot),
-            };
-            sessions.register(PlayerId(id), handle);
-            slot
-        })
+    // Nobody reads the reliable queues: the join announcements overflow them (which only flags
+    // the players, whose connections are not here to act on it).
+    let detached = register_detached(&sessions, (1..=PLAYERS).map(PlayerId), HELD_MESSAGES, false);
+    let slots: Vec<_> = detached
+        .iter()
+        .map(|session| Arc::clone(&session.handle.snapshots))
         .collect();
     let (mut tick_loop, mut tick) = steady_game(Arc::clone(&sessions));
     let writers = |expect_tick: Option<Tick>| {

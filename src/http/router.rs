@@ -15,9 +15,9 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::assets;
 use super::auth::Handshake;
+use super::context::HttpContext;
 use crate::metrics::Readings;
-use crate::server::caps::{ConnectionPermit, Refusal};
-use crate::server::context::ServerContext;
+use crate::transport::caps::{ConnectionPermit, Refusal};
 use crate::transport::websocket::connection::serve_player;
 use crate::transport::websocket::handshake::{HandshakeError, check_upgrade_request};
 
@@ -25,7 +25,7 @@ pub type Body = Full<Bytes>;
 
 pub async fn route(
     request: Request<Incoming>,
-    ctx: Arc<ServerContext>,
+    ctx: Arc<HttpContext>,
     peer: SocketAddr,
     permit: Arc<ConnectionPermit>,
 ) -> Result<Response<Body>, Infallible> {
@@ -49,7 +49,7 @@ pub async fn route(
 
 fn upgrade(
     mut request: Request<Incoming>,
-    ctx: Arc<ServerContext>,
+    ctx: Arc<HttpContext>,
     peer: SocketAddr,
     permit: Arc<ConnectionPermit>,
 ) -> Response<Body> {
@@ -59,7 +59,10 @@ fn upgrade(
         return refusal;
     }
     if request.method() != Method::GET {
-        ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+        ctx.websocket
+            .net
+            .upgrades_refused
+            .fetch_add(1, Ordering::Relaxed);
         return refuse_upgrade(HandshakeError::MethodNotGet);
     }
     if !fastwebsockets::upgrade::is_upgrade_request(&request) {
@@ -73,17 +76,27 @@ fn upgrade(
         return response;
     }
     if let Err(error) = check_upgrade_request(request.method(), request.headers()) {
-        ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+        ctx.websocket
+            .net
+            .upgrades_refused
+            .fetch_add(1, Ordering::Relaxed);
         return refuse_upgrade(error);
     }
     match fastwebsockets::upgrade::upgrade(&mut request) {
         Ok((response, upgrade)) => {
-            ctx.net.connections_accepted.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(serve_player(upgrade, ctx, peer, permit));
+            ctx.websocket
+                .net
+                .connections_accepted
+                .fetch_add(1, Ordering::Relaxed);
+            let websocket = Arc::clone(&ctx.websocket);
+            tokio::spawn(serve_player(upgrade, websocket, peer, permit));
             response.map(|_| Body::default())
         }
         Err(error) => {
-            ctx.net.upgrades_refused.fetch_add(1, Ordering::Relaxed);
+            ctx.websocket
+                .net
+                .upgrades_refused
+                .fetch_add(1, Ordering::Relaxed);
             text(
                 StatusCode::BAD_REQUEST,
                 &format!("bad upgrade request: {error}\n"),
@@ -111,11 +124,14 @@ fn refuse_upgrade(error: HandshakeError) -> Response<Body> {
 /// Returns the refusal to send, if any.
 fn admit_handshake(
     request: &Request<Incoming>,
-    ctx: &ServerContext,
+    ctx: &HttpContext,
     peer: SocketAddr,
 ) -> Option<Response<Body>> {
     if !ctx.origins.allows(request.headers()) {
-        ctx.net.refused_origin.fetch_add(1, Ordering::Relaxed);
+        ctx.websocket
+            .net
+            .refused_origin
+            .fetch_add(1, Ordering::Relaxed);
         return Some(text(StatusCode::FORBIDDEN, "origin not allowed\n"));
     }
     let authenticator = ctx.authenticator.as_ref()?;
@@ -125,7 +141,10 @@ fn admit_handshake(
         peer,
     };
     let reason = authenticator.authenticate(&handshake).err()?;
-    ctx.net.refused_auth.fetch_add(1, Ordering::Relaxed);
+    ctx.websocket
+        .net
+        .refused_auth
+        .fetch_add(1, Ordering::Relaxed);
     let mut response = text(StatusCode::UNAUTHORIZED, &format!("{reason}\n"));
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -134,12 +153,12 @@ fn admit_handshake(
     Some(response)
 }
 
-fn health(ctx: &ServerContext) -> Response<Body> {
+fn health(ctx: &HttpContext) -> Response<Body> {
     let body = format!(
         "{{\"status\":\"ok\",\"players\":{},\"tick\":{},\"last_tick_us\":{}}}\n",
-        ctx.sessions.player_count(),
-        ctx.loop_stats.tick.load(Ordering::Relaxed),
-        ctx.loop_stats.last_tick_micros.load(Ordering::Relaxed),
+        ctx.websocket.session.sessions.player_count(),
+        ctx.room_stats.tick.load(Ordering::Relaxed),
+        ctx.room_stats.last_tick_micros.load(Ordering::Relaxed),
     );
     let mut response = Response::new(Body::new(Bytes::from(body)));
     let headers = response.headers_mut();
@@ -151,18 +170,18 @@ fn health(ctx: &ServerContext) -> Response<Body> {
     response
 }
 
-fn metrics(ctx: &ServerContext) -> Response<Body> {
+fn metrics(ctx: &HttpContext) -> Response<Body> {
     let refused = Refusal::ALL.map(|refusal| {
         let count = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
         (refusal.label(), count)
     });
     let readings = Readings {
-        players: ctx.sessions.player_count(),
+        players: ctx.websocket.session.sessions.player_count(),
         open_connections: ctx.caps.open(),
         refused: &refused,
-        net: &ctx.net,
-        delivery: &ctx.sessions.delivery,
-        room: &ctx.loop_stats,
+        net: &ctx.websocket.net,
+        delivery: &ctx.websocket.delivery,
+        room: &ctx.room_stats,
     };
     let body = crate::metrics::render(&readings);
     let mut response = Response::new(Body::new(Bytes::from(body)));

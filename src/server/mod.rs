@@ -1,8 +1,9 @@
-//! The server as a whole: what every connection task shares ([`context`], a leaf), the accept
-//! loop with its caps and TLS ([`run`], [`caps`], [`tls`]).
+//! The server as a whole: start and stop, wiring each layer's context ([`run`]), the
+//! configuration's budgets cut per layer ([`limits`]), the accept loop with its caps and TLS
+//! ([`listener`], [`tls`]). Nothing below imports it.
 
-pub mod caps;
-pub mod context;
+pub mod limits;
+pub mod listener;
 pub mod run;
 pub mod tls;
 

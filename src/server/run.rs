@@ -1,33 +1,31 @@
 //! The server as a whole: binds nothing itself (the caller passes a listener, so tests can use
-//! port 0), starts the tick-loop thread, accepts connections until told to stop, then stops the
-//! loop and tells every player the server is going away.
+//! port 0), wires each layer's context from the configuration, starts the tick-loop thread,
+//! accepts connections until told to stop, then stops the loop and tells every player the
+//! server is going away. Must never: hold a game or session rule.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::caps::{ConnectionCaps, ConnectionPermit, Refusal};
-use super::context::{ConnectionLimits, ServerContext};
+use super::limits::{listener_limits, session_limits, websocket_limits};
+use super::listener::{Listener, accept_loop};
 use crate::config::Config;
 use crate::game::WorldConfig;
 use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
+use crate::http::context::HttpContext;
 use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::metrics::{NetStats, RoomStats};
 use crate::protocol::CloseReason;
 use crate::room::{Room, RoomConfig};
 use crate::runtime::TickLoop;
-use crate::session::{NoHooks, SessionHooks, Sessions};
+use crate::session::{NoHooks, RoomLink, SessionContext, SessionHooks, Sessions};
+use crate::transport::caps::ConnectionCaps;
+use crate::transport::websocket::WebSocketContext;
 
 /// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
 const EVENT_QUEUE_PER_PLAYER: usize = 32;
@@ -37,13 +35,6 @@ const TICK_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 /// Time given to connections to send their goodbyes when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
-/// Largest HTTP request head (request line and headers); larger ones are answered 431. Ample
-/// for a browser's upgrade request with cookies.
-const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
-/// Most header fields in one request; more are answered 431.
-const MAX_REQUEST_HEADERS: usize = 64;
-/// hyper's read buffer per connection (at least 8 KiB, hyper's minimum).
-const MAX_HTTP_BUFFER_BYTES: usize = 2 * MAX_REQUEST_HEAD_BYTES;
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
 /// configuration asks for and no hooks.
@@ -129,41 +120,64 @@ impl Server {
             tls = self.tls.is_some(),
             "starting"
         );
-        let limits = ConnectionLimits::from_config(&config);
-        let ctx = Arc::new(ServerContext {
-            sessions: self.sessions,
+        let net = Arc::new(NetStats::default());
+        let room_stats = Arc::new(RoomStats::default());
+        let events = Arc::new(ArrayQueue::new(
+            (config.max_players as usize).max(64) * EVENT_QUEUE_PER_PLAYER,
+        ));
+        let sessions = self.sessions;
+        let session = Arc::new(SessionContext {
+            sessions: Arc::clone(&sessions),
             hooks: self.hooks,
-            authenticator: self.authenticator,
-            origins: OriginPolicy::from_config(&config.allowed_origins),
-            path: config.path.clone(),
-            serve_client: config.serve_client,
-            events: Arc::new(ArrayQueue::new(
-                limits.max_players.max(64) * EVENT_QUEUE_PER_PLAYER,
-            )),
-            caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
-            limits,
-            loop_stats: Arc::new(RoomStats::default()),
-            net: Arc::new(NetStats::default()),
+            room: RoomLink::new(Arc::clone(&events), Arc::clone(&net)),
+            limits: session_limits(&config),
+            net: Arc::clone(&net),
         });
+        let websocket = Arc::new(WebSocketContext {
+            session,
+            limits: websocket_limits(&config),
+            net: Arc::clone(&net),
+            delivery: Arc::clone(&sessions.delivery),
+        });
+        let limits = listener_limits(&config);
+        let setup = Listener {
+            http: Arc::new(HttpContext {
+                websocket,
+                authenticator: self.authenticator,
+                origins: OriginPolicy::from_config(&config.allowed_origins),
+                path: config.path.clone(),
+                serve_client: config.serve_client,
+                room_stats: Arc::clone(&room_stats),
+                caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
+            }),
+            limits,
+            tls: self.tls,
+        };
         let stop = Arc::new(AtomicBool::new(false));
-        let tick_thread = start_tick_loop(&config, seed, &ctx, Arc::clone(&stop));
-        let players = Arc::clone(&ctx.sessions);
+        let room = Room::new(
+            room_config(&config, seed),
+            events,
+            Arc::clone(&sessions),
+            Arc::clone(&room_stats),
+        );
+        let tick_thread = start_tick_loop(room, Arc::clone(&stop));
+        let players = Arc::clone(&sessions);
         let sources = SummarySources {
-            net: Arc::clone(&ctx.net),
-            delivery: Arc::clone(&ctx.sessions.delivery),
-            room: Arc::clone(&ctx.loop_stats),
+            net,
+            delivery: Arc::clone(&sessions.delivery),
+            room: room_stats,
             players: Box::new(move || players.player_count()),
         };
         let summaries = tokio::spawn(log_summaries(sources, SUMMARY_INTERVAL));
 
         tokio::select! {
-            _ = accept_loop(&listener, &ctx, self.tls) => {}
+            _ = accept_loop(&listener, &setup) => {}
             _ = shutdown => tracing::info!("shutting down"),
         }
         drop(listener);
         summaries.abort();
         stop.store(true, Ordering::Relaxed);
-        for handle in ctx.sessions.handles() {
+        for handle in sessions.handles() {
             handle.kick.kick(CloseReason::ServerShutdown);
         }
         tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -171,133 +185,22 @@ impl Server {
     }
 }
 
-fn start_tick_loop(
-    config: &Config,
-    seed: u64,
-    ctx: &Arc<ServerContext>,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+/// The one room's settings, from the configuration.
+fn room_config(config: &Config, seed: u64) -> RoomConfig {
     let mut world = WorldConfig::new(config.tick_hz, seed);
     world.arena = config.arena_rule();
     let mut room_config = RoomConfig::new(world);
     room_config.resume_grace = config.resume_grace;
-    let room = Room::new(
-        room_config,
-        Arc::clone(&ctx.events),
-        Arc::clone(&ctx.sessions),
-        Arc::clone(&ctx.loop_stats),
-    );
+    room_config
+}
+
+fn start_tick_loop(
+    room: Room<Arc<Sessions>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     let tick_loop = TickLoop::new(room, TICK_REPORT_INTERVAL);
     std::thread::Builder::new()
         .name("tick-loop".to_owned())
         .spawn(move || tick_loop.run(&stop))
         .expect("the OS refused to start the tick-loop thread")
-}
-
-async fn accept_loop(listener: &TcpListener, ctx: &Arc<ServerContext>, tls: Option<TlsAcceptor>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                prepare_socket(&stream, ctx.limits.send_buffer_bytes);
-                match ctx.caps.admit(peer.ip()) {
-                    Ok(permit) => {
-                        let permit = Arc::new(permit.on_socket(stream.as_raw_fd()));
-                        let ctx = Arc::clone(ctx);
-                        match &tls {
-                            Some(tls) => {
-                                tokio::spawn(serve_https(tls.clone(), stream, peer, ctx, permit))
-                            }
-                            None => tokio::spawn(serve_http(stream, peer, ctx, permit)),
-                        };
-                    }
-                    Err(refusal) => {
-                        tracing::debug!(%peer, %refusal, "connection refused");
-                        let timeout = ctx.limits.handshake_timeout;
-                        tokio::spawn(refuse_http(stream, peer, timeout, refusal));
-                    }
-                }
-            }
-            Err(error) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-fn prepare_socket(stream: &TcpStream, send_buffer_bytes: usize) {
-    let _ = stream.set_nodelay(true);
-    if let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(send_buffer_bytes) {
-        tracing::debug!(%error, "SO_SNDBUF not set");
-    }
-}
-
-/// hyper's HTTP/1 settings for every connection: bounded request heads, a deadline for them.
-fn http_builder(handshake_timeout: Duration) -> http1::Builder {
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(handshake_timeout)
-        .max_header_size(MAX_REQUEST_HEAD_BYTES)
-        .max_headers(MAX_REQUEST_HEADERS)
-        .max_buf_size(MAX_HTTP_BUFFER_BYTES);
-    builder
-}
-
-/// Finishes the TLS handshake within the handshake timeout, then serves HTTP over it.
-async fn serve_https(
-    tls: TlsAcceptor,
-    stream: TcpStream,
-    peer: SocketAddr,
-    ctx: Arc<ServerContext>,
-    permit: Arc<ConnectionPermit>,
-) {
-    match tokio::time::timeout(ctx.limits.handshake_timeout, tls.accept(stream)).await {
-        Ok(Ok(stream)) => serve_http(stream, peer, ctx, permit).await,
-        Ok(Err(error)) => {
-            ctx.net
-                .tls_handshakes_failed
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, %error, "TLS handshake failed");
-        }
-        Err(_) => {
-            ctx.net
-                .tls_handshakes_failed
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "TLS handshake timed out");
-        }
-    }
-}
-
-async fn serve_http(
-    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    peer: SocketAddr,
-    ctx: Arc<ServerContext>,
-    permit: Arc<ConnectionPermit>,
-) {
-    let builder = http_builder(ctx.limits.handshake_timeout);
-    let service = service_fn(move |request| {
-        crate::http::router::route(request, Arc::clone(&ctx), peer, Arc::clone(&permit))
-    });
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    if let Err(error) = connection.await {
-        tracing::debug!(%peer, %error, "http connection ended with an error");
-    }
-}
-
-/// Answers one request on a connection over the caps with 503 and the reason, then closes.
-/// Reading the request first lets the client see the answer instead of a reset.
-async fn refuse_http(stream: TcpStream, peer: SocketAddr, timeout: Duration, refusal: Refusal) {
-    let mut builder = http_builder(timeout);
-    builder.keep_alive(false);
-    let service = service_fn(move |_request| async move {
-        Ok::<_, std::convert::Infallible>(crate::http::router::unavailable(refusal.text()))
-    });
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    if tokio::time::timeout(timeout, connection).await.is_err() {
-        tracing::debug!(%peer, "refused connection timed out");
-    }
 }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 /// Chat lines a player may send in a burst, and refilled per second after it.
 pub const CHAT_BURST: f64 = 5.0;
 pub const CHAT_PER_SECOND: f64 = 1.0;
-/// How long a client may stay over its message rate limit (`ConnectionLimits::
+/// How long a client may stay over its message rate limit (`SessionLimits::
 /// messages_per_second`, bursts of twice that; pings, pongs and fragments count too) before it
 /// is closed (1008, "rate limited"); until then messages over the limit are dropped and
 /// counted.

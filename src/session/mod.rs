@@ -1,13 +1,33 @@
-//! Players' sessions, apart from the transport that carries them: the registry through which a
-//! room reaches its players ([`registry`]: each player's latest-wins snapshot slot, bounded
-//! reliable queue and kick), lifecycle callbacks for library users ([`hooks`]), why a session
-//! ended ([`ended`]), its rate limits ([`limits`]) and heartbeat state ([`heartbeat`]).
+//! Players' sessions, apart from the transport that carries them. A session's life
+//! ([`lifecycle`]: join, play, leave) with its admission ([`admission`]), chat ([`chat`]), way
+//! into its room ([`room_link`]) and message budget ([`budget`]); the seam a transport plugs
+//! into ([`transport`]); what a session shares with its room and transport ([`handle`], its
+//! [`stage`] and [`heartbeat`]); the registry through which a room reaches its players
+//! ([`registry`]); lifecycle callbacks for library users ([`hooks`]); why a session ended
+//! ([`ended`]); the pure rate limits ([`limits`]); the handles a session task gets
+//! ([`context`]); sessions with no transport, for benches and tests ([`detached`]).
 
+pub mod admission;
+pub mod budget;
+pub mod chat;
+pub mod context;
+pub mod detached;
 pub mod ended;
+pub mod handle;
 pub mod heartbeat;
 pub mod hooks;
+pub mod lifecycle;
 pub mod limits;
 pub mod registry;
+pub mod room_link;
+pub mod stage;
+pub mod transport;
 
+pub use context::{SessionContext, SessionLimits};
+pub use handle::{Kick, SessionHandle, SnapshotFrame, SnapshotSlot};
 pub use hooks::{NoHooks, SessionHooks, SessionInfo};
-pub use registry::{Kick, SessionHandle, Sessions, SlotGuard, SnapshotFrame, SnapshotSlot};
+pub use lifecycle::Session;
+pub use registry::{Sessions, SlotGuard};
+pub use room_link::RoomLink;
+pub use stage::SessionStage;
+pub use transport::MessageSource;

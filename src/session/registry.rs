@@ -1,123 +1,21 @@
 //! The session registry: for each player in the game, the handle its connection task listens
 //! on. A room reaches players only through here (it implements [`Outbox`]), so it never
-//! touches a socket: each player's snapshot goes into its latest-wins [`SnapshotSlot`], which
+//! touches a socket: each player's snapshot goes into its latest-wins [`SnapshotSlot`](super::SnapshotSlot), which
 //! also tells the loop the player's delta baseline, reliable messages into each player's
 //! bounded queue, and a player whose queue is full is kicked.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use dashmap::DashMap;
+use rand::RngExt;
 
+use super::handle::{SessionHandle, SnapshotFrame};
 use crate::game::world::PlayerMap;
 use crate::metrics::DeliveryStats;
 use crate::protocol::{CloseReason, PlayerId, ResumeToken, Tick};
 use crate::room::Outbox;
-use dashmap::DashMap;
-use rand::RngExt;
-
-/// One player's encoded snapshot (a slice of the tick's shared buffer).
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotFrame {
-    pub tick: Tick,
-    pub bytes: Bytes,
-}
-
-/// A player's newest snapshot not yet sent (latest wins: a slow reader skips the older ones),
-/// and the newest one its connection has fully sent: the baseline its next delta is encoded
-/// against. A skipped snapshot never becomes a baseline.
-#[derive(Debug, Default)]
-pub struct SnapshotSlot {
-    pending: Mutex<Option<SnapshotFrame>>,
-    ready: Notify,
-    /// `1 << 32 | tick` of the baseline, 0 for none.
-    baseline: AtomicU64,
-}
-
-impl SnapshotSlot {
-    /// Stores the newest frame; returns true if it replaced one never sent.
-    pub fn put(&self, frame: SnapshotFrame) -> bool {
-        let replaced = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(frame)
-            .is_some();
-        self.ready.notify_one();
-        replaced
-    }
-
-    /// Takes the frame to send, if any.
-    pub fn take(&self) -> Option<SnapshotFrame> {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
-    /// Resolves when a frame may be waiting.
-    pub async fn ready(&self) {
-        self.ready.notified().await;
-    }
-
-    /// The frame of `tick` was fully handed to the connection: the client will hold it.
-    pub fn sent(&self, tick: Tick) {
-        self.set_baseline(Some(tick));
-    }
-
-    pub fn baseline(&self) -> Option<Tick> {
-        let raw = self.baseline.load(Ordering::Acquire);
-        (raw >> 32 != 0).then_some(Tick(raw as u32))
-    }
-
-    /// Sets the baseline (a resumed client's newest snapshot), or clears it (the client could
-    /// not apply a delta): the next frame is then a full one.
-    pub fn set_baseline(&self, tick: Option<Tick>) {
-        let raw = tick.map_or(0, |tick| 1 << 32 | u64::from(tick.0));
-        self.baseline.store(raw, Ordering::Release);
-    }
-}
-
-/// A request, from anywhere, that a connection close with a reason. The first reason wins.
-#[derive(Debug, Default)]
-pub struct Kick {
-    reason: OnceLock<CloseReason>,
-    notify: Notify,
-}
-
-impl Kick {
-    pub fn kick(&self, reason: CloseReason) {
-        if self.reason.set(reason).is_ok() {
-            self.notify.notify_one();
-        }
-    }
-
-    pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.get().copied()
-    }
-
-    /// Resolves once kicked, with the reason.
-    pub async fn kicked(&self) -> CloseReason {
-        loop {
-            if let Some(&reason) = self.reason.get() {
-                return reason;
-            }
-            self.notify.notified().await;
-        }
-    }
-}
-
-/// What the registry keeps per player.
-#[derive(Debug, Clone)]
-pub struct SessionHandle {
-    /// Reliable, ordered messages for this player (welcome, joins, leaves, tags, pongs).
-    pub outbound: mpsc::Sender<Bytes>,
-    pub kick: Arc<Kick>,
-    /// Set once the welcome is queued: broadcasts and snapshots wait for it.
-    pub welcomed: Arc<AtomicBool>,
-    pub snapshots: Arc<SnapshotSlot>,
-}
 
 pub struct Sessions {
     /// Written on join and leave, read by the tick loop for every message it sends. A plain
@@ -218,7 +116,7 @@ impl Sessions {
 
     fn broadcast_except(&self, except: Option<PlayerId>, bytes: Bytes) {
         for (&id, handle) in self.players().iter() {
-            if Some(id) != except && handle.welcomed.load(Ordering::Acquire) {
+            if Some(id) != except && handle.stage.is_welcomed() {
                 self.deliver(handle, bytes.clone());
             }
         }
@@ -227,7 +125,7 @@ impl Sessions {
     /// Sends to one welcomed player; false if it is not connected.
     pub fn send_to_player(&self, id: PlayerId, bytes: Bytes) -> bool {
         match self.players().get(&id) {
-            Some(handle) if handle.welcomed.load(Ordering::Acquire) => {
+            Some(handle) if handle.stage.is_welcomed() => {
                 self.deliver(handle, bytes);
                 true
             }
@@ -275,7 +173,7 @@ impl Outbox for Arc<Sessions> {
         encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
     ) {
         for (&id, handle) in self.players().iter() {
-            if !handle.welcomed.load(Ordering::Acquire) {
+            if !handle.stage.is_welcomed() {
                 continue;
             }
             let Some(bytes) = encode(id, handle.snapshots.baseline()) else {
@@ -290,8 +188,9 @@ impl Outbox for Arc<Sessions> {
     }
 
     fn welcome(&self, id: PlayerId, bytes: Bytes) {
-        if let Some(handle) = self.players().get(&id) {
-            handle.welcomed.store(true, Ordering::Release);
+        if let Some(handle) = self.players().get(&id)
+            && handle.stage.welcome()
+        {
             self.deliver(handle, bytes);
         }
     }

@@ -1,10 +1,14 @@
-//! The WebSocket transport: per player, a reader task that runs the session
-//! ([`connection`]) and a writer task ([`writer`]); RFC 6455 checks and reassembly
+//! The WebSocket transport: per player, a reader task that runs the session over the socket
+//! ([`connection`], [`reader`]) and a writer task ([`writer`]); RFC 6455 checks and reassembly
 //! ([`frames`]); the upgrade request's checks ([`handshake`]); whether the client still reads,
-//! told by its TCP socket ([`progress`]).
+//! told by its TCP socket ([`progress`]); the handles a connection task gets ([`context`]).
 
 pub mod connection;
+pub mod context;
 pub mod frames;
 pub mod handshake;
 pub mod progress;
+pub mod reader;
 pub mod writer;
+
+pub use context::{WebSocketContext, WebSocketLimits};

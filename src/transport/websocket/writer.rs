@@ -4,7 +4,7 @@
 //! the write timeout, or hold more than one snapshot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,12 +15,11 @@ use tokio::io::WriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::context::WebSocketContext;
 use super::progress::ReadProgress;
 use crate::protocol::{CloseReason, Heartbeat as Heartbeat_, ServerMessage, encode_server_message};
-use crate::server::context::ServerContext;
+use crate::session::SessionHandle;
 use crate::session::ended::Ended;
-use crate::session::heartbeat::Heartbeat;
-use crate::session::{Kick, SnapshotSlot};
 
 pub type Writer = WebSocketWrite<WriteHalf<TokioIo<Upgraded>>>;
 
@@ -40,20 +39,19 @@ pub enum Control {
 
 /// What the writer listens to.
 pub struct WriterInputs {
+    /// The session's reliable queue.
     pub outbound: mpsc::Receiver<Bytes>,
-    pub snapshots: Arc<SnapshotSlot>,
+    /// The session's snapshot slot, kick, stage (no snapshot goes out before the welcome) and
+    /// heartbeat.
+    pub handle: SessionHandle,
     pub control: mpsc::Receiver<Control>,
-    pub kick: Arc<Kick>,
-    /// Set by the registry when the welcome is queued; no snapshot goes out before it.
-    pub welcomed: Arc<AtomicBool>,
-    pub heartbeat: Arc<Heartbeat>,
     /// Whether the client still acknowledges what we send (none when the socket is unknown).
     pub progress: Option<ReadProgress>,
 }
 
 /// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
 /// been sent, and only the newest.
-pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<ServerContext>) {
+pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSocketContext>) {
     let mut welcomed = false;
     let interval = ctx.limits.ping_interval;
     let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
@@ -66,7 +64,7 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<Serve
     // When the outstanding ping must have been answered; none outstanding when `None`.
     let mut ping_deadline: Option<Instant> = None;
     loop {
-        if ping_deadline.is_some() && inputs.heartbeat.is_answered() {
+        if ping_deadline.is_some() && inputs.handle.heartbeat.is_answered() {
             // Answered: the next ping goes at the next interval.
             ping_deadline = None;
         }
@@ -84,11 +82,11 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<Serve
                 Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
                 None => return,
             },
-            reason = inputs.kick.kicked() => {
+            reason = inputs.handle.kick.kicked() => {
                 return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
             }
             _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
-                if !inputs.heartbeat.is_answered() {
+                if !inputs.handle.heartbeat.is_answered() {
                     let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
                     return close(&mut ws, &ctx, &timeout).await;
                 }
@@ -103,16 +101,16 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<Serve
                     .is_some_and(|progress| progress.stalled_for(limit, std::time::Instant::now()));
                 if stalled {
                     // Nothing acknowledged for the write timeout: the client stopped reading.
-                    inputs.kick.kick(CloseReason::SlowConsumer);
+                    inputs.handle.kick.kick(CloseReason::SlowConsumer);
                     return;
                 }
                 Ok(())
             }
             _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
                 nonce = nonce.wrapping_add(1);
-                inputs.heartbeat.sent(nonce);
+                inputs.handle.heartbeat.sent(nonce);
                 ping_deadline = Some(Instant::now() + ctx.limits.ping_timeout);
-                let rtt_us = inputs.heartbeat.rtt_us.load(Ordering::Relaxed);
+                let rtt_us = inputs.handle.heartbeat.rtt_us.load(Ordering::Relaxed);
                 let ping = ServerMessage::Ping(Heartbeat_ { nonce, rtt_us });
                 match encode_server_message(&ping) {
                     Ok(bytes) => send(&mut ws, &ctx, Frame::binary(Payload::Owned(bytes))).await,
@@ -120,21 +118,21 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<Serve
                 }
             }
             Some(bytes) = inputs.outbound.recv() => {
-                if !welcomed && inputs.welcomed.load(Ordering::Acquire) {
+                if !welcomed && inputs.handle.stage.is_welcomed() {
                     // Snapshots go out only after the welcome, which this message is or follows.
                     welcomed = true;
                 }
                 send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
             }
-            () = inputs.snapshots.ready(), if welcomed => {
-                match inputs.snapshots.take() {
+            () = inputs.handle.snapshots.ready(), if welcomed => {
+                match inputs.handle.snapshots.take() {
                     Some(frame) => {
-                        ctx.sessions.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                        ctx.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
                         let sent =
                             send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes)))
                                 .await;
                         if sent.is_ok() {
-                            inputs.snapshots.sent(frame.tick);
+                            inputs.handle.snapshots.sent(frame.tick);
                         }
                         sent
                     }
@@ -146,7 +144,7 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<Serve
             Ok(()) => {}
             Err(WriteFailed::TimedOut) => {
                 // The client stopped reading: its socket buffer is full and stays full.
-                inputs.kick.kick(CloseReason::SlowConsumer);
+                inputs.handle.kick.kick(CloseReason::SlowConsumer);
                 return;
             }
             Err(WriteFailed::Closed) => return,
@@ -168,7 +166,7 @@ pub enum WriteFailed {
 /// write blocks that long only when the client stopped draining its socket.
 pub async fn send(
     ws: &mut Writer,
-    ctx: &ServerContext,
+    ctx: &WebSocketContext,
     frame: Frame<'_>,
 ) -> Result<(), WriteFailed> {
     let len = frame.payload.len() as u64;
@@ -183,7 +181,7 @@ pub async fn send(
 }
 
 /// Tells the client why (if it is ours to explain) and sends the close frame.
-pub async fn close(ws: &mut Writer, ctx: &ServerContext, ended: &Ended) {
+pub async fn close(ws: &mut Writer, ctx: &WebSocketContext, ended: &Ended) {
     if ended.reason == CloseReason::ClientClosed {
         return;
     }

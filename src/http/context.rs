@@ -1,0 +1,25 @@
+//! What the HTTP router needs: who may connect (origins, authentication), where the WebSocket is
+//! served, whether the game's files are, the WebSocket context it hands upgrades to, and what
+//! `/healthz` and `/metrics` read. Must never: carry a session rule.
+
+use std::sync::Arc;
+
+use super::auth::{Authenticator, OriginPolicy};
+use crate::metrics::RoomStats;
+use crate::transport::caps::ConnectionCaps;
+use crate::transport::websocket::WebSocketContext;
+
+/// What every HTTP connection shares.
+pub struct HttpContext {
+    /// Handed to each upgraded connection.
+    pub websocket: Arc<WebSocketContext>,
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+    pub origins: OriginPolicy,
+    /// Where the WebSocket is served.
+    pub path: String,
+    /// Whether the bundled game is served at `/`.
+    pub serve_client: bool,
+    /// Read by `/healthz` and `/metrics`.
+    pub room_stats: Arc<RoomStats>,
+    pub caps: Arc<ConnectionCaps>,
+}

@@ -1,0 +1,279 @@
+//! One player's session from its first message to its last, over whatever transport carries it:
+//! joining (the first message must be a `Join`, within the join timeout; admission; resume or
+//! register), playing (each client message charged to the budget and dispatched: input to the
+//! room, pings answered, chat routed, a resync asked for), and leaving (the room told the
+//! player left, or went away when the reason allows a resume; the hooks called). Must never:
+//! know its transport (messages come from a [`MessageSource`], everything sent leaves through
+//! the [`SessionHandle`]), block, or panic on anything a client sends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::admission::{admit, enter_world};
+use super::budget::MessageBudget;
+use super::chat::Chat;
+use super::context::SessionContext;
+use super::ended::Ended;
+use super::handle::SessionHandle;
+use super::hooks::SessionInfo;
+use super::registry::SlotGuard;
+use super::transport::MessageSource;
+use crate::protocol::{
+    Ack, ClientMessage, CloseReason, Join, PlayerId, ServerMessage, encode_server_message,
+};
+use crate::room::RoomEvent;
+
+/// One player's session.
+pub struct Session {
+    ctx: Arc<SessionContext>,
+    peer: SocketAddr,
+    /// This connection's serial number (see [`RoomEvent::Away`]).
+    connection: u64,
+    /// This session's side of what it shares with the room and the transport.
+    handle: SessionHandle,
+    /// Set once the player is in the game.
+    joined: Option<Joined>,
+    /// The player to remove should the task running this session panic.
+    in_game: InGame,
+}
+
+/// What a session holds once its player is in the game.
+struct Joined {
+    id: PlayerId,
+    /// Keeps a player slot taken until the transport has said goodbye.
+    slot: SlotGuard,
+    /// The room has been told the player left or went away.
+    left: bool,
+}
+
+/// The player a session plays while it is in the game: shared with [`PanicCleanup`].
+type InGame = Arc<Mutex<Option<(PlayerId, u64)>>>;
+
+impl Session {
+    pub fn new(ctx: Arc<SessionContext>, peer: SocketAddr, handle: SessionHandle) -> Session {
+        Session {
+            ctx,
+            peer,
+            connection: next_connection_serial(),
+            handle,
+            joined: None,
+            in_game: InGame::default(),
+        }
+    }
+
+    /// This session's side of what it shares with the room and the transport.
+    pub fn handle(&self) -> &SessionHandle {
+        &self.handle
+    }
+
+    /// What to do should the task running this session panic (a bug: no input may cause one):
+    /// the player is still removed, and nobody else notices.
+    pub fn cleanup_on_panic(&self) -> PanicCleanup {
+        PanicCleanup {
+            ctx: Arc::clone(&self.ctx),
+            in_game: Arc::clone(&self.in_game),
+        }
+    }
+
+    /// Reads `source` until the session ends, and says why. Cancel-safe between messages: the
+    /// player, once admitted, is recorded before any await.
+    pub async fn run(&mut self, source: &mut impl MessageSource) -> Ended {
+        let mut budget = MessageBudget::new(
+            self.ctx.limits.messages_per_second,
+            Arc::clone(&self.ctx.net),
+        );
+        let id = match self.join(source, &mut budget).await {
+            Ok(id) => id,
+            Err(ended) => return ended,
+        };
+        let mut chat = Chat::default();
+        loop {
+            let message = match source.next_message(&mut budget).await {
+                Ok(message) => message,
+                Err(ended) => return ended,
+            };
+            match budget.charge(Instant::now()) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(ended) => return ended,
+            }
+            if let Err(ended) = self.dispatch(id, message, &mut chat) {
+                return ended;
+            }
+        }
+    }
+
+    /// Waits for the `Join`, admits it and enters the player into the game.
+    async fn join(
+        &mut self,
+        source: &mut impl MessageSource,
+        budget: &mut MessageBudget,
+    ) -> Result<PlayerId, Ended> {
+        let first = tokio::time::timeout(self.ctx.limits.join_timeout, source.next_message(budget))
+            .await
+            .map_err(|_| Ended::new(CloseReason::JoinTimeout, ""))??;
+        let ClientMessage::Join(join) = first else {
+            return Err(Ended::new(
+                CloseReason::Unexpected,
+                "the first message must be Join",
+            ));
+        };
+        let (name, slot) = admit(&join, &self.ctx.sessions, self.ctx.limits.max_players)?;
+        Ok(self.enter(&join, name, slot).await)
+    }
+
+    /// Registers the admitted player and tells the room.
+    async fn enter(&mut self, join: &Join, name: String, slot: SlotGuard) -> PlayerId {
+        let (id, event) = enter_world(
+            &self.ctx.sessions,
+            join,
+            name.clone(),
+            &self.handle,
+            self.connection,
+        );
+        *self.in_game.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, self.connection));
+        self.joined = Some(Joined {
+            id,
+            slot,
+            left: false,
+        });
+        let resumed = matches!(event, RoomEvent::Resume { .. });
+        tracing::info!(player = %id, name = %name, resumed, peer = %self.peer, "player connected");
+        self.ctx.hooks.on_connection(&SessionInfo {
+            id,
+            name,
+            peer: self.peer,
+            resumed,
+        });
+        self.ctx.room.push_reliable(event).await;
+        id
+    }
+
+    /// Acts on one message from a player in the game; `Err` ends the session.
+    fn dispatch(&self, id: PlayerId, message: ClientMessage, chat: &mut Chat) -> Result<(), Ended> {
+        match message {
+            ClientMessage::Input(input) => self.ctx.room.forward_input(id, input),
+            ClientMessage::Ping(ping) => self.reply(&ServerMessage::Pong(ping)),
+            ClientMessage::Pong(pong) => self.handle.heartbeat.answered(pong.nonce),
+            ClientMessage::Chat(line) => {
+                let error = self.chat(chat, id, None, &line.text).err();
+                self.acknowledge(line.request_id, error);
+            }
+            ClientMessage::Whisper(whisper) => {
+                let error = self.chat(chat, id, Some(whisper.to), &whisper.text).err();
+                self.acknowledge(whisper.request_id, error);
+            }
+            ClientMessage::Leave => return Err(Ended::new(CloseReason::Leave, "")),
+            // The client could not apply a delta: its next snapshot is a full one.
+            ClientMessage::Resync => self.handle.snapshots.set_baseline(None),
+            ClientMessage::Join(_) => {
+                return Err(Ended::new(CloseReason::Unexpected, "already joined"));
+            }
+        }
+        Ok(())
+    }
+
+    fn chat(
+        &self,
+        chat: &mut Chat,
+        from: PlayerId,
+        to: Option<PlayerId>,
+        text: &str,
+    ) -> Result<(), String> {
+        let ctx = &self.ctx;
+        chat.send(&ctx.sessions, &ctx.net, from, to, text, Instant::now())
+    }
+
+    fn acknowledge(&self, request_id: u32, error: Option<String>) {
+        self.reply(&ServerMessage::Ack(Ack { request_id, error }));
+    }
+
+    /// A direct answer to this client, through its reliable queue; a client too slow to take
+    /// it is closed.
+    fn reply(&self, message: &ServerMessage) {
+        match encode_server_message(message) {
+            Ok(bytes) => {
+                if self.handle.outbound.try_send(Bytes::from(bytes)).is_err() {
+                    self.handle.kick.kick(CloseReason::SlowConsumer);
+                }
+            }
+            Err(error) => tracing::error!(%error, "reply not encoded"),
+        }
+    }
+
+    /// The session is over for `reason`: the player leaves the game at once (or goes away, if
+    /// the reason allows a resume), before the transport's goodbye, which may take longer.
+    /// Does nothing before the join or the second time.
+    pub async fn leave_world(&mut self, reason: CloseReason) {
+        self.handle.stage.close();
+        let Some(joined) = self.joined.as_mut().filter(|joined| !joined.left) else {
+            return;
+        };
+        joined.left = true;
+        let (id, connection) = (joined.id, self.connection);
+        self.in_game
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let ctx = &self.ctx;
+        ctx.hooks.on_disconnecting(id, reason);
+        ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
+        ctx.sessions.unregister(id);
+        let event = if reason.allows_resume() {
+            RoomEvent::Away { id, connection }
+        } else {
+            RoomEvent::Leave { id, connection }
+        };
+        ctx.room.push_reliable(event).await;
+    }
+
+    /// The transport has said goodbye: the player's slot is freed and the disconnect hook
+    /// called, or a connection that never joined is counted as rejected.
+    pub fn finish(self, reason: CloseReason) {
+        let peer = self.peer;
+        match self.joined {
+            Some(Joined { id, slot, .. }) => {
+                drop(slot);
+                self.ctx.hooks.on_disconnect(id, reason);
+                tracing::info!(player = %id, %peer, %reason, "player disconnected");
+            }
+            None => {
+                self.ctx.net.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, %reason, "connection closed before joining");
+            }
+        }
+    }
+}
+
+/// Removes a session's player after the task running it panicked.
+pub struct PanicCleanup {
+    ctx: Arc<SessionContext>,
+    in_game: InGame,
+}
+
+impl PanicCleanup {
+    pub async fn run(self) {
+        let entry = self
+            .in_game
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((id, connection)) = entry {
+            self.ctx.sessions.unregister(id);
+            self.ctx
+                .room
+                .push_reliable(RoomEvent::Leave { id, connection })
+                .await;
+        }
+    }
+}
+
+/// A number unique to each connection in the server's life.
+fn next_connection_serial() -> u64 {
+    static SERIAL: AtomicU64 = AtomicU64::new(1);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
+}

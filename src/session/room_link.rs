@@ -1,0 +1,55 @@
+//! A session's way into its room: the room's bounded lock-free event queue. Input is dropped
+//! (and counted) when the queue is full, so the room never waits and a flood cannot grow memory;
+//! joins, leaves and resumes must arrive, so they wait for room. Must never: block a thread.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::metrics::NetStats;
+use crate::protocol::{PlayerId, PlayerInput};
+use crate::room::RoomEvent;
+
+/// How long a reliable event waits before it tries a full queue again. The room drains the
+/// whole queue every tick, so a full queue empties within one tick.
+const RETRY_FULL_QUEUE: Duration = Duration::from_millis(1);
+
+/// The sending side of one room's event queue.
+#[derive(Clone)]
+pub struct RoomLink {
+    events: Arc<ArrayQueue<RoomEvent>>,
+    net: Arc<NetStats>,
+}
+
+impl RoomLink {
+    pub fn new(events: Arc<ArrayQueue<RoomEvent>>, net: Arc<NetStats>) -> RoomLink {
+        RoomLink { events, net }
+    }
+
+    /// Hands a player's input to the room, or drops it (counted) if the room is a whole queue
+    /// behind: input is perishable, the next one supersedes it.
+    pub fn forward_input(&self, id: PlayerId, input: PlayerInput) {
+        self.net.inputs_received.fetch_add(1, Ordering::Relaxed);
+        if self.events.push(RoomEvent::Input { id, input }).is_err() {
+            self.net
+                .inputs_dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands the room an event that must arrive (a join, a resume, a leave), waiting on this
+    /// task, never on a thread, while the queue is momentarily full.
+    pub async fn push_reliable(&self, mut event: RoomEvent) {
+        loop {
+            match self.events.push(event) {
+                Ok(()) => return,
+                Err(rejected) => {
+                    event = rejected;
+                    tokio::time::sleep(RETRY_FULL_QUEUE).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The reading side of a WebSocket connection as its session sees it: a [`MessageSource`] of
+//! whole client messages. Every frame is checked (mask, control frame sizes, close payloads),
+//! pings are answered and the client's close frame echoed through the writer, fragments are
+//! reassembled under the size limit, and frames that are not whole messages are charged to the
+//! session's budget. Must never: trust a byte it has not checked, or allocate past the limit.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::ReadHalf;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::frames::{MessageAssembler, check_close_payload, ended_by_transport, unmask_checked};
+use super::writer::Control;
+use crate::metrics::NetStats;
+use crate::protocol::{ClientMessage, CloseReason};
+use crate::session::MessageSource;
+use crate::session::budget::MessageBudget;
+use crate::session::ended::{Ended, ended_by_decode};
+
+pub type Stream = TokioIo<Upgraded>;
+pub type Reader<'a> = WebSocketRead<&'a mut ReadHalf<Stream>>;
+
+/// A WebSocket's client messages, read frame by frame.
+pub struct WebSocketMessages<'a> {
+    reader: Reader<'a>,
+    assembler: MessageAssembler,
+    /// Frames this side asks the writer to send (pongs, the close echo).
+    control: mpsc::Sender<Control>,
+    net: Arc<NetStats>,
+}
+
+impl<'a> WebSocketMessages<'a> {
+    pub fn new(
+        reader: Reader<'a>,
+        max_message_bytes: usize,
+        control: mpsc::Sender<Control>,
+        net: Arc<NetStats>,
+    ) -> WebSocketMessages<'a> {
+        WebSocketMessages {
+            reader,
+            assembler: MessageAssembler::new(max_message_bytes),
+            control,
+            net,
+        }
+    }
+}
+
+/// The client's close frame: echoed if valid (the closing handshake), else the reason to close
+/// with instead.
+async fn answer_close(control: &mpsc::Sender<Control>, payload: &[u8]) -> Ended {
+    if let Err(ended) = check_close_payload(payload) {
+        return ended;
+    }
+    let _ = send_control(control, Control::EchoClose(payload.to_vec())).await;
+    Ended::new(CloseReason::ClientClosed, "")
+}
+
+/// Hands a frame to the writer, waiting for room.
+async fn send_control(control: &mpsc::Sender<Control>, command: Control) -> Result<(), Ended> {
+    control
+        .send(command)
+        .await
+        .map_err(|_| Ended::new(CloseReason::ClientClosed, "transport closed"))
+}
+
+impl MessageSource for WebSocketMessages<'_> {
+    /// Control frames are checked and answered here (pongs through the writer), data frames
+    /// reassembled. Pings, pongs and message fragments are charged to `budget` here (whole
+    /// messages by the session), so a flood of them ends like any other flood.
+    async fn next_message(&mut self, budget: &mut MessageBudget) -> Result<ClientMessage, Ended> {
+        let WebSocketMessages {
+            reader,
+            assembler,
+            control,
+            net,
+        } = self;
+        loop {
+            // With automatic close and pong off, the reader never asks us to send anything.
+            let mut no_obligations =
+                |_: Frame<'_>| std::future::ready(Ok::<(), WebSocketError>(()));
+            let mut frame = reader
+                .read_frame(&mut no_obligations)
+                .await
+                .map_err(ended_by_transport)?;
+            unmask_checked(&mut frame)?;
+            net.bytes_in
+                .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+            match frame.opcode {
+                OpCode::Close => return Err(answer_close(control, &frame.payload).await),
+                OpCode::Ping => {
+                    if budget.charge(Instant::now())? {
+                        send_control(control, Control::Pong(frame.payload.to_vec())).await?;
+                    }
+                    continue;
+                }
+                OpCode::Pong => {
+                    budget.charge(Instant::now())?;
+                    continue;
+                }
+                OpCode::Text => return Err(Ended::new(CloseReason::TextFrame, "")),
+                OpCode::Binary | OpCode::Continuation if !frame.fin => {
+                    // A fragment cannot be dropped without breaking its message: it is counted,
+                    // and the message's size limit bounds what it can add.
+                    budget.charge(Instant::now())?;
+                }
+                OpCode::Binary | OpCode::Continuation => {}
+            }
+            if let Some(result) = assembler.push(frame.opcode, frame.fin, &frame.payload)? {
+                return result.map_err(|error| ended_by_decode(&error));
+            }
+        }
+    }
+}
