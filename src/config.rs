@@ -140,6 +140,12 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_RESUME_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub resume_grace: Duration,
 
+    /// How long a stopping server (SIGTERM, SIGINT) waits for its connections to say goodbye
+    /// (every WebSocket is closed with 1001 "server shutting down", idle HTTP connections are
+    /// closed) before it exits anyway. It exits sooner when the last connection is done.
+    #[arg(long, env = "SKIRMISH_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,

@@ -89,7 +89,8 @@ fn upgrade(
                 .connections_accepted
                 .fetch_add(1, Ordering::Relaxed);
             let websocket = Arc::clone(&ctx.websocket);
-            tokio::spawn(serve_player(upgrade, websocket, peer, permit));
+            let shutdown = websocket.shutdown.clone();
+            shutdown.spawn(serve_player(upgrade, websocket, peer, permit));
             response.map(|_| Body::default())
         }
         Err(error) => {

@@ -6,8 +6,10 @@
 //! Must never: touch the room's state other than through [`Room::step`], or sleep while ticks
 //! are due.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::room::{Outbox, Room};
 
@@ -39,11 +41,11 @@ impl<O: Outbox> TickLoop<O> {
     }
 
     /// Runs ticks on the calling thread at the room's rate until `stop` is set.
-    pub fn run(mut self, stop: &AtomicBool) {
+    pub fn run(mut self, stop: &CancellationToken) {
         let mut next_tick = Instant::now();
         let mut last_report = Instant::now();
         let max_catch_up = self.room.config().max_catch_up_ticks;
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.is_cancelled() {
             let now = Instant::now();
             if now < next_tick {
                 std::thread::sleep(next_tick - now);

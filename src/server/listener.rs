@@ -36,7 +36,7 @@ pub struct Listener {
     pub tls: Option<TlsAcceptor>,
 }
 
-/// Accepts connections until the future is dropped.
+/// Accepts connections until the future is dropped; each is served on a tracked task.
 pub async fn accept_loop(listener: &TcpListener, setup: &Listener) {
     let limits = &setup.limits;
     loop {
@@ -48,8 +48,9 @@ pub async fn accept_loop(listener: &TcpListener, setup: &Listener) {
                         let permit = Arc::new(permit.on_socket(stream.as_raw_fd()));
                         let http = Arc::clone(&setup.http);
                         let timeout = limits.handshake_timeout;
+                        let tasks = &setup.http.websocket.shutdown;
                         match &setup.tls {
-                            Some(tls) => tokio::spawn(serve_https(
+                            Some(tls) => tasks.spawn(serve_https(
                                 tls.clone(),
                                 stream,
                                 peer,
@@ -57,13 +58,14 @@ pub async fn accept_loop(listener: &TcpListener, setup: &Listener) {
                                 timeout,
                                 permit,
                             )),
-                            None => tokio::spawn(serve_http(stream, peer, http, timeout, permit)),
+                            None => tasks.spawn(serve_http(stream, peer, http, timeout, permit)),
                         };
                     }
                     Err(refusal) => {
                         tracing::debug!(%peer, %refusal, "connection refused");
                         let timeout = limits.handshake_timeout;
-                        tokio::spawn(refuse_http(stream, peer, timeout, refusal));
+                        let tasks = &setup.http.websocket.shutdown;
+                        tasks.spawn(refuse_http(stream, peer, timeout, refusal));
                     }
                 }
             }
@@ -131,13 +133,23 @@ async fn serve_http(
     permit: Arc<ConnectionPermit>,
 ) {
     let builder = http_builder(handshake_timeout);
+    let shutdown = http.websocket.shutdown.clone();
     let service = service_fn(move |request| {
         crate::http::router::route(request, Arc::clone(&http), peer, Arc::clone(&permit))
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
-    if let Err(error) = connection.await {
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.stopping() => {
+            // Finishes a request in flight, then closes; an idle keep-alive closes at once.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
         tracing::debug!(%peer, %error, "http connection ended with an error");
     }
 }

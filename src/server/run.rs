@@ -1,16 +1,17 @@
 //! The server as a whole: binds nothing itself (the caller passes a listener, so tests can use
 //! port 0), wires each layer's context from the configuration, starts the tick-loop thread,
-//! accepts connections until told to stop, then stops the loop and tells every player the
-//! server is going away. Must never: hold a game or session rule.
+//! accepts connections until told to stop; then every connection is told the server is going
+//! away (WebSockets: 1001), and the process exits when the last connection task has ended or
+//! the shutdown timeout has passed, whichever is first, after stopping the loop. Must never: hold a game or session rule.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 use super::limits::{listener_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
@@ -20,11 +21,11 @@ use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
 use crate::http::context::HttpContext;
 use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::metrics::{NetStats, RoomStats};
-use crate::protocol::CloseReason;
 use crate::room::{Room, RoomConfig};
 use crate::runtime::TickLoop;
 use crate::session::{NoHooks, RoomLink, SessionContext, SessionHooks, Sessions};
 use crate::transport::caps::ConnectionCaps;
+use crate::transport::shutdown::Shutdown;
 use crate::transport::websocket::WebSocketContext;
 
 /// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
@@ -33,8 +34,6 @@ const EVENT_QUEUE_PER_PLAYER: usize = 32;
 const TICK_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the network summary is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
-/// Time given to connections to send their goodbyes when the server stops.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
 /// configuration asks for and no hooks.
@@ -138,7 +137,9 @@ impl Server {
             limits: websocket_limits(&config),
             net: Arc::clone(&net),
             delivery: Arc::clone(&sessions.delivery),
+            shutdown: Shutdown::default(),
         });
+        let tasks = websocket.shutdown.clone();
         let limits = listener_limits(&config);
         let setup = Listener {
             http: Arc::new(HttpContext {
@@ -153,14 +154,14 @@ impl Server {
             limits,
             tls: self.tls,
         };
-        let stop = Arc::new(AtomicBool::new(false));
+        let room_stop = CancellationToken::new();
         let room = Room::new(
             room_config(&config, seed),
             events,
             Arc::clone(&sessions),
             Arc::clone(&room_stats),
         );
-        let tick_thread = start_tick_loop(room, Arc::clone(&stop));
+        let tick_thread = start_tick_loop(room, room_stop.clone());
         let players = Arc::clone(&sessions);
         let sources = SummarySources {
             net,
@@ -168,20 +169,40 @@ impl Server {
             room: room_stats,
             players: Box::new(move || players.player_count()),
         };
-        let summaries = tokio::spawn(log_summaries(sources, SUMMARY_INTERVAL));
+        let stopping = tasks.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = log_summaries(sources, SUMMARY_INTERVAL) => {}
+                () = stopping.stopping() => {}
+            }
+        });
 
         tokio::select! {
             _ = accept_loop(&listener, &setup) => {}
             _ = shutdown => tracing::info!("shutting down"),
         }
         drop(listener);
-        summaries.abort();
-        stop.store(true, Ordering::Relaxed);
-        for handle in sessions.handles() {
-            handle.kick.kick(CloseReason::ServerShutdown);
-        }
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        say_goodbye(&tasks, config.shutdown_timeout).await;
+        // The room ran while players left, so their leaves were taken; now it may stop.
+        room_stop.cancel();
         let _ = tokio::task::spawn_blocking(move || tick_thread.join()).await;
+    }
+}
+
+/// Tells every connection task to stop (each WebSocket closes with 1001, idle HTTP connections
+/// close) and waits until the last one has ended or `timeout` has passed.
+async fn say_goodbye(tasks: &Shutdown, timeout: Duration) {
+    let started = Instant::now();
+    tasks.begin();
+    match tokio::time::timeout(timeout, tasks.finished()).await {
+        Ok(()) => tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "every connection closed"
+        ),
+        Err(_) => tracing::warn!(
+            running = tasks.running(),
+            "shutdown timeout passed with connections still open; exiting anyway"
+        ),
     }
 }
 
@@ -196,7 +217,7 @@ fn room_config(config: &Config, seed: u64) -> RoomConfig {
 
 fn start_tick_loop(
     room: Room<Arc<Sessions>>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> std::thread::JoinHandle<()> {
     let tick_loop = TickLoop::new(room, TICK_REPORT_INTERVAL);
     std::thread::Builder::new()

@@ -43,7 +43,8 @@ pub async fn serve_player(
     let session = Session::new(Arc::clone(&ctx.session), peer, handle);
     let cleanup = session.cleanup_on_panic();
     let progress = permit.socket().map(ReadProgress::new);
-    let task = tokio::spawn(run_connection(upgrade, ctx, session, outbound, progress));
+    let shutdown = ctx.shutdown.clone();
+    let task = shutdown.spawn(run_connection(upgrade, ctx, session, outbound, progress));
     if let Err(error) = task.await
         && error.is_panic()
     {
@@ -83,7 +84,7 @@ async fn run_connection(
 
     let (control_tx, control_rx) = mpsc::channel(8);
     let handle = session.handle().clone();
-    let mut writer_task = tokio::spawn(write_loop(
+    let mut writer_task = ctx.shutdown.spawn(write_loop(
         writer,
         WriterInputs {
             outbound,

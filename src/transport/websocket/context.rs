@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::metrics::{DeliveryStats, NetStats};
 use crate::session::SessionContext;
+use crate::transport::shutdown::Shutdown;
 
 /// A WebSocket connection's budgets, from the configuration.
 #[derive(Debug, Clone)]
@@ -26,4 +27,6 @@ pub struct WebSocketContext {
     pub limits: WebSocketLimits,
     pub net: Arc<NetStats>,
     pub delivery: Arc<DeliveryStats>,
+    /// Every task is spawned on it; when it says stop, each connection closes with 1001.
+    pub shutdown: Shutdown,
 }

@@ -85,6 +85,12 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSo
             reason = inputs.handle.kick.kicked() => {
                 return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
             }
+            () = ctx.shutdown.stopping() => {
+                // Joined or not, every client is told why.
+                inputs.handle.kick.kick(CloseReason::ServerShutdown);
+                let stopping = Ended::new(CloseReason::ServerShutdown, "");
+                return close(&mut ws, &ctx, &stopping).await;
+            }
             _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
                 if !inputs.handle.heartbeat.is_answered() {
                     let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
