@@ -134,7 +134,7 @@ impl Server {
             sessions: self.sessions,
             hooks: self.hooks,
             authenticator: self.authenticator,
-            origins: OriginPolicy::from_config(&config.allowed_origins),
+            origins: OriginPolicy::new(&config.allowed_origins, self.tls.is_some()),
             path: config.path.clone(),
             serve_client: config.serve_client,
             events: Arc::new(ArrayQueue::new(
