@@ -3,32 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::child::ChildServer;
 use common::expect_close;
 use skirmish::client::GameClient;
 
-fn start_binary() -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("skirmish listening on http://")
-        .expect("the ready line");
-    (child, format!("ws://{url}/ws"))
-}
-
 async fn shuts_down_gracefully_on(signal: libc::c_int) {
-    let (mut child, url) = start_binary();
+    let mut server = ChildServer::start(&["--log", "warn"]);
+    let url = server.ws_url();
+    let child = &mut server.child;
     let (mut alice, _) = GameClient::join(&url, "Alice").await.unwrap();
     let (mut bob, _) = GameClient::join(&url, "Bob").await.unwrap();
     // SAFETY: sending a signal to our own child process.
