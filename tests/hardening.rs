@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::child::ChildServer;
@@ -134,6 +134,22 @@ impl Watcher {
         assert!(delivery.longest_gap < MAX_SNAPSHOT_GAP, "{delivery:?}");
         assert!(delivery.largest_tick_gap <= MAX_TICK_GAP, "{delivery:?}");
     }
+}
+
+/// Waits until the abusers are gone: at most the watcher's connection and the scrape open, and
+/// the watcher the only player (the others' places given back after any resume grace).
+async fn wait_until_only_the_watcher_is_left(addr: SocketAddr) {
+    wait_for_metric(addr, "skirmish_connections_open", PATIENCE, |open| {
+        open <= 2.0
+    })
+    .await;
+    wait_for_metric(
+        addr,
+        "skirmish_players",
+        Duration::from_secs(15),
+        |players| players == 1.0,
+    )
+    .await;
 }
 
 // --- frame-level abuse ------------------------------------------------------------------------
@@ -447,17 +463,7 @@ async fn a_thousand_connect_and_reset_cycles_leave_nothing_behind() {
             reset.await.unwrap();
         }
     }
-    wait_for_metric(server.addr, "skirmish_connections_open", PATIENCE, |open| {
-        open <= 2.0
-    })
-    .await;
-    wait_for_metric(
-        server.addr,
-        "skirmish_players",
-        Duration::from_secs(15),
-        |players| players == 1.0,
-    )
-    .await;
+    wait_until_only_the_watcher_is_left(server.addr).await;
     watcher.assert_undisturbed().await;
     server.stop().await;
 }
@@ -643,17 +649,7 @@ async fn resident_memory_returns_near_its_baseline_after_abuse() {
         });
         peak = peak.max(highest);
     }
-    wait_for_metric(server.addr, "skirmish_connections_open", PATIENCE, |open| {
-        open <= 2.0
-    })
-    .await;
-    wait_for_metric(
-        server.addr,
-        "skirmish_players",
-        Duration::from_secs(15),
-        |players| players == 1.0,
-    )
-    .await;
+    wait_until_only_the_watcher_is_left(server.addr).await;
     let stalled = metric(
         server.addr,
         "skirmish_connections_closed_total{reason=\"slow_consumer\"}",

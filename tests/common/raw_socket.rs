@@ -12,12 +12,10 @@ use tokio::time::Instant;
 
 use super::{PATIENCE, UPGRADE_HEADERS};
 
-pub const CONTINUATION: u8 = 0x0;
-pub const TEXT: u8 = 0x1;
-pub const BINARY: u8 = 0x2;
-pub const CLOSE: u8 = 0x8;
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xA;
+/// Frame opcodes (RFC 6455 section 5.2), as the bots' client side names them. (Each test
+/// crate that includes `common` uses some of them, or none.)
+#[allow(unused_imports)]
+pub use skirmish::bots::wire::opcode::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
 
 pub const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
