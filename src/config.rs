@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::game::arena::{ArenaRule, MIN_ARENA_SIDE};
+use crate::http::origin::AllowedOrigin;
 use crate::protocol::delta::MAX_ARENA_SIDE;
 
 /// Square units of arena per player when `--area-per-player` is not given.
@@ -82,11 +83,16 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_PING_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub ping_timeout: Duration,
 
-    /// Comma-separated origins allowed to open a WebSocket (e.g. `https://game.example`), or
-    /// `*` for any (Socket.IO: `cors.origin`). Default: the server's own origin and localhost.
-    /// Requests without an Origin header (non-browser clients) are allowed.
-    #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',')]
-    pub allowed_origins: Vec<String>,
+    /// Comma-separated origins that may open a WebSocket from a browser page besides the
+    /// server's own (Socket.IO: `cors.origin`). Each is `scheme://host[:port]` (e.g.
+    /// `https://game.example`), compared whole: scheme, host and port (default 80 for http,
+    /// 443 for https); `localhost` adds http and https on localhost, 127.0.0.1 and [::1] on any
+    /// port (a client dev server); `*` allows any origin. Default: only the server's own
+    /// origin, that of the pages it serves (http, or https with TLS, with the request's Host).
+    /// Others get 403. Requests without an Origin header (non-browser clients) are allowed.
+    #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_parser = parse_allowed_origin)]
+    pub allowed_origins: Vec<AllowedOrigin>,
 
     /// Whether to serve the bundled browser game (Socket.IO: `serveClient`). With false, its
     /// files are 404 while the WebSocket keeps working for a client hosted elsewhere.
@@ -156,6 +162,13 @@ impl Default for Config {
     fn default() -> Config {
         Config::parse_from(["skirmish"])
     }
+}
+
+/// One entry of `--allowed-origins`: `*`, `localhost` or an origin.
+fn parse_allowed_origin(text: &str) -> Result<AllowedOrigin, String> {
+    text.parse().map_err(|error| {
+        format!("{error}; write origins as scheme://host[:port] (e.g. https://game.example), or localhost, or *")
+    })
 }
 
 /// A URL path for the WebSocket: starts with `/`, no query, no spaces.
@@ -230,6 +243,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::origin::Origin;
 
     #[test]
     fn durations_need_units_and_must_be_positive() {
@@ -267,9 +281,10 @@ mod tests {
         assert_eq!(config.path, "/game");
         assert_eq!(config.ping_interval, Duration::from_millis(300));
         assert_eq!(config.ping_timeout, Duration::from_secs(20));
+        let origin = |text| AllowedOrigin::Exact(Origin::parse(text).unwrap());
         assert_eq!(
             config.allowed_origins,
-            ["https://a.example", "https://b.example"]
+            [origin("https://a.example"), origin("https://b.example")]
         );
         assert!(!config.serve_client);
         assert!(Config::try_parse_from(["skirmish", "--path", "ws"]).is_err());
@@ -277,6 +292,45 @@ mod tests {
             Config::try_parse_from(["skirmish", "--auth-token", "a", "--auth-tokens-file", "f"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn allowed_origins_are_parsed_at_start() {
+        let config = Config::try_parse_from([
+            "skirmish",
+            "--allowed-origins",
+            "localhost, *,HTTPS://Friend.example:443/",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            [
+                AllowedOrigin::Localhost,
+                AllowedOrigin::Any,
+                AllowedOrigin::Exact(Origin::parse("https://friend.example").unwrap())
+            ]
+        );
+        assert!(
+            Config::try_parse_from(["skirmish"])
+                .unwrap()
+                .allowed_origins
+                .is_empty()
+        );
+        for bad in [
+            "friend.example",
+            "https://friend.example/game",
+            "http://127.0.0.1:8080.evil.example",
+            "null",
+            "https://a.example,",
+        ] {
+            let error = Config::try_parse_from(["skirmish", "--allowed-origins", bad])
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                error.contains("--allowed-origins") && error.contains("scheme://host[:port]"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -6,18 +6,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::child::ChildServer;
+use common::metrics::{metric, wait_for_metric};
+use common::raw_socket::*;
 use common::*;
 use skirmish::client::{GameClient, Received};
-use skirmish::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, Ping, ServerMessage, encode_client_message,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use skirmish::protocol::{ClientMessage, Ping, ServerMessage};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -44,148 +42,7 @@ const FLAGS: &[&str] = &[
 const MAX_SNAPSHOT_GAP: Duration = Duration::from_millis(1500);
 const MAX_TICK_GAP: i32 = 45;
 
-// --- frames and raw connections ---------------------------------------------------------------
-
-const CONTINUATION: u8 = 0x0;
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-
-/// A WebSocket frame as a client would put it on the wire (masked unless `mask` is `None`).
-fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        len @ 0..=125 => out.push(mask_bit | len as u8),
-        len @ 126..=65_535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
-}
-
-/// A final, masked frame: what a well-behaved client sends.
-fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(true, opcode, Some([0x37, 0xfa, 0x21, 0x3d]), payload)
-}
-
-fn join_frame(name: &str) -> Vec<u8> {
-    let join = ClientMessage::Join(Join {
-        protocol_version: PROTOCOL_VERSION,
-        request_id: 1,
-        name: name.to_owned(),
-        resume_token: None,
-        baseline_tick: None,
-    });
-    masked(BINARY, &encode_client_message(&join).unwrap())
-}
-
-/// A TCP connection to `addr` from the loopback address `from` (any 127.x.y.z works on Linux),
-/// with a receive buffer of `recv_buffer` bytes if given.
-async fn connect_from(addr: SocketAddr, from: IpAddr, recv_buffer: Option<u32>) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    if let Some(bytes) = recv_buffer {
-        socket.set_recv_buffer_size(bytes).unwrap();
-    }
-    socket.bind(SocketAddr::new(from, 0)).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
-const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-
-/// Sends the upgrade request and reads the response head byte by byte (so no frame is
-/// consumed), returning the status code.
-async fn upgrade(stream: &mut TcpStream, addr: SocketAddr) -> u16 {
-    let request = format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\n{UPGRADE_HEADERS}\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read = tokio::time::timeout(PATIENCE, stream.read(&mut byte))
-            .await
-            .expect("a response to the upgrade");
-        match read {
-            Ok(1) => head.push(byte[0]),
-            _ => panic!("connection ended in the response head: {head:?}"),
-        }
-    }
-    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
-}
-
-/// A raw WebSocket connection, upgraded.
-async fn open_raw(addr: SocketAddr) -> TcpStream {
-    let mut stream = connect_from(addr, LOCALHOST, None).await;
-    assert_eq!(upgrade(&mut stream, addr).await, 101);
-    stream
-}
-
-/// A raw connection that has joined as `name` (its welcome and snapshots are left unread).
-async fn join_raw(addr: SocketAddr, name: &str) -> TcpStream {
-    let mut stream = open_raw(addr).await;
-    stream.write_all(&join_frame(name)).await.unwrap();
-    stream
-}
-
-/// One frame from the server (which never masks): opcode and payload. `None` at the end of
-/// the stream or on a reset.
-async fn read_server_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.ok()?;
-    let len = match head[1] & 0x7f {
-        126 => u64::from(stream.read_u16().await.ok()?),
-        127 => stream.read_u64().await.ok()?,
-        len => u64::from(len),
-    };
-    let mut payload = vec![0u8; usize::try_from(len).ok()?];
-    stream.read_exact(&mut payload).await.ok()?;
-    Some((head[0] & 0x0f, payload))
-}
-
-/// Reads until the server's close frame and returns its code, or `None` if the connection
-/// ended without one. Fails the test if neither happens in time.
-async fn expect_raw_close(stream: &mut TcpStream) -> Option<u16> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let frame = tokio::time::timeout_at(deadline, read_server_frame(stream))
-            .await
-            .expect("the server did not close the connection");
-        match frame {
-            None => return None,
-            Some((CLOSE, payload)) => return Some(skirmish::client::close_code(&payload)),
-            Some(_) => continue,
-        }
-    }
-}
-
-/// Waits until the server has closed `stream` (end of stream or reset), reading whatever it
-/// still had for us. Fails the test after `patience`.
-async fn expect_dropped(stream: &mut TcpStream, patience: Duration, what: &str) {
-    let mut scratch = vec![0u8; 64 * 1024];
-    tokio::time::timeout(patience, async {
-        loop {
-            match stream.read(&mut scratch).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("the server did not drop the connection of {what}"));
-}
+// --- random bytes --------------------------------------------------------------------------------
 
 /// A tiny deterministic generator, so a failure can be replayed.
 struct XorShift(u64);
@@ -279,43 +136,20 @@ impl Watcher {
     }
 }
 
-/// The value of one sample line of `/metrics` (`name` includes any labels), or `None` if the
-/// scrape itself was refused (at a connection cap).
-async fn try_metric(addr: SocketAddr, name: &str) -> Option<f64> {
-    let (status, _, body) = http_get(addr, "/metrics", "").await;
-    if status != 200 {
-        return None;
-    }
-    let text = String::from_utf8(body).unwrap();
-    let value = text
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"));
-    Some(value.parse().unwrap())
-}
-
-async fn metric(addr: SocketAddr, name: &str) -> f64 {
-    try_metric(addr, name).await.expect("/metrics answered")
-}
-
-/// Polls a metric until `accept` holds, failing after `patience`.
-async fn wait_for_metric(
-    addr: SocketAddr,
-    name: &str,
-    patience: Duration,
-    accept: impl Fn(f64) -> bool,
-) -> f64 {
-    let deadline = Instant::now() + patience;
-    loop {
-        let value = try_metric(addr, name).await;
-        if let Some(value) = value
-            && accept(value)
-        {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{name} stuck at {value:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until the abusers are gone: at most the watcher's connection and the scrape open, and
+/// the watcher the only player (the others' places given back after any resume grace).
+async fn wait_until_only_the_watcher_is_left(addr: SocketAddr) {
+    wait_for_metric(addr, "skirmish_connections_open", PATIENCE, |open| {
+        open <= 2.0
+    })
+    .await;
+    wait_for_metric(
+        addr,
+        "skirmish_players",
+        Duration::from_secs(15),
+        |players| players == 1.0,
+    )
+    .await;
 }
 
 // --- frame-level abuse ------------------------------------------------------------------------
@@ -454,7 +288,7 @@ async fn ten_thousand_garbage_frames_close_the_offender_only() {
         let mut stream_code = None;
         let deadline = Instant::now() + PATIENCE;
         while let Ok(Some((opcode, payload))) =
-            tokio::time::timeout_at(deadline, read_frame_from(&mut read_half)).await
+            tokio::time::timeout_at(deadline, read_server_frame(&mut read_half)).await
         {
             if opcode == CLOSE {
                 stream_code = Some(skirmish::client::close_code(&payload));
@@ -534,7 +368,7 @@ async fn floods_of_pings_or_empty_fragments_are_rate_limited_with_1008() {
         let close = async {
             let deadline = Instant::now() + PATIENCE;
             loop {
-                match tokio::time::timeout_at(deadline, read_frame_from(&mut read_half)).await {
+                match tokio::time::timeout_at(deadline, read_server_frame(&mut read_half)).await {
                     Ok(Some((CLOSE, payload))) => {
                         return Some(skirmish::client::close_code(&payload));
                     }
@@ -549,20 +383,6 @@ async fn floods_of_pings_or_empty_fragments_are_rate_limited_with_1008() {
     assert!(metric(server.addr, "skirmish_messages_rate_limited_total").await > 0.0);
     watcher.assert_undisturbed().await;
     server.stop().await;
-}
-
-/// [`read_server_frame`] on a read half.
-async fn read_frame_from(stream: &mut tokio::net::tcp::ReadHalf<'_>) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.ok()?;
-    let len = match head[1] & 0x7f {
-        126 => u64::from(stream.read_u16().await.ok()?),
-        127 => stream.read_u64().await.ok()?,
-        len => u64::from(len),
-    };
-    let mut payload = vec![0u8; usize::try_from(len).ok()?];
-    stream.read_exact(&mut payload).await.ok()?;
-    Some((head[0] & 0x0f, payload))
 }
 
 // --- connection-level abuse -------------------------------------------------------------------
@@ -643,17 +463,7 @@ async fn a_thousand_connect_and_reset_cycles_leave_nothing_behind() {
             reset.await.unwrap();
         }
     }
-    wait_for_metric(server.addr, "skirmish_connections_open", PATIENCE, |open| {
-        open <= 2.0
-    })
-    .await;
-    wait_for_metric(
-        server.addr,
-        "skirmish_players",
-        Duration::from_secs(15),
-        |players| players == 1.0,
-    )
-    .await;
+    wait_until_only_the_watcher_is_left(server.addr).await;
     watcher.assert_undisturbed().await;
     server.stop().await;
 }
@@ -763,53 +573,20 @@ async fn a_bad_upgrade_request_is_refused_with_400_and_counted() {
 
 // --- memory, on the real binary ---------------------------------------------------------------
 
-/// The real server as a child process, so that its memory is its own.
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ChildServer {
-    fn start(flags: &[&str]) -> ChildServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish"))
-            .args(["--addr", "127.0.0.1:0", "--log", "error", "--seed", "7"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the server binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("skirmish listening on http://")
-            .expect("the ready line")
-            .parse()
-            .unwrap();
-        ChildServer { child, addr }
-    }
-
-    async fn resident_mib(&self) -> f64 {
-        metric(self.addr, "skirmish_process_resident_bytes").await / (1024.0 * 1024.0)
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The child's resident memory, from its own `/metrics`.
+async fn resident_mib(server: &ChildServer) -> f64 {
+    metric(server.addr, "skirmish_process_resident_bytes").await / (1024.0 * 1024.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resident_memory_returns_near_its_baseline_after_abuse() {
     const ROUNDS: u64 = 2;
-    let server = ChildServer::start(FLAGS);
+    // Its own process, so that its memory is its own.
+    let server = ChildServer::start(&[&["--log", "error", "--seed", "7"], FLAGS].concat());
     let url = format!("ws://{}/ws", server.addr);
     let watcher = Watcher::start(&url).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let baseline = server.resident_mib().await;
+    let baseline = resident_mib(&server).await;
 
     let mut peak: f64 = baseline;
     for round in 0..ROUNDS {
@@ -861,7 +638,7 @@ async fn resident_memory_returns_near_its_baseline_after_abuse() {
             let mut highest: f64 = 0.0;
             for _ in 0..10 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                highest = highest.max(server.resident_mib().await);
+                highest = highest.max(resident_mib(&server).await);
             }
             highest
         };
@@ -872,17 +649,7 @@ async fn resident_memory_returns_near_its_baseline_after_abuse() {
         });
         peak = peak.max(highest);
     }
-    wait_for_metric(server.addr, "skirmish_connections_open", PATIENCE, |open| {
-        open <= 2.0
-    })
-    .await;
-    wait_for_metric(
-        server.addr,
-        "skirmish_players",
-        Duration::from_secs(15),
-        |players| players == 1.0,
-    )
-    .await;
+    wait_until_only_the_watcher_is_left(server.addr).await;
     let stalled = metric(
         server.addr,
         "skirmish_connections_closed_total{reason=\"slow_consumer\"}",
@@ -891,7 +658,7 @@ async fn resident_memory_returns_near_its_baseline_after_abuse() {
     assert_eq!(stalled, (ROUNDS * 10) as f64);
     // Give the allocator a moment, then compare.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = server.resident_mib().await;
+    let after = resident_mib(&server).await;
     println!(
         "resident memory: baseline {baseline:.1} MiB, peak {peak:.1} MiB, after {after:.1} MiB"
     );

@@ -3,23 +3,11 @@
 
 mod common;
 
+use common::metrics::sample;
 use common::*;
 use fastwebsockets::OpCode;
 use skirmish::client::GameClient;
 use skirmish::protocol::{ClientMessage, PlayerInput, buttons};
-
-/// The value of one sample line (`name` includes any labels).
-fn sample(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .unwrap_or_else(|| panic!("{name} missing from:\n{metrics}"))
-        .parse()
-        .unwrap()
-}
 
 async fn scrape(server: &TestServer) -> String {
     let (status, head, body) = http_get(server.addr, "/metrics", "").await;

@@ -5,40 +5,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
+use common::child::ChildServer;
+use common::expect_close;
+use skirmish::client::GameClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::expect_close;
-use skirmish::client::GameClient;
-
-fn start_binary() -> (Child, String) {
-    start_binary_with(&[])
-}
-
-fn start_binary_with(flags: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("skirmish listening on http://")
-        .expect("the ready line");
-    (child, format!("ws://{url}/ws"))
-}
-
 async fn shuts_down_gracefully_on(signal: libc::c_int) {
-    let (mut child, url) = start_binary();
+    let mut server = ChildServer::start(&["--log", "warn"]);
+    let url = server.ws_url();
+    let child = &mut server.child;
     let (mut alice, _) = GameClient::join(&url, "Alice").await.unwrap();
     let (mut bob, _) = GameClient::join(&url, "Bob").await.unwrap();
     // SAFETY: sending a signal to our own child process.
@@ -48,7 +27,7 @@ async fn shuts_down_gracefully_on(signal: libc::c_int) {
         let (code, reason, _) = expect_close(client).await;
         assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
     }
-    let status = wait_for_exit(&mut child, started, Duration::from_secs(5)).await;
+    let status = wait_for_exit(child, started, Duration::from_secs(5)).await;
     assert!(status.success(), "exit status {status}");
     assert!(
         GameClient::connect(&url).await.is_err(),
@@ -75,10 +54,6 @@ fn terminate(child: &Child) {
     );
 }
 
-fn host_of(url: &str) -> &str {
-    url.trim_start_matches("ws://").trim_end_matches("/ws")
-}
-
 #[tokio::test]
 async fn sigterm_closes_every_player_with_1001_and_exits_cleanly() {
     shuts_down_gracefully_on(libc::SIGTERM).await;
@@ -91,17 +66,18 @@ async fn sigint_does_the_same() {
 
 #[tokio::test]
 async fn a_socket_that_has_not_joined_is_told_too() {
-    let (mut child, url) = start_binary();
+    let mut server = ChildServer::start(&["--log", "warn"]);
+    let url = server.ws_url();
     let (mut player, _) = GameClient::join(&url, "Alice").await.unwrap();
     // Upgraded, but no Join sent: not a player yet, still an open socket.
     let mut newcomer = GameClient::connect(&url).await.unwrap();
-    terminate(&child);
+    terminate(&server.child);
     let started = Instant::now();
     for client in [&mut player, &mut newcomer] {
         let (code, reason, _) = expect_close(client).await;
         assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
     }
-    let status = wait_for_exit(&mut child, started, Duration::from_secs(5)).await;
+    let status = wait_for_exit(&mut server.child, started, Duration::from_secs(5)).await;
     assert!(status.success(), "exit status {status}");
 }
 
@@ -109,8 +85,8 @@ async fn a_socket_that_has_not_joined_is_told_too() {
 async fn an_idle_http_connection_is_closed_and_the_exit_does_not_wait_for_the_timeout() {
     // A timeout far beyond the test's patience: exiting in time means the server saw its last
     // connection end, rather than waiting the timeout out.
-    let (mut child, url) = start_binary_with(&["--shutdown-timeout", "60s"]);
-    let mut http = TcpStream::connect(host_of(&url)).await.unwrap();
+    let mut server = ChildServer::start(&["--log", "warn", "--shutdown-timeout", "60s"]);
+    let mut http = TcpStream::connect(server.addr).await.unwrap();
     http.write_all(b"GET /healthz HTTP/1.1\r\nHost: skirmish\r\n\r\n")
         .await
         .unwrap();
@@ -118,29 +94,35 @@ async fn an_idle_http_connection_is_closed_and_the_exit_does_not_wait_for_the_ti
     let n = http.read(&mut answer).await.unwrap();
     assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "healthz answered");
     // The connection is kept alive, idle.
-    terminate(&child);
+    terminate(&server.child);
     let started = Instant::now();
     let closed = tokio::time::timeout(Duration::from_secs(5), http.read(&mut answer))
         .await
         .expect("the idle connection is closed");
     assert!(matches!(closed, Ok(0) | Err(_)), "closed, not answered");
-    let status = wait_for_exit(&mut child, started, Duration::from_secs(5)).await;
+    let status = wait_for_exit(&mut server.child, started, Duration::from_secs(5)).await;
     assert!(status.success(), "exit status {status}");
 }
 
 #[tokio::test]
 async fn a_connection_that_never_finishes_is_cut_at_the_shutdown_timeout() {
-    let (mut child, url) =
-        start_binary_with(&["--shutdown-timeout", "1s", "--handshake-timeout", "60s"]);
+    let mut server = ChildServer::start(&[
+        "--log",
+        "warn",
+        "--shutdown-timeout",
+        "1s",
+        "--handshake-timeout",
+        "60s",
+    ]);
     // A request whose headers never end, holding its connection task open.
-    let mut slow = TcpStream::connect(host_of(&url)).await.unwrap();
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: skirmish\r\n")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    terminate(&child);
+    terminate(&server.child);
     let started = Instant::now();
-    let status = wait_for_exit(&mut child, started, Duration::from_secs(10)).await;
+    let status = wait_for_exit(&mut server.child, started, Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status}");
     // It did wait for the connection, up to the timeout, before giving up on it.
     let waited = started.elapsed();

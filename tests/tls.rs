@@ -87,8 +87,18 @@ async fn connect_tls(certificate: &TestCertificate, addr: SocketAddr) -> TlsStre
 
 /// A GET over TLS: status code and body.
 async fn https_get(certificate: &TestCertificate, addr: SocketAddr, path: &str) -> (u16, String) {
+    https_get_with(certificate, addr, path, "Host: localhost\r\n").await
+}
+
+/// [`https_get`] with these header lines (each ending in `\r\n`; a `Host` among them).
+async fn https_get_with(
+    certificate: &TestCertificate,
+    addr: SocketAddr,
+    path: &str,
+    headers: &str,
+) -> (u16, String) {
     let mut stream = connect_tls(certificate, addr).await;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     // The server closes after answering; a missing close_notify would be its bug, not ours.
@@ -138,6 +148,26 @@ async fn wss_plays_the_game_and_https_serves_health() {
     client.leave().await.unwrap();
     let (code, _, _) = expect_close(&mut client).await;
     assert_eq!(code, 1000);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_tls_the_servers_own_origin_is_its_https_origin() {
+    let certificate = TestCertificate::generate("origin");
+    let server = start_tls_server(&certificate).await;
+    let port = server.addr.port();
+    let other = if port == 3000 { 3001 } else { 3000 };
+    // 426: past the origin check, the plain GET is told to upgrade; 403: refused.
+    for (origin, expected) in [
+        (format!("https://localhost:{port}"), 426),
+        (format!("http://localhost:{port}"), 403),
+        (format!("https://localhost:{other}"), 403),
+        ("https://localhost".to_owned(), 403),
+    ] {
+        let headers = format!("Host: localhost:{port}\r\nOrigin: {origin}\r\n");
+        let (status, body) = https_get_with(&certificate, server.addr, "/ws", &headers).await;
+        assert_eq!(status, expected, "{origin}: {body}");
+    }
     server.stop().await;
 }
 

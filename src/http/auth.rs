@@ -1,12 +1,15 @@
 //! Who may open a WebSocket: the authentication hook a library user implements, the ready
 //! token check behind `--auth-token`/`--auth-tokens-file`, and the `Origin` policy behind
-//! `--allowed-origins` (the defence against cross-site WebSocket hijacking). Both run on the
-//! HTTP request, before the upgrade, so a refused client never gets a socket.
+//! `--allowed-origins` (the defence against cross-site WebSocket hijacking; the origins
+//! themselves are parsed in [`super::origin`]). Both run on the HTTP request, before the
+//! upgrade, so a refused client never gets a socket.
 
 use std::net::SocketAddr;
 
 use hyper::HeaderMap;
 use hyper::header::{AUTHORIZATION, HOST, ORIGIN};
+
+use super::origin::{AllowedOrigin, Origin, Scheme};
 
 /// What an authenticator sees of a connection attempt.
 #[derive(Debug)]
@@ -101,66 +104,68 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-/// Which `Origin` headers may open a WebSocket.
+/// Which `Origin` headers may open a WebSocket: the server's own origin always (the origin of
+/// the pages it serves, as the browser's same-origin rule has it), plus what `--allowed-origins`
+/// adds. Origins are compared whole, as (scheme, host, port) tuples.
 #[derive(Debug, Clone)]
-pub enum OriginPolicy {
-    /// Any origin (`--allowed-origins '*'`).
-    Any,
-    /// The server's own origin, plus these (`scheme://host[:port]`, exact). With an empty
-    /// list, localhost on any port stands in for them.
-    Listed(Vec<String>),
+pub struct OriginPolicy {
+    /// The scheme our pages are served over (`https` with TLS): with the request's `Host`
+    /// header, the server's own origin.
+    scheme: Scheme,
+    /// `*` was given: any origin, `null` and garbage included.
+    any: bool,
+    /// `localhost` was given: `http` or `https` on a loopback name, any port.
+    localhost: bool,
+    /// The exact origins given.
+    listed: Vec<Origin>,
 }
 
 impl OriginPolicy {
-    pub fn from_config(origins: &[String]) -> OriginPolicy {
-        if origins.iter().any(|o| o.trim() == "*") {
-            return OriginPolicy::Any;
+    /// The policy of `--allowed-origins` (already parsed, so a bad value stopped the server at
+    /// start), for a server that speaks TLS or not.
+    pub fn new(allowed: &[AllowedOrigin], tls: bool) -> OriginPolicy {
+        let mut policy = OriginPolicy {
+            scheme: if tls { Scheme::Https } else { Scheme::Http },
+            any: false,
+            localhost: false,
+            listed: Vec::new(),
+        };
+        for entry in allowed {
+            match entry {
+                AllowedOrigin::Any => policy.any = true,
+                AllowedOrigin::Localhost => policy.localhost = true,
+                AllowedOrigin::Exact(origin) => policy.listed.push(origin.clone()),
+            }
         }
-        let listed = origins
-            .iter()
-            .map(|o| o.trim().trim_end_matches('/').to_owned());
-        OriginPolicy::Listed(listed.filter(|o| !o.is_empty()).collect())
+        policy
     }
 
     /// Whether a request with these headers may upgrade. No `Origin` means a non-browser
-    /// client, which cross-site hijacking cannot involve.
+    /// client (a bot, a test, a native client), which cross-site hijacking cannot involve. An
+    /// `Origin` that does not parse (`null`, garbage, a path) matches nothing but `*`.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+        let Some(origin) = headers.get(ORIGIN) else {
             return true;
         };
-        match self {
-            OriginPolicy::Any => true,
-            OriginPolicy::Listed(list) => {
-                let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-                is_same_origin(origin, host)
-                    || list
-                        .iter()
-                        .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-                    || (list.is_empty() && is_localhost(origin))
-            }
+        if self.any {
+            return true;
         }
+        let Some(origin) = origin.to_str().ok().and_then(|o| Origin::parse(o).ok()) else {
+            return false;
+        };
+        self.is_own_origin(&origin, headers)
+            || (self.localhost && origin.is_localhost())
+            || self.listed.contains(&origin)
     }
-}
 
-fn origin_host(origin: &str) -> Option<&str> {
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-}
-
-fn is_same_origin(origin: &str, host: Option<&str>) -> bool {
-    matches!((origin_host(origin), host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-}
-
-fn is_localhost(origin: &str) -> bool {
-    let Some(host) = origin_host(origin) else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.split(':').next().unwrap_or(""),
-    };
-    matches!(name, "localhost" | "127.0.0.1" | "::1")
+    /// Whether `origin` is the origin of a page this server served to this request's `Host`.
+    fn is_own_origin(&self, origin: &Origin, headers: &HeaderMap) -> bool {
+        let own = headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .and_then(|host| Origin::of_host(self.scheme, host).ok());
+        own.as_ref() == Some(origin)
+    }
 }
 
 #[cfg(test)]
@@ -213,29 +218,111 @@ mod tests {
         );
     }
 
-    #[test]
-    fn origins_default_to_self_and_localhost() {
-        let policy = OriginPolicy::from_config(&[]);
-        assert!(policy.allows(&HeaderMap::new()));
-        assert!(policy.allows(&headers(&[("origin", "http://localhost:3000")])));
-        assert!(policy.allows(&headers(&[("origin", "http://127.0.0.1:8080")])));
-        assert!(policy.allows(&headers(&[
-            ("origin", "https://game.example"),
-            ("host", "game.example")
-        ])));
-        assert!(!policy.allows(&headers(&[
-            ("origin", "https://evil.example"),
-            ("host", "game.example")
-        ])));
-        assert!(!policy.allows(&headers(&[("origin", "http://localhost.evil.example")])));
+    fn policy(allowed: &[&str], tls: bool) -> OriginPolicy {
+        let allowed: Vec<AllowedOrigin> = allowed.iter().map(|a| a.parse().unwrap()).collect();
+        OriginPolicy::new(&allowed, tls)
+    }
+
+    /// Whether `policy` lets a page of `origin` connect to the server named by `host`.
+    fn allows(policy: &OriginPolicy, origin: &'static str, host: &'static str) -> bool {
+        policy.allows(&headers(&[("origin", origin), ("host", host)]))
     }
 
     #[test]
-    fn listed_origins_replace_localhost_and_star_allows_all() {
-        let policy = OriginPolicy::from_config(&["https://friend.example/".to_owned()]);
-        assert!(policy.allows(&headers(&[("origin", "https://friend.example")])));
-        assert!(!policy.allows(&headers(&[("origin", "http://localhost:3000")])));
-        let any = OriginPolicy::from_config(&["*".to_owned()]);
-        assert!(any.allows(&headers(&[("origin", "https://anyone.example")])));
+    fn by_default_only_the_servers_own_origin_is_allowed() {
+        let plain = policy(&[], false);
+        assert!(plain.allows(&HeaderMap::new()));
+        assert!(plain.allows(&headers(&[("host", "127.0.0.1:8080")])));
+        assert!(allows(&plain, "http://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(allows(&plain, "HTTP://GAME.example", "game.example"));
+        assert!(allows(&plain, "http://game.example:80", "game.example"));
+        assert!(allows(&plain, "http://game.example", "game.example:80"));
+        assert!(allows(&plain, "http://[::1]:8080", "[::1]:8080"));
+        // The other scheme, another port, another host: other origins.
+        assert!(!allows(&plain, "https://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(!allows(&plain, "http://127.0.0.1:3000", "127.0.0.1:8080"));
+        assert!(!allows(&plain, "http://localhost:8080", "127.0.0.1:8080"));
+        assert!(!allows(&plain, "https://evil.example", "game.example"));
+        assert!(!allows(
+            &plain,
+            "http://game.example.evil.example",
+            "game.example"
+        ));
+        // Cutting at the first colon took this for localhost.
+        assert!(!allows(
+            &plain,
+            "http://127.0.0.1:8080.evil.example",
+            "127.0.0.1:8080"
+        ));
+        assert!(!allows(&plain, "http://localhost:3000", "localhost:8080"));
+        assert!(!plain.allows(&headers(&[("origin", "http://127.0.0.1:8080")])));
+        for garbage in ["null", "", "127.0.0.1:8080", "http://127.0.0.1:8080/"] {
+            assert!(!allows(&plain, garbage, "127.0.0.1:8080"), "{garbage:?}");
+        }
+        let mut bytes = headers(&[("host", "127.0.0.1:8080")]);
+        bytes.insert(ORIGIN, HeaderValue::from_bytes(b"http://\xff").unwrap());
+        assert!(!plain.allows(&bytes));
+
+        let tls = policy(&[], true);
+        assert!(allows(&tls, "https://game.example", "game.example"));
+        assert!(allows(
+            &tls,
+            "https://game.example:8443",
+            "game.example:8443"
+        ));
+        assert!(!allows(&tls, "http://game.example", "game.example"));
+        assert!(!allows(&tls, "https://game.example", "game.example:8443"));
+    }
+
+    #[test]
+    fn localhost_on_any_port_only_when_asked_for() {
+        let local = policy(&["localhost"], false);
+        for origin in [
+            "http://localhost:3000",
+            "https://localhost",
+            "http://127.0.0.1:5173",
+            "http://[::1]:8000",
+        ] {
+            assert!(allows(&local, origin, "game.example"), "{origin}");
+        }
+        assert!(allows(&local, "http://game.example", "game.example"));
+        assert!(!allows(
+            &local,
+            "http://localhost.evil.example",
+            "game.example"
+        ));
+        assert!(!allows(
+            &local,
+            "http://127.0.0.1:8080.evil.example",
+            "game.example"
+        ));
+        assert!(!allows(&local, "https://evil.example", "game.example"));
+    }
+
+    #[test]
+    fn listed_origins_are_matched_whole_and_star_allows_all() {
+        let listed = policy(
+            &["https://friend.example/", "http://ally.example:8080"],
+            false,
+        );
+        assert!(allows(&listed, "https://friend.example", "game.example"));
+        assert!(allows(
+            &listed,
+            "https://FRIEND.example:443",
+            "game.example"
+        ));
+        assert!(allows(&listed, "http://ally.example:8080", "game.example"));
+        assert!(allows(&listed, "http://game.example", "game.example"));
+        assert!(!allows(
+            &listed,
+            "https://friend.example:8443",
+            "game.example"
+        ));
+        assert!(!allows(&listed, "http://friend.example", "game.example"));
+        assert!(!allows(&listed, "http://ally.example", "game.example"));
+        assert!(!allows(&listed, "http://localhost:3000", "game.example"));
+        let any = policy(&["*"], false);
+        assert!(allows(&any, "https://anyone.example", "game.example"));
+        assert!(allows(&any, "null", "game.example"));
     }
 }

@@ -1,8 +1,9 @@
 //! HTTP: routing ([`router`]: the game's files, `/healthz`, `/metrics`, the WebSocket upgrade),
-//! the embedded files ([`assets`]), who may connect ([`auth`]) and what the router
-//! is handed ([`context`]).
+//! the embedded files ([`assets`]), who may connect ([`auth`]), web origins as values
+//! ([`origin`]) and what the router is handed ([`context`]).
 
 pub mod assets;
 pub mod auth;
 pub mod context;
+pub mod origin;
 pub mod router;

@@ -145,7 +145,7 @@ impl Server {
             http: Arc::new(HttpContext {
                 websocket,
                 authenticator: self.authenticator,
-                origins: OriginPolicy::from_config(&config.allowed_origins),
+                origins: OriginPolicy::new(&config.allowed_origins, self.tls.is_some()),
                 path: config.path.clone(),
                 serve_client: config.serve_client,
                 room_stats: Arc::clone(&room_stats),

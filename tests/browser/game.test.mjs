@@ -12,10 +12,9 @@ import {
   canvasPixels,
   explainFailure,
   holdKey,
-  launchBrowser,
   openPlayer,
   screenshot,
-  startServer,
+  startGame,
   stateOf,
   unexpectedErrors,
   waitForState,
@@ -28,9 +27,7 @@ const ARENA_MIDDLE_X = Number.parseInt(TEST_ARENA, 10) / 2;
 const HOLD_KEY_MS = 600;
 
 test('two players join, see each other move, and see each other leave', { timeout: 40_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer();
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t);
   const alice = await openPlayer(browser, server.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
@@ -121,9 +118,7 @@ test('two players join, see each other move, and see each other leave', { timeou
 });
 
 test('a console error or an uncaught exception in a page is caught for the test to fail', { timeout: 30_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer();
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t);
   const erin = await openPlayer(browser, server.url, 'Erin');
   await waitForState(erin.page, 'Erin to play', (state) => state.connected);
   assert.deepEqual(unexpectedErrors(browser), []);

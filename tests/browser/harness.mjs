@@ -155,6 +155,21 @@ export function startServer(args = [], port = 0) {
   });
 }
 
+/**
+ * What most browser tests start with: Chromium for test `t` (its console check registered
+ * first, see `launchBrowser`), then a server started with `args` and stopped when the test
+ * ends.
+ * @param {import('node:test').TestContext} t
+ * @param {string[]} [args] extra server flags
+ * @returns {Promise<{browser: import('playwright-core').Browser, server: Server}>}
+ */
+export async function startGame(t, args = []) {
+  const browser = await launchBrowser(t);
+  const server = await startServer(args);
+  t.after(() => server.stop());
+  return { browser, server };
+}
+
 /** Players opened in each browser, for the console check at the end of the test. */
 const playersOf = new WeakMap();
 

@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import {
   explainFailure,
   holdKey,
-  launchBrowser,
   openPlayer,
   screenshot,
   sleep,
+  startGame,
   startProxy,
-  startServer,
   stateOf,
   waitForState,
 } from './harness.mjs';
@@ -56,9 +55,7 @@ function smoothness(frames) {
 }
 
 test('over a slow, jittery link prediction agrees with the server and others move smoothly', { timeout: 60_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer(['--ping-interval', '1s', '--ping-timeout', '5s']);
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t, ['--ping-interval', '1s', '--ping-timeout', '5s']);
   const proxy = await startProxy(server.port, LATENCY);
   t.after(() => proxy.stop());
   const alice = await openPlayer(browser, proxy.url, 'Alice');
@@ -135,9 +132,7 @@ function touch(cdp, type, point) {
 }
 
 test('on a phone: the name screen fits, the HUD keeps to the edges, a drag flies the ship', { timeout: 60_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer();
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t);
   const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
   const landscape = { ...phone, viewport: { width: 844, height: 390 } };
   const carol = await openPlayer(browser, server.url, 'Carol', { context: phone, join: false });

@@ -18,6 +18,7 @@ import {
   openPlayer,
   screenshot,
   sleep,
+  startGame,
   startProxy,
   startServer,
   stateOf,
@@ -61,9 +62,7 @@ function assertNoUnexpectedErrors(players) {
 }
 
 test('chat reaches everyone as text, whispers reach one player, refusals are shown', { timeout: 30_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer(FAST_HEARTBEAT);
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t, FAST_HEARTBEAT);
   const alice = await openPlayer(browser, server.url, 'Alice');
   const bob = await openPlayer(browser, server.url, 'Bob');
   const players = [alice, bob];
@@ -153,9 +152,7 @@ test('chat reaches everyone as text, whispers reach one player, refusals are sho
 });
 
 test('a page that loses its network reconnects by itself and gets its player back', { timeout: 40_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer(['--resume-grace', '20s']);
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t, ['--resume-grace', '20s']);
   const proxy = await startProxy(server.port);
   t.after(() => proxy.stop());
   const alice = await openPlayer(browser, proxy.url, 'Alice');
@@ -258,9 +255,7 @@ test('a page outlives a server crash and plays again on the restarted server', {
 });
 
 test('a server that wants a token: refused with its reason without one, playing with it', { timeout: 30_000 }, async (t) => {
-  const browser = await launchBrowser(t);
-  const server = await startServer(['--auth-token', 'abc']);
-  t.after(() => server.stop());
+  const { browser, server } = await startGame(t, ['--auth-token', 'abc']);
   const players = [];
   try {
     const eve = await openPlayer(browser, server.url, 'Eve', { allowed: REFUSED_TOKEN_ERRORS });

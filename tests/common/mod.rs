@@ -1,7 +1,13 @@
 //! Shared by the integration tests: a real server on an ephemeral port, and helpers to wait
-//! for what real clients would see.
+//! for what real clients would see. Beside it: [`raw_socket`] (hand-built frames and upgrades
+//! for hostile-client tests), [`metrics`] (reading `/metrics`) and [`child`] (the server binary
+//! as a child process).
 
 #![allow(dead_code)]
+
+pub mod child;
+pub mod metrics;
+pub mod raw_socket;
 
 use std::net::SocketAddr;
 use std::time::Duration;
