@@ -1,7 +1,7 @@
 //! Encode and decode of every message type, in bytes per second, through the crate's codec
 //! functions (the only ones the server and clients use).
 //!
-//! Snapshots are per-client delta frames (`game::replication`, `protocol::replica`), measured
+//! Snapshots are per-client delta frames (`room::replication`, `protocol::snapshot`), measured
 //! on a real world: 1000 players who have been moving and firing for five seconds, then one
 //! more tick. `snapshot/*` encodes one client's frame, full and as a delta against the previous
 //! tick (the replicator having recorded both ticks), and applies each in a client's replica,

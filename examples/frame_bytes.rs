@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use skirmish::bots::behaviour::{Behaviour, Pilot, View};
 use skirmish::game::{World, WorldConfig};
-use skirmish::protocol::delta::{
+use skirmish::protocol::snapshot::{
     Entity, Kind, Op, Reader, SCOREBOARD_SIZE, frame_flags, read_entry, read_header, read_own,
 };
 use skirmish::protocol::{PlayerId, PlayerInput, Replica, Snapshot, Tick};

@@ -176,7 +176,7 @@ impl GameClient {
     }
 
     /// The header of the newest snapshot frame applied.
-    pub fn last_frame_header(&self) -> Option<crate::protocol::delta::FrameHeader> {
+    pub fn last_frame_header(&self) -> Option<crate::protocol::snapshot::FrameHeader> {
         self.replica.as_ref().and_then(Replica::last_header)
     }
 

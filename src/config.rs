@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::game::arena::{ArenaRule, MIN_ARENA_SIDE};
 use crate::http::origin::AllowedOrigin;
-use crate::protocol::delta::MAX_ARENA_SIDE;
+use crate::protocol::snapshot::MAX_ARENA_SIDE;
 
 /// Square units of arena per player when `--area-per-player` is not given.
 pub const DEFAULT_AREA_PER_PLAYER: u32 = 150_000;

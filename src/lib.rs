@@ -16,8 +16,10 @@
 //!
 //! Layers, lowest first; each imports only those below it (see `docs/ARCHITECTURE.md`):
 //! - [`protocol`]: message types, the bincode codec behind one module, name rules, close
-//!   reasons, the delta snapshot format and the client's replica. Pure.
-//! - [`game`]: the world and its rules. Pure, steppable, seeded.
+//!   reasons, and in [`protocol::snapshot`] the delta snapshot format (one file per piece of a
+//!   frame) and the client's replica. Pure.
+//! - [`game`]: the world (its state and step in `world.rs`, one file per rule in `world/`) and
+//!   its rules. Pure, steppable, seeded.
 //! - [`metrics`]: counters, the tick histogram, the Prometheus exposition and summary log.
 //! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
 //!   [`room::Outbox`] seam.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
-use skirmish::protocol::delta::{BASELINE_RING, CELL_GRID, DeltaError, Entity};
+use skirmish::protocol::snapshot::{BASELINE_RING, CELL_GRID, DeltaError, Entity};
 use skirmish::protocol::{
     BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
 };

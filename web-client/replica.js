@@ -1,6 +1,6 @@
 /**
  * The client's copy of the world, rebuilt from delta snapshots (protocol version 6): the
- * JavaScript twin of `src/protocol/delta.rs` and `src/protocol/replica.rs`.
+ * JavaScript twin of `src/protocol/snapshot/` (the format and `snapshot/replica.rs`).
  *
  * Owns the snapshot frame format (quantized entities in interest cells, per-entity change
  * masks, LEB128 varints, the state checksum), a ring of the states this client has rebuilt

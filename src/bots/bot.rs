@@ -12,7 +12,7 @@ use super::stats::{BotTally, SwarmStats};
 use super::wire::opcode;
 use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
-use crate::protocol::delta::{Kind, player_field, position_units};
+use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
     Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica,
     ServerMessage, Tick, decode_server_message,

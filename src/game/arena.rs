@@ -8,7 +8,7 @@
 //! twentieth of its area a second (a side moves in by about 2.5%: at 1000 players' size, about
 //! a ship's top speed), so that walls close in gradually.
 
-use crate::protocol::delta::MAX_ARENA_SIDE;
+use crate::protocol::snapshot::MAX_ARENA_SIDE;
 
 /// The smallest side an arena may have, in units.
 pub const MIN_ARENA_SIDE: f32 = 200.0;

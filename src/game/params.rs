@@ -16,7 +16,7 @@ pub const TAG_BONUS: u32 = 5;
 pub const ORB_VALUE: u32 = 1;
 
 /// The most a client shows (it zooms in on larger screens), matching the interest area in
-/// `protocol::delta` minus its margin.
+/// `protocol::snapshot` minus its margin.
 pub const VIEW_WIDTH: f32 = 1600.0;
 pub const VIEW_HEIGHT: f32 = 1000.0;
 

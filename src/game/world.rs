@@ -3,10 +3,20 @@
 //! seeded RNG is part of the state), so a run can be replayed, tested and benched directly. The
 //! tick loop is its only owner on the server.
 //!
+//! This file owns the world's state, the order of a step's phases, the arena's size and the
+//! snapshot the world writes; each rule lives beside it in `world/`: `input.rs` (queued inputs
+//! and input steps), `spawning.rs` (joins, respawns, away, leaves), `combat.rs` (bolts and
+//! tags), `orbs.rs` (placing and collecting orbs). They extend [`World`] and must never read
+//! the clock or do I/O either.
+//!
 //! Bolts are judged with lag compensation ([`lag_compensation`]): against where the targets
 //! were at the tick the shooter was looking at, within a cap.
 
+mod combat;
+mod input;
 pub mod lag_compensation;
+mod orbs;
+mod spawning;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -14,14 +24,16 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use self::lag_compensation::{MAX_REWIND_MS, PositionHistory, max_rewind_ticks, view_lag};
+pub use self::input::InputOutcome;
+use self::lag_compensation::{MAX_REWIND_MS, PositionHistory, max_rewind_ticks};
+pub use self::orbs::orb_count;
 use super::arena::ArenaRule;
 use super::grid::SpatialGrid;
-use super::movement::{Body, keep_inside_arena, step_body, tick_seconds};
-use super::params::{ORB_VALUE, TAG_BONUS, default_params};
+use super::movement::{Body, keep_inside_arena, tick_seconds};
+use super::params::default_params;
 use crate::protocol::{
     BoltState, GameParams, OrbState, PlayerId, PlayerInput, PlayerState, Snapshot, Tagged, Tick,
-    buttons, player_flags,
+    player_flags,
 };
 
 /// Inputs a player may have waiting. A client sends one per tick; more than this means it is
@@ -34,9 +46,6 @@ pub const MAX_INPUT_STEPS_BANKED: u8 = 4;
 
 /// Side of a spatial-grid cell, in arena units: a few ship diameters.
 const GRID_CELL_SIZE: f32 = 128.0;
-
-/// Attempts to find a spawn point away from other ships before settling for any point.
-const SPAWN_ATTEMPTS: usize = 16;
 
 /// Hashes a [`PlayerId`] with one multiplication. Ids are handed out by the server in sequence,
 /// never chosen by a client, so they need no flood-resistant hash; SipHash cost about 7% of a
@@ -78,14 +87,6 @@ pub struct WorldConfig {
     /// How far back (milliseconds) a shooter's `view_tick` is honoured when judging its bolts;
     /// a longer view lag is clamped to this. 0 turns lag compensation off. Default 250.
     pub max_rewind_ms: u32,
-}
-
-/// Orbs per arena unit squared: 250 in the default 3000 x 2000 arena.
-const ORBS_PER_AREA: f32 = 250.0 / (3000.0 * 2000.0);
-
-/// The orbs an arena of this size holds.
-pub fn orb_count(width: f32, height: f32) -> usize {
-    ((width * height * ORBS_PER_AREA).round() as usize).max(1)
 }
 
 impl WorldConfig {
@@ -170,17 +171,6 @@ struct Bolt {
     ticks_left: u16,
 }
 
-/// What happened to an input handed to [`World::queue_input`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputOutcome {
-    Queued,
-    /// Queued, but the player's queue was full and its oldest input was discarded.
-    QueuedDroppingOldest,
-    /// Its `seq` was not after the last one seen for this player (replayed or reordered).
-    Stale,
-    UnknownPlayer,
-}
-
 pub struct World {
     params: GameParams,
     arena_rule: ArenaRule,
@@ -230,15 +220,6 @@ impl World {
         world
     }
 
-    /// Makes the orbs `count`: drops the newest, or adds some at random points.
-    fn place_orbs(&mut self, count: usize) {
-        self.orbs.truncate(count);
-        while self.orbs.len() < count {
-            let (x, y) = self.random_point(self.params.orb_radius * 2.0);
-            self.orbs.push(Orb { x, y });
-        }
-    }
-
     pub fn params(&self) -> &GameParams {
         &self.params
     }
@@ -261,68 +242,6 @@ impl World {
         &self.tags
     }
 
-    /// Spawns a ship for `id` at a random free point. Returns false if `id` is already playing.
-    pub fn add_player(&mut self, id: PlayerId) -> bool {
-        if self.index_of.contains_key(&id) {
-            return false;
-        }
-        if self.grid_stale {
-            self.rebuild_grid();
-        }
-        let (x, y) = self.free_spawn_point();
-        let index = self.players.len();
-        self.index_of.insert(id, index);
-        self.grid.place(index, x, y);
-        self.reserve_for_players(index + 1);
-        self.players.push(Player {
-            id,
-            body: Body {
-                x,
-                y,
-                vx: 0.0,
-                vy: 0.0,
-            },
-            aim: 0.0,
-            score: 0,
-            last_input_seq: 0,
-            pending: VecDeque::with_capacity(MAX_PENDING_INPUTS),
-            banked_steps: 1,
-            fire_cooldown: 0,
-            protection: self.params.spawn_protection_ticks,
-            away: false,
-            history: PositionHistory::new(self.max_rewind, self.tick, x, y),
-            view_lag: 0,
-        });
-        true
-    }
-
-    /// Marks `id` as away (connection lost) or back. Going away drops its waiting inputs.
-    /// Returns false if it is not playing.
-    pub fn set_away(&mut self, id: PlayerId, away: bool) -> bool {
-        let Some(&index) = self.index_of.get(&id) else {
-            return false;
-        };
-        let player = &mut self.players[index];
-        player.away = away;
-        if away {
-            player.pending.clear();
-        }
-        true
-    }
-
-    /// Removes `id`'s ship; its bolts keep flying. Returns false if it was not playing.
-    pub fn remove_player(&mut self, id: PlayerId) -> bool {
-        let Some(index) = self.index_of.remove(&id) else {
-            return false;
-        };
-        self.players.swap_remove(index);
-        if let Some(moved) = self.players.get(index) {
-            self.index_of.insert(moved.id, index);
-        }
-        self.grid_stale = true;
-        true
-    }
-
     /// Grows every per-tick buffer to what `players` players can fill, so that steps in steady
     /// state never allocate: each player has at most `ceil(lifetime / cooldown)` bolts in flight
     /// (one more for slack), and at most one tag per player per step (a tagged player respawns
@@ -336,29 +255,6 @@ impl World {
         reserve_total(&mut self.bolts, players * per_player);
         reserve_total(&mut self.tags, players);
         self.grid.reserve(players);
-    }
-
-    /// Queues an input for `id`'s next steps. Inputs are simulated in `seq` order, each as one
-    /// movement step, at most one step per tick on average.
-    pub fn queue_input(&mut self, id: PlayerId, input: PlayerInput) -> InputOutcome {
-        let Some(&index) = self.index_of.get(&id) else {
-            return InputOutcome::UnknownPlayer;
-        };
-        let player = &mut self.players[index];
-        let newest_seen = player
-            .pending
-            .back()
-            .map_or(player.last_input_seq, |i| i.seq);
-        if input.seq <= newest_seen {
-            return InputOutcome::Stale;
-        }
-        let mut outcome = InputOutcome::Queued;
-        if player.pending.len() == MAX_PENDING_INPUTS {
-            player.pending.pop_front();
-            outcome = InputOutcome::QueuedDroppingOldest;
-        }
-        player.pending.push_back(input);
-        outcome
     }
 
     /// Advances the world by one tick.
@@ -455,161 +351,6 @@ impl World {
         self.grid_stale = false;
     }
 
-    fn step_players(&mut self) {
-        for index in 0..self.players.len() {
-            let player = &mut self.players[index];
-            player.fire_cooldown = player.fire_cooldown.saturating_sub(1);
-            player.protection = player.protection.saturating_sub(1);
-            player.banked_steps = (player.banked_steps + 1).min(MAX_INPUT_STEPS_BANKED);
-            while self.players[index].banked_steps > 0 {
-                let player = &mut self.players[index];
-                let Some(input) = player.pending.pop_front() else {
-                    break;
-                };
-                player.banked_steps -= 1;
-                self.apply_input_step(index, input);
-            }
-        }
-    }
-
-    fn apply_input_step(&mut self, index: usize, input: PlayerInput) {
-        let params = self.params;
-        let player = &mut self.players[index];
-        step_body(&mut player.body, input.buttons, &params, self.dt);
-        player.aim = input.aim;
-        player.last_input_seq = input.seq;
-        player.view_lag = view_lag(self.tick, input.view_tick, self.tick_hz, self.max_rewind);
-        if input.buttons & buttons::FIRE != 0 && player.fire_cooldown == 0 {
-            player.fire_cooldown = params.fire_cooldown_ticks;
-            player.protection = 0;
-            let (dx, dy) = (input.aim.cos(), input.aim.sin());
-            let muzzle = params.player_radius + params.bolt_radius + 1.0;
-            let bolt = Bolt {
-                id: self.next_bolt_id,
-                owner: player.id,
-                x: player.body.x + dx * muzzle,
-                y: player.body.y + dy * muzzle,
-                vx: dx * params.bolt_speed,
-                vy: dy * params.bolt_speed,
-                ticks_left: params.bolt_lifetime_ticks,
-            };
-            self.next_bolt_id = self.next_bolt_id.wrapping_add(1);
-            self.bolts.push(bolt);
-        }
-    }
-
-    /// Adds this tick's positions to every ship's history.
-    fn record_positions(&mut self) {
-        let tick = self.tick;
-        for player in &mut self.players {
-            player.history.record(tick, player.body.x, player.body.y);
-        }
-    }
-
-    fn step_bolts(&mut self) {
-        let (dt, width, height) = (self.dt, self.params.arena_width, self.params.arena_height);
-        self.bolts.retain_mut(|bolt| {
-            bolt.x += bolt.vx * dt;
-            bolt.y += bolt.vy * dt;
-            bolt.ticks_left = bolt.ticks_left.saturating_sub(1);
-            bolt.ticks_left > 0
-                && (0.0..=width).contains(&bolt.x)
-                && (0.0..=height).contains(&bolt.y)
-        });
-    }
-
-    fn resolve_bolt_hits(&mut self) {
-        let mut b = 0;
-        while b < self.bolts.len() {
-            let bolt = self.bolts[b];
-            match self.find_bolt_victim(&bolt) {
-                Some(victim) => {
-                    self.bolts.swap_remove(b);
-                    self.tag(bolt.owner, victim);
-                }
-                None => b += 1,
-            }
-        }
-    }
-
-    /// The first player (by index) that `bolt` touches, each target taken where it was when its
-    /// shooter saw it (the shooter's view lag ago; see [`lag_compensation`]). Protection is
-    /// judged now: a ship protected now cannot be tagged for where it was.
-    fn find_bolt_victim(&self, bolt: &Bolt) -> Option<usize> {
-        let reach = self.params.player_radius + self.params.bolt_radius;
-        let rewind = self
-            .index_of
-            .get(&bolt.owner)
-            .map_or(0, |&i| self.players[i].view_lag);
-        if rewind == 0 {
-            return self.find_player_touching(bolt.x, bolt.y, reach, |p| {
-                p.id != bolt.owner && !p.is_protected()
-            });
-        }
-        // The grid holds current positions: widen the search by the furthest a ship can have
-        // travelled since (a step moves at most max_speed * dt; a tick takes at most the
-        // banked steps).
-        let steps = f32::from(rewind) + f32::from(MAX_INPUT_STEPS_BANKED);
-        let travel = steps * self.params.max_speed * self.dt + 1.0;
-        let mut found: Option<usize> = None;
-        self.grid
-            .for_each_near(bolt.x, bolt.y, reach + travel, |i| {
-                let p = &self.players[i];
-                if p.id == bolt.owner || p.is_protected() || found.is_some_and(|f| f < i) {
-                    return;
-                }
-                let (x, y) = p.history.position_before_newest(rewind);
-                let (dx, dy) = (x - bolt.x, y - bolt.y);
-                if dx * dx + dy * dy <= reach * reach {
-                    found = Some(i);
-                }
-            });
-        found
-    }
-
-    fn tag(&mut self, shooter: PlayerId, victim_index: usize) {
-        let victim = &mut self.players[victim_index];
-        let stolen = victim.score / 2;
-        victim.score -= stolen;
-        let victim_id = victim.id;
-        if let Some(&shooter_index) = self.index_of.get(&shooter) {
-            self.players[shooter_index].score += TAG_BONUS + stolen;
-        }
-        self.respawn(victim_index);
-        self.tags.push(Tagged {
-            tick: self.tick,
-            shooter,
-            victim: victim_id,
-        });
-    }
-
-    fn respawn(&mut self, index: usize) {
-        let (x, y) = self.free_spawn_point();
-        let protection = self.params.spawn_protection_ticks;
-        let player = &mut self.players[index];
-        player.body = Body {
-            x,
-            y,
-            vx: 0.0,
-            vy: 0.0,
-        };
-        player.protection = protection;
-        player.history.restart(self.tick, x, y);
-        self.grid.place(index, x, y);
-    }
-
-    fn resolve_orb_pickups(&mut self) {
-        let reach = self.params.player_radius + self.params.orb_radius;
-        for o in 0..self.orbs.len() {
-            let orb = self.orbs[o];
-            if let Some(collector) = self.find_player_touching(orb.x, orb.y, reach, |_| true) {
-                self.players[collector].score += ORB_VALUE;
-                let (x, y) = self.random_point(self.params.orb_radius * 2.0);
-                self.orbs[o] = Orb { x, y };
-            }
-        }
-    }
-
     /// The first player (by index) within `reach` of the point that `eligible` accepts. Uses the
     /// grid as rebuilt at the start of this step's collision phase.
     fn find_player_touching(
@@ -628,36 +369,6 @@ impl World {
             }
         });
         found
-    }
-
-    /// A random point with no ship within a clearance, if one turns up in a few attempts.
-    /// Needs the grid up to date: rebuilt since anyone left, every spawn since then placed.
-    fn free_spawn_point(&mut self) -> (f32, f32) {
-        let margin = self.params.player_radius * 2.0;
-        let clearance = self.params.player_radius * 6.0;
-        let mut point = self.random_point(margin);
-        for _ in 0..SPAWN_ATTEMPTS {
-            if !self.is_crowded(point, clearance) {
-                break;
-            }
-            point = self.random_point(margin);
-        }
-        point
-    }
-
-    /// Whether any ship is closer than `clearance` to `point`: exactly the test of every ship,
-    /// asked of only those the grid puts nearby. A ship has either not moved since the rebuild
-    /// (found through its cell) or been placed since (found through the placings); either way
-    /// its current position is the one tested. The search square is a unit wider than the
-    /// circle so that rounding at a cell edge cannot hide a ship.
-    fn is_crowded(&self, (x, y): (f32, f32), clearance: f32) -> bool {
-        let too_close = |i: usize| {
-            let p = &self.players[i];
-            let (dx, dy) = (p.body.x - x, p.body.y - y);
-            dx * dx + dy * dy < clearance * clearance
-        };
-        self.grid.any_near(x, y, clearance + 1.0, too_close)
-            || self.grid.any_placed_near(x, y, clearance + 1.0, too_close)
     }
 
     fn random_point(&mut self, margin: f32) -> (f32, f32) {
@@ -679,6 +390,8 @@ fn reserve_total<T>(buffer: &mut Vec<T>, total: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::game::params::{ORB_VALUE, TAG_BONUS};
+    use crate::protocol::buttons;
 
     fn world() -> World {
         World::new(&WorldConfig::new(30, 7))

@@ -11,9 +11,9 @@
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::delta::DeltaError;
 use super::messages::{ClientMessage, PROTOCOL_VERSION, PlayerId, ServerMessage};
-use super::replica::Replica;
+use super::snapshot::DeltaError;
+use super::snapshot::Replica;
 
 /// Largest client message the server decodes. A `Join` with a 16-character name is about
 /// 70 bytes; anything near this bound is hostile.

@@ -147,7 +147,7 @@ pub enum ServerMessage {
     Welcome(Welcome),
     /// The world around the player at one tick. Sent every tick; a slow reader gets only the
     /// newest. On the wire this is not bincode but a delta against a snapshot the client holds
-    /// (`protocol::delta`); decoded by a client's [`crate::protocol::Replica`] into the whole
+    /// (`protocol::snapshot`); decoded by a client's [`crate::protocol::Replica`] into the whole
     /// state it holds.
     Snapshot(Snapshot),
     /// Someone joined (not sent to the joiner, whose welcome lists everyone).

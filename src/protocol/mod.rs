@@ -1,14 +1,14 @@
 //! The contract between server and clients: message types ([`messages`]), their binary encoding
-//! ([`codec`], and for snapshots [`delta`] and [`replica`]), the validation rules both sides share,
-//! and why a connection closes ([`close`]: the close codes PROTOCOL.md lists). Pure: no tokio, no sockets, no clock.
+//! ([`codec`], and for snapshots the delta format and the client's replica in [`snapshot`]), the
+//! validation rules both sides share, and why a connection closes ([`close`]: the close codes
+//! PROTOCOL.md lists). Pure: no tokio, no sockets, no clock.
 //! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v6.json` pins it.
 
 pub mod close;
 pub mod codec;
-pub mod delta;
 pub mod messages;
 mod name;
-pub mod replica;
+pub mod snapshot;
 
 pub use close::CloseReason;
 pub use codec::{
@@ -19,4 +19,4 @@ pub use codec::{
 };
 pub use messages::*;
 pub use name::{ChatError, MAX_NAME_CHARS, NameError, validate_chat, validate_name};
-pub use replica::{Replica, ReplicaState};
+pub use snapshot::{Replica, ReplicaState};

@@ -15,7 +15,7 @@ use std::hash::BuildHasherDefault;
 use bytes::BufMut;
 
 use crate::game::world::{PlayerIdHasher, PlayerMap};
-use crate::protocol::delta::{
+use crate::protocol::snapshot::{
     BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
     frame_flags, player_change_mask, put_varint, write_entry, write_header, write_own,
 };
