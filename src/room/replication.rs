@@ -16,10 +16,18 @@ use bytes::BufMut;
 
 use crate::game::world::{PlayerIdHasher, PlayerMap};
 use crate::protocol::snapshot::{
-    BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, Kind, Op, OwnState, SCOREBOARD_SIZE,
-    frame_flags, player_change_mask, put_varint, write_entry, write_header, write_own,
+    BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, OwnState, SCOREBOARD_SIZE,
+    frame_flags, put_varint, write_header, write_own,
 };
 use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
+
+mod cell_changes;
+mod views;
+mod world_frame;
+
+use cell_changes::encode_cell_changes;
+use views::ClientViews;
+use world_frame::{WorldFrame, sort_into_cells};
 
 /// Room reserved per entity for a tick's encoded cell changes (an upserted bolt, the widest
 /// entry, is about 16 bytes; each entity may appear from nothing and from older baselines too).
@@ -32,62 +40,6 @@ const MAX_TAGS_KEPT_PER_PLAYER: usize = 4;
 
 /// How often the scoreboard is recomputed, in ticks (twice a second at 30 Hz).
 const SCOREBOARD_PERIOD_TICKS: u32 = 15;
-
-/// The world at one tick, as clients see it.
-#[derive(Debug, Default)]
-struct WorldFrame {
-    tick: Tick,
-    held: bool,
-    /// The arena's width and height, in whole units.
-    arena: (u32, u32),
-    /// `(cell, entity)` sorted by cell, then key.
-    entities: Vec<(u32, Entity)>,
-    /// `entities[cell_start[c]..cell_start[c + 1]]` are cell `c`'s. Only cells up to the last
-    /// one holding something are indexed (the grid covers the largest arena; most games use its
-    /// first rows): cells beyond are empty.
-    cell_start: Vec<u32>,
-    /// Wrapping sum of the entity hashes of each indexed cell.
-    cell_hash: Vec<u32>,
-}
-
-impl WorldFrame {
-    fn cell(&self, cell: u32) -> &[(u32, Entity)] {
-        let c = cell as usize;
-        if c >= self.cell_hash.len() {
-            return &[];
-        }
-        &self.entities[self.cell_start[c] as usize..self.cell_start[c + 1] as usize]
-    }
-
-    fn cell_hash(&self, cell: u32) -> u32 {
-        self.cell_hash.get(cell as usize).copied().unwrap_or(0)
-    }
-}
-
-/// The views a client was sent, by tick: what it holds at each baseline.
-#[derive(Debug)]
-struct ClientViews {
-    views: Box<[Option<(Tick, CellRect)>]>,
-}
-
-impl ClientViews {
-    fn new() -> ClientViews {
-        ClientViews {
-            views: vec![None; BASELINE_RING as usize].into_boxed_slice(),
-        }
-    }
-
-    fn at(&self, tick: Tick) -> Option<CellRect> {
-        match self.views[(tick.0 % BASELINE_RING) as usize] {
-            Some((at, rect)) if at == tick => Some(rect),
-            _ => None,
-        }
-    }
-
-    fn record(&mut self, tick: Tick, rect: CellRect) {
-        self.views[(tick.0 % BASELINE_RING) as usize] = Some((tick, rect));
-    }
-}
 
 /// A tag kept for the clients whose baselines predate it.
 #[derive(Debug, Clone, Copy)]
@@ -507,90 +459,6 @@ impl Replicator {
             out.splice(start..start, prefix[..used].iter().copied());
         }
         count
-    }
-}
-
-/// Writes the entries that turn `old` into `new` (both sorted by key) and returns how many.
-fn encode_cell_changes(
-    old: &[(u32, Entity)],
-    new: &[(u32, Entity)],
-    tick: Tick,
-    out: &mut Vec<u8>,
-) -> usize {
-    let (mut i, mut j, mut count) = (0, 0, 0);
-    let mut previous: Option<Entity> = None;
-    let mut emit = |op: Op, old: Option<&Entity>, entity: &Entity, out: &mut Vec<u8>| {
-        write_entry(out, op, previous.as_ref(), old, entity, tick);
-        previous = Some(*entity);
-        count += 1;
-    };
-    while i < old.len() || j < new.len() {
-        let old_key = old.get(i).map(|(_, e)| e.key());
-        let new_key = new.get(j).map(|(_, e)| e.key());
-        match (old_key, new_key) {
-            (Some(a), Some(b)) if a == b => {
-                let (before, after) = (&old[i].1, &new[j].1);
-                if before != after {
-                    if after.kind() == Kind::Player && player_change_mask(before, after) != 0 {
-                        emit(Op::Update, Some(before), after, out);
-                    } else {
-                        emit(Op::Upsert, None, after, out);
-                    }
-                }
-                i += 1;
-                j += 1;
-            }
-            (Some(a), b) if b.is_none_or(|b| a < b) => {
-                emit(Op::Remove, None, &old[i].1, out);
-                i += 1;
-            }
-            _ => {
-                emit(Op::Upsert, None, &new[j].1, out);
-                j += 1;
-            }
-        }
-    }
-    count
-}
-
-/// Puts `unsorted` into `frame` sorted by cell, then by key within a cell, and indexes the
-/// cells with their hashes. A counting sort (count, place) by cell: a tick's entities are
-/// thousands (mostly orbs, which rarely move) but a cell's are few, so only those few are
-/// compared; a comparison sort of everything cost about a tenth of a 1000-player tick.
-fn sort_into_cells(unsorted: &[(u32, Entity)], frame: &mut WorldFrame, cursor: &mut Vec<u32>) {
-    let cells = unsorted
-        .iter()
-        .map(|(cell, _)| *cell as usize + 1)
-        .max()
-        .unwrap_or(0);
-    frame.cell_start.clear();
-    frame.cell_start.resize(cells + 1, 0);
-    frame.cell_hash.clear();
-    frame.cell_hash.resize(cells, 0);
-    for (cell, entity) in unsorted {
-        frame.cell_start[*cell as usize + 1] += 1;
-        let hash = &mut frame.cell_hash[*cell as usize];
-        *hash = hash.wrapping_add(entity.hash());
-    }
-    for c in 0..cells {
-        frame.cell_start[c + 1] += frame.cell_start[c];
-    }
-    cursor.clear();
-    cursor.extend_from_slice(&frame.cell_start[..cells]);
-    frame.entities.clear();
-    frame
-        .entities
-        .resize(unsorted.len(), (0, Entity::default()));
-    for &(cell, entity) in unsorted {
-        let at = &mut cursor[cell as usize];
-        frame.entities[*at as usize] = (cell, entity);
-        *at += 1;
-    }
-    let mut start = 0;
-    while start < frame.entities.len() {
-        let end = frame.cell_start[frame.entities[start].0 as usize + 1] as usize;
-        frame.entities[start..end].sort_unstable_by_key(|(_, entity)| entity.key());
-        start = end;
     }
 }
 
