@@ -3,7 +3,7 @@
 //! into its room ([`room_link`]) and message budget ([`budget`]); the seam a transport plugs
 //! into ([`transport`]); what a session shares with its room and transport ([`handle`], its
 //! [`stage`] and [`heartbeat`]); the registry through which a room reaches its players
-//! ([`registry`]); lifecycle callbacks for library users ([`hooks`]); why a session ended
+//! ([`registry`]) and the copy of it a room publishes from ([`recipients`]); lifecycle callbacks for library users ([`hooks`]); why a session ended
 //! ([`ended`]); the pure rate limits ([`limits`]); the handles a session task gets
 //! ([`context`]); sessions with no transport, for benches and tests ([`detached`]).
 
@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod hooks;
 pub mod lifecycle;
 pub mod limits;
+pub mod recipients;
 pub mod registry;
 pub mod room_link;
 pub mod stage;

@@ -5,13 +5,14 @@
 //! bounded queue, and a player whose queue is full is kicked.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use rand::RngExt;
 
 use super::handle::{SessionHandle, SnapshotFrame};
+use super::recipients::Recipients;
 use crate::game::world::PlayerMap;
 use crate::metrics::DeliveryStats;
 use crate::protocol::{CloseReason, PlayerId, ResumeToken, Tick};
@@ -22,6 +23,12 @@ pub struct Sessions {
     /// lock rather than a sharded map: broadcasts walk the whole map, and iterating a `DashMap`
     /// allocates a guard per shard, per broadcast.
     players: RwLock<PlayerMap<SessionHandle>>,
+    /// Bumped by every write to `players`, under its lock.
+    version: AtomicU64,
+    /// What the room publishes snapshots from: `players` copied when `version` moved, so that
+    /// encoding every player's frame holds no lock that joins and leaves wait for. Locked only
+    /// by the room's own thread.
+    recipients: Mutex<Recipients>,
     /// Resume tokens of players in the world (connected or away), and the reverse. Looked up
     /// concurrently by connections; never walked on a hot path.
     tokens: DashMap<ResumeToken, PlayerId>,
@@ -37,6 +44,8 @@ impl Sessions {
     pub fn new(max_players: usize) -> Sessions {
         Sessions {
             players: RwLock::default(),
+            version: AtomicU64::new(0),
+            recipients: Mutex::default(),
             tokens: DashMap::new(),
             token_of: DashMap::new(),
             reserved: AtomicUsize::new(0),
@@ -147,7 +156,11 @@ impl Sessions {
     }
 
     fn players_mut(&self) -> std::sync::RwLockWriteGuard<'_, PlayerMap<SessionHandle>> {
-        self.players.write().unwrap_or_else(PoisonError::into_inner)
+        let players = self.players.write().unwrap_or_else(PoisonError::into_inner);
+        // Bumped under the lock: a reader that sees the new version and then takes the read
+        // lock sees the change.
+        self.version.fetch_add(1, Ordering::AcqRel);
+        players
     }
 
     /// The registry, for reading. Held only while handing messages over, which never blocks.
@@ -172,14 +185,23 @@ impl Outbox for Arc<Sessions> {
         tick: Tick,
         encode: &mut dyn FnMut(PlayerId, Option<Tick>) -> Option<Bytes>,
     ) {
-        for (&id, handle) in self.players().iter() {
-            if !handle.stage.is_welcomed() {
+        let mut recipients = self
+            .recipients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let version = self.version.load(Ordering::Acquire);
+        if !recipients.is_current(version) {
+            recipients.copy_from(&self.players(), version);
+        }
+        // The registry's lock is not held from here on: joins and leaves go ahead meanwhile.
+        for recipient in recipients.iter() {
+            if !recipient.stage.is_welcomed() {
                 continue;
             }
-            let Some(bytes) = encode(id, handle.snapshots.baseline()) else {
+            let Some(bytes) = encode(recipient.id, recipient.snapshots.baseline()) else {
                 continue;
             };
-            if handle.snapshots.put(SnapshotFrame { tick, bytes }) {
+            if recipient.snapshots.put(SnapshotFrame { tick, bytes }) {
                 self.delivery
                     .snapshots_skipped
                     .fetch_add(1, Ordering::Relaxed);
@@ -218,5 +240,73 @@ pub struct SlotGuard {
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         self.sessions.reserved.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A welcomed player's handle, its reliable queue kept open.
+    fn welcomed_player() -> SessionHandle {
+        let (handle, queue) = SessionHandle::new(4);
+        std::mem::forget(queue);
+        handle.stage.welcome();
+        handle
+    }
+
+    #[test]
+    fn joins_and_leaves_do_not_wait_for_snapshots_being_encoded() {
+        let sessions = Arc::new(Sessions::new(10));
+        let first = welcomed_player();
+        let first_slot = Arc::clone(&first.snapshots);
+        sessions.register(PlayerId(1), first);
+        let second = welcomed_player();
+        let second_slot = Arc::clone(&second.snapshots);
+        let mut second = Some(second);
+        let mut encode = |id: PlayerId, _: Option<Tick>| {
+            if let Some(second) = second.take() {
+                // Another thread registers a player and removes one while this frame is being
+                // encoded: with the registry locked meanwhile, it could not finish.
+                let (done, finished) = std_mpsc::channel();
+                let sessions = Arc::clone(&sessions);
+                std::thread::spawn(move || {
+                    sessions.register(PlayerId(2), second);
+                    sessions.unregister(PlayerId(1));
+                    done.send(()).unwrap();
+                });
+                let waited = finished.recv_timeout(Duration::from_secs(10));
+                assert!(waited.is_ok(), "the registry was locked while encoding");
+            }
+            Some(Bytes::from(vec![id.0 as u8]))
+        };
+        sessions.publish_snapshots(Tick(1), &mut encode);
+        assert_eq!(first_slot.take().map(|frame| frame.bytes[0]), Some(1));
+        assert!(
+            second_slot.take().is_none(),
+            "joined during the tick: from the next one on"
+        );
+        sessions.publish_snapshots(Tick(2), &mut encode);
+        assert!(first_slot.take().is_none(), "left: no more frames");
+        assert_eq!(second_slot.take().map(|frame| frame.bytes[0]), Some(2));
+    }
+
+    #[test]
+    fn only_welcomed_players_get_snapshots() {
+        let sessions = Arc::new(Sessions::new(10));
+        let (joining, queue) = SessionHandle::new(4);
+        std::mem::forget(queue);
+        let slot = Arc::clone(&joining.snapshots);
+        sessions.register(PlayerId(1), joining.clone());
+        let mut encode = |_: PlayerId, _: Option<Tick>| Some(Bytes::from_static(b"frame"));
+        sessions.publish_snapshots(Tick(1), &mut encode);
+        assert!(slot.take().is_none(), "not welcomed yet");
+        // The welcome changes no registry entry, only the stage the copy shares.
+        joining.stage.welcome();
+        sessions.publish_snapshots(Tick(2), &mut encode);
+        assert_eq!(slot.take().map(|frame| frame.tick), Some(Tick(2)));
     }
 }
