@@ -161,14 +161,7 @@ fn health(ctx: &HttpContext) -> Response<Body> {
         ctx.room_stats.tick.load(Ordering::Relaxed),
         ctx.room_stats.last_tick_micros.load(Ordering::Relaxed),
     );
-    let mut response = Response::new(Body::new(Bytes::from(body)));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    uncached(body, "application/json")
 }
 
 fn metrics(ctx: &HttpContext) -> Response<Body> {
@@ -184,13 +177,17 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
         delivery: &ctx.websocket.delivery,
         room: &ctx.room_stats,
     };
-    let body = crate::metrics::render(&readings);
+    uncached(
+        crate::metrics::render(&readings),
+        "text/plain; version=0.0.4; charset=utf-8",
+    )
+}
+
+/// A response that is never cached: a reading of the server's state now.
+fn uncached(body: String, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(body)));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

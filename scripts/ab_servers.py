@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The swarm against two or more server builds, alternately, in one sitting.
+
+Each round starts every server binary in turn (pinned to CPU 0, fresh each time) and runs the
+same swarm binary against it (pinned to CPU 1), so a VM whose speed drifts between runs drifts
+for every build alike. One line per run: delivered %, the snapshot gap p99, the server's CPU,
+its tick p99 (from /metrics' histogram), snapshots sent and skipped (latest wins: a slow writer
+skips to the newest), and the server's context switches per second (its threads' wake-ups:
+the tick thread's and each writer's). Then the medians per build.
+
+Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish LABEL=... [--bots 1500]
+           [--duration 30s] [--rounds 3] [--swarm target/release/swarm] [--port 8195]
+Build each first (`cargo build --release` in its own worktree). Needs Linux and taskset.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def context_switches(pid):
+    """Voluntary plus involuntary context switches of every thread of the process."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def counter(metrics, name):
+    found = re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", metrics, re.M)
+    return int(float(found.group(1))) if found else -1
+
+
+def tick_p99_ms(metrics):
+    buckets = [(float("inf") if le == "+Inf" else float(le), int(count))
+               for le, count in re.findall(
+                   r'skirmish_tick_duration_seconds_bucket\{le="([^"]+)"\} (\d+)', metrics)]
+    total = buckets[-1][1]
+    for bound, cumulative in buckets:
+        if cumulative >= 0.99 * total:
+            return bound * 1000
+    return float("inf")
+
+
+def run(server_binary, swarm_binary, bots, duration, port):
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", server_binary, "--addr", f"127.0.0.1:{port}",
+         "--max-players", str(bots + 10), "--max-connections-per-ip", str(bots + 10),
+         "--seed", "1", "--log", "warn"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        server.stdout.readline()  # "skirmish listening on ..."
+        with tempfile.TemporaryDirectory() as scratch:
+            report_path = os.path.join(scratch, "swarm.json")
+            cpu0, switches0, wall0 = cpu_seconds(server.pid), context_switches(server.pid), time.monotonic()
+            subprocess.run(
+                ["taskset", "-c", "1", swarm_binary, "--url", f"ws://127.0.0.1:{port}/ws",
+                 "--bots", str(bots), "--duration", duration, "--ramp", "250",
+                 "--json", report_path],
+                capture_output=True, text=True)
+            wall = time.monotonic() - wall0
+            server_cpu = 100 * (cpu_seconds(server.pid) - cpu0) / wall
+            switches = (context_switches(server.pid) - switches0) / wall
+            metrics = scrape(port)
+            with open(report_path) as f:
+                report = json.load(f)
+        return {
+            "delivered": 100 * report["delivered_ratio"],
+            "gap_p99": report["gap_p99_ms"],
+            "server_cpu": server_cpu,
+            "tick_p99": tick_p99_ms(metrics),
+            "sent": counter(metrics, "skirmish_snapshots_sent_total"),
+            "skipped": counter(metrics, "skirmish_snapshots_skipped_total"),
+            "switches": switches,
+            "errors": report["errors"],
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def row(label, r):
+    return (f"{label:>10} | {r['delivered']:7.3f} | {r['gap_p99']:6.1f} | {r['server_cpu']:4.0f} | "
+            f"{r['tick_p99']:5g} | {r['sent']:9d} | {r['skipped']:8d} | {r['switches']:8.0f} | "
+            f"{r['errors']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("builds", nargs="+", help="LABEL=PATH of a server binary")
+    parser.add_argument("--bots", type=int, default=1500)
+    parser.add_argument("--duration", default="30s")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--swarm", default="target/release/swarm")
+    parser.add_argument("--port", type=int, default=8195)
+    args = parser.parse_args()
+    builds = [b.split("=", 1) for b in args.builds]
+    results = {label: [] for label, _ in builds}
+    print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds")
+    print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | errors")
+    for round_ in range(args.rounds):
+        for label, path in builds:
+            r = run(path, args.swarm, args.bots, args.duration, args.port)
+            results[label].append(r)
+            print(row(label, r), flush=True)
+            time.sleep(2)
+    print("medians:")
+    for label, runs in results.items():
+        median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        median["sent"], median["skipped"], median["errors"] = (
+            int(median["sent"]), int(median["skipped"]), int(median["errors"]))
+        print(row(label, median))
+
+
+if __name__ == "__main__":
+    main()
