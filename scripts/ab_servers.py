@@ -5,8 +5,10 @@ Each round starts every server binary in turn (pinned to CPU 0, fresh each time)
 same swarm binary against it (pinned to CPU 1), so a VM whose speed drifts between runs drifts
 for every build alike. One line per run: delivered %, the snapshot gap p99, the server's CPU,
 its tick p99 (from /metrics' histogram), snapshots sent and skipped (latest wins: a slow writer
-skips to the newest), and the server's context switches per second (its threads' wake-ups:
-the tick thread's and each writer's). Then the medians per build.
+skips to the newest), the server's context switches per second (its threads' wake-ups: the
+tick thread's and each writer's), and the CPU time the hypervisor stole from this VM during
+the run (the usual cause of a run that delivers much less than its neighbours). Then the
+medians per build.
 
 Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish LABEL=... [--bots 1500]
            [--duration 30s] [--rounds 3] [--swarm target/release/swarm] [--port 8195]
@@ -46,6 +48,14 @@ def context_switches(pid):
     return total
 
 
+def cpu_times():
+    """(steal, total) jiffies of every CPU, from /proc/stat: steal is time the hypervisor gave
+    to other guests while this VM wanted to run."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[7], sum(fields[:8])
+
+
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return response.read().decode()
@@ -78,6 +88,7 @@ def run(server_binary, swarm_binary, bots, duration, port):
         with tempfile.TemporaryDirectory() as scratch:
             report_path = os.path.join(scratch, "swarm.json")
             cpu0, switches0, wall0 = cpu_seconds(server.pid), context_switches(server.pid), time.monotonic()
+            steal0, total0 = cpu_times()
             subprocess.run(
                 ["taskset", "-c", "1", swarm_binary, "--url", f"ws://127.0.0.1:{port}/ws",
                  "--bots", str(bots), "--duration", duration, "--ramp", "250",
@@ -86,6 +97,8 @@ def run(server_binary, swarm_binary, bots, duration, port):
             wall = time.monotonic() - wall0
             server_cpu = 100 * (cpu_seconds(server.pid) - cpu0) / wall
             switches = (context_switches(server.pid) - switches0) / wall
+            steal1, total1 = cpu_times()
+            steal = 100 * (steal1 - steal0) / max(1, total1 - total0)
             metrics = scrape(port)
             with open(report_path) as f:
                 report = json.load(f)
@@ -97,6 +110,7 @@ def run(server_binary, swarm_binary, bots, duration, port):
             "sent": counter(metrics, "skirmish_snapshots_sent_total"),
             "skipped": counter(metrics, "skirmish_snapshots_skipped_total"),
             "switches": switches,
+            "steal": steal,
             "errors": report["errors"],
         }
     finally:
@@ -107,7 +121,7 @@ def run(server_binary, swarm_binary, bots, duration, port):
 def row(label, r):
     return (f"{label:>10} | {r['delivered']:7.3f} | {r['gap_p99']:6.1f} | {r['server_cpu']:4.0f} | "
             f"{r['tick_p99']:5g} | {r['sent']:9d} | {r['skipped']:8d} | {r['switches']:8.0f} | "
-            f"{r['errors']}")
+            f"{r['steal']:5.1f} | {r['errors']}")
 
 
 def main():
@@ -123,7 +137,7 @@ def main():
     builds = [b.split("=", 1) for b in args.builds]
     results = {label: [] for label, _ in builds}
     print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds")
-    print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | errors")
+    print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | steal% | errors")
     for round_ in range(args.rounds):
         for label, path in builds:
             r = run(path, args.swarm, args.bots, args.duration, args.port)
