@@ -24,6 +24,7 @@
 //! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
 //!   [`room::Outbox`] seam.
 //! - [`runtime`]: what drives rooms on a clock (today one thread, one room).
+//! - [`lobby`]: which room each joiner plays in (matchmaking, seats, private codes). Pure.
 //! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
 //!   budgets), the handle it shares with its room, and the registry through which a room
 //!   reaches its players.
@@ -41,6 +42,7 @@ pub mod client;
 pub mod config;
 pub mod game;
 pub mod http;
+pub mod lobby;
 pub mod metrics;
 pub mod prefetch;
 pub mod protocol;

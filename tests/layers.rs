@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "metrics",
     "room",
     "runtime",
+    "lobby",
     "session",
     "transport",
     "http",

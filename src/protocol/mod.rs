@@ -8,6 +8,7 @@ pub mod close;
 pub mod codec;
 pub mod messages;
 mod name;
+pub mod rooms;
 pub mod snapshot;
 
 pub use close::CloseReason;
