@@ -1,7 +1,10 @@
-//! What drives rooms on a clock. Today: one room stepped by one thread ([`tick_loop`]). A room
-//! does not know which thread steps it; the runtime owns threads, clocks and timing, nothing of
-//! the game.
+//! What drives rooms on a clock: each room's fixed-timestep schedule ([`clock`]) and the pool of
+//! tick threads that owns and steps many rooms ([`pool`]), placing them by load. A room does not
+//! know which thread steps it; the runtime owns threads, clocks and timing, nothing of the game.
 
+pub mod clock;
+pub mod pool;
 pub mod tick_loop;
 
+pub use pool::{PooledRoom, RoomPool, Steppable};
 pub use tick_loop::TickLoop;
