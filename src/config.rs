@@ -31,6 +31,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=240))]
     pub tick_hz: u16,
 
+    /// Threads that step the rooms (each room on one thread at a time, placed and moved by
+    /// load). Default: one per core the process may use.
+    #[arg(long, env = "SKIRMISH_TICK_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub tick_threads: Option<u16>,
+
     /// Most players in the game at once; further joins are refused with "server full".
     #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -6,10 +6,10 @@
 //!  browser / bot ──WebSocket──▶ transport::websocket::reader ──▶ session::Session ──▶ RoomEvent
 //!                                                                          │ lock-free queue
 //!                                                                          ▼
-//!                  session::registry ◀──each player's delta── room::Room (stepped by
-//!                  (per-player latest-wins      snapshot      runtime::TickLoop on its own
-//!                   slot + reliable queue)                    thread; owns game::World and
-//!                          │                                   room::replication)
+//!                  session::registry ◀──each player's delta── room::Room (stepped by one
+//!                  (per-player latest-wins      snapshot      thread of runtime::RoomPool
+//!                   slot + reliable queue)                    at a time; owns game::World
+//!                          │                                   and room::replication)
 //!                          ▼
 //!  browser / bot ◀──WebSocket── transport::websocket::writer (drains the session's handle)
 //! ```
@@ -23,7 +23,7 @@
 //! - [`metrics`]: counters, the tick histogram, the Prometheus exposition and summary log.
 //! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
 //!   [`room::Outbox`] seam.
-//! - [`runtime`]: what drives rooms on a clock (today one thread, one room).
+//! - [`runtime`]: what drives rooms on a clock: a pool of tick threads, each room on one at a time.
 //! - [`lobby`]: which room each joiner plays in (matchmaking, seats, private codes). Pure.
 //! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
 //!   budgets), the handle it shares with its room, and the registry through which a room

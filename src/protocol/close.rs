@@ -35,11 +35,13 @@ pub enum CloseReason {
     Kicked,
     /// Kept sending faster than the message rate limit.
     RateLimited,
+    /// The player's room stopped after a fault in the server (a bug); other rooms play on.
+    RoomFailed,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
-    pub const ALL: [CloseReason; 16] = [
+    pub const ALL: [CloseReason; 17] = [
         CloseReason::ClientClosed,
         CloseReason::TextFrame,
         CloseReason::Malformed,
@@ -56,6 +58,7 @@ impl CloseReason {
         CloseReason::PingTimeout,
         CloseReason::Kicked,
         CloseReason::RateLimited,
+        CloseReason::RoomFailed,
     ];
 
     /// Position in [`CloseReason::ALL`], for per-reason counters.
@@ -82,6 +85,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping_timeout",
             CloseReason::Kicked => "kicked",
             CloseReason::RateLimited => "rate_limited",
+            CloseReason::RoomFailed => "room_failed",
         }
     }
 
@@ -92,7 +96,7 @@ impl CloseReason {
             CloseReason::Leave => "client namespace disconnect",
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::ServerShutdown => "server shutting down",
-            CloseReason::Kicked => "server namespace disconnect",
+            CloseReason::Kicked | CloseReason::RoomFailed => "server namespace disconnect",
             CloseReason::SlowConsumer | CloseReason::ProtocolError | CloseReason::RateLimited => {
                 "transport error"
             }
@@ -133,6 +137,7 @@ impl CloseReason {
             CloseReason::SlowConsumer => 4003,
             CloseReason::PingTimeout => 4004,
             CloseReason::Kicked => 4005,
+            CloseReason::RoomFailed => 1011,
         }
     }
 
@@ -155,6 +160,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::Kicked => "kicked",
             CloseReason::RateLimited => "rate limited",
+            CloseReason::RoomFailed => "room failed",
         }
     }
 

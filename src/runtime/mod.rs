@@ -4,7 +4,5 @@
 
 pub mod clock;
 pub mod pool;
-pub mod tick_loop;
 
 pub use pool::{PooledRoom, RoomPool, Steppable};
-pub use tick_loop::TickLoop;

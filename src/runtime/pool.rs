@@ -364,8 +364,10 @@ impl TickThread {
     /// Each room's window: its load, and a warning if it keeps overrunning.
     fn publish_load(&mut self) {
         let now = Instant::now();
+        let mut windows_ended = 0;
         for slot in &mut self.slots {
             if let Some(window) = slot.clock.take_window(now) {
+                windows_ended += 1;
                 slot.busy_micros_per_second =
                     window.busy.as_micros() as u64 * 1_000_000 / WINDOW.as_micros() as u64;
                 slot.overrunning = window.is_overrunning();
@@ -397,6 +399,15 @@ impl TickThread {
             .sum();
         load.busy_micros_per_second.store(busy, Ordering::Relaxed);
         load.rooms.store(self.slots.len() as u64, Ordering::Relaxed);
+        if windows_ended > 0 {
+            tracing::info!(
+                thread = self.index,
+                rooms = self.slots.len(),
+                busy_us_per_s = busy,
+                overrunning,
+                "tick thread summary"
+            );
+        }
         let previous = load.overrunning.swap(overrunning, Ordering::Relaxed);
         self.stats
             .rooms_overrunning

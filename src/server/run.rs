@@ -1,8 +1,9 @@
 //! The server as a whole: binds nothing itself (the caller passes a listener, so tests can use
-//! port 0), wires each layer's context from the configuration, starts the tick-loop thread,
+//! port 0), wires each layer's context from the configuration, starts the pool of tick threads,
 //! accepts connections until told to stop; then every connection is told the server is going
-//! away (WebSockets: 1001), and the process exits when the last connection task has ended or
-//! the shutdown timeout has passed, whichever is first, after stopping the loop. Must never: hold a game or session rule.
+//! away (WebSockets: 1001), the tick threads stop once the last connection task has ended or the
+//! shutdown timeout has passed, whichever is first, and the process exits. Must never: hold a
+//! game or session rule.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::ArrayQueue;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
 
 use super::limits::{listener_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
@@ -21,8 +21,10 @@ use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
 use crate::http::context::HttpContext;
 use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::metrics::{NetStats, RoomStats};
+use crate::protocol::CloseReason;
+use crate::protocol::rooms::RoomId;
 use crate::room::{Room, RoomConfig};
-use crate::runtime::TickLoop;
+use crate::runtime::{PooledRoom, RoomPool};
 use crate::session::{NoHooks, RoomLink, SessionContext, SessionHooks, Sessions};
 use crate::transport::caps::ConnectionCaps;
 use crate::transport::shutdown::Shutdown;
@@ -30,8 +32,6 @@ use crate::transport::websocket::WebSocketContext;
 
 /// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
 const EVENT_QUEUE_PER_PLAYER: usize = 32;
-/// How often the tick loop logs its tick-duration summary.
-const TICK_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the network summary is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -154,14 +154,18 @@ impl Server {
             limits,
             tls: self.tls,
         };
-        let room_stop = CancellationToken::new();
         let room = Room::new(
             room_config(&config, seed),
             events,
             Arc::clone(&sessions),
             Arc::clone(&room_stats),
         );
-        let tick_thread = start_tick_loop(room, room_stop.clone());
+        let pool = RoomPool::start(tick_threads(&config));
+        pool.add(PooledRoom {
+            id: RoomId(1),
+            room: Box::new(room),
+            on_panic: close_players_of(Arc::clone(&sessions)),
+        });
         let players = Arc::clone(&sessions);
         let sources = SummarySources {
             net,
@@ -183,10 +187,27 @@ impl Server {
         }
         drop(listener);
         say_goodbye(&tasks, config.shutdown_timeout).await;
-        // The room ran while players left, so their leaves were taken; now it may stop.
-        room_stop.cancel();
-        let _ = tokio::task::spawn_blocking(move || tick_thread.join()).await;
+        // The rooms ran while players left, so their leaves were taken; now they may stop.
+        let _ = tokio::task::spawn_blocking(move || pool.stop()).await;
     }
+}
+
+/// `--tick-threads`, or one per core the process may use.
+fn tick_threads(config: &Config) -> usize {
+    config.tick_threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+        usize::from,
+    )
+}
+
+/// What a room's failure does to its players: each is closed with 1011 "room failed" (their
+/// sessions then leave the registry as any closed session does).
+fn close_players_of(sessions: Arc<Sessions>) -> Box<dyn FnOnce() + Send> {
+    Box::new(move || {
+        for handle in sessions.handles() {
+            handle.kick.kick(CloseReason::RoomFailed);
+        }
+    })
 }
 
 /// Tells every connection task to stop (each WebSocket closes with 1001, idle HTTP connections
@@ -213,15 +234,4 @@ fn room_config(config: &Config, seed: u64) -> RoomConfig {
     let mut room_config = RoomConfig::new(world);
     room_config.resume_grace = config.resume_grace;
     room_config
-}
-
-fn start_tick_loop(
-    room: Room<Arc<Sessions>>,
-    stop: CancellationToken,
-) -> std::thread::JoinHandle<()> {
-    let tick_loop = TickLoop::new(room, TICK_REPORT_INTERVAL);
-    std::thread::Builder::new()
-        .name("tick-loop".to_owned())
-        .spawn(move || tick_loop.run(&stop))
-        .expect("the OS refused to start the tick-loop thread")
 }
