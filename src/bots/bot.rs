@@ -226,7 +226,7 @@ impl Player {
             }
         }
         self.view.tick = tick;
-        self.tally.record_snapshot(gap, ack);
+        self.tally.record_snapshot(gap, ack, now);
         Heard::Nothing
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -194,9 +194,13 @@ impl SwarmStats {
     }
 }
 
-/// Snapshots a bot counts before handing its tally over: about a second at 30 Hz, the live
-/// display's rate.
+/// Most snapshots a bot counts before handing its tally over (a bound on what it buffers).
 const SNAPSHOTS_PER_HANDOVER: usize = 32;
+/// Longest a bot keeps its counts before handing them over: twice per line of the live display
+/// (once a second), so every line counts every bot's snapshots of the second before it, instead
+/// of batches of 32 that arrive in bursts (which read 1280/s for 1200 and dipped by a third
+/// whenever the batches of many bots fell into the same second).
+pub const HANDOVER_INTERVAL: Duration = Duration::from_millis(500);
 
 /// One bot's counters since its last handover, each meaning the same as its namesake in
 /// [`SwarmStats`].
@@ -222,6 +226,8 @@ pub struct BotTally {
     /// Snapshot gaps and acknowledgement latencies in microseconds, waiting for the histograms.
     gaps: Vec<u64>,
     acks: Vec<u64>,
+    /// When the counts began to gather (the first snapshot since the last handover).
+    gathering_since: Option<Instant>,
 }
 
 impl BotTally {
@@ -231,26 +237,31 @@ impl BotTally {
             counts: BotCounts::default(),
             gaps: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
             acks: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
+            gathering_since: None,
         }
     }
 
-    /// One snapshot arrived `gap` after the previous one (`None` for a bot's first), and
-    /// acknowledged an input sent `ack` ago (if it acknowledged a new one).
-    pub fn record_snapshot(&mut self, gap: Option<Duration>, ack: Option<Duration>) {
+    /// One snapshot arrived at `now`, `gap` after the previous one (`None` for a bot's first),
+    /// and acknowledged an input sent `ack` ago (if it acknowledged a new one).
+    pub fn record_snapshot(&mut self, gap: Option<Duration>, ack: Option<Duration>, now: Instant) {
         self.counts.snapshots_received += 1;
+        let since = *self.gathering_since.get_or_insert(now);
         if let Some(gap) = gap {
             self.gaps.push(micros(gap));
         }
         if let Some(ack) = ack {
             self.acks.push(micros(ack));
         }
-        if self.counts.snapshots_received >= SNAPSHOTS_PER_HANDOVER as u64 {
+        if self.counts.snapshots_received >= SNAPSHOTS_PER_HANDOVER as u64
+            || now.saturating_duration_since(since) >= HANDOVER_INTERVAL
+        {
             self.hand_over();
         }
     }
 
     /// Adds everything counted so far to the swarm's figures.
     pub fn hand_over(&mut self) {
+        self.gathering_since = None;
         let stats = Arc::clone(&self.stats);
         stats.take_over(self);
     }
@@ -270,12 +281,16 @@ mod tests {
     fn a_tally_reaches_the_swarm_in_batches_and_when_dropped() {
         let stats = Arc::new(SwarmStats::default());
         let mut tally = BotTally::new(Arc::clone(&stats));
-        tally.record_snapshot(None, None);
-        for _ in 1..SNAPSHOTS_PER_HANDOVER {
+        // Snapshots at 240 Hz: 32 arrive well within the handover interval.
+        let start = Instant::now();
+        let at = |i: usize| start + Duration::from_millis(4 * i as u64);
+        tally.record_snapshot(None, None, at(0));
+        for i in 1..SNAPSHOTS_PER_HANDOVER {
             tally.counts.bytes_received += 10;
             tally.record_snapshot(
                 Some(Duration::from_millis(33)),
                 Some(Duration::from_millis(5)),
+                at(i),
             );
         }
         let handed = SNAPSHOTS_PER_HANDOVER as u64;
@@ -286,7 +301,7 @@ mod tests {
         );
         assert_eq!(stats.summary().gap.count, handed - 1);
         tally.counts.inputs_sent += 1;
-        tally.record_snapshot(Some(Duration::from_millis(33)), None);
+        tally.record_snapshot(Some(Duration::from_millis(33)), None, at(40));
         assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), handed);
         drop(tally);
         assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), handed + 1);
@@ -294,5 +309,25 @@ mod tests {
         let summary = stats.summary();
         assert_eq!((summary.gap.count, summary.ack.count), (handed, handed - 1));
         assert!((summary.ack.p50_ms - 5.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_slow_bot_hands_its_counts_over_at_least_twice_a_second() {
+        let stats = Arc::new(SwarmStats::default());
+        let mut tally = BotTally::new(Arc::clone(&stats));
+        let start = Instant::now();
+        // 10 Hz: far fewer than a batch in the interval.
+        for i in 0..5u64 {
+            let at = start + Duration::from_millis(100 * i);
+            tally.record_snapshot(Some(Duration::from_millis(100)), None, at);
+        }
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 0);
+        tally.record_snapshot(None, None, start + HANDOVER_INTERVAL);
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 6);
+        // The next interval starts at the next snapshot.
+        tally.record_snapshot(None, None, start + HANDOVER_INTERVAL * 2);
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 6);
+        tally.record_snapshot(None, None, start + HANDOVER_INTERVAL * 3);
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 8);
     }
 }
