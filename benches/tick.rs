@@ -17,6 +17,9 @@
 //! ships); `grown` in the arena the server grows by default (150 000 units² per player, and
 //! orbs in proportion), as the bundled game plays.
 //!
+//! `rooms/small_delivered/1000x2` is many small matches in one process: 1000 rooms of two
+//! players, each delivered as above, stepped in turn; its time per element is one room's tick.
+//!
 //! `cargo bench --bench tick`
 
 use std::hint::black_box;
@@ -265,9 +268,47 @@ fn delivered_tick(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rooms in the many-small-matches bench, and players in each.
+const SMALL_ROOMS: u32 = 1000;
+const SMALL_ROOM_PLAYERS: u32 = 2;
+
+/// Many small matches in one process: a tick of each of 1000 rooms of 2 players, each room its
+/// own world, replication and registry with every frame delivered, stepped one after the other
+/// as a tick thread steps its rooms. Throughput is in rooms, so criterion's time per element is
+/// the fixed cost of one room's tick.
+fn many_small_rooms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rooms");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(10);
+    let mut rooms: Vec<Game> = (0..SMALL_ROOMS)
+        .map(|_| Game::new(SMALL_ROOM_PLAYERS, true, GROWN))
+        .collect();
+    group.throughput(Throughput::Elements(u64::from(SMALL_ROOMS)));
+    let name = format!("{SMALL_ROOMS}x{SMALL_ROOM_PLAYERS}");
+    group.bench_function(BenchmarkId::new("small_delivered", name), |b| {
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                for room in &mut rooms {
+                    spent += room.time_ticks(1);
+                }
+            }
+            spent
+        });
+    });
+    let kicked: u64 = rooms
+        .iter()
+        .map(|room| room.sessions.delivery.kicked_slow.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(kicked, 0, "players kicked: the bench drains too slowly");
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = full_tick, delivered_tick
+    targets = full_tick, delivered_tick, many_small_rooms
 }
 criterion_main!(benches);
