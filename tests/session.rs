@@ -19,6 +19,7 @@ fn join(name: &str, resume_token: Option<ResumeToken>) -> Join {
         name: name.into(),
         resume_token,
         baseline_tick: None,
+        room: RoomRequest::default(),
     }
 }
 
