@@ -221,6 +221,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 name: "Player-0123456".into(),
                 resume_token: Some(ResumeToken([7; 16])),
                 baseline_tick: Some(Tick(4000)),
+                room: RoomRequest::default(),
             }),
         ),
         (
@@ -262,6 +263,12 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 tick_hz: 30,
                 params: skirmish::game::params::default_params(30),
                 players: welcome_players,
+                room: RoomInfo {
+                    id: 1,
+                    mode: "arena".into(),
+                    max_players: 2000,
+                    code: None,
+                },
             }),
         ),
         (
@@ -354,6 +361,7 @@ fn decode_malformed(c: &mut Criterion) {
         name: "Player-0123456".into(),
         resume_token: None,
         baseline_tick: None,
+        room: RoomRequest::default(),
     }))
     .unwrap();
     let garbage: Vec<u8> = (0..snapshot.len() as u32)

@@ -13,8 +13,8 @@ use fastwebsockets::{Frame, OpCode, Payload};
 use skirmish::bots::cpu_time;
 use skirmish::client::connect_websocket;
 use skirmish::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, PlayerInput, ServerMessage, Tick, decode_server_message,
-    encode_client_message,
+    ClientMessage, Join, PROTOCOL_VERSION, PlayerInput, RoomRequest, ServerMessage, Tick,
+    decode_server_message, encode_client_message,
 };
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -98,6 +98,7 @@ async fn play(url: &str, index: u64, deadline: Instant) -> Option<u64> {
         name: format!("floor{index}"),
         resume_token: None,
         baseline_tick: None,
+        room: RoomRequest::default(),
     });
     let bytes = encode_client_message(&join).ok()?;
     writer

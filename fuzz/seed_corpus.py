@@ -4,7 +4,7 @@ malformed message becomes one file under fuzz/corpus/<target>/, named after its 
 Run it again after the vectors change (it only adds and overwrites seed files; inputs the
 fuzzers found stay).
 
-Usage: python3 fuzz/seed_corpus.py [tests/vectors/protocol_v6.json]
+Usage: python3 fuzz/seed_corpus.py [tests/vectors/protocol_v7.json]
 """
 import json
 import pathlib

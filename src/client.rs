@@ -15,8 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, PlayerId, Replica, ServerMessage, Welcome,
-    decode_server_message, decode_server_message_with, encode_client_message,
+    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, PlayerId, Replica, RoomRequest,
+    ServerMessage, Welcome, decode_server_message, decode_server_message_with,
+    encode_client_message,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,8 @@ impl GameClient {
             name: name.to_owned(),
             resume_token: None,
             baseline_tick: None,
+            // Quick play in the default mode: the one room of a server without a lobby.
+            room: RoomRequest::default(),
         };
         GameClient::join_with(url, join).await
     }

@@ -31,16 +31,30 @@ fn join() -> impl Strategy<Value = ClientMessage> {
         text(24),
         proptest::option::of(any::<[u8; 16]>()),
         proptest::option::of(any::<u32>()),
+        room_request(),
     )
-        .prop_map(|(protocol_version, request_id, name, token, baseline)| {
-            ClientMessage::Join(Join {
-                protocol_version,
-                request_id,
-                name,
-                resume_token: token.map(ResumeToken),
-                baseline_tick: baseline.map(Tick),
-            })
-        })
+        .prop_map(
+            |(protocol_version, request_id, name, token, baseline, room)| {
+                ClientMessage::Join(Join {
+                    protocol_version,
+                    request_id,
+                    name,
+                    resume_token: token.map(ResumeToken),
+                    baseline_tick: baseline.map(Tick),
+                    room,
+                })
+            },
+        )
+}
+
+/// Any room request, well-formed or not (the codec carries the client's words unchecked).
+fn room_request() -> impl Strategy<Value = RoomRequest> {
+    prop_oneof![
+        (text(16), text(16)).prop_map(|(mode, region)| RoomRequest::QuickPlay { mode, region }),
+        any::<u32>().prop_map(RoomRequest::Id),
+        text(12).prop_map(RoomRequest::Code),
+        text(16).prop_map(|mode| RoomRequest::CreatePrivate { mode }),
+    ]
 }
 
 /// Inputs with finite aims (non-finite ones are refused: see `non_finite_aims_are_refused`).

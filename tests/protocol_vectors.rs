@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v6.json"
+    "/tests/vectors/protocol_v7.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,6 +27,16 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             view_tick: Tick(seq.wrapping_sub(6)),
         })
     };
+    let join_room = |room| {
+        ClientMessage::Join(Join {
+            protocol_version: 7,
+            request_id: 2,
+            name: "Ann".into(),
+            resume_token: None,
+            baseline_tick: None,
+            room,
+        })
+    };
     vec![
         (
             "join",
@@ -36,6 +46,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 name: "Alice".into(),
                 resume_token: None,
                 baseline_tick: None,
+                room: RoomRequest::default(),
             }),
         ),
         (
@@ -48,6 +59,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                     0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9,
                 ])),
                 baseline_tick: Some(Tick(70_000)),
+                room: RoomRequest::default(),
             }),
         ),
         (
@@ -58,6 +70,25 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 name: "B".into(),
                 resume_token: None,
                 baseline_tick: None,
+                room: RoomRequest::default(),
+            }),
+        ),
+        (
+            "join: quick play with a mode and a region",
+            join_room(RoomRequest::QuickPlay {
+                mode: "arena".into(),
+                region: "eu-west".into(),
+            }),
+        ),
+        ("join: a public room by id", join_room(RoomRequest::Id(300))),
+        (
+            "join: a private room by code",
+            join_room(RoomRequest::Code("0Z0Z789ABC".into())),
+        ),
+        (
+            "join: a new private room",
+            join_room(RoomRequest::CreatePrivate {
+                mode: "duel".into(),
             }),
         ),
         (
@@ -122,6 +153,34 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                         name: "Bob".into(),
                     },
                 ],
+                room: RoomInfo {
+                    id: 1,
+                    mode: "arena".into(),
+                    max_players: 2000,
+                    code: None,
+                },
+            }),
+        ),
+        (
+            "welcome to a private room",
+            ServerMessage::Welcome(Welcome {
+                protocol_version: 7,
+                request_id: 3,
+                player_id: PlayerId(300),
+                resumed: false,
+                resume_token: ResumeToken([7; 16]),
+                tick_hz: 60,
+                params,
+                players: vec![PlayerInfo {
+                    id: PlayerId(300),
+                    name: "Zoë".into(),
+                }],
+                room: RoomInfo {
+                    id: 70_000,
+                    mode: "duel".into(),
+                    max_players: 2,
+                    code: Some("0Z0Z789ABC".into()),
+                },
             }),
         ),
         (
@@ -226,6 +285,21 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             }),
         ),
         (
+            "no such room error",
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::NoSuchRoom,
+                message: "no such room".into(),
+            }),
+        ),
+        (
+            "too many rooms error",
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::TooManyRooms,
+                message: "too many rooms: private rooms are not available on this server yet"
+                    .into(),
+            }),
+        ),
+        (
             "ping timeout error",
             ServerMessage::Error(ErrorMessage {
                 code: ErrorCode::PingTimeout,
@@ -252,6 +326,14 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
         ("join name length as u64", "000201fdffffffffffffffff41"),
         ("join resume option tag is not 0 or 1", "000201014102"),
         ("join resume token cut short", "00020101410100112233"),
+        ("join without its room request", "00070101410000"),
+        ("join room request of an unknown kind", "0007010141000004"),
+        (
+            "join room id with a u64 marker",
+            "0007010141000001fd0100000000000000",
+        ),
+        ("join room code not utf-8", "000701014100000201ff"),
+        ("join quick play without its region", "000701014100000000"),
         (
             "input seq with u64 marker",
             "01fd010000000000000000000000000000",
@@ -268,7 +350,7 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
         ("unknown variant", "0c"),
-        ("unknown error code", "0609"),
+        ("unknown error code", "060c00"),
         ("error message not utf-8", "060002fffe"),
         ("pong with trailing bytes", "05050505"),
         ("player left, id as u16 marker but one byte", "03fb01"),

@@ -125,6 +125,7 @@ async fn version_mismatch_is_explained_before_close() {
         name: "Future".into(),
         resume_token: None,
         baseline_tick: None,
+        room: RoomRequest::default(),
     };
     client.send(&ClientMessage::Join(join)).await.unwrap();
     let (code, _, error) = expect_close(&mut client).await;
@@ -151,6 +152,7 @@ async fn invalid_names_are_refused() {
             name: name.into(),
             resume_token: None,
             baseline_tick: None,
+            room: RoomRequest::default(),
         };
         client.send(&ClientMessage::Join(join)).await.unwrap();
         let (code, reason, error) = expect_close(&mut client).await;
@@ -182,6 +184,7 @@ async fn input_before_join_and_second_join_are_unexpected() {
             name: "Again".into(),
             resume_token: None,
             baseline_tick: None,
+            room: RoomRequest::default(),
         }))
         .await
         .unwrap();
@@ -201,6 +204,7 @@ async fn a_full_server_refuses_with_server_full() {
             name: "Second".into(),
             resume_token: None,
             baseline_tick: None,
+            room: RoomRequest::default(),
         }))
         .await
         .unwrap();

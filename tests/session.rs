@@ -19,6 +19,7 @@ fn join(name: &str, resume_token: Option<ResumeToken>) -> Join {
         name: name.into(),
         resume_token,
         baseline_tick: None,
+        room: RoomRequest::default(),
     }
 }
 
@@ -497,6 +498,58 @@ async fn pings_keep_their_interval_when_answered_promptly() {
     assert!(
         pings >= 5,
         "only {pings} pings in a second at a 100 ms interval"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_join_for_a_private_code_is_told_there_is_no_such_room() {
+    let server = start_server(&["--max-players", "50"]).await;
+    let mut client = GameClient::connect(&server.ws_url()).await.unwrap();
+    let request = Join {
+        room: RoomRequest::Code("0123456789".into()),
+        ..join("Linked", None)
+    };
+    client.send(&ClientMessage::Join(request)).await.unwrap();
+    let (code, reason, error) = expect_close(&mut client).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (
+            CloseReason::NoSuchRoom.code(),
+            CloseReason::NoSuchRoom.text()
+        )
+    );
+    assert_eq!((code, reason.as_str()), (4006, "no such room"));
+    assert_eq!(error.as_deref(), Some("no such room"));
+    // A malformed code is refused as malformed, with the rule it breaks.
+    let mut client = GameClient::connect(&server.ws_url()).await.unwrap();
+    let request = Join {
+        room: RoomRequest::Code("0123".into()),
+        ..join("Linked", None)
+    };
+    client.send(&ClientMessage::Join(request)).await.unwrap();
+    let (code, _, error) = expect_close(&mut client).await;
+    assert_eq!(code, 1007);
+    assert_eq!(
+        error.as_deref(),
+        Some("malformed message: room code must be 10 characters")
+    );
+    // Room 1 is the one room there is, as big as the server.
+    let request = Join {
+        room: RoomRequest::Id(1),
+        ..join("Direct", None)
+    };
+    let (_client, welcome) = GameClient::join_with(&server.ws_url(), request)
+        .await
+        .unwrap();
+    assert_eq!(
+        welcome.room,
+        RoomInfo {
+            id: 1,
+            mode: "arena".into(),
+            max_players: 50,
+            code: None,
+        }
     );
     server.stop().await;
 }

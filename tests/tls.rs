@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use skirmish::client::{GameClient, handshake_websocket};
-use skirmish::protocol::{ClientMessage, Join, PROTOCOL_VERSION, ServerMessage};
+use skirmish::protocol::{ClientMessage, Join, PROTOCOL_VERSION, RoomRequest, ServerMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -133,6 +133,7 @@ async fn wss_plays_the_game_and_https_serves_health() {
         name: "Secure".to_owned(),
         resume_token: None,
         baseline_tick: None,
+        room: RoomRequest::default(),
     };
     client.send(&ClientMessage::Join(join)).await.unwrap();
     let welcome = wait_for(&mut client, "the welcome", |m| match m {

@@ -13,8 +13,8 @@
  * with `--auth-token`), `reconnectionAttempts` (give up after that many, default never).
  */
 
-import { validateName } from './protocol.js';
-import { Connection, gameSocketUrl, reconnectionAttemptsFrom } from './net.js';
+import { quickPlay, validateName } from './protocol.js';
+import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom } from './net.js';
 import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
 import { Controls } from './input.js';
@@ -22,6 +22,8 @@ import { ChatPanel, parseChatInput } from './chat.js';
 import { TrafficMeter, countingWebSocket } from './traffic.js';
 
 const NAME_STORAGE_KEY = 'skirmish.name';
+/** The room the page's link asks for (`?room=CODE`), else quick play. */
+const roomLink = roomRequestFrom(location.search);
 /** Connection events kept for the test hook. */
 const EVENT_HISTORY = 50;
 /** Frames of one other ship's drawn position kept for the smoothness test (test hook). */
@@ -111,6 +113,8 @@ function play(name) {
   connection?.disconnect();
   connection = new Connection(gameSocketUrl(location), {
     name,
+    // A broken room link was explained on the name screen; playing then means quick play.
+    room: roomLink.ok ? roomLink.room : quickPlay(),
     storage: sessionStorageOrNull(),
     settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
     WebSocketImpl: CountingWebSocket,
@@ -489,7 +493,9 @@ Object.defineProperty(window, 'skirmish', {
 
 const requested = new URLSearchParams(location.search).get('name');
 const requestedName = requested === null ? null : validateName(requested);
-if (requestedName && requestedName.ok) {
+if (!roomLink.ok) {
+  showNameScreen(requested ?? '', `room link: ${roomLink.error}`);
+} else if (requestedName && requestedName.ok) {
   play(requestedName.name);
 } else {
   let remembered = '';

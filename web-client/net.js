@@ -36,6 +36,8 @@ import {
   RESUME_TOKEN_BYTES,
   decodeServerMessage,
   encodeClientMessage,
+  quickPlay,
+  validateRoomCode,
 } from './protocol.js';
 import { Replica } from './replica.js';
 
@@ -150,7 +152,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
 export const RESUME_TOKEN_KEY = 'skirmish.resumeToken';
 
 /** Server error codes after which retrying cannot help. */
-const FATAL_ERROR_CODES = new Set(['VersionMismatch', 'InvalidName']);
+const FATAL_ERROR_CODES = new Set(['VersionMismatch', 'InvalidName', 'NoSuchRoom', 'UnknownMode']);
 /** Close codes of ours (docs/PROTOCOL.md) with their Socket.IO disconnect reason. */
 const CLOSE_PING_TIMEOUT = 4004;
 const CLOSE_KICKED = 4005;
@@ -190,6 +192,20 @@ export function reconnectionAttemptsFrom(search) {
   const raw = new URLSearchParams(search).get('reconnectionAttempts');
   if (raw === null || !/^\d+$/.test(raw.trim())) return Infinity;
   return Number(raw);
+}
+
+/**
+ * The room a page asks for: `Code` for a private room's link (`?room=0Z0Z789ABC`, checked as the
+ * server checks codes), else quick play in the default mode, any region.
+ * @param {string} search
+ * @returns {{ok: true, room: Record<string, any> & {type: string}} | {ok: false, error: string}}
+ */
+export function roomRequestFrom(search) {
+  const raw = new URLSearchParams(search).get('room');
+  if (raw === null) return { ok: true, room: quickPlay() };
+  const checked = validateRoomCode(raw);
+  if (!checked.ok) return checked;
+  return { ok: true, room: { type: 'Code', value: checked.code } };
 }
 
 /**
@@ -274,16 +290,25 @@ export class Connection extends Emitter {
    * @param {string} url the WebSocket URL, e.g. from {@link gameSocketUrl}
    * @param {object} options
    * @param {string} options.name the player's name, already validated
+   * @param {Record<string, any> & {type: string}} [options.room] the `RoomRequest` every Join
+   *   sends (default: quick play), e.g. from {@link roomRequestFrom}
    * @param {typeof WebSocket} [options.WebSocketImpl] a WebSocket class (tests inject one)
    * @param {typeof fetch} [options.fetchImpl] to diagnose failed upgrades
    * @param {Storage | null} [options.storage] where the resume token survives a reload
    * @param {() => number} [options.random] for the backoff's jitter
    * @param {Partial<typeof DEFAULT_OPTIONS>} [options.settings] overrides of DEFAULT_OPTIONS
    */
-  constructor(url, { name, WebSocketImpl, fetchImpl, storage = null, random, settings = {} }) {
+  constructor(
+    url,
+    { name, room = quickPlay(), WebSocketImpl, fetchImpl, storage = null, random, settings = {} },
+  ) {
     super();
     this.url = url;
     this.name = name;
+    /** The room asked for; once welcomed, `roomInfo` says which room we got. */
+    this.room = room;
+    /** @type {{id: number, mode: string, max_players: number, code: string | null} | null} */
+    this.roomInfo = null;
     this.options = { ...DEFAULT_OPTIONS, ...settings };
     this.WebSocketImpl = WebSocketImpl ?? globalThis.WebSocket;
     this.fetchImpl = fetchImpl ?? globalThis.fetch?.bind(globalThis);
@@ -487,6 +512,7 @@ export class Connection extends Emitter {
       resume_token: this.resumeToken,
       // The newest state we hold: if the server still has it, resuming costs one delta.
       baseline_tick: this.resumeToken && this.replica ? this.replica.latestTick : null,
+      room: this.room,
     };
     this.request(join, this.options.joinTimeoutMs).catch((error) => {
       if (attempt === this.attempt && !attempt.welcomed) this.drop(attempt, error.message, 1000);
@@ -575,6 +601,9 @@ export class Connection extends Emitter {
     this.tickHz = welcome.tick_hz;
     this.connected = true;
     this.playerId = welcome.player_id;
+    this.roomInfo = welcome.room;
+    // A private room is joined again by its code, never opened anew on a reconnection.
+    if (welcome.room.code !== null) this.room = { type: 'Code', value: welcome.room.code };
     this.resumed = welcome.resumed;
     this.resumeToken = welcome.resume_token;
     this.saveToken(welcome.resume_token);

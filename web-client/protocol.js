@@ -1,5 +1,5 @@
 /**
- * The Skirmish wire format, protocol version 6: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 7: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
  * variable-length integers) and the name and chat rules the server enforces. It never touches a
@@ -11,7 +11,10 @@
  * to it with their Rust (snake_case) names, e.g. `{type: 'Chat', request_id: 3, text: 'gg'}`; a
  * variant without fields is just its type (`{type: 'Leave'}`). `PlayerId` and `Tick` are numbers;
  * a fieldless enum (`ErrorCode`, `NoticeKind`) is its variant name as a string; a `bool` is a
- * boolean; an `Option` is its value or `null`; a `ResumeToken` is an array of 16 byte values.
+ * boolean; an `Option` is its value or `null`; a `ResumeToken` is an array of 16 byte values. An
+ * enum with data (`RoomRequest`) is an object like a message: `type` is the variant's name, a
+ * struct variant's fields sit next to it (`{type: 'QuickPlay', mode: '', region: ''}`) and a
+ * newtype variant's one value is `value` (`{type: 'Code', value: '0123456789'}`).
  *
  * The schemas below mirror `src/protocol/messages.rs` field for field: field order is byte order.
  * One message is not bincode: the snapshot (variant 1), a delta against a state the client holds.
@@ -20,7 +23,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -58,6 +61,10 @@ export const ERROR_CODES = Object.freeze([
   'RateLimited',
   'Kicked',
   'PingTimeout',
+  'NoSuchRoom',
+  'RoomFull',
+  'UnknownMode',
+  'TooManyRooms',
 ]);
 
 /** Variant names of `NoticeKind`, in declaration order. */
@@ -90,9 +97,15 @@ const BOOL = 8;
 const OPTION = 9;
 /** `ResumeToken`: exactly {@link RESUME_TOKEN_BYTES} raw bytes. */
 const TOKEN = 10;
+/**
+ * An enum with data: the variant index (a varint), then the variant's payload. Its detail lists
+ * the variants in declaration order as [name, fields] (a struct variant: a schema) or
+ * [name, kind] (a newtype variant: the kind of its one value, held in `value`).
+ */
+const ENUM = 11;
 
 /** Fewest bytes one value of each kind can take: bounds a Vec's length before reading. */
-const MIN_BYTES = [1, 1, 1, 4, 1, 1, 0, 1, 1, 1, RESUME_TOKEN_BYTES];
+const MIN_BYTES = [1, 1, 1, 4, 1, 1, 0, 1, 1, 1, RESUME_TOKEN_BYTES, 1];
 
 /** @typedef {[string, number, any?]} Field */
 
@@ -131,6 +144,28 @@ const TAGGED = [
 /** @type {Field[]} */
 const PING = [['nonce', U32]];
 
+/** `RoomRequest` variants in declaration order: which room a `Join` asks for. */
+const ROOM_REQUEST = [
+  [
+    'QuickPlay',
+    [
+      ['mode', STRING],
+      ['region', STRING],
+    ],
+  ],
+  ['Id', U32],
+  ['Code', STRING],
+  ['CreatePrivate', [['mode', STRING]]],
+];
+
+/** `RoomInfo`: the room a `Welcome` placed the player in. */
+const ROOM_INFO = [
+  ['id', U32],
+  ['mode', STRING],
+  ['max_players', U16],
+  ['code', OPTION, [STRING]],
+];
+
 /** `ClientMessage` variants in declaration order: [name, fields]. */
 const CLIENT_VARIANTS = [
   [
@@ -141,6 +176,7 @@ const CLIENT_VARIANTS = [
       ['name', STRING],
       ['resume_token', OPTION, [TOKEN]],
       ['baseline_tick', OPTION, [U32]],
+      ['room', ENUM, ROOM_REQUEST],
     ],
   ],
   [
@@ -187,6 +223,7 @@ const SERVER_VARIANTS = [
       ['tick_hz', U16],
       ['params', STRUCT, GAME_PARAMS],
       ['players', VEC, PLAYER_INFO],
+      ['room', STRUCT, ROOM_INFO],
     ],
   ],
   // Not bincode: see `SNAPSHOT_VARIANT` and `replica.js`.
@@ -449,6 +486,17 @@ function readValue(r, kind, detail, name) {
       value = Array.from(r.bytes.subarray(r.pos, r.pos + RESUME_TOKEN_BYTES));
       r.pos += RESUME_TOKEN_BYTES;
       break;
+    case ENUM: {
+      const index = readVarint(r, MARKER_U32, name);
+      if (index >= detail.length) {
+        throw new ProtocolError(`unknown ${name} variant ${index}`);
+      }
+      const [type, payload] = detail[index];
+      value = { type };
+      if (Array.isArray(payload)) readFields(r, payload, value);
+      else value.value = readValue(r, payload, undefined, name);
+      break;
+    }
     default:
       throw new Error(`bug: unknown field kind ${kind}`);
   }
@@ -686,6 +734,18 @@ function writeValue(w, kind, detail, value, name) {
       for (let i = 0; i < RESUME_TOKEN_BYTES; i++) w.u8(checkInteger(value[i], 0xff, name));
       break;
     }
+    case ENUM: {
+      const index = value ? detail.findIndex(([type]) => type === value.type) : -1;
+      if (index < 0) {
+        const names = detail.map(([type]) => type).join(', ');
+        throw new ProtocolError(`field ${name} must be one of ${names}, got ${value && value.type}`);
+      }
+      w.varint(index);
+      const payload = detail[index][1];
+      if (Array.isArray(payload)) writeFields(w, payload, value);
+      else writeValue(w, payload, undefined, value.value, name);
+      break;
+    }
     default:
       throw new Error(`bug: unknown field kind ${kind}`);
   }
@@ -781,4 +841,45 @@ export function validateChat(raw) {
   }
   if (CONTROL_CHAR.test(text)) return { ok: false, error: 'message contains a control character' };
   return { ok: true, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rooms: the rules of `src/protocol/rooms.rs`.
+
+/** Characters of a private room's code: Crockford's base 32 (no I, L, O, U). */
+export const ROOM_CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** Length of a private room's code. */
+export const ROOM_CODE_CHARS = 10;
+
+/** Quick play in the default mode, any region: the room a client asks for by default. */
+export function quickPlay() {
+  return { type: 'QuickPlay', mode: '', region: '' };
+}
+
+/**
+ * Checks a room code as typed or linked, as the server will: surrounding whitespace trimmed,
+ * letters in either case, then exactly {@link ROOM_CODE_CHARS} characters of
+ * {@link ROOM_CODE_ALPHABET}.
+ * @param {string} raw
+ * @returns {{ok: true, code: string} | {ok: false, error: string}}
+ */
+export function validateRoomCode(raw) {
+  // Only ASCII letters are uppercased, as Rust's to_ascii_uppercase does.
+  const code = String(raw)
+    .trim()
+    .replace(/[a-z]/g, (c) => c.toUpperCase());
+  for (const c of code) {
+    if (!ROOM_CODE_ALPHABET.includes(c)) {
+      return {
+        ok: false,
+        error:
+          `room code contains ${JSON.stringify(c)}; ` +
+          'codes use digits and capital letters except I, L, O, U',
+      };
+    }
+  }
+  if (code.length !== ROOM_CODE_CHARS) {
+    return { ok: false, error: `room code must be ${ROOM_CODE_CHARS} characters` };
+  }
+  return { ok: true, code };
 }

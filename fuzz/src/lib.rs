@@ -79,7 +79,7 @@ pub fn snapshot_frame(data: &[u8]) -> bool {
     fresh || delta
 }
 
-/// The arena of the snapshot vectors (`tests/vectors/protocol_v6.json`), whose frames seed the
+/// The arena of the snapshot vectors (`tests/vectors/protocol_v7.json`), whose frames seed the
 /// corpus.
 const ARENA: (f32, f32) = (2000.0, 1500.0);
 

@@ -14,7 +14,7 @@ use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
-    Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica,
+    Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica, RoomRequest,
     ServerMessage, Tick, decode_server_message,
 };
 
@@ -50,6 +50,7 @@ impl BotPlan {
             name: self.name.clone(),
             resume_token: None,
             baseline_tick: None,
+            room: RoomRequest::default(),
         })
     }
 

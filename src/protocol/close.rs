@@ -37,11 +37,21 @@ pub enum CloseReason {
     RateLimited,
     /// The player's room stopped after a fault in the server (a bug); other rooms play on.
     RoomFailed,
+    /// The join named a room id or code that does not exist, or a private room by its id: one
+    /// answer for all three, so that a refusal never tells a private room's id apart.
+    NoSuchRoom,
+    /// The room asked for has no free seat.
+    RoomFull,
+    /// The join asked for a mode this server does not play.
+    UnknownMode,
+    /// A room would have to be opened and cannot: the server's limit of rooms, or the joiner's
+    /// address's limit of private rooms, is reached.
+    TooManyRooms,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
-    pub const ALL: [CloseReason; 17] = [
+    pub const ALL: [CloseReason; 21] = [
         CloseReason::ClientClosed,
         CloseReason::TextFrame,
         CloseReason::Malformed,
@@ -59,6 +69,10 @@ impl CloseReason {
         CloseReason::Kicked,
         CloseReason::RateLimited,
         CloseReason::RoomFailed,
+        CloseReason::NoSuchRoom,
+        CloseReason::RoomFull,
+        CloseReason::UnknownMode,
+        CloseReason::TooManyRooms,
     ];
 
     /// Position in [`CloseReason::ALL`], for per-reason counters.
@@ -86,6 +100,10 @@ impl CloseReason {
             CloseReason::Kicked => "kicked",
             CloseReason::RateLimited => "rate_limited",
             CloseReason::RoomFailed => "room_failed",
+            CloseReason::NoSuchRoom => "no_such_room",
+            CloseReason::RoomFull => "room_full",
+            CloseReason::UnknownMode => "unknown_mode",
+            CloseReason::TooManyRooms => "too_many_rooms",
         }
     }
 
@@ -107,7 +125,11 @@ impl CloseReason {
             CloseReason::VersionMismatch
             | CloseReason::InvalidName
             | CloseReason::ServerFull
-            | CloseReason::JoinTimeout => "connect error",
+            | CloseReason::JoinTimeout
+            | CloseReason::NoSuchRoom
+            | CloseReason::RoomFull
+            | CloseReason::UnknownMode
+            | CloseReason::TooManyRooms => "connect error",
         }
     }
 
@@ -138,6 +160,10 @@ impl CloseReason {
             CloseReason::PingTimeout => 4004,
             CloseReason::Kicked => 4005,
             CloseReason::RoomFailed => 1011,
+            CloseReason::NoSuchRoom => 4006,
+            CloseReason::RoomFull => 4007,
+            CloseReason::UnknownMode => 4008,
+            CloseReason::TooManyRooms => 4009,
         }
     }
 
@@ -161,6 +187,10 @@ impl CloseReason {
             CloseReason::Kicked => "kicked",
             CloseReason::RateLimited => "rate limited",
             CloseReason::RoomFailed => "room failed",
+            CloseReason::NoSuchRoom => "no such room",
+            CloseReason::RoomFull => "room full",
+            CloseReason::UnknownMode => "unknown mode",
+            CloseReason::TooManyRooms => "too many rooms",
         }
     }
 
@@ -175,6 +205,10 @@ impl CloseReason {
             CloseReason::PingTimeout => Some(ErrorCode::PingTimeout),
             CloseReason::Kicked => Some(ErrorCode::Kicked),
             CloseReason::RateLimited => Some(ErrorCode::RateLimited),
+            CloseReason::NoSuchRoom => Some(ErrorCode::NoSuchRoom),
+            CloseReason::RoomFull => Some(ErrorCode::RoomFull),
+            CloseReason::UnknownMode => Some(ErrorCode::UnknownMode),
+            CloseReason::TooManyRooms => Some(ErrorCode::TooManyRooms),
             _ => None,
         }
     }
@@ -209,5 +243,37 @@ mod tests {
             assert!(reason.text().len() <= 123);
             assert!((1000..5000).contains(&reason.code()));
         }
+    }
+
+    #[test]
+    fn our_close_codes_are_distinct() {
+        let mut ours: Vec<u16> = CloseReason::ALL
+            .iter()
+            .map(|r| r.code())
+            .filter(|c| *c >= 4000)
+            .collect();
+        let count = ours.len();
+        ours.sort_unstable();
+        ours.dedup();
+        assert_eq!(ours.len(), count, "two reasons share a 4xxx code");
+    }
+
+    #[test]
+    fn refused_joins_are_explained_and_not_resumable() {
+        for reason in [
+            CloseReason::NoSuchRoom,
+            CloseReason::RoomFull,
+            CloseReason::UnknownMode,
+            CloseReason::TooManyRooms,
+        ] {
+            assert!(reason.error_code().is_some(), "{reason}");
+            assert!(!reason.allows_resume(), "{reason}");
+            assert_eq!(reason.socket_io_reason(), "connect error");
+        }
+        let message = CloseReason::NoSuchRoom.error_message("").unwrap();
+        assert_eq!(
+            (message.code, message.message.as_str()),
+            (ErrorCode::NoSuchRoom, "no such room")
+        );
     }
 }

@@ -200,6 +200,7 @@ mod tests {
                 name: "Zoë".into(),
                 resume_token: Some(ResumeToken([7; 16])),
                 baseline_tick: Some(Tick(4000)),
+                room: RoomRequest::Code("0123456789".into()),
             }),
             ClientMessage::Chat(Chat {
                 request_id: 1,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +103,37 @@ pub struct Join {
     /// With a resume token: the newest snapshot tick the client still holds, so that the first
     /// snapshot after resuming can be a delta against it.
     pub baseline_tick: Option<Tick>,
+    /// The room the client wants (since version 7). With a resume token the token decides: the
+    /// player comes back to the room it was in.
+    pub room: RoomRequest,
+}
+
+/// Which room a joiner wants. On the wire the client's own words, unchecked: the server checks
+/// them with [`RoomRequest::validate`] (the rules of [`crate::protocol::rooms`]) and refuses a
+/// request that breaks them, or names a room or mode it lacks, with a close reason, never a panic.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum RoomRequest {
+    /// The best public room with space, else a new one. An empty `mode` is the server's default
+    /// mode, an empty `region` any region.
+    QuickPlay { mode: String, region: String },
+    /// A public room by its id, as the lobby lists it.
+    Id(u32),
+    /// A private room by its code, as shared in a link (`?room=CODE`): any case, surrounding
+    /// whitespace allowed.
+    Code(String),
+    /// A new private room of `mode` (empty: the server's default mode); its code comes back in
+    /// [`RoomInfo::code`].
+    CreatePrivate { mode: String },
+}
+
+impl Default for RoomRequest {
+    /// Quick play in the default mode, any region: what a client asks for unless told otherwise.
+    fn default() -> RoomRequest {
+        RoomRequest::QuickPlay {
+            mode: String::new(),
+            region: String::new(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -231,6 +262,23 @@ pub struct Welcome {
     pub params: GameParams,
     /// Everyone in the game at the moment of joining, including the joiner.
     pub players: Vec<PlayerInfo>,
+    /// The room the player got (since version 7).
+    pub room: RoomInfo,
+}
+
+/// The room a [`Welcome`] placed the player in.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// The room's id in this process. A private room's id is told to its own players only, and
+    /// is no way in: a join by id is refused for a private room as for a room that does not exist.
+    pub id: u32,
+    /// The kind of game played in the room (a label checked by
+    /// [`crate::protocol::rooms::validate_mode`]).
+    pub mode: String,
+    /// Players the room holds at most.
+    pub max_players: u16,
+    /// The private room's code, so that its players can share the link; `None` for a public room.
+    pub code: Option<String>,
 }
 
 /// The rules a client needs to draw the world and predict its own movement exactly as the
@@ -346,4 +394,12 @@ pub enum ErrorCode {
     Kicked,
     /// No answer to the heartbeat in time.
     PingTimeout,
+    /// The room id or code names no room this client may join (since version 7).
+    NoSuchRoom,
+    /// The room asked for has no free seat.
+    RoomFull,
+    /// The mode asked for is not played on this server.
+    UnknownMode,
+    /// No room can be opened: the server's or this address's limit of rooms is reached.
+    TooManyRooms,
 }

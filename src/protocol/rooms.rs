@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::messages::RoomRequest;
+
 /// A room's id in this process: listed for public rooms, never shown for private ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct RoomId(pub u32);
@@ -101,6 +103,58 @@ pub fn validate_mode(raw: &str) -> Result<&str, ModeError> {
     Ok(raw)
 }
 
+/// A [`RoomRequest`] that follows the rules: codes and labels checked, empty labels as `None`
+/// ("the default mode", "any region"). What the lobby places a joiner with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidRoomRequest {
+    QuickPlay {
+        mode: Option<String>,
+        region: Option<String>,
+    },
+    Id(RoomId),
+    Code(RoomCode),
+    CreatePrivate {
+        mode: Option<String>,
+    },
+}
+
+/// Which rule a [`RoomRequest`] breaks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoomRequestError {
+    #[error(transparent)]
+    Code(#[from] RoomCodeError),
+    #[error(transparent)]
+    Mode(ModeError),
+    #[error("region labels follow the mode rules: {0}")]
+    Region(ModeError),
+}
+
+impl RoomRequest {
+    /// Checks the request's code or labels by the rules above. Says nothing of whether the room
+    /// or mode exists: that is the lobby's answer.
+    pub fn validate(&self) -> Result<ValidRoomRequest, RoomRequestError> {
+        Ok(match self {
+            RoomRequest::QuickPlay { mode, region } => ValidRoomRequest::QuickPlay {
+                mode: optional_label(mode).map_err(RoomRequestError::Mode)?,
+                region: optional_label(region).map_err(RoomRequestError::Region)?,
+            },
+            RoomRequest::Id(id) => ValidRoomRequest::Id(RoomId(*id)),
+            RoomRequest::Code(code) => ValidRoomRequest::Code(validate_room_code(code)?),
+            RoomRequest::CreatePrivate { mode } => ValidRoomRequest::CreatePrivate {
+                mode: optional_label(mode).map_err(RoomRequestError::Mode)?,
+            },
+        })
+    }
+}
+
+/// An empty label is "not given"; any other must pass [`validate_mode`].
+fn optional_label(raw: &str) -> Result<Option<String>, ModeError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    validate_mode(raw).map(|label| Some(label.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +202,61 @@ mod tests {
         assert_eq!(
             validate_mode("a-very-long-mode-label"),
             Err(ModeError::TooLong)
+        );
+    }
+
+    #[test]
+    fn room_requests_are_checked_by_the_same_rules() {
+        let quick = |mode: &str, region: &str| RoomRequest::QuickPlay {
+            mode: mode.into(),
+            region: region.into(),
+        };
+        assert_eq!(
+            quick("", "").validate(),
+            Ok(ValidRoomRequest::QuickPlay {
+                mode: None,
+                region: None
+            })
+        );
+        assert_eq!(
+            quick("duel", "eu-west").validate(),
+            Ok(ValidRoomRequest::QuickPlay {
+                mode: Some("duel".into()),
+                region: Some("eu-west".into())
+            })
+        );
+        assert_eq!(
+            quick("Duel", "").validate(),
+            Err(RoomRequestError::Mode(ModeError::BadCharacter('D')))
+        );
+        assert_eq!(
+            quick("", "eu west").validate(),
+            Err(RoomRequestError::Region(ModeError::BadCharacter(' ')))
+        );
+        assert_eq!(
+            RoomRequest::Id(7).validate(),
+            Ok(ValidRoomRequest::Id(RoomId(7)))
+        );
+        assert_eq!(
+            RoomRequest::Code(" 0z0z789abc ".into()).validate(),
+            Ok(ValidRoomRequest::Code(
+                validate_room_code("0Z0Z789ABC").unwrap()
+            ))
+        );
+        assert_eq!(
+            RoomRequest::Code("0Z0Z".into()).validate(),
+            Err(RoomRequestError::Code(RoomCodeError::WrongLength))
+        );
+        assert_eq!(
+            RoomRequest::CreatePrivate { mode: "".into() }.validate(),
+            Ok(ValidRoomRequest::CreatePrivate { mode: None })
+        );
+        assert_eq!(
+            RoomRequest::CreatePrivate {
+                mode: "x".repeat(17)
+            }
+            .validate(),
+            Err(RoomRequestError::Mode(ModeError::TooLong))
         );
     }
 }

@@ -17,6 +17,7 @@ use crossbeam_queue::ArrayQueue;
 
 use super::event::RoomEvent;
 use super::frame_pool::FramePool;
+use super::identity::RoomIdentity;
 use super::outbox::Outbox;
 use super::presence::Presence;
 use super::replication::Replicator;
@@ -45,6 +46,9 @@ pub struct RoomConfig {
     pub max_catch_up_ticks: u32,
     /// How long an away player (connection lost) waits to be resumed before it is removed.
     pub resume_grace: Duration,
+    /// Which room this is, as every `Welcome` tells it (by default the single room, telling
+    /// `u16::MAX` players: the server sets its `--max-players`).
+    pub identity: RoomIdentity,
 }
 
 impl RoomConfig {
@@ -53,6 +57,7 @@ impl RoomConfig {
             world,
             max_catch_up_ticks: 5,
             resume_grace: Duration::from_secs(10),
+            identity: RoomIdentity::single(u32::from(u16::MAX)),
         }
     }
 }
@@ -227,6 +232,7 @@ impl<O: Outbox> Room<O> {
             tick_hz: self.tick_hz,
             params: *self.world.params(),
             players: self.presence.players(),
+            room: self.config.identity.info(),
         });
         if let Some(bytes) = encode(&welcome) {
             self.outbox.welcome(id, bytes);

@@ -7,11 +7,13 @@
 
 pub mod event;
 pub mod frame_pool;
+pub mod identity;
 pub mod instance;
 pub mod outbox;
 pub mod presence;
 pub mod replication;
 
 pub use event::RoomEvent;
+pub use identity::RoomIdentity;
 pub use instance::{Room, RoomConfig};
 pub use outbox::Outbox;

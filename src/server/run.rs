@@ -23,7 +23,7 @@ use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::metrics::{NetStats, RoomStats};
 use crate::protocol::CloseReason;
 use crate::protocol::rooms::RoomId;
-use crate::room::{Room, RoomConfig};
+use crate::room::{Room, RoomConfig, RoomIdentity};
 use crate::runtime::{PooledRoom, RoomPool};
 use crate::session::{NoHooks, RoomLink, SessionContext, SessionHooks, Sessions};
 use crate::transport::caps::ConnectionCaps;
@@ -233,5 +233,6 @@ fn room_config(config: &Config, seed: u64) -> RoomConfig {
     world.arena = config.arena_rule();
     let mut room_config = RoomConfig::new(world);
     room_config.resume_grace = config.resume_grace;
+    room_config.identity = RoomIdentity::single(config.max_players);
     room_config
 }

@@ -5,7 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use skirmish::protocol::{ClientMessage, Join, PROTOCOL_VERSION, encode_client_message};
+use skirmish::protocol::{
+    ClientMessage, Join, PROTOCOL_VERSION, RoomRequest, encode_client_message,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
@@ -56,6 +58,7 @@ pub fn join_frame(name: &str) -> Vec<u8> {
         name: name.to_owned(),
         resume_token: None,
         baseline_tick: None,
+        room: RoomRequest::default(),
     });
     masked(BINARY, &encode_client_message(&join).unwrap())
 }

@@ -16,6 +16,7 @@ import {
   diagnosisUrl,
   gameSocketUrl,
   reconnectionAttemptsFrom,
+  roomRequestFrom,
 } from '../net.js';
 import { readFileSync } from 'node:fs';
 
@@ -23,6 +24,8 @@ import { PROTOCOL_VERSION, decodeClientMessage, encodeServerMessage } from '../p
 import { PARAMS } from './fixtures.mjs';
 
 const TOKEN = Array.from({ length: 16 }, (_, i) => i * 16 + 1);
+/** The room a `Welcome` names unless a test says otherwise. */
+const ROOM = { id: 1, mode: 'arena', max_players: 64, code: null };
 const OTHER_TOKEN = Array.from({ length: 16 }, () => 0xee);
 const EVENTS = [
   'connect',
@@ -84,7 +87,7 @@ class FakeSocket {
   }
 
   /** Answers the Join this socket sent. */
-  welcome({ playerId = 7, resumed = false, token = TOKEN, params = PARAMS } = {}) {
+  welcome({ playerId = 7, resumed = false, token = TOKEN, params = PARAMS, room = ROOM } = {}) {
     const join = this.sent.find((m) => m.type === 'Join');
     assert.ok(join, 'a Join was sent');
     this.receive({
@@ -97,6 +100,7 @@ class FakeSocket {
       tick_hz: 30,
       params,
       players: [{ id: playerId, name: 'Alice' }],
+      room,
     });
   }
 }
@@ -117,11 +121,12 @@ function memoryStorage(initial = {}) {
  * A connection on fake sockets that records its events. `fetchImpl` answers the diagnosis of
  * a refused upgrade.
  */
-function connection(t, { settings = {}, storage = memoryStorage(), fetchImpl } = {}) {
+function connection(t, { settings = {}, storage = memoryStorage(), fetchImpl, room } = {}) {
   FakeSocket.instances = [];
   const fetches = [];
   const conn = new Connection('ws://host:8080/ws?token=a%20b', {
     name: 'Alice',
+    room,
     WebSocketImpl: FakeSocket,
     fetchImpl: async (url, init) => {
       fetches.push(url);
@@ -178,6 +183,37 @@ test('the socket URL follows the page and passes on its token', () => {
   assert.equal(gameSocketUrl(new URL('http://h/'), '/game'), 'ws://h/game');
   assert.equal(diagnosisUrl('ws://h:1/ws?token=abc'), 'http://h:1/ws?token=abc');
   assert.equal(diagnosisUrl('wss://h/ws'), 'https://h/ws');
+});
+
+test('the room comes from the page query: a valid ?room= code, else quick play', () => {
+  const quick = { type: 'QuickPlay', mode: '', region: '' };
+  assert.deepEqual(roomRequestFrom(''), { ok: true, room: quick });
+  assert.deepEqual(roomRequestFrom('?name=A'), { ok: true, room: quick });
+  assert.deepEqual(roomRequestFrom('?room=%200z0z789abc%20&name=A'), {
+    ok: true,
+    room: { type: 'Code', value: '0Z0Z789ABC' },
+  });
+  assert.deepEqual(roomRequestFrom('?room=0123'), { ok: false, error: 'room code must be 10 characters' });
+  assert.equal(roomRequestFrom('?room=0123456789I').ok, false);
+  assert.equal(roomRequestFrom('?room=').ok, false);
+});
+
+test('the Join asks for the room given; a private room is joined again by its code', (t) => {
+  const { conn } = connection(t, { room: { type: 'CreatePrivate', mode: '' } });
+  conn.connect();
+  let socket = latest();
+  socket.open();
+  assert.deepEqual(socket.sent[0].room, { type: 'CreatePrivate', mode: '' });
+  const room = { id: 9, mode: 'arena', max_players: 8, code: '0Z0Z789ABC' };
+  socket.welcome({ room });
+  assert.deepEqual(conn.roomInfo, room);
+  socket.serverClose(1006);
+  return new Promise((resolve) => setTimeout(resolve, 50)).then(() => {
+    socket = latest();
+    socket.open();
+    const join = socket.sent.find((m) => m.type === 'Join');
+    assert.deepEqual(join.room, { type: 'Code', value: '0Z0Z789ABC' });
+  });
 });
 
 test('reconnectionAttempts comes from the page query, Infinity unless a whole number', () => {
@@ -252,6 +288,7 @@ test('connect sends Join with a request id; the Welcome establishes the session'
     name: 'Alice',
     resume_token: null,
     baseline_tick: null,
+    room: { type: 'QuickPlay', mode: '', region: '' },
   });
   assert.ok(join.request_id > 0);
   assert.deepEqual(events, [], 'no connect before the welcome');
@@ -367,7 +404,7 @@ test('a dropped session reconnects by itself and resumes with its token', async 
 
 test('snapshot frames are rebuilt into Snapshots; one that cannot be applied asks for a full one', async (t) => {
   const vectors = JSON.parse(
-    readFileSync(new URL('../../tests/vectors/protocol_v6.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../../tests/vectors/protocol_v7.json', import.meta.url), 'utf8'),
   );
   const sequence = vectors.snapshot_sequence;
   const frame = (i) => Uint8Array.from(sequence.frames[i].hex.match(/../g), (b) => parseInt(b, 16)).buffer;
@@ -485,6 +522,10 @@ test("a server Error before the welcome is the connect_error's reason; only some
     ['ServerFull', 'server full: 2000 players at most', 1013, false],
     ['InvalidName', 'invalid name: name is empty', 4001, true],
     ['VersionMismatch', 'protocol version mismatch: server speaks version 3', 4000, true],
+    ['NoSuchRoom', 'no such room', 4006, true],
+    ['RoomFull', 'room full', 4007, false],
+    ['UnknownMode', 'unknown mode: "duel" is not played here', 4008, true],
+    ['TooManyRooms', 'too many rooms', 4009, false],
   ];
   for (const [code, message, closeCode, fatal] of cases) {
     const { conn, events } = connection(t);

@@ -18,12 +18,14 @@ import {
   decodeServerMessage,
   encodeClientMessage,
   encodeServerMessage,
+  quickPlay,
   validateChat,
   validateName,
+  validateRoomCode,
 } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v6.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v7.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -37,12 +39,27 @@ const fromHex = (text) => new Uint8Array(Buffer.from(text, 'hex'));
 
 /**
  * Serde's external tagging `{"Variant": {fields}}` → our `{type: 'Variant', ...fields}`; a unit
- * variant is just its name in serde's JSON (`"Leave"`).
+ * variant is just its name in serde's JSON (`"Leave"`). Inside a message, an enum with data (an
+ * object whose one key is a capitalised variant name) becomes `{type, ...fields}` or, for a
+ * newtype variant, `{type, value}`.
  */
 function fromTagged(value) {
   if (typeof value === 'string') return { type: value };
   const [type, fields] = Object.entries(value)[0];
-  return { type, ...roundFloats(fields) };
+  return { type, ...roundFloats(untagNested(fields)) };
+}
+
+function untagNested(value) {
+  if (Array.isArray(value)) return value.map(untagNested);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  if (entries.length === 1 && /^[A-Z]/.test(entries[0][0])) {
+    const [type, payload] = entries[0];
+    return payload !== null && typeof payload === 'object' && !Array.isArray(payload)
+      ? { type, ...untagNested(payload) }
+      : { type, value: payload };
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, untagNested(v)]));
 }
 
 function roundFloats(value, key = '') {
@@ -77,7 +94,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 6);
+  assert.equal(PROTOCOL_VERSION, 7);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -130,7 +147,7 @@ for (const [side, list, decode] of [
 const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
 
 const SAMPLE_CLIENT = [
-  { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null, baseline_tick: null },
+  { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null, baseline_tick: null, room: quickPlay() },
   {
     type: 'Join',
     protocol_version: 65535,
@@ -138,7 +155,11 @@ const SAMPLE_CLIENT = [
     name: 'Zoë ロボット',
     resume_token: TOKEN,
     baseline_tick: 0xffffffff,
+    room: { type: 'QuickPlay', mode: 'team-2v2', region: 'eu-west' },
   },
+  { type: 'Join', protocol_version: 7, request_id: 2, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'Id', value: 0xffffffff } },
+  { type: 'Join', protocol_version: 7, request_id: 3, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'Code', value: '0123456789' } },
+  { type: 'Join', protocol_version: 7, request_id: 4, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'CreatePrivate', mode: '' } },
   { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25), ack_tick: 77, view_tick: 74 },
   { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0, ack_tick: 0xffffffff, view_tick: 0 },
   { type: 'Ping', nonce: 70000 },
@@ -148,6 +169,10 @@ const SAMPLE_CLIENT = [
   { type: 'Leave' },
   { type: 'Resync' },
 ];
+/** A public room: id 1, "arena", 64 players, no code (9 bytes: 01 05 'arena' 40 00). */
+const SAMPLE_ROOM = { id: 1, mode: 'arena', max_players: 64, code: null };
+const SAMPLE_ROOM_BYTES = 9;
+
 const SAMPLE_SERVER = [
   {
     type: 'Welcome',
@@ -162,6 +187,19 @@ const SAMPLE_SERVER = [
       { id: 1, name: 'Bob' },
       { id: 251, name: 'Alice' },
     ],
+    room: SAMPLE_ROOM,
+  },
+  {
+    type: 'Welcome',
+    protocol_version: 7,
+    request_id: 10,
+    player_id: 70000,
+    resumed: false,
+    resume_token: TOKEN,
+    tick_hz: 60,
+    params: PARAMS,
+    players: [{ id: 70000, name: 'Zoë' }],
+    room: { id: 70000, mode: 'duel', max_players: 2, code: '0Z0Z789ABC' },
   },
   { type: 'PlayerJoined', id: 4, name: 'Carol' },
   { type: 'PlayerLeft', id: 4 },
@@ -178,16 +216,43 @@ const SAMPLE_SERVER = [
   { type: 'Ack', request_id: 6, error: 'rate limited: slow down' },
 ];
 
-test('Join encodes as documented: variant, version, request id, name, optional token', () => {
-  const join = { type: 'Join', protocol_version: 2, request_id: 300, name: 'Alice', resume_token: null, baseline_tick: null };
-  assert.equal(hex(encodeClientMessage(join)), '00' + '02' + 'fb2c01' + '05416c696365' + '00' + '00');
+test('Join encodes as documented: variant, version, request id, name, optional token, room', () => {
+  const join = { type: 'Join', protocol_version: 2, request_id: 300, name: 'Alice', resume_token: null, baseline_tick: null, room: quickPlay() };
+  assert.equal(hex(encodeClientMessage(join)), '00' + '02' + 'fb2c01' + '05416c696365' + '00' + '00' + '000000');
   // A token is 16 raw bytes after the Some tag: no length prefix, no varints.
   const withToken = encodeClientMessage({ ...join, resume_token: TOKEN });
-  assert.equal(hex(withToken), '0002fb2c0105416c696365' + '01' + hex(TOKEN) + '00');
+  assert.equal(hex(withToken), '0002fb2c0105416c696365' + '01' + hex(TOKEN) + '00' + '000000');
   // A Uint8Array token is the same bytes; a missing token is None.
   assert.equal(hex(encodeClientMessage({ ...join, resume_token: Uint8Array.from(TOKEN) })), hex(withToken));
   const { resume_token: _, ...noToken } = join;
   assert.equal(hex(encodeClientMessage(noToken)), hex(encodeClientMessage(join)));
+});
+
+test('a room request is its variant index, then a struct variant\'s fields or a newtype\'s value', () => {
+  const join = { type: 'Join', protocol_version: 7, request_id: 1, name: 'A', resume_token: null, baseline_tick: null };
+  const head = '00070101410000';
+  const cases = [
+    [{ type: 'QuickPlay', mode: 'arena', region: '' }, '00' + '056172656e61' + '00'],
+    [{ type: 'Id', value: 300 }, '01' + 'fb2c01'],
+    [{ type: 'Code', value: '0Z0Z789ABC' }, '02' + '0a305a305a373839414243'],
+    [{ type: 'CreatePrivate', mode: 'duel' }, '03' + '046475656c'],
+  ];
+  for (const [room, bytes] of cases) {
+    assert.equal(hex(encodeClientMessage({ ...join, room })), head + bytes, room.type);
+    assert.deepStrictEqual(decodeClientMessage(fromHex(head + bytes)), { ...join, room }, room.type);
+  }
+  assertMalformed(() => decodeClientMessage(fromHex(head + '04')), /unknown room variant 4/);
+  assertMalformed(() => decodeClientMessage(fromHex(head)), /truncated/);
+  for (const room of [undefined, null, { type: 'Teleport' }, { type: 'Id', value: -1 }, { type: 'Code' }, { type: 'QuickPlay', mode: '' }]) {
+    assertMalformed(() => encodeClientMessage({ ...join, room }), /room|region/, JSON.stringify(room));
+  }
+});
+
+test('a Welcome ends with the room: id, mode, max players, optional code', () => {
+  const welcome = encodeServerMessage(SAMPLE_SERVER[0]);
+  assert.equal(hex(welcome.subarray(welcome.length - SAMPLE_ROOM_BYTES)), '01' + '056172656e61' + '40' + '00');
+  const private_ = encodeServerMessage(SAMPLE_SERVER[1]);
+  assert.equal(hex(private_.subarray(private_.length - 12)), '01' + '0a305a305a373839414243');
 });
 
 test('Leave is the variant index alone, and decodes to just its type', () => {
@@ -243,6 +308,10 @@ test('Error encodes its code as a bare variant index', () => {
     'RateLimited',
     'Kicked',
     'PingTimeout',
+    'NoSuchRoom',
+    'RoomFull',
+    'UnknownMode',
+    'TooManyRooms',
   ]);
   assert.deepEqual(NOTICE_KINDS, ['Away', 'Back']);
   assert.equal(PlayerFlags.AWAY, 2);
@@ -285,10 +354,12 @@ test('decoding accepts ArrayBuffer, Uint8Array views with an offset, and Buffer'
 test('non-minimal varints are accepted, as bincode accepts them', () => {
   assert.deepEqual(decodeClientMessage(fromHex('02fb0500')), { type: 'Ping', nonce: 5 });
   assert.deepEqual(decodeClientMessage(fromHex('02fc05000000')), { type: 'Ping', nonce: 5 });
-  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A', resume_token: null, baseline_tick: null };
-  assert.deepEqual(decodeClientMessage(fromHex('00fb0200' + 'fc01000000' + '0141' + '0000')), join);
+  const join = { type: 'Join', protocol_version: 2, request_id: 1, name: 'A', resume_token: null, baseline_tick: null, room: quickPlay() };
+  assert.deepEqual(decodeClientMessage(fromHex('00fb0200' + 'fc01000000' + '0141' + '0000' + '000000')), join);
   // Lengths are u64: every marker up to 253 is fine.
-  assert.deepEqual(decodeClientMessage(fromHex('000201' + 'fd0100000000000000' + '41' + '0000')), join);
+  assert.deepEqual(decodeClientMessage(fromHex('000201' + 'fd0100000000000000' + '41' + '0000' + '000000')), join);
+  // So is the variant index of a room request, a u32.
+  assert.deepEqual(decodeClientMessage(fromHex('0002010141' + '0000' + 'fb0000' + '0000')), join);
   // The variant index is a u32 too.
   assert.deepEqual(decodeClientMessage(fromHex('fb0200' + '05')), { type: 'Ping', nonce: 5 });
 });
@@ -344,8 +415,8 @@ test('a length prefix larger than the input is refused before allocating', () =>
   assertMalformed(() => decodeClientMessage(fromHex('0401fcffffffff41')), /length of text/);
   // Vec lengths: 4 billion players in a welcome, and 2 in the bytes of one.
   const welcome = encodeServerMessage({ ...SAMPLE_SERVER[0], players: [{ id: 1, name: 'Bob' }] });
-  const count = welcome.length - 6; // ..., players: 1, id 1, name "Bob"
-  assert.equal(hex(welcome.subarray(count)), '0101' + '03426f62');
+  const count = welcome.length - 6 - SAMPLE_ROOM_BYTES; // ..., players: 1, id 1, name "Bob", room
+  assert.equal(hex(welcome.subarray(count, count + 6)), '0101' + '03426f62');
   const claimsTwo = Uint8Array.from(welcome);
   claimsTwo[count] = 2;
   assertMalformed(() => decodeServerMessage(claimsTwo), /length of players|truncated/);
@@ -370,7 +441,7 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 test('unknown variants, error codes and notice kinds are refused', () => {
   assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
   assertMalformed(() => decodeServerMessage(fromHex('0c')), /unknown server message variant 12/);
-  assertMalformed(() => decodeServerMessage(fromHex('060800')), /unknown code variant 8/);
+  assertMalformed(() => decodeServerMessage(fromHex('060c00')), /unknown code variant 12/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
   assertMalformed(() => decodeServerMessage(fromHex('')), /truncated/);
 });
@@ -496,4 +567,17 @@ test('validateName follows the server rules', () => {
   assert.equal(validateName('a\u0000b').ok, false);
   assert.equal(validateName('a\u202eb').ok, false);
   assert.equal(validateName('😀').ok, false);
+});
+
+test('validateRoomCode follows the server rules: trimmed, any case, 10 of Crockford base 32', () => {
+  assert.deepEqual(validateRoomCode(' 0z0z789abc '), { ok: true, code: '0Z0Z789ABC' });
+  assert.deepEqual(validateRoomCode('0123456789'), { ok: true, code: '0123456789' });
+  assert.deepEqual(validateRoomCode(''), { ok: false, error: 'room code must be 10 characters' });
+  assert.deepEqual(validateRoomCode('0Z0Z789AB'), { ok: false, error: 'room code must be 10 characters' });
+  assert.deepEqual(validateRoomCode('0Z0Z789ABCD'), { ok: false, error: 'room code must be 10 characters' });
+  for (const bad of ['I', 'L', 'O', 'U', 'i', '/', 'é', ' ']) {
+    const result = validateRoomCode(`0Z0Z7${bad}89AB`);
+    assert.equal(result.ok, false, bad);
+    assert.match(result.error, /room code contains/, bad);
+  }
 });
