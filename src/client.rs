@@ -15,9 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, PROTOCOL_VERSION, PlayerId, Replica, RoomRequest,
-    ServerMessage, Welcome, decode_server_message, decode_server_message_with,
-    encode_client_message,
+    ClientMessage, DecodeError, Join, PlayerId, Replica, ServerMessage, Welcome,
+    decode_server_message, decode_server_message_with, encode_client_message,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +77,7 @@ impl GameClient {
 
     /// Connects and joins as `name`, returning once welcomed.
     pub async fn join(url: &str, name: &str) -> Result<(GameClient, Welcome), ClientError> {
-        let join = Join {
-            protocol_version: PROTOCOL_VERSION,
-            request_id: 1,
-            name: name.to_owned(),
-            resume_token: None,
-            baseline_tick: None,
-            // Quick play in the default mode: the one room of a server without a lobby.
-            room: RoomRequest::default(),
-        };
-        GameClient::join_with(url, join).await
+        GameClient::join_with(url, Join::quick_play(name)).await
     }
 
     /// Connects and sends `join` (e.g. with a resume token), returning once welcomed.

@@ -14,8 +14,8 @@ use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
-    Chat, ClientMessage, Join, PROTOCOL_VERSION, Ping, PlayerId, PlayerInput, Replica, RoomRequest,
-    ServerMessage, Tick, decode_server_message,
+    Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, ServerMessage, Tick,
+    decode_server_message,
 };
 
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
@@ -44,14 +44,7 @@ pub struct BotPlan {
 impl BotPlan {
     /// The message that joins the game as this bot.
     pub fn join(&self) -> ClientMessage {
-        ClientMessage::Join(Join {
-            protocol_version: PROTOCOL_VERSION,
-            request_id: 1,
-            name: self.name.clone(),
-            resume_token: None,
-            baseline_tick: None,
-            room: RoomRequest::default(),
-        })
+        ClientMessage::Join(Join::quick_play(&self.name))
     }
 
     /// When, within the first input period after joining, the bot sends its first input.

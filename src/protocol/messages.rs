@@ -108,6 +108,21 @@ pub struct Join {
     pub room: RoomRequest,
 }
 
+impl Join {
+    /// A fresh player's join (request 1, no resume) by quick play in the default mode: what a
+    /// client sends when the player just wants a game.
+    pub fn quick_play(name: &str) -> Join {
+        Join {
+            protocol_version: PROTOCOL_VERSION,
+            request_id: 1,
+            name: name.to_owned(),
+            resume_token: None,
+            baseline_tick: None,
+            room: RoomRequest::default(),
+        }
+    }
+}
+
 /// Which room a joiner wants. On the wire the client's own words, unchecked: the server checks
 /// them with [`RoomRequest::validate`] (the rules of [`crate::protocol::rooms`]) and refuses a
 /// request that breaks them, or names a room or mode it lacks, with a close reason, never a panic.

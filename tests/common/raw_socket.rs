@@ -5,9 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use skirmish::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, RoomRequest, encode_client_message,
-};
+use skirmish::protocol::{ClientMessage, Join, encode_client_message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
@@ -52,14 +50,7 @@ pub fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 pub fn join_frame(name: &str) -> Vec<u8> {
-    let join = ClientMessage::Join(Join {
-        protocol_version: PROTOCOL_VERSION,
-        request_id: 1,
-        name: name.to_owned(),
-        resume_token: None,
-        baseline_tick: None,
-        room: RoomRequest::default(),
-    });
+    let join = ClientMessage::Join(Join::quick_play(name));
     masked(BINARY, &encode_client_message(&join).unwrap())
 }
 
