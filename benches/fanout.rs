@@ -68,7 +68,7 @@ fn group<'a>(
 
 /// `n` welcomed players registered in a fresh registry, with their snapshot slots.
 fn registered(n: usize) -> (Arc<Sessions>, Vec<Arc<SnapshotSlot>>) {
-    let sessions = Arc::new(Sessions::new(n));
+    let sessions = Arc::new(Sessions::default());
     let detached = register_detached(&sessions, player_ids(n), 1, true);
     let slots = detached
         .into_iter()
@@ -177,7 +177,7 @@ fn reliable_queues(c: &mut Criterion) {
     let message = Bytes::from_static(&[4, 12, 0xfb, 0xd2, 0x04]);
     let mut group = group(c, "fanout");
     for n in SUBSCRIBERS {
-        let sessions = Arc::new(Sessions::new(n));
+        let sessions = Arc::new(Sessions::default());
         let mut queues: Vec<_> = register_detached(&sessions, player_ids(n), 256, true)
             .into_iter()
             .map(|session| session.outbound)

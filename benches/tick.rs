@@ -100,7 +100,7 @@ impl Game {
     /// With `delivered`, every player is registered with a queue, as a connection would be.
     fn new(players: u32, delivered: bool, arena: ArenaRule) -> Game {
         let events = Arc::new(ArrayQueue::new(players as usize * 2 + 64));
-        let sessions = Arc::new(Sessions::new(players as usize));
+        let sessions = Arc::new(Sessions::default());
         let mut world = WorldConfig::new(TICK_HZ, 42);
         world.arena = arena;
         let tick_loop = Room::new(

@@ -37,10 +37,40 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub tick_threads: Option<u16>,
 
-    /// Most players in the game at once; further joins are refused with "server full".
+    /// Most players in the game at once, in all rooms (away players waiting to resume
+    /// included); further joins are refused with "server full".
     #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_players: u32,
+
+    /// Most players in one room. A room locks when its players and reserved seats reach it;
+    /// quick play then opens another. 64 by default: up to 40 players the arena keeps its
+    /// smallest size and past it grows with them (`--area-per-player`), so the density a ship
+    /// meets is the same in any room; at 64 the arena is still crossed in about nine seconds
+    /// at top speed, so rivals are never far, a rank among 64 means something, and the feed of
+    /// tags stays readable.
+    #[arg(long, env = "SKIRMISH_MAX_ROOM_PLAYERS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub max_room_players: u32,
+
+    /// Most rooms open at once; a join that would open another is refused ("too many rooms").
+    #[arg(long, env = "SKIRMISH_MAX_ROOMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rooms: u32,
+
+    /// How long a room may stay empty (no player, none away, no reserved seat) before it is
+    /// disposed of.
+    #[arg(long, env = "SKIRMISH_ROOM_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub room_idle_timeout: Duration,
+
+    /// Private rooms one IP address may have open at once.
+    #[arg(long, env = "SKIRMISH_MAX_PRIVATE_ROOMS_PER_IP", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_private_rooms_per_ip: u32,
+
+    /// This process's region label: quick play's region filter matches it (or none).
+    #[arg(long, env = "SKIRMISH_REGION", default_value = "local", value_parser = parse_region)]
+    pub region: String,
 
     /// Seed for every random choice of the world (spawn points, orbs), so a run can be
     /// replayed. Random when not given; the seed used is logged at start.
@@ -175,6 +205,13 @@ fn parse_allowed_origin(text: &str) -> Result<AllowedOrigin, String> {
     text.parse().map_err(|error| {
         format!("{error}; write origins as scheme://host[:port] (e.g. https://game.example), or localhost, or *")
     })
+}
+
+/// A region label, by the rules of room modes (lowercase letters, digits and dashes).
+fn parse_region(text: &str) -> Result<String, String> {
+    crate::protocol::rooms::validate_mode(text)
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
 }
 
 /// A URL path for the WebSocket: starts with `/`, no query, no spaces.

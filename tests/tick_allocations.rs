@@ -239,7 +239,7 @@ fn a_steady_tick_allocates_nothing() {
 
 #[test]
 fn publishing_into_the_real_sessions_slots_allocates_nothing() {
-    let sessions = Arc::new(Sessions::new(PLAYERS as usize));
+    let sessions = Arc::new(Sessions::default());
     // Nobody reads the reliable queues: the join announcements overflow them (which only flags
     // the players, whose connections are not here to act on it).
     let detached = register_detached(&sessions, (1..=PLAYERS).map(PlayerId), HELD_MESSAGES, false);

@@ -1,11 +1,11 @@
 //! What the HTTP router needs: who may connect (origins, authentication), where the WebSocket is
 //! served, whether the game's files are, the WebSocket context it hands upgrades to, and what
-//! `/healthz` and `/metrics` read. Must never: carry a session rule.
+//! `/healthz`, `/rooms` and `/metrics` read. Must never: carry a session rule.
 
 use std::sync::Arc;
 
 use super::auth::{Authenticator, OriginPolicy};
-use crate::metrics::RoomStats;
+use crate::session::RoomDirectory;
 use crate::transport::caps::ConnectionCaps;
 use crate::transport::websocket::WebSocketContext;
 
@@ -19,7 +19,7 @@ pub struct HttpContext {
     pub path: String,
     /// Whether the bundled game is served at `/`.
     pub serve_client: bool,
-    /// Read by `/healthz` and `/metrics`.
-    pub room_stats: Arc<RoomStats>,
+    /// The rooms: listed by `/rooms`, read by `/healthz` and `/metrics`.
+    pub rooms: Arc<RoomDirectory>,
     pub caps: Arc<ConnectionCaps>,
 }

@@ -5,5 +5,6 @@
 pub mod assets;
 pub mod auth;
 pub mod context;
+pub mod lobby;
 pub mod origin;
 pub mod router;

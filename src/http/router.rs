@@ -1,4 +1,5 @@
-//! HTTP routing: the game's files, `/healthz`, and the WebSocket upgrade at `/ws`. Everything
+//! HTTP routing: the game's files, `/healthz`, `/metrics`, the lobby's `/rooms`, and the
+//! WebSocket upgrade at `/ws`. Everything
 //! that is not a WebSocket is answered here in one response; upgrades are handed to
 //! [`serve_player`] on their own task.
 
@@ -34,6 +35,7 @@ pub async fn route(
         (_, path) if path == ctx.path => upgrade(request, ctx, peer, permit),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
+        (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx),
         (&Method::GET | &Method::HEAD, _) if ctx.serve_client => static_file(&request),
         (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n"),
         _ => {
@@ -155,13 +157,28 @@ fn admit_handshake(
 }
 
 fn health(ctx: &HttpContext) -> Response<Body> {
+    let totals = ctx.rooms.total_stats();
     let body = format!(
-        "{{\"status\":\"ok\",\"players\":{},\"tick\":{},\"last_tick_us\":{}}}\n",
-        ctx.websocket.session.sessions.player_count(),
-        ctx.room_stats.tick.load(Ordering::Relaxed),
-        ctx.room_stats.last_tick_micros.load(Ordering::Relaxed),
+        "{{\"status\":\"ok\",\"players\":{},\"rooms\":{},\"tick\":{},\"last_tick_us\":{}}}\n",
+        ctx.rooms.player_count(),
+        ctx.rooms.room_count(),
+        totals.tick.load(Ordering::Relaxed),
+        totals.last_tick_micros.load(Ordering::Relaxed),
     );
     uncached(body, "application/json")
+}
+
+/// The public rooms, for a lobby (public data: any origin may read it).
+fn rooms(ctx: &HttpContext) -> Response<Body> {
+    let mut response = uncached(
+        super::lobby::room_list_json(ctx.rooms.listing()),
+        "application/json",
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }
 
 fn metrics(ctx: &HttpContext) -> Response<Body> {
@@ -169,13 +186,17 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
         let count = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
         (refusal.label(), count)
     });
+    let totals = ctx.rooms.total_stats();
+    let room_kinds = ctx.rooms.room_kinds();
     let readings = Readings {
-        players: ctx.websocket.session.sessions.player_count(),
+        players: ctx.rooms.player_count(),
         open_connections: ctx.caps.open(),
         refused: &refused,
         net: &ctx.websocket.net,
         delivery: &ctx.websocket.delivery,
-        room: &ctx.room_stats,
+        room: &totals,
+        room_kinds: &room_kinds,
+        lobby: ctx.rooms.lobby_counts(),
     };
     uncached(
         crate::metrics::render(&readings),

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::protocol::rooms::{RoomCode, RoomId};
+use crate::protocol::rooms::{RoomCode, RoomId, ValidRoomRequest};
 
 /// What a room is, as the lobby knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +65,17 @@ pub enum Want {
     Code(RoomCode),
     /// A new private room.
     CreatePrivate { mode: Option<String> },
+}
+
+impl From<ValidRoomRequest> for Want {
+    fn from(request: ValidRoomRequest) -> Want {
+        match request {
+            ValidRoomRequest::QuickPlay { mode, region } => Want::QuickPlay { mode, region },
+            ValidRoomRequest::Id(id) => Want::Room(id),
+            ValidRoomRequest::Code(code) => Want::Code(code),
+            ValidRoomRequest::CreatePrivate { mode } => Want::CreatePrivate { mode },
+        }
+    }
 }
 
 /// A seat reserved in a room, to be taken with [`Matchmaker::take_seat`] before it expires.

@@ -2,7 +2,7 @@
 //! ([`DeliveryStats`]) and a room's ([`RoomStats`]). Relaxed atomics, each an independent reading,
 //! so a hot path pays one uncontended add. Must never: hold a lock, or know who reads them.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::histogram::{DurationHistogram, TICK_BUCKETS_MICROS};
 use crate::protocol::CloseReason;
@@ -62,6 +62,41 @@ pub struct RoomStats {
     pub inputs_applied: AtomicU64,
     /// Inputs discarded by the world: queue overflow, stale sequence or unknown player.
     pub inputs_dropped: AtomicU64,
+}
+
+impl RoomStats {
+    /// Adds `other`'s counters and tick durations to these (a closed room's, kept in the
+    /// process's totals so that counters never go back).
+    pub fn absorb_counters(&self, other: &RoomStats) {
+        let add = |mine: &AtomicU64, theirs: &AtomicU64| {
+            mine.fetch_add(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        };
+        self.tick_duration.absorb(&other.tick_duration);
+        add(&self.ticks_total, &other.ticks_total);
+        add(&self.overruns, &other.overruns);
+        add(&self.ticks_dropped, &other.ticks_dropped);
+        add(&self.inputs_applied, &other.inputs_applied);
+        add(&self.inputs_dropped, &other.inputs_dropped);
+    }
+
+    /// Adds `other`'s counters, and its readings of now: players and snapshot bytes add up,
+    /// the tick, the tick's duration and the arena's sides are the largest of any room.
+    pub fn absorb(&self, other: &RoomStats) {
+        self.absorb_counters(other);
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.players
+            .fetch_add(load(&other.players), Ordering::Relaxed);
+        self.last_snapshot_bytes
+            .fetch_add(load(&other.last_snapshot_bytes), Ordering::Relaxed);
+        for (mine, theirs) in [
+            (&self.tick, &other.tick),
+            (&self.last_tick_micros, &other.last_tick_micros),
+            (&self.arena_width, &other.arena_width),
+            (&self.arena_height, &other.arena_height),
+        ] {
+            mine.fetch_max(load(theirs), Ordering::Relaxed);
+        }
+    }
 }
 
 impl Default for RoomStats {

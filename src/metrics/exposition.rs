@@ -19,7 +19,30 @@ pub struct Readings<'a> {
     pub refused: &'a [(&'static str, u64)],
     pub net: &'a NetStats,
     pub delivery: &'a DeliveryStats,
+    /// Every room's counters added up.
     pub room: &'a RoomStats,
+    /// Open rooms and their connected players, by kind (a bounded set of labels: modes are
+    /// the server's, not the clients').
+    pub room_kinds: &'a [RoomKind],
+    pub lobby: LobbyCounts,
+}
+
+/// Open rooms of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomKind {
+    pub mode: String,
+    pub private: bool,
+    pub rooms: u64,
+    pub players: u64,
+}
+
+/// Counters of rooms' lives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LobbyCounts {
+    pub opened: u64,
+    pub disposed: u64,
+    pub failed: u64,
+    pub private_refused: u64,
 }
 
 /// The whole exposition.
@@ -64,6 +87,7 @@ pub fn render(readings: &Readings<'_>) -> String {
         "TCP connections open now (HTTP and WebSocket), counted against --max-connections.",
         readings.open_connections as u64,
     );
+    render_rooms(&mut out, readings.room_kinds, readings.lobby);
     if let Some(bytes) = process_resident_bytes() {
         render_value(
             &mut out,
@@ -207,6 +231,54 @@ fn render_by_reason(out: &mut String, name: &str, help: &str, counters: &[Atomic
     for reason in CloseReason::ALL {
         let value = counters[reason.index()].load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", reason.label());
+    }
+}
+
+/// Rooms and players by kind, and the counters of rooms' lives.
+fn render_rooms(out: &mut String, kinds: &[RoomKind], lobby: LobbyCounts) {
+    let visibility = |kind: &RoomKind| if kind.private { "private" } else { "public" };
+    for (name, help, value) in [
+        (
+            "skirmish_rooms",
+            "Rooms open now, by mode and visibility.",
+            (|kind: &RoomKind| kind.rooms) as fn(&RoomKind) -> u64,
+        ),
+        (
+            "skirmish_room_players",
+            "Players connected now, by their room's mode and visibility.",
+            |kind: &RoomKind| kind.players,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for kind in kinds {
+            let _ = writeln!(
+                out,
+                "{name}{{mode=\"{}\",visibility=\"{}\"}} {}",
+                kind.mode,
+                visibility(kind),
+                value(kind)
+            );
+        }
+    }
+    for (name, help, value) in [
+        ("skirmish_rooms_opened_total", "Rooms opened.", lobby.opened),
+        (
+            "skirmish_rooms_disposed_total",
+            "Rooms disposed of after staying empty for the idle timeout.",
+            lobby.disposed,
+        ),
+        (
+            "skirmish_rooms_failed_total",
+            "Rooms that panicked and were closed with their players.",
+            lobby.failed,
+        ),
+        (
+            "skirmish_private_rooms_refused_total",
+            "Private rooms refused because their address had as many open as it may.",
+            lobby.private_refused,
+        ),
+    ] {
+        render_value(out, "counter", name, help, value);
     }
 }
 

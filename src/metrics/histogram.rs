@@ -42,6 +42,18 @@ impl DurationHistogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Adds every observation of `other` (a histogram with the same buckets) to this one.
+    pub fn absorb(&self, other: &DurationHistogram) {
+        debug_assert_eq!(self.bounds_micros, other.bounds_micros);
+        for (mine, theirs) in self.counts.iter().zip(&other.counts) {
+            mine.fetch_add(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(load(&other.sum_micros), Ordering::Relaxed);
+        self.count.fetch_add(load(&other.count), Ordering::Relaxed);
+    }
+
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
@@ -109,5 +121,21 @@ mod tests {
         assert!(out.contains("t_count 3\n"), "{out}");
         assert_eq!(histogram.quantile_upper_bound_micros(0.5), Some(1_000));
         assert_eq!(histogram.quantile_upper_bound_micros(1.0), None);
+    }
+
+    #[test]
+    fn absorbing_adds_every_bucket_and_the_sum() {
+        let total = DurationHistogram::new(&[100, 1_000]);
+        let room = DurationHistogram::new(&[100, 1_000]);
+        total.observe(Duration::from_micros(50));
+        room.observe(Duration::from_micros(500));
+        room.observe(Duration::from_millis(5));
+        total.absorb(&room);
+        let mut out = String::new();
+        total.render(&mut out, "t", "help");
+        assert!(out.contains("t_bucket{le=\"0.0001\"} 1\n"), "{out}");
+        assert!(out.contains("t_bucket{le=\"0.001\"} 2\n"), "{out}");
+        assert!(out.contains("t_count 3\n"), "{out}");
+        assert!(out.contains("t_sum 0.00555\n"), "{out}");
     }
 }

@@ -96,7 +96,8 @@ enum Command {
 
 struct Worker {
     inbox: Sender<Command>,
-    thread: Option<JoinHandle<()>>,
+    /// Taken by `stop`, which joins it.
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The tick threads and the rooms they own.
@@ -138,7 +139,7 @@ impl RoomPool {
                     .expect("the OS refused to start a tick thread");
                 Worker {
                     inbox: senders[index].clone(),
-                    thread: Some(handle),
+                    thread: Mutex::new(Some(handle)),
                 }
             })
             .collect();
@@ -181,13 +182,19 @@ impl RoomPool {
         self.workers.len()
     }
 
-    /// Stops every thread after its current step and waits for them.
-    pub fn stop(mut self) {
+    /// Stops every thread after its current step and waits for them (at once the second
+    /// time).
+    pub fn stop(&self) {
         for worker in &self.workers {
             let _ = worker.inbox.send(Command::Stop);
         }
-        for worker in &mut self.workers {
-            if let Some(thread) = worker.thread.take() {
+        for worker in &self.workers {
+            let thread = worker
+                .thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(thread) = thread {
                 let _ = thread.join();
             }
         }

@@ -35,7 +35,6 @@ pub fn listener_limits(config: &Config) -> ListenerLimits {
 
 pub fn session_limits(config: &Config) -> SessionLimits {
     SessionLimits {
-        max_players: config.max_players as usize,
         join_timeout: config.join_timeout,
         outbound_queue: OUTBOUND_QUEUE,
         messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,

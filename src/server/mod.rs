@@ -1,9 +1,11 @@
 //! The server as a whole: start and stop, wiring each layer's context ([`run`]), the
-//! configuration's budgets cut per layer ([`limits`]), the accept loop with its caps and TLS
-//! ([`listener`], [`tls`]). Nothing below imports it.
+//! configuration's budgets cut per layer ([`limits`]), the rooms the lobby opens, built and run
+//! on the tick threads ([`rooms`]), the accept loop with its caps and TLS ([`listener`],
+//! [`tls`]). Nothing below imports it.
 
 pub mod limits;
 pub mod listener;
+pub mod rooms;
 pub mod run;
 pub mod tls;
 

@@ -1,39 +1,36 @@
 //! The server as a whole: binds nothing itself (the caller passes a listener, so tests can use
-//! port 0), wires each layer's context from the configuration, starts the pool of tick threads,
-//! accepts connections until told to stop; then every connection is told the server is going
+//! port 0), wires each layer's context from the configuration, starts the pool of tick threads
+//! and the directory of rooms (opened on demand, disposed of when idle), accepts connections
+//! until told to stop; then every connection is told the server is going
 //! away (WebSockets: 1001), the tick threads stop once the last connection task has ended or the
 //! shutdown timeout has passed, whichever is first, and the process exits. Must never: hold a
 //! game or session rule.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::limits::{listener_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
+use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
 use crate::config::Config;
-use crate::game::WorldConfig;
 use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
 use crate::http::context::HttpContext;
+use crate::metrics::NetStats;
 use crate::metrics::summary::{SummarySources, log_summaries};
-use crate::metrics::{NetStats, RoomStats};
-use crate::protocol::CloseReason;
-use crate::protocol::rooms::RoomId;
-use crate::room::{Room, RoomConfig, RoomIdentity};
-use crate::runtime::{PooledRoom, RoomPool};
-use crate::session::{NoHooks, RoomLink, SessionContext, SessionHooks, Sessions};
+use crate::runtime::RoomPool;
+use crate::session::{NoHooks, RoomDirectory, SessionContext, SessionHooks};
 use crate::transport::caps::ConnectionCaps;
 use crate::transport::shutdown::Shutdown;
 use crate::transport::websocket::WebSocketContext;
 
-/// Events the loop may have waiting: a generous second of input from every player at 30 Hz.
-const EVENT_QUEUE_PER_PLAYER: usize = 32;
 /// How often the network summary is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(5);
+/// How often idle rooms are looked for (a room is disposed of at most this late).
+const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
 /// configuration asks for and no hooks.
@@ -48,7 +45,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
 /// running it.
 pub struct Server {
     config: Config,
-    sessions: Arc<Sessions>,
+    seed: u64,
+    net: Arc<NetStats>,
+    pool: Arc<RoomPool>,
+    rooms: Arc<RoomDirectory>,
+    room_wrapper: Arc<OnceLock<RoomWrapper>>,
     hooks: Arc<dyn SessionHooks>,
     authenticator: Option<Arc<dyn Authenticator>>,
     /// Set when `--tls-cert` and `--tls-key` are given: every connection speaks TLS.
@@ -80,9 +81,24 @@ impl Server {
             }
             _ => None,
         };
+        let seed = config.seed.unwrap_or_else(rand::random);
+        let net = Arc::new(NetStats::default());
+        let pool = Arc::new(RoomPool::start(tick_threads(&config)));
+        let room_wrapper = Arc::default();
+        let host = PoolHost::new(Arc::clone(&pool), Arc::clone(&room_wrapper), &config, seed);
+        let rooms = RoomDirectory::new(
+            matchmaker_config(&config),
+            Box::new(host),
+            Arc::clone(&net),
+            Arc::default(),
+        );
         Ok(Server {
-            sessions: Arc::new(Sessions::new(config.max_players as usize)),
             config,
+            seed,
+            net,
+            pool,
+            rooms,
+            room_wrapper,
             hooks: Arc::new(NoHooks),
             authenticator,
             tls,
@@ -101,34 +117,36 @@ impl Server {
         self
     }
 
-    /// The session registry, e.g. to kick a player while the server runs.
-    pub fn sessions(&self) -> Arc<Sessions> {
-        Arc::clone(&self.sessions)
+    /// Wraps every room the server opens before it runs (instrumentation; tests make one
+    /// fail). Only the first wrapper given is kept.
+    pub fn with_room_wrapper(self, wrapper: RoomWrapper) -> Server {
+        let _ = self.room_wrapper.set(wrapper);
+        self
+    }
+
+    /// The process's rooms, e.g. to kick a player while the server runs.
+    pub fn rooms(&self) -> Arc<RoomDirectory> {
+        Arc::clone(&self.rooms)
     }
 
     /// Runs until `shutdown` completes.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let config = self.config;
-        let seed = config.seed.unwrap_or_else(rand::random);
         tracing::info!(
-            seed,
+            seed = self.seed,
             tick_hz = config.tick_hz,
+            tick_threads = self.pool.threads(),
             max_players = config.max_players,
+            max_room_players = config.max_room_players,
             path = %config.path,
             auth = self.authenticator.is_some(),
             tls = self.tls.is_some(),
             "starting"
         );
-        let net = Arc::new(NetStats::default());
-        let room_stats = Arc::new(RoomStats::default());
-        let events = Arc::new(ArrayQueue::new(
-            (config.max_players as usize).max(64) * EVENT_QUEUE_PER_PLAYER,
-        ));
-        let sessions = self.sessions;
+        let (net, rooms, pool) = (self.net, self.rooms, self.pool);
         let session = Arc::new(SessionContext {
-            sessions: Arc::clone(&sessions),
+            rooms: Arc::clone(&rooms),
             hooks: self.hooks,
-            room: RoomLink::new(Arc::clone(&events), Arc::clone(&net)),
             limits: session_limits(&config),
             net: Arc::clone(&net),
         });
@@ -136,7 +154,7 @@ impl Server {
             session,
             limits: websocket_limits(&config),
             net: Arc::clone(&net),
-            delivery: Arc::clone(&sessions.delivery),
+            delivery: Arc::clone(&rooms.delivery),
             shutdown: Shutdown::default(),
         });
         let tasks = websocket.shutdown.clone();
@@ -148,35 +166,31 @@ impl Server {
                 origins: OriginPolicy::new(&config.allowed_origins, self.tls.is_some()),
                 path: config.path.clone(),
                 serve_client: config.serve_client,
-                room_stats: Arc::clone(&room_stats),
+                rooms: Arc::clone(&rooms),
                 caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
             }),
             limits,
             tls: self.tls,
         };
-        let room = Room::new(
-            room_config(&config, seed),
-            events,
-            Arc::clone(&sessions),
-            Arc::clone(&room_stats),
-        );
-        let pool = RoomPool::start(tick_threads(&config));
-        pool.add(PooledRoom {
-            id: RoomId(1),
-            room: Box::new(room),
-            on_panic: close_players_of(Arc::clone(&sessions)),
-        });
-        let players = Arc::clone(&sessions);
+        let (players, totals) = (Arc::clone(&rooms), Arc::clone(&rooms));
         let sources = SummarySources {
             net,
-            delivery: Arc::clone(&sessions.delivery),
-            room: room_stats,
+            delivery: Arc::clone(&rooms.delivery),
+            rooms: Box::new(move || totals.total_stats()),
             players: Box::new(move || players.player_count()),
         };
         let stopping = tasks.clone();
         tasks.spawn(async move {
             tokio::select! {
                 () = log_summaries(sources, SUMMARY_INTERVAL) => {}
+                () = stopping.stopping() => {}
+            }
+        });
+        let stopping = tasks.clone();
+        let sweeping = Arc::clone(&rooms);
+        tasks.spawn(async move {
+            tokio::select! {
+                () = dispose_idle_rooms(&sweeping) => {}
                 () = stopping.stopping() => {}
             }
         });
@@ -200,14 +214,15 @@ fn tick_threads(config: &Config) -> usize {
     )
 }
 
-/// What a room's failure does to its players: each is closed with 1011 "room failed" (their
-/// sessions then leave the registry as any closed session does).
-fn close_players_of(sessions: Arc<Sessions>) -> Box<dyn FnOnce() + Send> {
-    Box::new(move || {
-        for handle in sessions.handles() {
-            handle.kick.kick(CloseReason::RoomFailed);
-        }
-    })
+/// Disposes of rooms that have been empty for the idle timeout, every
+/// [`IDLE_SWEEP_INTERVAL`], until the server stops.
+async fn dispose_idle_rooms(rooms: &RoomDirectory) {
+    let mut sweep = tokio::time::interval(IDLE_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        sweep.tick().await;
+        rooms.dispose_idle(Instant::now());
+    }
 }
 
 /// Tells every connection task to stop (each WebSocket closes with 1001, idle HTTP connections
@@ -225,14 +240,4 @@ async fn say_goodbye(tasks: &Shutdown, timeout: Duration) {
             "shutdown timeout passed with connections still open; exiting anyway"
         ),
     }
-}
-
-/// The one room's settings, from the configuration.
-fn room_config(config: &Config, seed: u64) -> RoomConfig {
-    let mut world = WorldConfig::new(config.tick_hz, seed);
-    world.arena = config.arena_rule();
-    let mut room_config = RoomConfig::new(world);
-    room_config.resume_grace = config.resume_grace;
-    room_config.identity = RoomIdentity::single(config.max_players);
-    room_config
 }

@@ -13,17 +13,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::admission::{admit, enter_world};
+use super::admission::admit;
 use super::budget::MessageBudget;
 use super::chat::Chat;
 use super::context::SessionContext;
+use super::directory::{Entered, OpenRoom};
 use super::ended::Ended;
 use super::handle::SessionHandle;
 use super::hooks::SessionInfo;
-use super::registry::SlotGuard;
 use super::transport::MessageSource;
 use crate::protocol::{
-    Ack, ClientMessage, CloseReason, Join, PlayerId, ServerMessage, encode_server_message,
+    Ack, ClientMessage, CloseReason, PlayerId, ServerMessage, encode_server_message,
 };
 use crate::room::RoomEvent;
 
@@ -44,14 +44,15 @@ pub struct Session {
 /// What a session holds once its player is in the game.
 struct Joined {
     id: PlayerId,
-    /// Keeps a player slot taken until the transport has said goodbye.
-    slot: SlotGuard,
+    /// The room it plays in.
+    room: Arc<OpenRoom>,
     /// The room has been told the player left or went away.
     left: bool,
 }
 
-/// The player a session plays while it is in the game: shared with [`PanicCleanup`].
-type InGame = Arc<Mutex<Option<(PlayerId, u64)>>>;
+/// The player a session plays while it is in the game, and its room: shared with
+/// [`PanicCleanup`].
+type InGame = Arc<Mutex<Option<(PlayerId, u64, Arc<OpenRoom>)>>>;
 
 impl Session {
     pub fn new(ctx: Arc<SessionContext>, peer: SocketAddr, handle: SessionHandle) -> Session {
@@ -74,7 +75,6 @@ impl Session {
     /// the player is still removed, and nobody else notices.
     pub fn cleanup_on_panic(&self) -> PanicCleanup {
         PanicCleanup {
-            ctx: Arc::clone(&self.ctx),
             in_game: Arc::clone(&self.in_game),
         }
     }
@@ -86,8 +86,8 @@ impl Session {
             self.ctx.limits.messages_per_second,
             Arc::clone(&self.ctx.net),
         );
-        let id = match self.join(source, &mut budget).await {
-            Ok(id) => id,
+        let (id, room) = match self.join(source, &mut budget).await {
+            Ok(joined) => joined,
             Err(ended) => return ended,
         };
         let mut chat = Chat::default();
@@ -101,18 +101,18 @@ impl Session {
                 Ok(false) => continue,
                 Err(ended) => return ended,
             }
-            if let Err(ended) = self.dispatch(id, message, &mut chat) {
+            if let Err(ended) = self.dispatch(id, &room, message, &mut chat) {
                 return ended;
             }
         }
     }
 
-    /// Waits for the `Join`, admits it and enters the player into the game.
+    /// Waits for the `Join`, admits it and enters the player into its room.
     async fn join(
         &mut self,
         source: &mut impl MessageSource,
         budget: &mut MessageBudget,
-    ) -> Result<PlayerId, Ended> {
+    ) -> Result<(PlayerId, Arc<OpenRoom>), Ended> {
         let first = tokio::time::timeout(self.ctx.limits.join_timeout, source.next_message(budget))
             .await
             .map_err(|_| Ended::new(CloseReason::JoinTimeout, ""))??;
@@ -122,49 +122,60 @@ impl Session {
                 "the first message must be Join",
             ));
         };
-        let (name, slot) = admit(&join, &self.ctx.sessions, self.ctx.limits.max_players)?;
-        Ok(self.enter(&join, name, slot).await)
-    }
-
-    /// Registers the admitted player and tells the room.
-    async fn enter(&mut self, join: &Join, name: String, slot: SlotGuard) -> PlayerId {
-        let (id, event) = enter_world(
-            &self.ctx.sessions,
-            join,
-            name.clone(),
+        let admitted = admit(&join)?;
+        let entered = self.ctx.rooms.enter(
+            &join,
+            admitted.request,
+            self.peer.ip(),
+            admitted.name.clone(),
             &self.handle,
             self.connection,
-        );
-        *self.in_game.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, self.connection));
+        )?;
+        Ok(self.enter(admitted.name, entered).await)
+    }
+
+    /// Records the player its room registered and tells the room.
+    async fn enter(&mut self, name: String, entered: Entered) -> (PlayerId, Arc<OpenRoom>) {
+        let Entered { id, room, event } = entered;
+        *self.in_game.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((id, self.connection, Arc::clone(&room)));
         self.joined = Some(Joined {
             id,
-            slot,
+            room: Arc::clone(&room),
             left: false,
         });
         let resumed = matches!(event, RoomEvent::Resume { .. });
-        tracing::info!(player = %id, name = %name, resumed, peer = %self.peer, "player connected");
+        tracing::info!(player = %id, name = %name, room = room.identity.id.0, resumed, peer = %self.peer, "player connected");
         self.ctx.hooks.on_connection(&SessionInfo {
             id,
             name,
             peer: self.peer,
             resumed,
         });
-        self.ctx.room.push_reliable(event).await;
-        id
+        room.link.push_reliable(event).await;
+        (id, room)
     }
 
     /// Acts on one message from a player in the game; `Err` ends the session.
-    fn dispatch(&self, id: PlayerId, message: ClientMessage, chat: &mut Chat) -> Result<(), Ended> {
+    fn dispatch(
+        &self,
+        id: PlayerId,
+        room: &OpenRoom,
+        message: ClientMessage,
+        chat: &mut Chat,
+    ) -> Result<(), Ended> {
         match message {
-            ClientMessage::Input(input) => self.ctx.room.forward_input(id, input),
+            ClientMessage::Input(input) => room.link.forward_input(id, input),
             ClientMessage::Ping(ping) => self.reply(&ServerMessage::Pong(ping)),
             ClientMessage::Pong(pong) => self.handle.heartbeat.answered(pong.nonce),
             ClientMessage::Chat(line) => {
-                let error = self.chat(chat, id, None, &line.text).err();
+                let error = self.chat(chat, room, id, None, &line.text).err();
                 self.acknowledge(line.request_id, error);
             }
             ClientMessage::Whisper(whisper) => {
-                let error = self.chat(chat, id, Some(whisper.to), &whisper.text).err();
+                let error = self
+                    .chat(chat, room, id, Some(whisper.to), &whisper.text)
+                    .err();
                 self.acknowledge(whisper.request_id, error);
             }
             ClientMessage::Leave => return Err(Ended::new(CloseReason::Leave, "")),
@@ -177,15 +188,23 @@ impl Session {
         Ok(())
     }
 
+    /// A line to the player's room (or to one player in it).
     fn chat(
         &self,
         chat: &mut Chat,
+        room: &OpenRoom,
         from: PlayerId,
         to: Option<PlayerId>,
         text: &str,
     ) -> Result<(), String> {
-        let ctx = &self.ctx;
-        chat.send(&ctx.sessions, &ctx.net, from, to, text, Instant::now())
+        chat.send(
+            &room.sessions,
+            &self.ctx.net,
+            from,
+            to,
+            text,
+            Instant::now(),
+        )
     }
 
     fn acknowledge(&self, request_id: u32, error: Option<String>) {
@@ -214,7 +233,7 @@ impl Session {
             return;
         };
         joined.left = true;
-        let (id, connection) = (joined.id, self.connection);
+        let (id, connection, room) = (joined.id, self.connection, Arc::clone(&joined.room));
         self.in_game
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -222,22 +241,21 @@ impl Session {
         let ctx = &self.ctx;
         ctx.hooks.on_disconnecting(id, reason);
         ctx.net.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
-        ctx.sessions.unregister(id);
+        room.sessions.unregister(id);
         let event = if reason.allows_resume() {
             RoomEvent::Away { id, connection }
         } else {
             RoomEvent::Leave { id, connection }
         };
-        ctx.room.push_reliable(event).await;
+        room.link.push_reliable(event).await;
     }
 
-    /// The transport has said goodbye: the player's slot is freed and the disconnect hook
-    /// called, or a connection that never joined is counted as rejected.
+    /// The transport has said goodbye: the disconnect hook is called, or a connection that
+    /// never joined is counted as rejected.
     pub fn finish(self, reason: CloseReason) {
         let peer = self.peer;
         match self.joined {
-            Some(Joined { id, slot, .. }) => {
-                drop(slot);
+            Some(Joined { id, .. }) => {
                 self.ctx.hooks.on_disconnect(id, reason);
                 tracing::info!(player = %id, %peer, %reason, "player disconnected");
             }
@@ -251,7 +269,6 @@ impl Session {
 
 /// Removes a session's player after the task running it panicked.
 pub struct PanicCleanup {
-    ctx: Arc<SessionContext>,
     in_game: InGame,
 }
 
@@ -262,10 +279,9 @@ impl PanicCleanup {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some((id, connection)) = entry {
-            self.ctx.sessions.unregister(id);
-            self.ctx
-                .room
+        if let Some((id, connection, room)) = entry {
+            room.sessions.unregister(id);
+            room.link
                 .push_reliable(RoomEvent::Leave { id, connection })
                 .await;
         }

@@ -2,7 +2,9 @@
 //! ([`lifecycle`]: join, play, leave) with its admission ([`admission`]), chat ([`chat`]), way
 //! into its room ([`room_link`]) and message budget ([`budget`]); the seam a transport plugs
 //! into ([`transport`]); what a session shares with its room and transport ([`handle`], its
-//! [`stage`] and [`heartbeat`]); the registry through which a room reaches its players
+//! [`stage`] and [`heartbeat`]); the process's rooms as sessions find them ([`directory`]:
+//! placement through the lobby, each room's registry and queue, resume tokens, rooms opened,
+//! disposed of and failed); the registry through which a room reaches its players
 //! ([`registry`]) and the copy of it a room publishes from ([`recipients`]); lifecycle callbacks for library users ([`hooks`]); why a session ended
 //! ([`ended`]); the pure rate limits ([`limits`]); the handles a session task gets
 //! ([`context`]); sessions with no transport, for benches and tests ([`detached`]).
@@ -12,6 +14,7 @@ pub mod budget;
 pub mod chat;
 pub mod context;
 pub mod detached;
+pub mod directory;
 pub mod ended;
 pub mod handle;
 pub mod heartbeat;
@@ -25,10 +28,11 @@ pub mod stage;
 pub mod transport;
 
 pub use context::{SessionContext, SessionLimits};
+pub use directory::{NewRoom, OpenRoom, RoomDirectory, RoomHost};
 pub use handle::{Kick, SessionHandle, SnapshotFrame, SnapshotSlot};
 pub use hooks::{NoHooks, SessionHooks, SessionInfo};
 pub use lifecycle::Session;
-pub use registry::{Sessions, SlotGuard};
+pub use registry::Sessions;
 pub use room_link::RoomLink;
 pub use stage::SessionStage;
 pub use transport::MessageSource;

@@ -2,9 +2,11 @@
 //! on. A room reaches players only through here (it implements [`Outbox`]), so it never
 //! touches a socket: each player's snapshot goes into its latest-wins [`SnapshotSlot`](super::SnapshotSlot), which
 //! also tells the loop the player's delta baseline, reliable messages into each player's
-//! bounded queue, and a player whose queue is full is kicked.
+//! bounded queue, and a player whose queue is full is kicked. One registry per room; the
+//! [`RoomDirectory`](super::directory::RoomDirectory) finds a player's room, allocates ids and
+//! counts seats.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
@@ -33,43 +35,33 @@ pub struct Sessions {
     /// concurrently by connections; never walked on a hot path.
     tokens: DashMap<ResumeToken, PlayerId>,
     token_of: DashMap<PlayerId, ResumeToken>,
-    /// Slots taken by connections that joined or are joining; bounded by `max_players`.
-    reserved: AtomicUsize,
-    max_players: usize,
-    next_id: AtomicU64,
+    /// Told each resume token the registry forgets: its player left the room for good.
+    on_forget: Option<OnForget>,
     pub delivery: Arc<DeliveryStats>,
 }
 
+/// What a registry calls when a player has left its room for good.
+pub type OnForget = Box<dyn Fn(ResumeToken) + Send + Sync>;
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::new(Arc::default(), None)
+    }
+}
+
 impl Sessions {
-    pub fn new(max_players: usize) -> Sessions {
+    /// A room's registry, counting deliveries into `delivery` and telling `on_forget` each
+    /// player that leaves for good.
+    pub fn new(delivery: Arc<DeliveryStats>, on_forget: Option<OnForget>) -> Sessions {
         Sessions {
             players: RwLock::default(),
             version: AtomicU64::new(0),
             recipients: Mutex::default(),
             tokens: DashMap::new(),
             token_of: DashMap::new(),
-            reserved: AtomicUsize::new(0),
-            max_players,
-            next_id: AtomicU64::new(1),
-            delivery: Arc::default(),
+            on_forget,
+            delivery,
         }
-    }
-
-    /// Takes a player slot, or returns `None` if the server is full. The slot is released when
-    /// the returned guard drops.
-    pub fn reserve_slot(self: &Arc<Self>) -> Option<SlotGuard> {
-        let taken = self.reserved.fetch_add(1, Ordering::AcqRel);
-        if taken >= self.max_players {
-            self.reserved.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(SlotGuard {
-            sessions: Arc::clone(self),
-        })
-    }
-
-    pub fn allocate_id(&self) -> PlayerId {
-        PlayerId(self.next_id.fetch_add(1, Ordering::Relaxed) as u32)
     }
 
     /// Registers a new player's connection and creates its resume token.
@@ -103,6 +95,9 @@ impl Sessions {
         }
         if let Some((_, token)) = self.token_of.remove(&id) {
             self.tokens.remove(&token);
+            if let Some(on_forget) = &self.on_forget {
+                on_forget(token);
+            }
         }
     }
 
@@ -232,17 +227,6 @@ impl Outbox for Arc<Sessions> {
     }
 }
 
-/// A reserved player slot; dropping it frees the slot.
-pub struct SlotGuard {
-    sessions: Arc<Sessions>,
-}
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        self.sessions.reserved.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc as std_mpsc;
@@ -260,7 +244,7 @@ mod tests {
 
     #[test]
     fn joins_and_leaves_do_not_wait_for_snapshots_being_encoded() {
-        let sessions = Arc::new(Sessions::new(10));
+        let sessions = Arc::new(Sessions::default());
         let first = welcomed_player();
         let first_slot = Arc::clone(&first.snapshots);
         sessions.register(PlayerId(1), first);
@@ -296,7 +280,7 @@ mod tests {
 
     #[test]
     fn only_welcomed_players_get_snapshots() {
-        let sessions = Arc::new(Sessions::new(10));
+        let sessions = Arc::new(Sessions::default());
         let (joining, queue) = SessionHandle::new(4);
         std::mem::forget(queue);
         let slot = Arc::clone(&joining.snapshots);

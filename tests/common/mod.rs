@@ -19,7 +19,7 @@ use std::sync::Arc;
 use skirmish::config::Config;
 use skirmish::protocol::{ServerMessage, Snapshot};
 use skirmish::server::Server;
-use skirmish::session::Sessions;
+use skirmish::session::RoomDirectory;
 use tokio::sync::oneshot;
 
 /// How long any single expectation may take before the test fails.
@@ -55,18 +55,18 @@ pub async fn start_server(flags: &[&str]) -> TestServer {
 }
 
 /// Like [`start_server`], letting the test adjust the [`Server`] (hooks, authenticator) and
-/// returning its session registry.
+/// returning its rooms.
 pub async fn start_custom_server(
     flags: &[&str],
     customize: impl FnOnce(Server) -> Server,
-) -> (TestServer, Arc<Sessions>) {
+) -> (TestServer, Arc<RoomDirectory>) {
     let mut args = vec!["skirmish", "--addr", "127.0.0.1:0", "--seed", "42"];
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("test flags are valid");
     let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = customize(Server::from_config(config).expect("server configuration"));
-    let sessions = server.sessions();
+    let sessions = server.rooms();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(listener, async {
         let _ = stopped.await;

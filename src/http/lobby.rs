@@ -1,0 +1,94 @@
+//! `GET /rooms`: the lobby's listing of public rooms as JSON, for the browser's lobby screen
+//! and for tools. Reads the directory's listing only. Must never: list a private room, or say
+//! anything a client could use to find one.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::session::directory::ListedRoom;
+
+/// The listing's body: `{"rooms": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct RoomList {
+    pub rooms: Vec<ListedRoomJson>,
+}
+
+/// One public room as the listing shows it.
+#[derive(Debug, Serialize)]
+pub struct ListedRoomJson {
+    pub id: u32,
+    pub mode: String,
+    pub region: String,
+    /// Players in the room now (away players waiting to resume included).
+    pub players: u32,
+    pub max_players: u32,
+    /// Players and reserved seats have reached `max_players`: no one else can join.
+    pub locked: bool,
+    pub tick_hz: u32,
+    /// When the room opened, in milliseconds since the Unix epoch.
+    pub created: u64,
+    /// The upper bound of the bucket holding the room's 99th percentile tick, in
+    /// microseconds (`null` before its first tick, or beyond the last bucket).
+    pub tick_p99_us: Option<u64>,
+}
+
+/// The listing as JSON.
+pub fn room_list_json(rooms: Vec<ListedRoom>) -> String {
+    let rooms = rooms
+        .into_iter()
+        .map(|room| ListedRoomJson {
+            id: room.listing.id.0,
+            mode: room.listing.mode,
+            region: room.listing.region,
+            players: room.listing.players,
+            max_players: room.listing.max_players,
+            locked: room.listing.locked,
+            tick_hz: room.listing.tick_hz,
+            created: unix_millis(room.created),
+            tick_p99_us: room.tick_p99_us,
+        })
+        .collect();
+    let mut body = serde_json::to_string(&RoomList { rooms }).unwrap_or_else(|_| "{}".into());
+    body.push('\n');
+    body
+}
+
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::lobby::Listing;
+    use crate::protocol::rooms::RoomId;
+
+    #[test]
+    fn a_listing_is_json_with_every_field() {
+        let room = ListedRoom {
+            listing: Listing {
+                id: RoomId(3),
+                mode: "arena".into(),
+                region: "local".into(),
+                players: 5,
+                max_players: 64,
+                locked: false,
+                tick_hz: 30,
+                opened: Instant::now(),
+            },
+            created: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            tick_p99_us: Some(750),
+        };
+        assert_eq!(
+            room_list_json(vec![room]),
+            "{\"rooms\":[{\"id\":3,\"mode\":\"arena\",\"region\":\"local\",\"players\":5,\
+             \"max_players\":64,\"locked\":false,\"tick_hz\":30,\"created\":1700000000123,\
+             \"tick_p99_us\":750}]}\n"
+        );
+        assert_eq!(room_list_json(Vec::new()), "{\"rooms\":[]}\n");
+    }
+}

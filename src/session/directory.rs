@@ -1,0 +1,452 @@
+//! The process's rooms as sessions find them: where a joiner plays (the lobby's
+//! [`Matchmaker`], under one lock: placement is atomic), each open room's registry and event
+//! queue, which room each resume token's player is in, player ids unique across rooms, and the
+//! rooms' lives: opened on demand through the [`RoomHost`], disposed of once idle, and closed
+//! alone when one fails (its players get 1011, every other room plays on).
+//!
+//! Must never: hold its locks across an await or while a room steps, let a joiner into a room
+//! past its or the process's limit, or name a private room to whoever lacks its code.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::{Instant, SystemTime};
+
+use crossbeam_queue::ArrayQueue;
+use dashmap::DashMap;
+use rand::RngExt;
+
+use super::ended::Ended;
+use super::handle::SessionHandle;
+use super::registry::Sessions;
+use super::room_link::RoomLink;
+use crate::lobby::{Listing, MatchError, Matchmaker, MatchmakerConfig, RoomSettings, Want};
+use crate::metrics::{DeliveryStats, LobbyCounts, NetStats, RoomKind, RoomStats};
+use crate::protocol::rooms::{RoomCode, RoomId, ValidRoomRequest};
+use crate::protocol::{CloseReason, Join, PlayerId, ResumeToken};
+use crate::room::{RoomEvent, RoomIdentity};
+
+/// Events a room's queue holds per seat: a generous second of input from each player at 30 Hz.
+const EVENTS_PER_SEAT: usize = 32;
+/// The least a room's queue holds, however small the room.
+const MIN_EVENT_QUEUE: usize = 256;
+
+/// What runs rooms: the server starts each new room on its tick threads.
+pub trait RoomHost: Send + Sync {
+    /// Starts stepping a room just opened.
+    fn start(&self, room: NewRoom);
+    /// Stops stepping a room (disposed of: nobody is in it).
+    fn stop(&self, id: RoomId);
+}
+
+/// A room to start, with everything it is wired to.
+pub struct NewRoom {
+    pub identity: RoomIdentity,
+    pub settings: RoomSettings,
+    pub events: Arc<ArrayQueue<RoomEvent>>,
+    /// The room's registry, which it reaches its players through.
+    pub outbox: Arc<Sessions>,
+    pub stats: Arc<RoomStats>,
+    /// To run if the room panics: its players are closed with 1011 and the room is forgotten.
+    pub on_panic: Box<dyn FnOnce() + Send>,
+}
+
+/// An open room, as sessions and the lobby API see it.
+pub struct OpenRoom {
+    pub identity: RoomIdentity,
+    pub settings: RoomSettings,
+    pub sessions: Arc<Sessions>,
+    pub link: RoomLink,
+    pub stats: Arc<RoomStats>,
+    /// When it opened, for the lobby's listing.
+    pub created: SystemTime,
+}
+
+/// Counters of rooms' lives, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct LobbyStats {
+    pub rooms_opened: AtomicU64,
+    pub rooms_disposed: AtomicU64,
+    pub rooms_failed: AtomicU64,
+    /// Private rooms refused because their address had opened as many as it may.
+    pub private_rooms_refused: AtomicU64,
+}
+
+/// A joiner placed in its room: its player, and the event that enters it.
+pub struct Entered {
+    pub id: PlayerId,
+    pub room: Arc<OpenRoom>,
+    pub event: RoomEvent,
+}
+
+/// A public room's line in the lobby's listing, with its live readings.
+pub struct ListedRoom {
+    pub listing: Listing,
+    pub created: SystemTime,
+    /// The room's 99th percentile tick duration's bucket bound, in microseconds.
+    pub tick_p99_us: Option<u64>,
+}
+
+/// The process's rooms.
+pub struct RoomDirectory {
+    /// Hands each room's panic handler a way back here.
+    me: Weak<RoomDirectory>,
+    /// Locked first, always: every change of who is in which room happens under it.
+    lobby: Mutex<Matchmaker>,
+    rooms: RwLock<BTreeMap<RoomId, Arc<OpenRoom>>>,
+    /// Which room each resume token's player is in.
+    tokens: DashMap<ResumeToken, RoomId>,
+    next_player: AtomicU32,
+    host: Box<dyn RoomHost>,
+    net: Arc<NetStats>,
+    pub delivery: Arc<DeliveryStats>,
+    /// The counters of rooms that closed, kept so that the totals never go back.
+    retired: RoomStats,
+    pub stats: LobbyStats,
+    /// `--max-players`, for the refusal's message.
+    max_players: usize,
+}
+
+impl RoomDirectory {
+    pub fn new(
+        config: MatchmakerConfig,
+        host: Box<dyn RoomHost>,
+        net: Arc<NetStats>,
+        delivery: Arc<DeliveryStats>,
+    ) -> Arc<RoomDirectory> {
+        Arc::new_cyclic(|me| RoomDirectory {
+            me: me.clone(),
+            max_players: config.max_players,
+            lobby: Mutex::new(Matchmaker::new(config)),
+            rooms: RwLock::default(),
+            tokens: DashMap::new(),
+            next_player: AtomicU32::new(1),
+            host,
+            net,
+            delivery,
+            retired: RoomStats::default(),
+            stats: LobbyStats::default(),
+        })
+    }
+
+    /// Places an admitted joiner: back into its own room if its resume token names a player
+    /// away there, else in the room its request leads to (opened if need be), as a new player
+    /// registered with `handle`. `connection` is the connection's serial number (see
+    /// [`RoomEvent::Away`]).
+    pub fn enter(
+        &self,
+        join: &Join,
+        request: ValidRoomRequest,
+        from: IpAddr,
+        name: String,
+        handle: &SessionHandle,
+        connection: u64,
+    ) -> Result<Entered, Ended> {
+        let now = Instant::now();
+        let mut lobby = self.lobby();
+        if let Some(entered) = self.resume(join, &name, handle, connection) {
+            return Ok(entered);
+        }
+        let room = self.place(&mut lobby, request.into(), from, now)?;
+        let id = PlayerId(self.next_player.fetch_add(1, Ordering::Relaxed));
+        // Registered under the lobby's lock: a room that fails meanwhile either kicks this
+        // player with the others, or was already gone and was not placed into.
+        let token = room.sessions.register(id, handle.clone());
+        self.tokens.insert(token, room.identity.id);
+        let event = RoomEvent::Join {
+            id,
+            name,
+            request_id: join.request_id,
+            resume_token: token,
+            connection,
+        };
+        Ok(Entered { id, room, event })
+    }
+
+    /// The player `join`'s resume token names, back on `handle`, if it is away in a room
+    /// that still runs. `None`: join as a new player.
+    fn resume(
+        &self,
+        join: &Join,
+        name: &str,
+        handle: &SessionHandle,
+        connection: u64,
+    ) -> Option<Entered> {
+        let token = join.resume_token?;
+        let room_id = *self.tokens.get(&token)?;
+        let room = self.room(room_id)?;
+        let id = room.sessions.resume(&token, handle.clone())?;
+        // The client's newest snapshot from its previous connection: if the room still has
+        // it, the first snapshot is one delta, not the whole state.
+        handle.snapshots.set_baseline(join.baseline_tick);
+        let event = RoomEvent::Resume {
+            id,
+            name: name.to_owned(),
+            request_id: join.request_id,
+            resume_token: token,
+            connection,
+        };
+        Some(Entered { id, room, event })
+    }
+
+    /// Takes a seat for `want` (opening its room if need be) and returns the room.
+    fn place(
+        &self,
+        lobby: &mut Matchmaker,
+        want: Want,
+        from: IpAddr,
+        now: Instant,
+    ) -> Result<Arc<OpenRoom>, Ended> {
+        let placement = lobby
+            .place(&want, from, now, || {
+                RoomCode::from_random(rand::rng().random())
+            })
+            .map_err(|error| self.refusal(error))?;
+        if let Some(settings) = placement.opened {
+            self.open(placement.room, settings, placement.code.clone());
+        }
+        let room_id = lobby
+            .take_seat(placement.seat, now)
+            .map_err(|error| self.refusal(error))?;
+        match self.room(room_id) {
+            Some(room) => Ok(room),
+            None => {
+                // Cannot happen: a room leaves the map only under the lobby's lock, with its
+                // record. Refused rather than trusted.
+                lobby.leave(room_id, now);
+                Err(self.refusal(MatchError::NoSuchRoom))
+            }
+        }
+    }
+
+    /// Starts a room the matchmaker just opened.
+    fn open(&self, id: RoomId, settings: RoomSettings, code: Option<RoomCode>) {
+        let identity = RoomIdentity {
+            id,
+            mode: settings.mode.clone(),
+            max_players: u16::try_from(settings.max_players).unwrap_or(u16::MAX),
+            code,
+        };
+        let queue = (settings.max_players as usize)
+            .saturating_mul(EVENTS_PER_SEAT)
+            .max(MIN_EVENT_QUEUE);
+        let events = Arc::new(ArrayQueue::new(queue));
+        let me = self.me.clone();
+        let sessions = Arc::new(Sessions::new(
+            Arc::clone(&self.delivery),
+            Some(Box::new(move |token| {
+                if let Some(directory) = me.upgrade() {
+                    directory.forgotten(id, token);
+                }
+            })),
+        ));
+        let room = Arc::new(OpenRoom {
+            identity: identity.clone(),
+            settings: settings.clone(),
+            sessions: Arc::clone(&sessions),
+            link: RoomLink::new(Arc::clone(&events), Arc::clone(&self.net)),
+            stats: Arc::default(),
+            created: SystemTime::now(),
+        });
+        self.rooms_mut().insert(id, Arc::clone(&room));
+        let me = self.me.clone();
+        self.host.start(NewRoom {
+            identity,
+            settings,
+            events,
+            outbox: sessions,
+            stats: Arc::clone(&room.stats),
+            on_panic: Box::new(move || {
+                if let Some(directory) = me.upgrade() {
+                    directory.room_failed(id);
+                }
+            }),
+        });
+        self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(room = id.0, mode = %room.settings.mode, private = room.settings.private, "room opened");
+    }
+
+    /// A room's player left for good (its registry forgot it, on the room's thread).
+    fn forgotten(&self, room: RoomId, token: ResumeToken) {
+        self.tokens.remove(&token);
+        self.lobby().leave(room, Instant::now());
+    }
+
+    /// Disposes of the rooms that have been empty for the idle timeout; returns how many.
+    pub fn dispose_idle(&self, now: Instant) -> usize {
+        let mut lobby = self.lobby();
+        let idle = lobby.dispose_idle(now);
+        for &id in &idle {
+            if self.close(id).is_some() {
+                self.host.stop(id);
+                self.stats.rooms_disposed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(room = id.0, "room disposed of (idle)");
+            }
+        }
+        idle.len()
+    }
+
+    /// A room panicked (its tick thread dropped it): it is forgotten and its players are
+    /// closed with 1011 "room failed". Other rooms never notice.
+    fn room_failed(&self, id: RoomId) {
+        let mut lobby = self.lobby();
+        lobby.close(id);
+        let Some(room) = self.close(id) else {
+            return;
+        };
+        drop(lobby);
+        self.stats.rooms_failed.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(room = id.0, "room failed: closing its players");
+        for handle in room.sessions.handles() {
+            handle.kick.kick(CloseReason::RoomFailed);
+        }
+    }
+
+    /// Takes a room out of the directory: its queue closes, its tokens lapse, its counters
+    /// join the retired ones. Called under the lobby's lock.
+    fn close(&self, id: RoomId) -> Option<Arc<OpenRoom>> {
+        let room = self.rooms_mut().remove(&id)?;
+        room.link.close();
+        self.tokens.retain(|_, in_room| *in_room != id);
+        self.retired.absorb_counters(&room.stats);
+        Some(room)
+    }
+
+    /// Asks a connected player's connection to close with `reason`, whatever its room.
+    /// Returns false if no room has it connected.
+    pub fn kick(&self, id: PlayerId, reason: CloseReason) -> bool {
+        self.open_rooms()
+            .iter()
+            .any(|room| room.sessions.kick(id, reason))
+    }
+
+    /// The public rooms, by id, with their live readings.
+    pub fn listing(&self) -> Vec<ListedRoom> {
+        let listings: Vec<Listing> = self.lobby().listing().collect();
+        listings
+            .into_iter()
+            .filter_map(|listing| {
+                let room = self.room(listing.id)?;
+                Some(ListedRoom {
+                    created: room.created,
+                    tick_p99_us: room.stats.tick_duration.quantile_upper_bound_micros(0.99),
+                    listing,
+                })
+            })
+            .collect()
+    }
+
+    /// Every open room, public and private (for metrics and shutdown; never shown to
+    /// clients).
+    pub fn open_rooms(&self) -> Vec<Arc<OpenRoom>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Players connected now, in every room.
+    pub fn player_count(&self) -> usize {
+        self.open_rooms()
+            .iter()
+            .map(|room| room.sessions.player_count())
+            .sum()
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Open rooms and their connected players by mode and visibility, sorted.
+    pub fn room_kinds(&self) -> Vec<RoomKind> {
+        let mut kinds: BTreeMap<(String, bool), RoomKind> = BTreeMap::new();
+        for room in self.open_rooms() {
+            let settings = &room.settings;
+            let kind = kinds
+                .entry((settings.mode.clone(), settings.private))
+                .or_insert_with(|| RoomKind {
+                    mode: settings.mode.clone(),
+                    private: settings.private,
+                    rooms: 0,
+                    players: 0,
+                });
+            kind.rooms += 1;
+            kind.players += room.sessions.player_count() as u64;
+        }
+        kinds.into_values().collect()
+    }
+
+    /// The counters of rooms' lives.
+    pub fn lobby_counts(&self) -> LobbyCounts {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LobbyCounts {
+            opened: load(&self.stats.rooms_opened),
+            disposed: load(&self.stats.rooms_disposed),
+            failed: load(&self.stats.rooms_failed),
+            private_refused: load(&self.stats.private_rooms_refused),
+        }
+    }
+
+    /// Every room's counters and readings added up, closed rooms' counters included.
+    pub fn total_stats(&self) -> RoomStats {
+        let total = RoomStats::default();
+        total.absorb_counters(&self.retired);
+        for room in self.open_rooms() {
+            total.absorb(&room.stats);
+        }
+        total
+    }
+
+    fn room(&self, id: RoomId) -> Option<Arc<OpenRoom>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    fn rooms_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<RoomId, Arc<OpenRoom>>> {
+        self.rooms.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lobby(&self) -> MutexGuard<'_, Matchmaker> {
+        // The matchmaker's records stay consistent whatever panicked while holding the lock.
+        self.lobby.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Why a joiner was not placed, as its session ends: the close reason says it, the detail
+    /// adds only what the joiner itself asked for.
+    fn refusal(&self, error: MatchError) -> Ended {
+        match error {
+            MatchError::NoSuchRoom => Ended::new(CloseReason::NoSuchRoom, ""),
+            MatchError::RoomFull => Ended::new(CloseReason::RoomFull, ""),
+            MatchError::SeatExpired => {
+                Ended::new(CloseReason::RoomFull, "the reserved seat expired")
+            }
+            MatchError::UnknownMode(mode) => Ended::new(
+                CloseReason::UnknownMode,
+                format!("{mode:?} is not played here"),
+            ),
+            MatchError::ServerFull => Ended::new(
+                CloseReason::ServerFull,
+                format!("{} players at most", self.max_players),
+            ),
+            MatchError::TooManyRooms => Ended::new(CloseReason::TooManyRooms, ""),
+            MatchError::TooManyPrivateRooms => {
+                self.stats
+                    .private_rooms_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                Ended::new(
+                    CloseReason::TooManyRooms,
+                    "your address has as many private rooms open as it may",
+                )
+            }
+        }
+    }
+}
