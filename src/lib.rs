@@ -26,13 +26,14 @@
 //! - [`runtime`]: what drives rooms on a clock: a pool of tick threads, each room on one at a time.
 //! - [`lobby`]: which room each joiner plays in (matchmaking, seats, private codes). Pure.
 //! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
-//!   budgets), the handle it shares with its room, and the registry through which a room
-//!   reaches its players.
+//!   budgets), the handle it shares with its room, the directory of rooms (placement through
+//!   the lobby, a registry and queue per room, resume tokens) and the registry through which a
+//!   room reaches its players.
 //! - [`transport`]: what carries sessions: connection caps, and today WebSocket (reader and
 //!   writer tasks).
 //! - [`http`]: routing, embedded files, who may connect.
-//! - [`server`]: start and stop, each layer's context wired from the configuration, the accept
-//!   loop with TLS.
+//! - [`server`]: start and stop, each layer's context wired from the configuration, the rooms
+//!   built and run on the tick threads, the accept loop with TLS.
 //! - [`bots`]: the bot swarm (real clients that play and measure, many per event-loop thread),
 //!   behind `bin/swarm`; [`client`]: a Rust client of the protocol (tests, bots);
 //!   [`config`]: flags and environment variables; [`prefetch`]: cache hints for the swarm.
