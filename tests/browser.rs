@@ -1,4 +1,4 @@
-//! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`)
+//! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`, `lobby`)
 //! start this crate's server binary and drive headless Chromium pages through the real client,
 //! on a desktop window and a phone-sized touch screen, directly and through a slow, jittery
 //! proxy. Any console error on a page fails its test. Needs Node.js 20+, npm (the first run

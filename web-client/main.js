@@ -1,5 +1,6 @@
 /**
- * Wires the client together: the name screen, the connection and its status line, the chat and
+ * Wires the client together: the name screen with its lobby (quick play, create a private room,
+ * the open rooms to join), the connection and its status line, the chat and
  * its feed, the game state, the controls and the renderer, driven by one requestAnimationFrame
  * loop. Also exposes the read-only test hook `window.skirmish.state` that the browser tests read.
  *
@@ -9,8 +10,9 @@
  * Keys: `N` (or F3) shows the network overlay (round trip, snapshot rate, interpolation delay
  * and jitter, bytes per second each way counted on the WebSocket, the server's tick time).
  *
- * Page query: `name` (join at once), `token` (passed on to the WebSocket, for servers started
- * with `--auth-token`), `reconnectionAttempts` (give up after that many, default never).
+ * Page query: `name` (join at once), `room` (a private room's code: the link a friend shared),
+ * `token` (passed on to the WebSocket, for servers started with `--auth-token`),
+ * `reconnectionAttempts` (give up after that many, default never).
  */
 
 import { quickPlay, validateName } from './protocol.js';
@@ -20,10 +22,13 @@ import { Renderer } from './render.js';
 import { Controls } from './input.js';
 import { ChatPanel, parseChatInput } from './chat.js';
 import { TrafficMeter, countingWebSocket } from './traffic.js';
+import { RoomList, inviteLink, searchWithRoom } from './lobby.js';
 
 const NAME_STORAGE_KEY = 'skirmish.name';
 /** The room the page's link asks for (`?room=CODE`), else quick play. */
-const roomLink = roomRequestFrom(location.search);
+let roomLink = roomRequestFrom(location.search);
+/** Refusals that say the room asked for cannot be had: back to the lobby to pick another. */
+const ROOM_REFUSALS = new Set(['NoSuchRoom', 'RoomFull', 'UnknownMode', 'TooManyRooms']);
 /** Connection events kept for the test hook. */
 const EVENT_HISTORY = 50;
 /** Frames of one other ship's drawn position kept for the smoothness test (test hook). */
@@ -37,6 +42,10 @@ const nameForm = /** @type {HTMLFormElement} */ (document.getElementById('name-f
 const nameInput = /** @type {HTMLInputElement} */ (document.getElementById('name-input'));
 const nameError = /** @type {HTMLElement} */ (document.getElementById('name-error'));
 const overlayButton = /** @type {HTMLButtonElement} */ (document.getElementById('net-toggle'));
+const inviteButton = /** @type {HTMLButtonElement} */ (document.getElementById('invite'));
+const roomInvite = /** @type {HTMLElement} */ (document.getElementById('room-invite'));
+const playQuick = /** @type {HTMLButtonElement} */ (document.getElementById('play-quick'));
+const playPrivate = /** @type {HTMLButtonElement} */ (document.getElementById('play-private'));
 
 /** What the page knows of the session: shown in the HUD and read by the test hook. */
 const session = {
@@ -52,6 +61,8 @@ const session = {
   events: /** @type {string[]} */ ([]),
   /** Notices about other players, oldest first (test hook). */
   notices: /** @type {{kind: string, subject: number, name: string}[]} */ ([]),
+  /** The room the last welcome named: `{id, mode, max_players, code}`, or null. */
+  room: /** @type {{id: number, mode: string, max_players: number, code: string | null} | null} */ (null),
 };
 
 let connection = /** @type {Connection | null} */ (null);
@@ -68,6 +79,15 @@ const chat = new ChatPanel(
   },
   sendChat,
   () => canvas.focus(),
+);
+/** The lobby's list of open rooms, on the name screen. */
+const roomList = new RoomList(
+  {
+    list: /** @type {HTMLElement} */ (document.getElementById('room-list')),
+    empty: /** @type {HTMLElement} */ (document.getElementById('room-list-empty')),
+  },
+  (room) => playIfNamed({ type: 'Id', value: room.id }),
+  (input, init) => fetch(input, init),
 );
 /** Bytes in and out, counted on every WebSocket the connection opens. */
 const traffic = new TrafficMeter();
@@ -91,10 +111,31 @@ const hud = {
 const trace = { id: /** @type {number | null} */ (null), frames: new Float64Array(TRACE_FRAMES * 3), count: 0 };
 
 /**
- * Starts playing as `name`: connect, join, and keep reconnecting as the connection decides.
- * @param {string} name already validated
+ * Plays in `room` as the name typed, if it is a valid name (else says why).
+ * @param {Record<string, any> & {type: string}} room
  */
-function play(name) {
+function playIfNamed(room) {
+  const checked = validateName(nameInput.value);
+  if (!checked.ok) {
+    nameError.textContent = checked.error;
+    return;
+  }
+  play(checked.name, room);
+}
+
+/** The room the page asks for when nothing else is chosen: its link's, else quick play. */
+function linkedRoom() {
+  // A broken room link was explained on the name screen; playing then means quick play.
+  return roomLink.ok ? roomLink.room : quickPlay();
+}
+
+/**
+ * Starts playing as `name` in `room`: connect, join, and keep reconnecting as the connection
+ * decides.
+ * @param {string} name already validated
+ * @param {Record<string, any> & {type: string}} room the `RoomRequest` to join with
+ */
+function play(name, room = linkedRoom()) {
   playerName = name;
   try {
     localStorage.setItem(NAME_STORAGE_KEY, name);
@@ -102,6 +143,7 @@ function play(name) {
     // Storage may be unavailable (private mode); remembering the name is only a convenience.
   }
   nameScreen.hidden = true;
+  roomList.stop();
   overlayButton.hidden = false;
   canvas.focus();
   controls.attach();
@@ -113,8 +155,7 @@ function play(name) {
   connection?.disconnect();
   connection = new Connection(gameSocketUrl(location), {
     name,
-    // A broken room link was explained on the name screen; playing then means quick play.
-    room: roomLink.ok ? roomLink.room : quickPlay(),
+    room,
     storage: sessionStorageOrNull(),
     settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
     WebSocketImpl: CountingWebSocket,
@@ -151,6 +192,7 @@ function listen(conn) {
       });
     }
     session.everConnected = true;
+    enteredRoom(welcome.room);
     session.status = 'connected';
     session.reason = '';
     session.attempt = 0;
@@ -175,6 +217,9 @@ function listen(conn) {
     }
     if (error.serverError?.code === 'InvalidName') {
       stopPlaying('idle', `The server refused this name: ${error.message}`);
+    } else if (ROOM_REFUSALS.has(error.serverError?.code)) {
+      forgetRoomLink();
+      stopPlaying('idle', `${error.message}: quick play, or pick another room`);
     } else if (error.serverError?.code === 'VersionMismatch') {
       session.reason += ' – reload the page for the new version';
       stopPlaying('error');
@@ -203,12 +248,58 @@ function listen(conn) {
 function stopPlaying(status, message) {
   session.status = status;
   session.attempt = 0;
+  session.room = null;
+  inviteButton.hidden = true;
   game.resetSession();
   chat.show(false);
   if (message !== undefined) {
     controls.detach();
     showNameScreen(playerName, message);
   }
+}
+
+/**
+ * The welcome named our room: the HUD says it; in a private room the address becomes its link
+ * (a reload comes back to it) and the invite button shows.
+ * @param {{id: number, mode: string, max_players: number, code: string | null}} room
+ */
+function enteredRoom(room) {
+  session.room = room;
+  inviteButton.hidden = room.code === null;
+  if (room.code !== null) {
+    history.replaceState(null, '', searchWithRoom(location.search, room.code));
+    roomLink = { ok: true, room: { type: 'Code', value: room.code } };
+  }
+}
+
+/** The room asked for could not be had: the page's link no longer leads anywhere. */
+function forgetRoomLink() {
+  roomLink = { ok: true, room: quickPlay() };
+  const params = new URLSearchParams(location.search);
+  if (!params.has('room')) return;
+  params.delete('room');
+  const search = params.toString();
+  history.replaceState(null, '', search ? `?${search}` : location.pathname);
+}
+
+/** Copies the private room's link for a friend, and shows it in the feed either way. */
+async function copyInvite() {
+  const code = session.room?.code;
+  if (!code) return;
+  const link = inviteLink(location, code);
+  try {
+    await navigator.clipboard.writeText(link);
+    chat.add({ kind: 'system', text: `Invite link copied: ${link}` });
+  } catch {
+    chat.add({ kind: 'system', text: `Share this link to play together: ${link}` });
+  }
+}
+
+/** How the HUD names the room we are in. */
+function roomName() {
+  const room = session.room;
+  if (!room) return '';
+  return room.code === null ? ` · room ${room.id}` : ' · private room';
 }
 
 /**
@@ -318,8 +409,8 @@ function statusText(now) {
       return 'connecting…';
     case 'connected':
       return game.pingMs === null
-        ? `connected as ${playerName}`
-        : `connected as ${playerName} · ${Math.round(game.pingMs)} ms`;
+        ? `connected as ${playerName}${roomName()}`
+        : `connected as ${playerName}${roomName()} · ${Math.round(game.pingMs)} ms`;
     case 'reconnecting': {
       if (connection && connection.nextAttemptAt) {
         const seconds = Math.max(1, Math.ceil((connection.nextAttemptAt - now) / 1000));
@@ -392,6 +483,13 @@ function showNameScreen(value, error = '') {
   nameError.textContent = error;
   nameScreen.hidden = false;
   overlayButton.hidden = true;
+  inviteButton.hidden = true;
+  const invited = roomLink.ok && roomLink.room.type === 'Code';
+  roomInvite.hidden = !invited;
+  roomInvite.textContent = invited ? `Invited to private room ${roomLink.room.value}` : '';
+  playQuick.textContent = invited ? 'Join the private room' : 'Quick play';
+  playPrivate.hidden = invited;
+  roomList.start();
   nameInput.focus();
   nameInput.select();
 }
@@ -414,12 +512,12 @@ function isTyping(target) {
 
 nameForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const checked = validateName(nameInput.value);
-  if (!checked.ok) {
-    nameError.textContent = checked.error;
-    return;
-  }
-  play(checked.name);
+  const submitter = /** @type {HTMLButtonElement | null} */ (event.submitter);
+  playIfNamed(submitter?.value === 'private' ? { type: 'CreatePrivate', mode: '' } : linkedRoom());
+});
+inviteButton.addEventListener('click', () => {
+  copyInvite();
+  canvas.focus();
 });
 
 // Enter anywhere in the game opens the chat box (inside it, Enter sends).
@@ -475,6 +573,9 @@ Object.defineProperty(window, 'skirmish', {
         notices: session.notices.map((n) => ({ ...n })),
         chat: chat.lines.map((line) => ({ ...line })),
         chatOpen: chat.isOpen,
+        room: session.room ? { ...session.room } : null,
+        lobby: roomList.rooms.map((room) => ({ ...room })),
+        lobbyShown: !nameScreen.hidden,
         framesDrawn: renderer.framesDrawn,
         layout: renderer.compact ? 'compact' : 'wide',
         net: {

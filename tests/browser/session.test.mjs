@@ -141,7 +141,7 @@ test('chat reaches everyone as text, whispers reach one player, refusals are sho
     for (const { page, name } of players) {
       const state = await waitForState(page, `${name} to show the heartbeat's round trip`, (s) => s.pingSource === 'heartbeat');
       assert.ok(state.pingMs > 0 && state.pingMs < 1000, `${name}: ${state.pingMs} ms`);
-      assert.match(state.statusText, /^connected as \w+ · \d+ ms$/);
+      assert.match(state.statusText, /^connected as \w+ · room \d+ · \d+ ms$/);
     }
     await screenshot(bob, 'chat-bob.png');
     await screenshot(alice, 'chat-alice.png');
