@@ -18,9 +18,15 @@ async fn scrape(server: &TestServer) -> String {
 
 #[tokio::test]
 async fn counters_follow_players_joining_playing_and_leaving() {
-    let server = start_server(&[]).await;
+    let server = start_server(&["--tick-threads", "2"]).await;
     let before = scrape(&server).await;
     assert_eq!(sample(&before, "skirmish_players"), 0.0);
+    assert_eq!(sample(&before, "skirmish_tick_threads"), 2.0);
+    assert_eq!(sample(&before, "skirmish_rooms_opened_total"), 0.0);
+    assert!(
+        !before.contains("skirmish_rooms{"),
+        "no room before the first player"
+    );
     assert!(before.contains("# TYPE skirmish_tick_duration_seconds histogram"));
 
     let (mut alice, welcome) = GameClient::join(&server.ws_url(), "Alice").await.unwrap();
@@ -42,6 +48,14 @@ async fn counters_follow_players_joining_playing_and_leaving() {
     .await;
     let playing = scrape(&server).await;
     assert_eq!(sample(&playing, "skirmish_players"), 2.0);
+    let public = "{mode=\"arena\",visibility=\"public\"}";
+    assert_eq!(sample(&playing, &format!("skirmish_rooms{public}")), 1.0);
+    assert_eq!(
+        sample(&playing, &format!("skirmish_room_players{public}")),
+        2.0
+    );
+    assert_eq!(sample(&playing, "skirmish_rooms_opened_total"), 1.0);
+    assert_eq!(sample(&playing, "skirmish_rooms_overrunning"), 0.0);
     assert_eq!(sample(&playing, "skirmish_arena_width_units"), 3000.0);
     assert_eq!(sample(&playing, "skirmish_arena_height_units"), 2000.0);
     assert_eq!(sample(&playing, "skirmish_connections_accepted_total"), 2.0);

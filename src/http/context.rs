@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::auth::{Authenticator, OriginPolicy};
+use crate::runtime::PoolStats;
 use crate::session::RoomDirectory;
 use crate::transport::caps::ConnectionCaps;
 use crate::transport::websocket::WebSocketContext;
@@ -21,5 +22,8 @@ pub struct HttpContext {
     pub serve_client: bool,
     /// The rooms: listed by `/rooms`, read by `/healthz` and `/metrics`.
     pub rooms: Arc<RoomDirectory>,
+    /// The tick threads' counters, and how many there are, for `/metrics`.
+    pub pool: Arc<PoolStats>,
+    pub tick_threads: usize,
     pub caps: Arc<ConnectionCaps>,
 }

@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::assets;
 use super::auth::Handshake;
 use super::context::HttpContext;
-use crate::metrics::Readings;
+use crate::metrics::{PoolCounts, Readings};
 use crate::transport::caps::{ConnectionPermit, Refusal};
 use crate::transport::websocket::connection::serve_player;
 use crate::transport::websocket::handshake::{HandshakeError, check_upgrade_request};
@@ -197,6 +197,11 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
         room: &totals,
         room_kinds: &room_kinds,
         lobby: ctx.rooms.lobby_counts(),
+        pool: PoolCounts {
+            threads: ctx.tick_threads as u64,
+            rooms_overrunning: ctx.pool.rooms_overrunning.load(Ordering::Relaxed),
+            rooms_moved: ctx.pool.rooms_moved.load(Ordering::Relaxed),
+        },
     };
     uncached(
         crate::metrics::render(&readings),

@@ -25,6 +25,17 @@ pub struct Readings<'a> {
     /// the server's, not the clients').
     pub room_kinds: &'a [RoomKind],
     pub lobby: LobbyCounts,
+    pub pool: PoolCounts,
+}
+
+/// The tick threads' readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolCounts {
+    pub threads: u64,
+    /// Rooms that overran their tick budget in more than a quarter of their ticks over the
+    /// last window (a gauge).
+    pub rooms_overrunning: u64,
+    pub rooms_moved: u64,
 }
 
 /// Open rooms of one kind.
@@ -88,6 +99,7 @@ pub fn render(readings: &Readings<'_>) -> String {
         readings.open_connections as u64,
     );
     render_rooms(&mut out, readings.room_kinds, readings.lobby);
+    render_pool(&mut out, readings.pool);
     if let Some(bytes) = process_resident_bytes() {
         render_value(
             &mut out,
@@ -280,6 +292,31 @@ fn render_rooms(out: &mut String, kinds: &[RoomKind], lobby: LobbyCounts) {
     ] {
         render_value(out, "counter", name, help, value);
     }
+}
+
+/// The tick threads: how many, rooms overrunning their budget, rooms moved between threads.
+fn render_pool(out: &mut String, pool: PoolCounts) {
+    render_value(
+        out,
+        "gauge",
+        "skirmish_tick_threads",
+        "Threads that step the rooms (--tick-threads).",
+        pool.threads,
+    );
+    render_value(
+        out,
+        "gauge",
+        "skirmish_rooms_overrunning",
+        "Rooms that overran their tick budget in over a quarter of their ticks in the last 5 s.",
+        pool.rooms_overrunning,
+    );
+    render_value(
+        out,
+        "counter",
+        "skirmish_rooms_moved_total",
+        "Rooms handed to a less busy tick thread.",
+        pool.rooms_moved,
+    );
 }
 
 /// Connections refused at accept by the caps, by which cap.

@@ -5,4 +5,4 @@
 pub mod clock;
 pub mod pool;
 
-pub use pool::{PooledRoom, RoomPool, Steppable};
+pub use pool::{PoolStats, PooledRoom, RoomPool, Steppable};

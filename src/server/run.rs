@@ -167,6 +167,8 @@ impl Server {
                 path: config.path.clone(),
                 serve_client: config.serve_client,
                 rooms: Arc::clone(&rooms),
+                pool: Arc::clone(pool.stats()),
+                tick_threads: pool.threads(),
                 caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
             }),
             limits,

@@ -450,3 +450,156 @@ impl RoomDirectory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::protocol::RoomRequest;
+
+    /// A host that runs nothing and keeps what it was asked to start.
+    #[derive(Default, Clone)]
+    struct KeptRooms(Arc<Mutex<Vec<NewRoom>>>);
+
+    impl RoomHost for KeptRooms {
+        fn start(&self, room: NewRoom) {
+            self.0.lock().unwrap().push(room);
+        }
+        fn stop(&self, _id: RoomId) {}
+    }
+
+    fn directory(max_room_players: u32) -> (Arc<RoomDirectory>, KeptRooms) {
+        let host = KeptRooms::default();
+        let config = MatchmakerConfig {
+            max_rooms: 8,
+            max_players: 100,
+            seat_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_millis(10),
+            max_private_rooms_per_address: 2,
+            modes: vec!["arena".to_owned()],
+            template: RoomSettings {
+                mode: "arena".to_owned(),
+                region: "local".to_owned(),
+                max_players: max_room_players,
+                tick_hz: 30,
+                private: false,
+            },
+        };
+        let rooms = RoomDirectory::new(
+            config,
+            Box::new(host.clone()),
+            Arc::default(),
+            Arc::default(),
+        );
+        (rooms, host)
+    }
+
+    fn enter(rooms: &RoomDirectory, join: &Join) -> Result<(Entered, SessionHandle), Ended> {
+        let (handle, queue) = SessionHandle::new(8);
+        std::mem::forget(queue);
+        let request = join.room.validate().unwrap();
+        let from = IpAddr::from([127, 0, 0, 1]);
+        rooms
+            .enter(join, request, from, join.name.clone(), &handle, 1)
+            .map(|entered| (entered, handle))
+    }
+
+    fn token_of(event: &RoomEvent) -> ResumeToken {
+        match event {
+            RoomEvent::Join { resume_token, .. } | RoomEvent::Resume { resume_token, .. } => {
+                *resume_token
+            }
+            other => panic!("not an entry: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_resumes_into_its_room_until_the_room_forgets_the_player() {
+        let (rooms, _host) = directory(1);
+        let (first, _) = enter(&rooms, &Join::quick_play("First")).unwrap();
+        let (second, _) = enter(&rooms, &Join::quick_play("Second")).unwrap();
+        assert_eq!(
+            (first.room.identity.id, second.room.identity.id),
+            (RoomId(1), RoomId(2))
+        );
+        assert_ne!(first.id, second.id, "ids are unique across rooms");
+        // The second player's connection drops: it is away, its seat kept.
+        second.room.sessions.unregister(second.id);
+        let resume = Join {
+            resume_token: Some(token_of(&second.event)),
+            ..Join::quick_play("Second")
+        };
+        let (back, _) = enter(&rooms, &resume).unwrap();
+        assert!(matches!(back.event, RoomEvent::Resume { .. }));
+        assert_eq!((back.id, back.room.identity.id), (second.id, RoomId(2)));
+        // Gone for good: its room forgets it, the token no longer resumes and the seat is free.
+        back.room.sessions.unregister(back.id);
+        back.room.sessions.forget(back.id);
+        let (again, _) = enter(&rooms, &resume).unwrap();
+        assert!(matches!(again.event, RoomEvent::Join { .. }));
+        assert_ne!(again.id, second.id);
+        assert_eq!(
+            again.room.identity.id,
+            RoomId(2),
+            "the freed seat in room 2"
+        );
+    }
+
+    #[test]
+    fn a_failed_room_kicks_its_players_closes_its_queue_and_leaves_the_others() {
+        let (rooms, host) = directory(1);
+        let (healthy, healthy_handle) = enter(&rooms, &Join::quick_play("Healthy")).unwrap();
+        let (doomed, doomed_handle) = enter(&rooms, &Join::quick_play("Doomed")).unwrap();
+        let on_panic = {
+            let mut started = host.0.lock().unwrap();
+            assert_eq!(started.len(), 2);
+            std::mem::replace(&mut started[1].on_panic, Box::new(|| {}))
+        };
+        on_panic();
+        assert_eq!(doomed_handle.kick.reason(), Some(CloseReason::RoomFailed));
+        assert_eq!(healthy_handle.kick.reason(), None);
+        assert!(doomed.room.link.is_closed() && !healthy.room.link.is_closed());
+        assert_eq!(rooms.room_count(), 1);
+        assert_eq!(rooms.lobby_counts().failed, 1);
+        assert!(rooms.kick(healthy.id, CloseReason::Kicked));
+        assert!(
+            !rooms.kick(doomed.id, CloseReason::Kicked),
+            "its room is gone"
+        );
+        // The failed room's token lapsed with it: a resume becomes a new player elsewhere.
+        let resume = Join {
+            resume_token: Some(token_of(&doomed.event)),
+            ..Join::quick_play("Doomed")
+        };
+        let (elsewhere, _) = enter(&rooms, &resume).unwrap();
+        assert!(matches!(elsewhere.event, RoomEvent::Join { .. }));
+        assert_eq!(elsewhere.room.identity.id, RoomId(3));
+    }
+
+    #[test]
+    fn an_idle_room_is_disposed_of_and_its_counters_kept_in_the_totals() {
+        let (rooms, _host) = directory(4);
+        let (player, _) = enter(&rooms, &Join::quick_play("Lonely")).unwrap();
+        player.room.stats.ticks_total.store(7, Ordering::Relaxed);
+        assert_eq!(
+            rooms.dispose_idle(Instant::now() + Duration::from_secs(60)),
+            0
+        );
+        player.room.sessions.unregister(player.id);
+        player.room.sessions.forget(player.id);
+        assert_eq!(
+            rooms.dispose_idle(Instant::now() + Duration::from_secs(60)),
+            1
+        );
+        assert_eq!(rooms.room_count(), 0);
+        assert!(player.room.link.is_closed());
+        assert_eq!(rooms.total_stats().ticks_total.load(Ordering::Relaxed), 7);
+        let join = Join {
+            room: RoomRequest::Id(1),
+            ..Join::quick_play("Late")
+        };
+        let refused = enter(&rooms, &join).err().unwrap();
+        assert_eq!(refused.reason, CloseReason::NoSuchRoom);
+    }
+}
