@@ -10,8 +10,15 @@ tick thread's and each writer's), and the CPU time the hypervisor stole from thi
 the run (the usual cause of a run that delivers much less than its neighbours). Then the
 medians per build.
 
-Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish LABEL=... [--bots 1500]
-           [--duration 30s] [--rounds 3] [--swarm target/release/swarm] [--port 8195]
+With rooms, each run also reads `/rooms`: how many public rooms the bots filled and the worst
+room's tick p99 (its bucket bound); and the server's CPU per client-tick in microseconds
+(server CPU time over bots x ticks), the figure to compare across room sizes and thread counts.
+
+Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish[@--flag=value,--flag=value] LABEL=...
+           [--bots 1500] [--duration 30s] [--rounds 3] [--swarm target/release/swarm]
+           [--port 8195] [--server-cpus 0] [--swarm-cpus 1]
+A build's flags after `@` are passed to its server (e.g. `t1=target/release/skirmish@--tick-threads=1`),
+so one binary with two settings compares like two builds.
 Build each first (`cargo build --release` in its own worktree). Needs Linux and taskset.
 """
 
@@ -77,11 +84,22 @@ def tick_p99_ms(metrics):
     return float("inf")
 
 
-def run(server_binary, swarm_binary, bots, duration, port):
+def worst_room(port):
+    """(public rooms, the worst room's tick p99 in ms) from /rooms; (0, None) without rooms."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/rooms", timeout=5) as response:
+            rooms = json.load(response)["rooms"]
+    except (OSError, ValueError, KeyError):
+        return 0, None
+    p99s = [room["tick_p99_us"] for room in rooms if room.get("tick_p99_us") is not None]
+    return len(rooms), (max(p99s) / 1000 if p99s else None)
+
+
+def run(server_binary, server_flags, swarm_binary, bots, duration, port, cpus):
     server = subprocess.Popen(
-        ["taskset", "-c", "0", server_binary, "--addr", f"127.0.0.1:{port}",
+        ["taskset", "-c", cpus["server"], server_binary, "--addr", f"127.0.0.1:{port}",
          "--max-players", str(bots + 10), "--max-connections-per-ip", str(bots + 10),
-         "--seed", "1", "--log", "warn"],
+         "--seed", "1", "--log", "warn", *server_flags],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         server.stdout.readline()  # "skirmish listening on ..."
@@ -90,7 +108,7 @@ def run(server_binary, swarm_binary, bots, duration, port):
             cpu0, switches0, wall0 = cpu_seconds(server.pid), context_switches(server.pid), time.monotonic()
             steal0, total0 = cpu_times()
             subprocess.run(
-                ["taskset", "-c", "1", swarm_binary, "--url", f"ws://127.0.0.1:{port}/ws",
+                ["taskset", "-c", cpus["swarm"], swarm_binary, "--url", f"ws://127.0.0.1:{port}/ws",
                  "--bots", str(bots), "--duration", duration, "--ramp", "250",
                  "--json", report_path],
                 capture_output=True, text=True)
@@ -100,6 +118,7 @@ def run(server_binary, swarm_binary, bots, duration, port):
             steal1, total1 = cpu_times()
             steal = 100 * (steal1 - steal0) / max(1, total1 - total0)
             metrics = scrape(port)
+            rooms, worst_tick_p99 = worst_room(port)
             with open(report_path) as f:
                 report = json.load(f)
         return {
@@ -112,6 +131,10 @@ def run(server_binary, swarm_binary, bots, duration, port):
             "switches": switches,
             "steal": steal,
             "errors": report["errors"],
+            "rooms": rooms,
+            "room_tick_p99": worst_tick_p99 if worst_tick_p99 is not None else float("nan"),
+            # Server CPU time per client per tick, at 30 ticks a second.
+            "us_per_client_tick": 1e6 * server_cpu / 100 / max(1, bots * 30),
         }
     finally:
         server.terminate()
@@ -121,7 +144,8 @@ def run(server_binary, swarm_binary, bots, duration, port):
 def row(label, r):
     return (f"{label:>10} | {r['delivered']:7.3f} | {r['gap_p99']:6.1f} | {r['server_cpu']:4.0f} | "
             f"{r['tick_p99']:5g} | {r['sent']:9d} | {r['skipped']:8d} | {r['switches']:8.0f} | "
-            f"{r['steal']:5.1f} | {r['errors']}")
+            f"{r['steal']:5.1f} | {r['errors']:6d} | {r['rooms']:5d} | {r['room_tick_p99']:7g} | "
+            f"{r['us_per_client_tick']:6.2f}")
 
 
 def main():
@@ -133,22 +157,31 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--swarm", default="target/release/swarm")
     parser.add_argument("--port", type=int, default=8195)
+    parser.add_argument("--server-cpus", default="0", help="taskset list for the server")
+    parser.add_argument("--swarm-cpus", default="1", help="taskset list for the swarm")
     args = parser.parse_args()
-    builds = [b.split("=", 1) for b in args.builds]
-    results = {label: [] for label, _ in builds}
-    print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds")
-    print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | steal% | errors")
+    builds = []
+    for spec in args.builds:
+        label, _, rest = spec.partition("=")
+        path, _, flags = rest.partition("@")
+        builds.append((label, path, [f for flag in flags.split(",") if flag for f in flag.split("=", 1)]))
+    cpus = {"server": args.server_cpus, "swarm": args.swarm_cpus}
+    results = {label: [] for label, _, _ in builds}
+    print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds, server on CPUs {args.server_cpus}, "
+          f"swarm on {args.swarm_cpus}")
+    print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | steal% | errors "
+          "| rooms | room99 | us/c-t")
     for round_ in range(args.rounds):
-        for label, path in builds:
-            r = run(path, args.swarm, args.bots, args.duration, args.port)
+        for label, path, flags in builds:
+            r = run(path, flags, args.swarm, args.bots, args.duration, args.port, cpus)
             results[label].append(r)
             print(row(label, r), flush=True)
             time.sleep(2)
     print("medians:")
     for label, runs in results.items():
         median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        median["sent"], median["skipped"], median["errors"] = (
-            int(median["sent"]), int(median["skipped"]), int(median["errors"]))
+        for key in ("sent", "skipped", "errors", "rooms"):
+            median[key] = int(median[key])
         print(row(label, median))
 
 
