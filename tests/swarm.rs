@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::start_server;
 use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
+use skirmish::protocol::RoomRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_bots_play_without_errors() {
@@ -20,6 +21,7 @@ async fn fifty_bots_play_without_errors() {
         behaviour: Behaviour::Chase,
         seed: 3,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
@@ -56,6 +58,7 @@ async fn a_refused_bot_is_counted_with_the_reason() {
         behaviour: Behaviour::Idle,
         seed: 1,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 2);
@@ -77,6 +80,7 @@ async fn chatting_bots_are_heard_by_everyone() {
         behaviour: Behaviour::Chat,
         seed: 5,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
@@ -98,6 +102,7 @@ async fn bots_dropped_by_the_server_are_counted_by_close_code() {
         behaviour: Behaviour::Wander,
         seed: 2,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let swarm = tokio::spawn(async move { run_swarm(&config, |_, _| {}).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -128,6 +133,7 @@ async fn bots_that_cannot_connect_fail_with_the_reason() {
         behaviour: Behaviour::Wander,
         seed: 1,
         threads: 2,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 0);
@@ -138,4 +144,31 @@ async fn bots_that_cannot_connect_fail_with_the_reason() {
         "{:?}",
         report.failed
     );
+}
+
+#[tokio::test]
+async fn bots_asking_for_a_room_that_does_not_exist_are_refused() {
+    let server = start_server(&[]).await;
+    // No server opens room 999999 for two idle bots, nor a private room nobody created.
+    for room in [
+        RoomRequest::Id(999_999),
+        RoomRequest::Code("0Z0Z789ABC".into()),
+    ] {
+        let config = SwarmConfig {
+            url: server.ws_url(),
+            bots: 2,
+            duration: Duration::from_secs(1),
+            ramp_per_second: 50.0,
+            behaviour: Behaviour::Idle,
+            seed: 1,
+            threads: 1,
+            room: room.clone(),
+        };
+        let report = run_swarm(&config, |_, _| {}).await;
+        assert_eq!(report.bots_established, 0, "{room:?}");
+        assert_eq!(report.errors, 2, "{room:?}: {:?}", report.failed);
+        let reasons = format!("{:?}", report.failed);
+        assert!(reasons.contains("no such room"), "{room:?}: {reasons}");
+    }
+    server.stop().await;
 }

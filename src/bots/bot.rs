@@ -14,8 +14,8 @@ use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
-    Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, ServerMessage, Tick,
-    decode_server_message,
+    Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, RoomRequest, ServerMessage,
+    Tick, decode_server_message,
 };
 
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
@@ -35,6 +35,8 @@ pub struct BotPlan {
     pub name: String,
     pub seed: u64,
     pub behaviour: Behaviour,
+    /// The room the bot asks for.
+    pub room: RoomRequest,
     /// When the bot opens its connection.
     pub start_at: Instant,
     /// When the run ends for everyone.
@@ -44,7 +46,10 @@ pub struct BotPlan {
 impl BotPlan {
     /// The message that joins the game as this bot.
     pub fn join(&self) -> ClientMessage {
-        ClientMessage::Join(Join::quick_play(&self.name))
+        ClientMessage::Join(Join {
+            room: self.room.clone(),
+            ..Join::quick_play(&self.name)
+        })
     }
 
     /// When, within the first input period after joining, the bot sends its first input.

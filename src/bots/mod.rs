@@ -8,6 +8,7 @@ pub mod behaviour;
 pub mod bot;
 pub mod engine;
 pub mod report;
+pub mod room_choice;
 pub mod stats;
 pub mod wire;
 
@@ -19,6 +20,7 @@ use std::time::Instant;
 
 pub use behaviour::Behaviour;
 pub use report::Report;
+pub use room_choice::{RoomFlags, RoomFlagsError};
 pub use stats::SwarmStats;
 
 /// One swarm run.
@@ -34,6 +36,8 @@ pub struct SwarmConfig {
     pub seed: u64,
     /// Event-loop threads the bots are shared between (1 keeps the swarm on one core).
     pub threads: usize,
+    /// The room every bot asks for in its `Join` (see [`RoomFlags::room_request`]).
+    pub room: crate::protocol::RoomRequest,
 }
 
 /// Runs the swarm to its end and reports. `on_progress` is called about once a second with the
@@ -88,6 +92,7 @@ fn plan_bots(config: &SwarmConfig, started: Instant, deadline: Instant) -> Vec<b
             name: format!("bot{index}"),
             seed: config.seed.wrapping_add(u64::from(index)),
             behaviour: config.behaviour,
+            room: config.room.clone(),
             start_at: started + spacing.mul_f64(f64::from(index)),
             deadline,
         })
