@@ -1,7 +1,8 @@
 //! The bot swarm's library: hundreds to thousands of real protocol clients that play against a
 //! server over real WebSockets ([`bot`]), following a [`behaviour`], driven by event loops that
-//! each run many bots on one thread ([`engine`] over [`wire`]), while [`stats`] gathers what
-//! they measured into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
+//! each run many bots on one thread ([`engine`] over [`wire`]), asking for the room the flags
+//! name ([`room_choice`]), while [`stats`] gathers what they measured, overall and per room
+//! ([`rooms`]), into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
 //! integration tests drive it directly.
 
 pub mod behaviour;
@@ -9,6 +10,7 @@ pub mod bot;
 pub mod engine;
 pub mod report;
 pub mod room_choice;
+pub mod rooms;
 pub mod stats;
 pub mod wire;
 
