@@ -6,7 +6,10 @@ For each bot count, starts a fresh release server pinned to CPU 0 and the swarm 
 arena's size at the end (the bundled game's arena grows with the players; from /metrics), the
 server's CPU use (from /proc), its tick-duration p99 (from /metrics' histogram, as the upper
 bound of the bucket holding the 99th percentile), delivered %, snapshot gap p99, and bytes per
-bot per second (from the swarm's JSON report).
+bot per second (from the swarm's JSON report). After the table, a second one with a row per bot
+count for the rooms the bots were placed in (the JSON report's `rooms`): how many, the players
+per room, and the worst room's delivered % and snapshot gap p99, so that one starved room is
+not hidden in the overall figures.
 
 Usage: python3 scripts/capacity.py [--bots 100,250,500,1000,2000] [--duration 60s] [--port 8190]
                                   [--area-per-player 150000 | --arena 3000x2000]
@@ -80,6 +83,24 @@ def run(bots, duration, port, arena_flags):
         server.wait(timeout=10)
 
 
+ROOMS_HEADER = ("| bots | rooms | players per room | worst room delivered % | worst room gap p99 ms |\n"
+                "|-----:|------:|-----------------:|-----------------------:|----------------------:|")
+
+
+def rooms_row(bots, report):
+    """One row of the rooms table from a swarm JSON report: the worst room by delivered and by
+    gap p99, each with its room id."""
+    rooms = report["rooms"]
+    if not rooms:
+        return f"| {bots} | 0 | – | – | – |"
+    players = [room["players"] for room in rooms]
+    spread = f"{min(players)}" if min(players) == max(players) else f"{min(players)}-{max(players)}"
+    starved = min(rooms, key=lambda room: room["delivered"])
+    gappy = max(rooms, key=lambda room: room["gap_p99_ms"])
+    return (f"| {bots} | {len(rooms)} | {spread} | {100 * starved['delivered']:.3f} (room {starved['id']}) | "
+            f"{gappy['gap_p99_ms']:.1f} (room {gappy['id']}) |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bots", default="100,250,500,1000,2000")
@@ -93,6 +114,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     print("| bots | arena | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | kbit/s per bot | errors | swarm CPU % |")
     print("|-----:|------:|------------:|-----------------:|------------:|-----------:|--------------:|---------------:|-------:|------------:|")
+    room_rows = []
     for bots in [int(b) for b in args.bots.split(",")]:
         flags = (["--arena", args.arena] if args.arena else
                  ["--area-per-player", str(args.area_per_player)] if args.area_per_player else [])
@@ -101,6 +123,10 @@ def main():
         print(f"| {bots} | {arena} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
               f"{r['gap_p99_ms']:.1f} | {rate / 1024:.1f} | {rate * 8 / 1000:.1f} | {r['errors']} | "
               f"{r['swarm_cpu_percent']:.0f} |", flush=True)
+        room_rows.append(rooms_row(bots, r))
+    print()
+    print(ROOMS_HEADER)
+    print("\n".join(room_rows))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 //! The swarm's library against the real server: fifty bots play for a few seconds and every one
-//! of them connects, decodes everything, and receives nearly every snapshot.
+//! of them connects, decodes everything, and receives nearly every snapshot, in rooms whose
+//! players add up to the bots; bots asking for a room by id land in it, and bots asking for a
+//! room that does not exist are refused.
 
 mod common;
 
@@ -7,6 +9,8 @@ use std::time::Duration;
 
 use common::start_server;
 use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
+use skirmish::client::{GameClient, Received};
+use skirmish::protocol::{ClientMessage, Ping, RoomRequest, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_bots_play_without_errors() {
@@ -20,6 +24,7 @@ async fn fifty_bots_play_without_errors() {
         behaviour: Behaviour::Chase,
         seed: 3,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
@@ -42,7 +47,78 @@ async fn fifty_bots_play_without_errors() {
     );
     assert!(report.ack_latency.count > 0, "no input was acknowledged");
     assert!(report.bytes_per_bot_per_s > 0.0);
+    // However many rooms quick play spread them over, every bot is in one.
+    let rooms = rooms_in_json(&report);
+    let players: u64 = rooms
+        .iter()
+        .map(|room| room["players"].as_u64().unwrap())
+        .sum();
+    assert_eq!(players, 50, "{rooms:?}");
+    for room in &rooms {
+        assert!(
+            room["mode"].as_str().is_some_and(|mode| !mode.is_empty()),
+            "{room}"
+        );
+        assert!(room["delivered"].as_f64().unwrap() >= 0.95, "{room}");
+        assert!(room["gap_p99_ms"].as_f64().unwrap() > 0.0, "{room}");
+    }
     server.stop().await;
+}
+
+/// The JSON report's `rooms`, checked to be listed by room id, each with exactly its five keys.
+fn rooms_in_json(report: &skirmish::bots::Report) -> Vec<serde_json::Value> {
+    let json = serde_json::to_value(report).unwrap();
+    let rooms = json["rooms"].as_array().expect("a rooms list").clone();
+    let ids: Vec<u64> = rooms
+        .iter()
+        .map(|room| room["id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by room id: {ids:?}");
+    for room in &rooms {
+        let mut keys: Vec<&str> = room
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["delivered", "gap_p99_ms", "id", "mode", "players"]);
+    }
+    rooms
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_asking_for_a_room_by_id_all_land_in_it() {
+    let server = start_server(&[]).await;
+    // A player holds a room open; the bots then ask for it by the id its welcome told.
+    let (mut host, welcome) = GameClient::join(&server.ws_url(), "host").await.unwrap();
+    let host_reads = tokio::spawn(async move {
+        while let Ok(Received::Message(message)) = host.recv().await {
+            if let ServerMessage::Ping(ping) = message {
+                let pong = ClientMessage::Pong(Ping { nonce: ping.nonce });
+                let _ = host.send(&pong).await;
+            }
+        }
+    });
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 5,
+        duration: Duration::from_secs(2),
+        ramp_per_second: 50.0,
+        behaviour: Behaviour::Wander,
+        seed: 4,
+        threads: 1,
+        room: RoomRequest::Id(welcome.room.id),
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
+    let rooms = rooms_in_json(&report);
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    assert_eq!(rooms[0]["id"], u64::from(welcome.room.id));
+    assert_eq!(rooms[0]["mode"], welcome.room.mode.as_str());
+    assert_eq!(rooms[0]["players"], 5);
+    server.stop().await;
+    host_reads.abort();
 }
 
 #[tokio::test]
@@ -56,6 +132,7 @@ async fn a_refused_bot_is_counted_with_the_reason() {
         behaviour: Behaviour::Idle,
         seed: 1,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 2);
@@ -77,6 +154,7 @@ async fn chatting_bots_are_heard_by_everyone() {
         behaviour: Behaviour::Chat,
         seed: 5,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
@@ -98,6 +176,7 @@ async fn bots_dropped_by_the_server_are_counted_by_close_code() {
         behaviour: Behaviour::Wander,
         seed: 2,
         threads: 1,
+        room: RoomRequest::default(),
     };
     let swarm = tokio::spawn(async move { run_swarm(&config, |_, _| {}).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -128,6 +207,7 @@ async fn bots_that_cannot_connect_fail_with_the_reason() {
         behaviour: Behaviour::Wander,
         seed: 1,
         threads: 2,
+        room: RoomRequest::default(),
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 0);
@@ -138,4 +218,31 @@ async fn bots_that_cannot_connect_fail_with_the_reason() {
         "{:?}",
         report.failed
     );
+}
+
+#[tokio::test]
+async fn bots_asking_for_a_room_that_does_not_exist_are_refused() {
+    let server = start_server(&[]).await;
+    // No server opens room 999999 for two idle bots, nor a private room nobody created.
+    for room in [
+        RoomRequest::Id(999_999),
+        RoomRequest::Code("0Z0Z789ABC".into()),
+    ] {
+        let config = SwarmConfig {
+            url: server.ws_url(),
+            bots: 2,
+            duration: Duration::from_secs(1),
+            ramp_per_second: 50.0,
+            behaviour: Behaviour::Idle,
+            seed: 1,
+            threads: 1,
+            room: room.clone(),
+        };
+        let report = run_swarm(&config, |_, _| {}).await;
+        assert_eq!(report.bots_established, 0, "{room:?}");
+        assert_eq!(report.errors, 2, "{room:?}: {:?}", report.failed);
+        let reasons = format!("{:?}", report.failed);
+        assert!(reasons.contains("no such room"), "{room:?}: {reasons}");
+    }
+    server.stop().await;
 }

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use skirmish::bots::report::Thresholds;
-use skirmish::bots::{Behaviour, SwarmConfig, SwarmStats, run_swarm};
+use skirmish::bots::{Behaviour, RoomFlags, SwarmConfig, SwarmStats, run_swarm};
 use skirmish::config::parse_duration;
 
 /// Bot swarm for Skirmish: real players over real WebSockets, measured.
@@ -49,6 +49,29 @@ struct Flags {
     /// Event-loop threads the bots are shared between (1 keeps the swarm on one core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Every bot joins this room by its id, instead of quick play.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["room_code", "mode", "region"])]
+    room: Option<u32>,
+    /// Every bot joins the private room with this code, instead of quick play.
+    #[arg(long, value_name = "CODE", conflicts_with_all = ["mode", "region"])]
+    room_code: Option<String>,
+    /// Quick play in this mode only (default: the server's default mode).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Quick play in this region only (default: any region).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl Flags {
+    fn room_flags(&self) -> RoomFlags {
+        RoomFlags {
+            room: self.room,
+            room_code: self.room_code.clone(),
+            mode: self.mode.clone(),
+            region: self.region.clone(),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +84,11 @@ fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(flags.ramp > 0.0, "--ramp must be positive");
     anyhow::ensure!(flags.threads > 0, "--threads must be at least 1");
+    let room = flags.room_flags().room_request().unwrap_or_else(|error| {
+        Flags::command()
+            .error(clap::error::ErrorKind::ValueValidation, error)
+            .exit()
+    });
     // The runtime only waits for the event loops and shows progress; the bots run on the
     // loops' own threads.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -75,6 +103,7 @@ fn main() -> anyhow::Result<()> {
         behaviour: flags.behaviour,
         seed: flags.seed,
         threads: flags.threads,
+        room,
     };
     let live = std::io::stderr().is_terminal();
     let mut last_snapshots = 0;

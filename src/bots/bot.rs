@@ -4,7 +4,6 @@
 //! the bytes and keeps the time; this module decides and measures.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::behaviour::{Behaviour, Pilot, View};
@@ -14,8 +13,8 @@ use crate::client::close_code;
 use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
-    Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, ServerMessage, Tick,
-    decode_server_message,
+    Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, RoomInfo, RoomRequest,
+    ServerMessage, Tick, decode_server_message,
 };
 
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
@@ -35,6 +34,8 @@ pub struct BotPlan {
     pub name: String,
     pub seed: u64,
     pub behaviour: Behaviour,
+    /// The room the bot asks for.
+    pub room: RoomRequest,
     /// When the bot opens its connection.
     pub start_at: Instant,
     /// When the run ends for everyone.
@@ -44,7 +45,10 @@ pub struct BotPlan {
 impl BotPlan {
     /// The message that joins the game as this bot.
     pub fn join(&self) -> ClientMessage {
-        ClientMessage::Join(Join::quick_play(&self.name))
+        ClientMessage::Join(Join {
+            room: self.room.clone(),
+            ..Join::quick_play(&self.name)
+        })
     }
 
     /// When, within the first input period after joining, the bot sends its first input.
@@ -61,6 +65,8 @@ pub enum JoinAnswer {
     Welcome {
         me: PlayerId,
         tick_hz: u16,
+        /// The room the server placed the bot in.
+        room: RoomInfo,
     },
     /// Anything else the server may send first: not an answer yet.
     NotYet,
@@ -73,6 +79,7 @@ pub fn read_join_answer(payload: &[u8]) -> Result<JoinAnswer, String> {
         Ok(ServerMessage::Welcome(welcome)) => Ok(JoinAnswer::Welcome {
             me: welcome.player_id,
             tick_hz: welcome.tick_hz,
+            room: welcome.room,
         }),
         Ok(ServerMessage::Error(error)) => Err(format!("refused: {}", error.message)),
         Ok(_) => Ok(JoinAnswer::NotYet),
@@ -133,7 +140,8 @@ impl Player {
         }
     }
 
-    pub fn new(plan: &BotPlan, me: PlayerId, stats: Arc<SwarmStats>) -> Player {
+    /// A bot welcomed as `me` into `room`.
+    pub fn new(plan: &BotPlan, me: PlayerId, room: &RoomInfo, stats: Arc<SwarmStats>) -> Player {
         Player {
             me,
             replica: Replica::for_monotonic_baselines(),
@@ -147,7 +155,7 @@ impl Player {
             first_tick: None,
             last_tick: Tick(0),
             last_arrival: None,
-            tally: BotTally::new(Arc::clone(&stats)),
+            tally: BotTally::new(Arc::clone(&stats), room),
             stats,
         }
     }
@@ -268,11 +276,9 @@ impl Player {
 
     /// Counts the ticks the bot's snapshots spanned, and hands over its tally.
     pub fn finish(&mut self) {
-        if let Some(first) = self.first_tick {
+        if let Some(first) = self.first_tick.take() {
             let spanned = self.last_tick.since(first).max(0) as u64 + 1;
-            self.stats
-                .snapshots_expected
-                .fetch_add(spanned, Ordering::Relaxed);
+            self.tally.counts.snapshots_expected += spanned;
         }
         self.tally.hand_over();
     }

@@ -1,13 +1,16 @@
 //! The bot swarm's library: hundreds to thousands of real protocol clients that play against a
 //! server over real WebSockets ([`bot`]), following a [`behaviour`], driven by event loops that
-//! each run many bots on one thread ([`engine`] over [`wire`]), while [`stats`] gathers what
-//! they measured into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
+//! each run many bots on one thread ([`engine`] over [`wire`]), asking for the room the flags
+//! name ([`room_choice`]), while [`stats`] gathers what they measured, overall and per room
+//! ([`rooms`]), into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
 //! integration tests drive it directly.
 
 pub mod behaviour;
 pub mod bot;
 pub mod engine;
 pub mod report;
+pub mod room_choice;
+pub mod rooms;
 pub mod stats;
 pub mod wire;
 
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 pub use behaviour::Behaviour;
 pub use report::Report;
+pub use room_choice::{RoomFlags, RoomFlagsError};
 pub use stats::SwarmStats;
 
 /// One swarm run.
@@ -34,6 +38,8 @@ pub struct SwarmConfig {
     pub seed: u64,
     /// Event-loop threads the bots are shared between (1 keeps the swarm on one core).
     pub threads: usize,
+    /// The room every bot asks for in its `Join` (see [`RoomFlags::room_request`]).
+    pub room: crate::protocol::RoomRequest,
 }
 
 /// Runs the swarm to its end and reports. `on_progress` is called about once a second with the
@@ -88,6 +94,7 @@ fn plan_bots(config: &SwarmConfig, started: Instant, deadline: Instant) -> Vec<b
             name: format!("bot{index}"),
             seed: config.seed.wrapping_add(u64::from(index)),
             behaviour: config.behaviour,
+            room: config.room.clone(),
             start_at: started + spacing.mul_f64(f64::from(index)),
             deadline,
         })

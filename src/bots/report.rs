@@ -6,11 +6,15 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::stats::{Percentiles, SwarmStats};
+use super::rooms::RoomReport;
+use super::stats::{Percentiles, SwarmStats, delivered_ratio};
 use super::{Behaviour, SwarmConfig};
 
 /// Above this share of one core, the swarm itself may be the bottleneck.
 const SWARM_CPU_WARNING_PERCENT: f64 = 80.0;
+/// Rooms the text report lists one by one; the rest are summed up in one line (the JSON report
+/// lists every room).
+const ROOMS_LISTED: usize = 50;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
@@ -43,6 +47,8 @@ pub struct Report {
     pub bytes_per_bot_per_s: f64,
     /// Share of one core the swarm used over the run.
     pub swarm_cpu_percent: f64,
+    /// Every room a bot was welcomed into, by room id: its players and their figures.
+    pub rooms: Vec<RoomReport>,
 }
 
 /// Thresholds below which a run fails.
@@ -78,11 +84,7 @@ impl Report {
             connect: summary.connect,
             snapshots_expected: expected,
             snapshots_received: received,
-            delivered_ratio: if expected == 0 {
-                0.0
-            } else {
-                (received as f64 / expected as f64).min(1.0)
-            },
+            delivered_ratio: delivered_ratio(received, expected),
             gap: summary.gap,
             gap_p99_ms: summary.gap.p99_ms,
             ack_latency: summary.ack,
@@ -98,6 +100,7 @@ impl Report {
                 0.0
             },
             swarm_cpu_percent: 100.0 * cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+            rooms: stats.rooms(),
         }
     }
 
@@ -194,6 +197,7 @@ impl Report {
                  it may be the bottleneck of this measurement"
             );
         }
+        render_rooms(&mut out, &self.rooms);
         let missed = self.missed(thresholds);
         if missed.is_empty() {
             let _ = writeln!(out, "  verdict       PASS");
@@ -201,5 +205,140 @@ impl Report {
             let _ = writeln!(out, "  verdict       FAIL: {}", missed.join("; "));
         }
         out
+    }
+}
+
+/// The rooms table: one line per room by id up to [`ROOMS_LISTED`], then one for the rest.
+fn render_rooms(out: &mut String, rooms: &[RoomReport]) {
+    let players: u64 = rooms.iter().map(|room| room.players).sum();
+    let _ = writeln!(out, "  rooms         {}  players {players}", rooms.len());
+    if rooms.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "    {:>10}  {:<16}  {:>7}  {:>9}  {:>10}",
+        "room", "mode", "players", "delivered", "gap p99"
+    );
+    let (listed, rest) = rooms.split_at(rooms.len().min(ROOMS_LISTED));
+    for room in listed {
+        let _ = writeln!(
+            out,
+            "    {:>10}  {:<16}  {:>7}  {:>8.3}%  {:>7.1} ms",
+            room.id,
+            room.mode,
+            room.players,
+            room.delivered * 100.0,
+            room.gap_p99_ms
+        );
+    }
+    if rest.is_empty() {
+        return;
+    }
+    let worst_delivered = rest.iter().map(|room| room.delivered).fold(1.0, f64::min);
+    let worst_gap = rest.iter().map(|room| room.gap_p99_ms).fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "    ... and {} more rooms: players {}, delivered {:.3}% at worst, gap p99 {:.1} ms at worst",
+        rest.len(),
+        rest.iter().map(|room| room.players).sum::<u64>(),
+        worst_delivered * 100.0,
+        worst_gap
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(id: u32, players: u64, delivered: f64, gap_p99_ms: f64) -> RoomReport {
+        RoomReport {
+            id,
+            mode: "arena".into(),
+            players,
+            delivered,
+            gap_p99_ms,
+        }
+    }
+
+    fn rendered(rooms: &[RoomReport]) -> Vec<String> {
+        let mut out = String::new();
+        render_rooms(&mut out, rooms);
+        out.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_rooms_table_has_a_line_per_room() {
+        let lines = rendered(&[room(1, 30, 1.0, 34.12), room(2, 20, 0.99951, 41.0)]);
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert_eq!(lines[0], "  rooms         2  players 50");
+        assert!(lines[1].contains("room") && lines[1].contains("gap p99"));
+        let words = |line: &str| {
+            line.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            words(&lines[2]),
+            ["1", "arena", "30", "100.000%", "34.1", "ms"]
+        );
+        assert_eq!(
+            words(&lines[3]),
+            ["2", "arena", "20", "99.951%", "41.0", "ms"]
+        );
+    }
+
+    #[test]
+    fn beyond_fifty_rooms_the_rest_is_summed_up() {
+        let rooms: Vec<RoomReport> = (1..=53)
+            .map(|id| room(id, 2, 1.0 - f64::from(id) / 1000.0, f64::from(id)))
+            .collect();
+        let lines = rendered(&rooms);
+        assert_eq!(lines.len(), 2 + ROOMS_LISTED + 1, "{lines:#?}");
+        assert_eq!(lines[0], "  rooms         53  players 106");
+        assert!(lines[2 + ROOMS_LISTED - 1].trim_start().starts_with("50 "));
+        assert_eq!(
+            lines.last().unwrap().trim(),
+            "... and 3 more rooms: players 6, delivered 94.700% at worst, gap p99 53.0 ms at worst"
+        );
+    }
+
+    #[test]
+    fn no_room_is_one_line() {
+        assert_eq!(rendered(&[]), ["  rooms         0  players 0"]);
+    }
+
+    #[test]
+    fn the_json_report_lists_the_rooms() {
+        let config = SwarmConfig {
+            url: "ws://127.0.0.1:1/ws".into(),
+            bots: 1,
+            duration: Duration::from_secs(1),
+            ramp_per_second: 1.0,
+            behaviour: Behaviour::Idle,
+            seed: 1,
+            threads: 1,
+            room: Default::default(),
+        };
+        let stats = SwarmStats::default();
+        stats.record_join(&crate::protocol::RoomInfo {
+            id: 7,
+            mode: "duel".into(),
+            max_players: 2,
+            code: None,
+        });
+        let report = Report::new(&config, &stats, Duration::from_secs(1), Duration::ZERO);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["rooms"],
+            serde_json::json!([
+                {"id": 7, "mode": "duel", "players": 1, "delivered": 0.0, "gap_p99_ms": 0.0}
+            ])
+        );
+        assert!(
+            report
+                .render_text(&Thresholds::default())
+                .contains("  rooms         1  players 1\n")
+        );
     }
 }

@@ -1,13 +1,18 @@
 //! What the whole swarm measured, shared by every bot: counters and histograms, and the reasons
-//! connections failed or were dropped. A bot counts its own snapshots in a [`BotTally`] and hands
-//! them over in batches, so that reading a snapshot takes neither a lock nor a shared atomic.
+//! connections failed or were dropped, and each room's share ([`super::rooms`]). A bot counts its
+//! own snapshots in a [`BotTally`] and hands them over in batches, keyed by the room its welcome
+//! named, so that reading a snapshot takes neither a lock nor a shared atomic.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
+use hdrhistogram::{Counter, Histogram};
+
+use super::rooms::{RoomBook, RoomHandover, RoomReport};
+use crate::protocol::RoomInfo;
+use crate::protocol::rooms::RoomId;
 
 /// Microsecond histograms from 1 µs to one minute, 3 significant digits.
 fn micros_histogram() -> Histogram<u64> {
@@ -40,15 +45,28 @@ pub struct SwarmStats {
     histograms: Mutex<Histograms>,
 }
 
+/// What a hand-over adds to beyond counters, under one lock.
 struct Histograms {
     connect: Histogram<u64>,
     gap: Histogram<u64>,
     ack: Histogram<u64>,
+    /// Each room's counts and gaps: the same lock, so a hand-over takes it once.
+    rooms: RoomBook,
 }
 
 impl std::fmt::Debug for Histograms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Histograms")
+    }
+}
+
+/// Snapshots received / expected, 0..1 (0 when none were expected): the swarm's delivered figure
+/// and each room's.
+pub fn delivered_ratio(received: u64, expected: u64) -> f64 {
+    if expected == 0 {
+        0.0
+    } else {
+        (received as f64 / expected as f64).min(1.0)
     }
 }
 
@@ -62,7 +80,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(histogram: &Histogram<u64>) -> Percentiles {
+    pub fn of<T: Counter>(histogram: &Histogram<T>) -> Percentiles {
         let ms = |micros: u64| micros as f64 / 1000.0;
         Percentiles {
             count: histogram.len(),
@@ -103,6 +121,7 @@ impl Default for SwarmStats {
                 connect: micros_histogram(),
                 gap: micros_histogram(),
                 ack: micros_histogram(),
+                rooms: RoomBook::default(),
             }),
         }
     }
@@ -135,7 +154,13 @@ impl SwarmStats {
         self.histograms().connect.saturating_record(micros(took));
     }
 
-    /// Adds what one bot counted since its last handover, under one lock of the histograms.
+    /// A bot was welcomed into `room`.
+    pub fn record_join(&self, room: &RoomInfo) {
+        self.histograms().rooms.record_join(room);
+    }
+
+    /// Adds what one bot counted since its last handover, under one lock of the histograms
+    /// (taken only when there is something to add).
     fn take_over(&self, tally: &mut BotTally) {
         let counts = std::mem::take(&mut tally.counts);
         let add = |counter: &AtomicU64, value: u64| {
@@ -144,6 +169,7 @@ impl SwarmStats {
             }
         };
         add(&self.snapshots_received, counts.snapshots_received);
+        add(&self.snapshots_expected, counts.snapshots_expected);
         add(&self.bytes_received, counts.bytes_received);
         add(&self.decode_errors, counts.decode_errors);
         add(&self.inputs_sent, counts.inputs_sent);
@@ -151,7 +177,8 @@ impl SwarmStats {
         add(&self.chat_acked, counts.chat_acked);
         add(&self.chat_refused, counts.chat_refused);
         add(&self.chat_received, counts.chat_received);
-        if tally.gaps.is_empty() && tally.acks.is_empty() {
+        let for_the_room = counts.snapshots_received > 0 || counts.snapshots_expected > 0;
+        if !for_the_room && tally.gaps.is_empty() && tally.acks.is_empty() {
             return;
         }
         let mut histograms = self.histograms();
@@ -161,6 +188,12 @@ impl SwarmStats {
         for &ack in &tally.acks {
             histograms.ack.saturating_record(ack);
         }
+        let handover = RoomHandover {
+            snapshots_received: counts.snapshots_received,
+            snapshots_expected: counts.snapshots_expected,
+            gaps: &tally.gaps,
+        };
+        histograms.rooms.take_over(tally.room, handover);
         drop(histograms);
         tally.gaps.clear();
         tally.acks.clear();
@@ -189,6 +222,11 @@ impl SwarmStats {
         }
     }
 
+    /// Every room a bot was welcomed into, by room id.
+    pub fn rooms(&self) -> Vec<RoomReport> {
+        self.histograms().rooms.reports()
+    }
+
     fn histograms(&self) -> std::sync::MutexGuard<'_, Histograms> {
         self.histograms.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -207,6 +245,8 @@ pub const HANDOVER_INTERVAL: Duration = Duration::from_millis(500);
 #[derive(Debug, Default)]
 pub struct BotCounts {
     pub snapshots_received: u64,
+    /// Added once, when the bot finishes: the ticks its snapshots spanned.
+    pub snapshots_expected: u64,
     pub bytes_received: u64,
     pub decode_errors: u64,
     pub inputs_sent: u64,
@@ -222,6 +262,8 @@ pub struct BotCounts {
 #[derive(Debug)]
 pub struct BotTally {
     stats: Arc<SwarmStats>,
+    /// The room the bot's welcome named: what its hand-overs are keyed by.
+    room: RoomId,
     pub counts: BotCounts,
     /// Snapshot gaps and acknowledgement latencies in microseconds, waiting for the histograms.
     gaps: Vec<u64>,
@@ -231,9 +273,12 @@ pub struct BotTally {
 }
 
 impl BotTally {
-    pub fn new(stats: Arc<SwarmStats>) -> BotTally {
+    /// The tally of a bot just welcomed into `room` (counted as one of the room's players).
+    pub fn new(stats: Arc<SwarmStats>, room: &RoomInfo) -> BotTally {
+        stats.record_join(room);
         BotTally {
             stats,
+            room: RoomId(room.id),
             counts: BotCounts::default(),
             gaps: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
             acks: Vec::with_capacity(SNAPSHOTS_PER_HANDOVER),
@@ -277,10 +322,19 @@ impl Drop for BotTally {
 mod tests {
     use super::*;
 
+    fn room_one() -> RoomInfo {
+        RoomInfo {
+            id: 1,
+            mode: "arena".into(),
+            max_players: 64,
+            code: None,
+        }
+    }
+
     #[test]
     fn a_tally_reaches_the_swarm_in_batches_and_when_dropped() {
         let stats = Arc::new(SwarmStats::default());
-        let mut tally = BotTally::new(Arc::clone(&stats));
+        let mut tally = BotTally::new(Arc::clone(&stats), &room_one());
         // Snapshots at 240 Hz: 32 arrive well within the handover interval.
         let start = Instant::now();
         let at = |i: usize| start + Duration::from_millis(4 * i as u64);
@@ -314,7 +368,7 @@ mod tests {
     #[test]
     fn a_slow_bot_hands_its_counts_over_at_least_twice_a_second() {
         let stats = Arc::new(SwarmStats::default());
-        let mut tally = BotTally::new(Arc::clone(&stats));
+        let mut tally = BotTally::new(Arc::clone(&stats), &room_one());
         let start = Instant::now();
         // 10 Hz: far fewer than a batch in the interval.
         for i in 0..5u64 {
@@ -329,5 +383,42 @@ mod tests {
         assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 6);
         tally.record_snapshot(None, None, start + HANDOVER_INTERVAL * 3);
         assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 8);
+    }
+
+    #[test]
+    fn hand_overs_are_keyed_by_the_bots_room() {
+        let stats = Arc::new(SwarmStats::default());
+        let room_two = RoomInfo {
+            id: 2,
+            mode: "duel".into(),
+            ..room_one()
+        };
+        let mut in_one = BotTally::new(Arc::clone(&stats), &room_one());
+        let mut in_two = BotTally::new(Arc::clone(&stats), &room_two);
+        let also_in_two = BotTally::new(Arc::clone(&stats), &room_two);
+        let start = Instant::now();
+        for i in 0..10u64 {
+            let at = start + Duration::from_millis(33 * i);
+            in_one.record_snapshot(Some(Duration::from_millis(33)), None, at);
+            if i % 2 == 0 {
+                in_two.record_snapshot(Some(Duration::from_millis(66)), None, at);
+            }
+        }
+        in_one.counts.snapshots_expected += 10;
+        in_two.counts.snapshots_expected += 10;
+        drop((in_one, in_two, also_in_two));
+        let rooms = stats.rooms();
+        let figures: Vec<(u32, &str, u64)> = rooms
+            .iter()
+            .map(|room| (room.id, room.mode.as_str(), room.players))
+            .collect();
+        assert_eq!(figures, [(1, "arena", 1), (2, "duel", 2)]);
+        assert_eq!((rooms[0].delivered, rooms[1].delivered), (1.0, 0.5));
+        assert!((rooms[0].gap_p99_ms - 33.0).abs() < 0.05, "{:?}", rooms[0]);
+        assert!((rooms[1].gap_p99_ms - 66.0).abs() < 0.05, "{:?}", rooms[1]);
+        // The rooms share out the swarm's own figures.
+        assert_eq!(stats.snapshots_received.load(Ordering::Relaxed), 15);
+        assert_eq!(stats.snapshots_expected.load(Ordering::Relaxed), 20);
+        assert_eq!(stats.summary().gap.count, 15);
     }
 }

@@ -51,8 +51,8 @@ impl Engine {
             }
             _ => return,
         }
-        let (me, tick_hz) = match bot::read_join_answer(payload) {
-            Ok(JoinAnswer::Welcome { me, tick_hz }) => (me, tick_hz),
+        let (me, tick_hz, room) = match bot::read_join_answer(payload) {
+            Ok(JoinAnswer::Welcome { me, tick_hz, room }) => (me, tick_hz, room),
             Ok(JoinAnswer::NotYet) => return,
             Err(reason) => return self.fail(index, reason),
         };
@@ -60,7 +60,8 @@ impl Engine {
         self.stats.record_connect(now - connection.started);
         self.stats.established.fetch_add(1, Ordering::Relaxed);
         self.stats.connected.fetch_add(1, Ordering::Relaxed);
-        let player = Box::new(Player::new(&connection.plan, me, Arc::clone(&self.stats)));
+        let stats = Arc::clone(&self.stats);
+        let player = Box::new(Player::new(&connection.plan, me, &room, stats));
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz.max(1)));
         let next_input = now + connection.plan.first_input_after(period);
         let wake_at = if player.sends_inputs() {
