@@ -121,6 +121,38 @@ async fn bots_asking_for_a_room_by_id_all_land_in_it() {
     host_reads.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_play_bots_fill_rooms_and_the_report_breaks_them_down() {
+    let server = start_server(&["--max-room-players", "8"]).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 40,
+        duration: Duration::from_secs(3),
+        ramp_per_second: 100.0,
+        behaviour: Behaviour::Wander,
+        seed: 5,
+        threads: 1,
+        room: RoomRequest::default(),
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
+    let rooms = rooms_in_json(&report);
+    let sizes: Vec<u64> = rooms
+        .iter()
+        .map(|room| room["players"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![8; 5],
+        "40 bots in rooms of 8: five full rooms, {rooms:?}"
+    );
+    for room in &rooms {
+        let delivered = room["delivered"].as_f64().unwrap();
+        assert!(delivered > 0.9, "room {} delivered {delivered}", room["id"]);
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_refused_bot_is_counted_with_the_reason() {
     let server = start_server(&["--max-players", "2"]).await;
