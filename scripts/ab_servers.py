@@ -12,7 +12,8 @@ medians per build.
 
 With rooms, each run also reads `/rooms`: how many public rooms the bots filled and the worst
 room's tick p99 (its bucket bound); and the server's CPU per client-tick in microseconds
-(server CPU time over bots x ticks), the figure to compare across room sizes and thread counts.
+(server CPU time over the snapshots it sent: one per client per tick delivered), the figure
+to compare across room sizes and thread counts.
 
 Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish[@--flag=value,--flag=value] LABEL=...
            [--bots 1500] [--duration 30s] [--rounds 3] [--swarm target/release/swarm]
@@ -133,8 +134,9 @@ def run(server_binary, server_flags, swarm_binary, bots, duration, port, cpus):
             "errors": report["errors"],
             "rooms": rooms,
             "room_tick_p99": worst_tick_p99 if worst_tick_p99 is not None else float("nan"),
-            # Server CPU time per client per tick, at 30 ticks a second.
-            "us_per_client_tick": 1e6 * server_cpu / 100 / max(1, bots * 30),
+            # Server CPU time per snapshot sent (a client's tick), the run's ramp included.
+            "us_per_client_tick": 1e6 * (server_cpu / 100 * wall)
+            / max(1, counter(metrics, "skirmish_snapshots_sent_total")),
         }
     finally:
         server.terminate()
