@@ -3,17 +3,19 @@
 //! top of it that snapshot frames carry, and since which tick each of them has stood, so that
 //! a delta carries the scoreboard or a rank only when it changed after its baseline.
 //!
-//! Recomputed with one sort of a reused buffer on the scoreboard's period and whenever players
-//! came or went (a rank is then never above the head count beside it); every player's rank is
-//! then a lookup. Must never allocate in a steady tick (its tables are sized by
-//! [`Standings::reserve`] at join), nor read the clock.
+//! Ranked afresh, with one sort of a reused buffer, on a period (twice a second); in between,
+//! a player who comes or goes is ranked in or out at once, against the scores of the last
+//! ranking (so a rank is never above the head count beside it, and a room where players come
+//! and go every tick does not resend its scoreboard every tick). Every player's rank is then a
+//! lookup. Must never allocate in a steady tick (its tables are sized by [`Standings::reserve`]
+//! at join), nor read the clock.
 
 use crate::game::world::PlayerMap;
 use crate::protocol::snapshot::SCOREBOARD_SIZE;
 use crate::protocol::{PlayerId, PlayerState, Tick};
 
-/// How often the standings are recomputed while nobody comes or goes, in ticks (twice a second
-/// at 30 Hz): scores change every tick, and the scoreboard is resent each time it changes.
+/// How often the standings are ranked afresh, in ticks (twice a second at 30 Hz): scores change
+/// every tick, and the scoreboard is resent each time it changes.
 pub const STANDINGS_PERIOD_TICKS: u32 = 15;
 
 /// One player's place in the standings.
@@ -23,20 +25,21 @@ pub struct Place {
     pub rank: u32,
     /// The tick this rank was first given: a client whose baseline is this tick or later holds it.
     pub since: Tick,
-    /// The recomputation that last placed the player, to forget those who left.
-    placed: Tick,
+    /// The last tick the player was in the world, to tell who left.
+    seen: Tick,
 }
 
 #[derive(Debug, Default)]
 pub struct Standings {
-    /// `(score, id)` of every player, best first after each recomputation (reused).
+    /// `(score, id)` of every player, best first after each ranking; the scores are those of
+    /// the last ranking afresh (a newcomer's, of when it came).
     order: Vec<(u32, PlayerId)>,
     places: PlayerMap<Place>,
     /// The first [`SCOREBOARD_SIZE`] of `order`, as `(id, score)`.
     top: Vec<(PlayerId, u32)>,
     top_since: Tick,
-    /// When the standings were last recomputed; `None` before the first time.
-    computed: Option<Tick>,
+    /// Whether the standings were ever ranked (the first tick ranks them whatever the period).
+    ranked: bool,
 }
 
 /// The standings' order: higher score first, then lower id.
@@ -53,13 +56,17 @@ impl Standings {
         self.top.reserve(SCOREBOARD_SIZE);
     }
 
-    /// Brings the standings up to `tick` for `players` (the world at that tick): recomputes them
-    /// when the period is due or someone came or went since the last time.
+    /// Brings the standings up to `tick` for `players` (the world at that tick): ranks them
+    /// afresh when the period is due, else ranks in or out whoever came or went.
     pub fn update(&mut self, players: &[PlayerState], tick: Tick) {
-        let due = self.computed.is_none() || tick.0.is_multiple_of(STANDINGS_PERIOD_TICKS);
-        if due || self.someone_came_or_went(players) {
-            self.recompute(players, tick);
+        let due = !self.ranked || tick.0.is_multiple_of(STANDINGS_PERIOD_TICKS);
+        if due {
+            self.order.clear();
+            self.order.extend(players.iter().map(|p| (p.score, p.id)));
+        } else if !self.follow_comings_and_goings(players, tick) {
+            return;
         }
+        self.rank(tick);
     }
 
     /// The top players, best first, as `(id, score)`.
@@ -72,36 +79,55 @@ impl Standings {
         self.top_since.since(baseline) > 0
     }
 
-    /// The place of player `id`, if it was in the world when the standings were last computed.
+    /// The place of player `id`, if it was in the world when the standings were last ranked.
     pub fn place_of(&self, id: PlayerId) -> Option<Place> {
         self.places.get(&id).copied()
     }
 
-    fn someone_came_or_went(&self, players: &[PlayerState]) -> bool {
-        players.len() != self.places.len()
-            || players.iter().any(|p| !self.places.contains_key(&p.id))
+    /// Between rankings afresh: adds whoever came to `order` (at its score now) and drops whoever
+    /// went, keeping everyone else's score of the last ranking. Returns whether anyone did.
+    fn follow_comings_and_goings(&mut self, players: &[PlayerState], tick: Tick) -> bool {
+        let mut came = false;
+        let mut stayed = 0;
+        for p in players {
+            match self.places.get_mut(&p.id) {
+                Some(place) => {
+                    place.seen = tick;
+                    stayed += 1;
+                }
+                None => {
+                    self.order.push((p.score, p.id));
+                    came = true;
+                }
+            }
+        }
+        let went = stayed < self.places.len();
+        if went {
+            let places = &self.places;
+            (self.order).retain(|(_, id)| places.get(id).is_none_or(|place| place.seen == tick));
+        }
+        came || went
     }
 
-    fn recompute(&mut self, players: &[PlayerState], tick: Tick) {
-        self.computed = Some(tick);
-        self.order.clear();
-        self.order.extend(players.iter().map(|p| (p.score, p.id)));
+    /// Sorts `order` and gives everyone in it its place; forgets who is not in it.
+    fn rank(&mut self, tick: Tick) {
+        self.ranked = true;
         self.order.sort_unstable_by(best_first);
         for (index, &(_, id)) in self.order.iter().enumerate() {
             let rank = index as u32 + 1;
             let fresh = Place {
                 rank,
                 since: tick,
-                placed: tick,
+                seen: tick,
             };
             let place = self.places.entry(id).or_insert(fresh);
             if place.rank != rank {
                 place.rank = rank;
                 place.since = tick;
             }
-            place.placed = tick;
+            place.seen = tick;
         }
-        self.places.retain(|_, place| place.placed == tick);
+        self.places.retain(|_, place| place.seen == tick);
         self.update_top(tick);
     }
 
@@ -212,6 +238,39 @@ mod tests {
         standings.update(&players, Tick(32));
         assert_eq!((rank(&standings, 8), rank(&standings, 3)), (1, 2));
         assert_eq!(standings.place_of(PlayerId(2)), None);
+    }
+
+    #[test]
+    fn between_periods_comings_and_goings_are_ranked_against_the_last_scores() {
+        let mut standings = Standings::default();
+        let mut players: Vec<PlayerState> = (1..=12).map(|id| player(id, id * 10)).collect();
+        standings.update(&players, Tick(30));
+        assert_eq!((rank(&standings, 1), rank(&standings, 2)), (12, 11));
+        // Player 1 scores big and player 2 (outside the top ten) leaves: the top list stands,
+        // player 1 moves up one place for the one who left, not for its new score.
+        players[0].score = 1000;
+        players.remove(1);
+        standings.update(&players, Tick(31));
+        assert_eq!(rank(&standings, 1), 11);
+        assert!(
+            !standings.top_changed_after(Tick(30)),
+            "the scoreboard is not resent"
+        );
+        // A newcomer comes in at its score now.
+        players.push(player(40, 65));
+        standings.update(&players, Tick(32));
+        assert_eq!(rank(&standings, 40), 7);
+        assert_eq!(rank(&standings, 1), 12);
+        assert!(standings.top_changed_after(Tick(31)));
+        assert_eq!(
+            standings.top()[0],
+            (PlayerId(12), 120),
+            "scores of the last ranking"
+        );
+        // The period ranks everyone at their scores now.
+        standings.update(&players, Tick(45));
+        assert_eq!(rank(&standings, 1), 1);
+        assert_eq!(standings.top()[0], (PlayerId(1), 1000));
     }
 
     #[test]
