@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
+  assertHudLayout,
   explainFailure,
   openPlayer,
   screenshot,
@@ -34,59 +35,6 @@ const BAD_WHISPER = '/w Nobody hello';
 const playing = (state) => state.connected && state.snapshotsReceived > 5 && state.me && state.serverMe;
 
 /**
- * The boxes of the HUD's parts that are showing, in CSS pixels (runs in the page). An element
- * not displayed, or of no size, is not showing.
- */
-function hudBoxes() {
-  const parts = {
-    status: '#hud-status',
-    'feed row': '#hud-feed li',
-    scoreboard: '#hud-board',
-    'network overlay': '#hud-net',
-    'tagged notice': '#hud-tagged',
-    'connection banner': '#hud-banner',
-    'chat log': '#chat-log',
-    'chat box': '#chat-form',
-    'chat button': '#chat-toggle',
-    'net button': '#net-toggle',
-    'network line': '#hud-netline',
-    minimap: '#minimap',
-  };
-  const boxes = [];
-  for (const [name, selector] of Object.entries(parts)) {
-    document.querySelectorAll(selector).forEach((element, i) => {
-      const r = element.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0) return;
-      boxes.push({ name: i > 0 ? `${name} ${i + 1}` : name, left: r.left, top: r.top, right: r.right, bottom: r.bottom });
-    });
-  }
-  return { boxes, width: innerWidth, height: innerHeight };
-}
-
-/**
- * The pairs of boxes that overlap (by more than half a pixel each way) and the boxes that leave
- * the window.
- * @param {{boxes: {name: string, left: number, top: number, right: number, bottom: number}[], width: number, height: number}} layout
- */
-function layoutProblems({ boxes, width, height }) {
-  const problems = [];
-  const round = (b) => `[${[b.left, b.top, b.right, b.bottom].map((v) => Math.round(v)).join(', ')}]`;
-  for (let i = 0; i < boxes.length; i++) {
-    const a = boxes[i];
-    if (a.left < -0.5 || a.top < -0.5 || a.right > width + 0.5 || a.bottom > height + 0.5) {
-      problems.push(`${a.name} ${round(a)} leaves the ${width}x${height} window`);
-    }
-    for (let j = i + 1; j < boxes.length; j++) {
-      const b = boxes[j];
-      const across = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-      const down = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-      if (across > 0.5 && down > 0.5) problems.push(`${a.name} ${round(a)} overlaps ${b.name} ${round(b)}`);
-    }
-  }
-  return problems;
-}
-
-/**
  * Asserts that the HUD of `player` keeps its parts apart and inside the window, and that the
  * parts `expected` are among them; saves a screenshot.
  * @param {import('./harness.mjs').Player} player
@@ -94,12 +42,8 @@ function layoutProblems({ boxes, width, height }) {
  * @param {string} label
  */
 async function assertHudApart(player, expected, label) {
-  const layout = await player.page.evaluate(hudBoxes);
-  const names = layout.boxes.map((b) => b.name);
   await screenshot(player, `hud-${label}.png`);
-  for (const name of expected) assert.ok(names.includes(name), `${label}: no ${name} among ${names.join(', ')}`);
-  const problems = layoutProblems(layout);
-  assert.deepEqual(problems, [], `${label}: ${problems.join('; ')} (all: ${JSON.stringify(layout)})`);
+  await assertHudLayout(player.page, expected, label);
 }
 
 /**
