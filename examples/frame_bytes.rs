@@ -12,6 +12,7 @@ use skirmish::bots::behaviour::{Behaviour, Pilot, View};
 use skirmish::game::{World, WorldConfig};
 use skirmish::protocol::snapshot::{
     Entity, Kind, Op, Reader, SCOREBOARD_SIZE, frame_flags, read_entry, read_header, read_own,
+    read_rank,
 };
 use skirmish::protocol::{PlayerId, PlayerInput, Replica, Snapshot, Tick};
 use skirmish::room::replication::Replicator;
@@ -101,6 +102,11 @@ fn account(frame: &[u8], bytes: &mut BTreeMap<&'static str, u64>) {
         read_own(&mut r).unwrap();
     }
     add("own state", at(&r) - start);
+    let start = at(&r);
+    if header.flags & frame_flags::RANK != 0 {
+        read_rank(&mut r, &header).unwrap();
+    }
+    add("rank", at(&r) - start);
     let start = at(&r);
     if header.flags & frame_flags::SCOREBOARD != 0 {
         let n = r.varint_u32("n").unwrap();

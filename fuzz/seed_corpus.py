@@ -4,7 +4,7 @@ malformed message becomes one file under fuzz/corpus/<target>/, named after its 
 Run it again after the vectors change (it only adds and overwrites seed files; inputs the
 fuzzers found stay).
 
-Usage: python3 fuzz/seed_corpus.py [tests/vectors/protocol_v7.json]
+Usage: python3 fuzz/seed_corpus.py [tests/vectors/protocol_v8.json]
 """
 import json
 import pathlib
@@ -36,6 +36,8 @@ def main():
     for i, frame in enumerate(vectors["snapshot_sequence"]["frames"]):
         write("snapshot_frame", f"frame-{i}", frame["hex"][2:])
         write("server_message", f"snapshot-frame-{i}", frame["hex"])
+    if "empty_snapshot_frame" in vectors:
+        write("snapshot_frame", "empty-view", vectors["empty_snapshot_frame"])
     for v in vectors["malformed_snapshot_frames"]:
         write("snapshot_frame", "bad-" + v["name"], v["hex"])
 

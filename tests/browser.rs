@@ -1,11 +1,11 @@
-//! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`, `lobby`)
-//! start this crate's server binary and drive headless Chromium pages through the real client,
-//! on a desktop window and a phone-sized touch screen, directly and through a slow, jittery
-//! proxy. Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
+//! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`,
+//! `hud`, `lobby`) start this crate's server binary and drive headless Chromium pages through the real
+//! client, on desktop windows and phone-sized touch screens, directly and through a slow,
+//! jittery proxy. Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
 //! installs `playwright-core` from the lockfile into `tests/browser/node_modules`) and Debian's
 //! Chromium at `/usr/bin/chromium` (or the path in `CHROMIUM`). Set
 //! `SKIRMISH_SKIP_BROWSER_TESTS=1` to skip it on a machine without a browser; without that, a
-//! missing browser is a failure, not a silent pass. Screenshots of both layouts are saved in
+//! missing browser is a failure, not a silent pass. Screenshots of every layout are saved in
 //! `target/browser-artifacts/`.
 
 use std::io::{Read, Write};

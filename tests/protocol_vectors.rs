@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v7.json"
+    "/tests/vectors/protocol_v8.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -29,7 +29,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
     };
     let join_room = |room| {
         ClientMessage::Join(Join {
-            protocol_version: 7,
+            protocol_version: 8,
             request_id: 2,
             name: "Ann".into(),
             resume_token: None,
@@ -164,7 +164,7 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         (
             "welcome to a private room",
             ServerMessage::Welcome(Welcome {
-                protocol_version: 7,
+                protocol_version: 8,
                 request_id: 3,
                 player_id: PlayerId(300),
                 resumed: false,
@@ -360,9 +360,16 @@ fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The frame every one of [`malformed_snapshot_frames`] departs from, which applies: a full
+/// frame of an empty view (see there).
+const EMPTY_SNAPSHOT_FRAME: &str = "0a001800000000000000000100d00fdc0b0100";
+
 /// Frames the snapshot decoders must refuse, for the arena and baselines of
 /// [`snapshot_sequence`] (applied to a fresh replica: no baseline held).
 fn malformed_snapshot_frames() -> Vec<(&'static str, &'static str)> {
+    // Each is well formed but for what its name says: tick 10, a full frame (age 0) of flags
+    // 0x18 (the arena's size and the rank follow), view (0, 0, 0, 0), checksum, one player in
+    // the room, server tick 0, the arena 2000 x 1500 (d00f dc0b), rank 1, then the cells.
     vec![
         ("empty", ""),
         ("truncated after the tick", "0a"),
@@ -372,31 +379,40 @@ fn malformed_snapshot_frames() -> Vec<(&'static str, &'static str)> {
         ),
         (
             "view beyond the cell grid",
-            "0a0008000080010000000000000000d00fdc0b00",
+            "0a00180000800100000000000100d00fdc0b0100",
         ),
         (
             "checksum of an empty world is not zero",
-            "0a000800000000010000000000d00fdc0b00",
+            "0a001800000000010000000100d00fdc0b0100",
         ),
         (
             "a full frame without the arena's size",
-            "0a00000000000000000000000000",
+            "0a0010000000000000000001000100",
+        ),
+        (
+            "a full frame without the rank",
+            "0a000800000000000000000100d00fdc0b00",
+        ),
+        ("a rank of zero", "0a001800000000000000000100d00fdc0b0000"),
+        (
+            "a rank above the room's head count",
+            "0a001800000000000000000100d00fdc0b0200",
         ),
         (
             "an arena side of zero",
-            "0a00080000000000000000000000dc0b00",
+            "0a00180000000000000000010000dc0b0100",
         ),
         (
             "an arena wider than the cell grid",
-            "0a000800000000000000000000818002dc0b00",
+            "0a001800000000000000000100818002dc0b0100",
         ),
         (
             "a cell outside the view",
-            "0a000800000000000000000000d00fdc0b01090101050202",
+            "0a001800000000000000000100d00fdc0b0101090101050202",
         ),
         (
             "an update of an entity the baseline lacks",
-            "0a000800000000000000000000d00fdc0b01000110050202",
+            "0a001800000000000000000100d00fdc0b0101000110050202",
         ),
         ("a varint that never ends", "0affffffffffffffffffffff"),
     ]
@@ -517,6 +533,7 @@ fn state_json(state: &ReplicaState) -> Value {
         "arena": [state.arena.0, state.arena.1],
         "checksum": state.checksum(),
         "player_count": state.player_count,
+        "rank": state.rank,
         "server_tick_us": state.server_tick_us,
         "own": own,
         "scoreboard": state.scoreboard.iter().map(|(id, score)| json!([id.0, score])).collect::<Vec<_>>(),
@@ -559,6 +576,7 @@ fn protocol_vectors() -> Value {
         "client_messages": client,
         "server_messages": server,
         "snapshot_sequence": snapshot_sequence(),
+        "empty_snapshot_frame": EMPTY_SNAPSHOT_FRAME,
         "malformed_snapshot_frames": malformed(malformed_snapshot_frames()),
         "malformed_client_messages": malformed(malformed_client_messages()),
         "malformed_server_messages": malformed(malformed_server_messages()),
@@ -734,6 +752,12 @@ fn stored_snapshot_frames_rebuild_their_states() {
         let state = replica.apply(&bytes[1..]).unwrap();
         assert_eq!(state_json(state), frame["state"]);
     }
+    let empty = hex::decode(EMPTY_SNAPSHOT_FRAME).unwrap();
+    let state = Replica::new().apply(&empty).unwrap().clone();
+    assert_eq!(
+        (state.rank, state.player_count, state.arena),
+        (1, 1, (2000, 1500))
+    );
     for (name, hex) in malformed_snapshot_frames() {
         let bytes = hex::decode(hex).unwrap();
         let result = Replica::new().apply(&bytes).map(|_| ());

@@ -2,7 +2,10 @@
 //! runs of ticks, and random delivery (frames lost, frames arriving late and out of order,
 //! baselines picked among what the client acknowledged), the state a client's replica holds
 //! after each frame equals the server's world at that tick, quantized and cut to the client's
-//! area of interest, with the arena's size (which changes now and then). Built from a seed that proptest varies (and shrinks on failure).
+//! area of interest, with the arena's size (which changes now and then), and with the rank the
+//! server gave the client at that tick (sent only when it changed since the baseline), which
+//! agrees with the scoreboard it holds. Built from a seed that proptest varies (and shrinks on
+//! failure).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +14,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use skirmish::protocol::snapshot::{BASELINE_RING, CELL_GRID, DeltaError, Entity};
 use skirmish::protocol::{
-    BoltState, OrbState, PlayerId, PlayerState, Replica, Snapshot, Tagged, Tick,
+    BoltState, OrbState, PlayerId, PlayerState, Replica, ReplicaState, Snapshot, Tagged, Tick,
 };
 use skirmish::room::replication::Replicator;
 
@@ -181,6 +184,25 @@ fn expected_state(
     entities
 }
 
+/// The client's rank as the server's standings had it when `world` was recorded.
+fn servers_rank(replicator: &Replicator) -> u32 {
+    replicator
+        .place_of(ME)
+        .expect("the client's player is ranked")
+        .rank
+}
+
+/// The rank a state holds agrees with its scoreboard and its head count.
+fn rank_agrees(state: &ReplicaState) -> Result<(), TestCaseError> {
+    let listed = state.scoreboard.iter().position(|(id, _)| *id == ME);
+    match listed {
+        Some(index) => prop_assert_eq!(state.rank, index as u32 + 1, "tick {}", state.tick.0),
+        None => prop_assert!(state.rank as usize > state.scoreboard.len()),
+    }
+    prop_assert!(state.rank >= 1 && state.rank <= state.player_count);
+    Ok(())
+}
+
 /// Runs `ticks` ticks; each tick's frame is encoded against a baseline the client holds
 /// (chosen as `pick` says), then delivered now, later, or never.
 fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseError> {
@@ -191,6 +213,7 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
     let mut first_seen = HashMap::new();
     let mut expected: HashMap<u32, Vec<(u32, Entity)>> = HashMap::new();
     let mut arenas: HashMap<u32, (u32, u32)> = HashMap::new();
+    let mut ranks: HashMap<u32, u32> = HashMap::new();
     // Ticks the client has applied (its acknowledgements), and frames still in flight.
     let mut acked: Vec<Tick> = Vec::new();
     let mut in_flight: Vec<(Tick, Vec<u8>)> = Vec::new();
@@ -200,6 +223,7 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
         expected.insert(world.tick.0, expected_state(&world, &mut first_seen));
         let arena = (world.arena_width as u32, world.arena_height as u32);
         arenas.insert(world.tick.0, arena);
+        ranks.insert(world.tick.0, servers_rank(&replicator));
         // A baseline among the acknowledged ticks still in the ring: usually the newest, not
         // always (acknowledgements arrive late too).
         let usable: Vec<Tick> = acked
@@ -232,6 +256,8 @@ fn run(seed: u64, ticks: usize, loss: f64, late: f64) -> Result<(), TestCaseErro
                     let held: Vec<(u32, Entity)> = state.entities().collect();
                     prop_assert_eq!(&held, &expected[&tick.0], "tick {}", tick.0);
                     prop_assert_eq!(state.arena, arenas[&tick.0], "tick {}", tick.0);
+                    prop_assert_eq!(state.rank, ranks[&tick.0], "tick {}", tick.0);
+                    rank_agrees(state)?;
                     acked.push(tick);
                 }
                 // More than the ring's length late: dropped, the newer state kept.
@@ -291,6 +317,7 @@ fn run_in_order(seed: u64, ticks: usize, skip: f64) -> Result<(), TestCaseError>
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x0bde);
     let mut first_seen = HashMap::new();
     let mut expected: HashMap<u32, Vec<(u32, Entity)>> = HashMap::new();
+    let mut ranks: HashMap<u32, u32> = HashMap::new();
     // Frames being written: (tick, the tick their write completes, bytes), in order.
     let mut writing: Vec<(Tick, u32, Vec<u8>)> = Vec::new();
     let mut fully_sent: Option<Tick> = None;
@@ -299,6 +326,7 @@ fn run_in_order(seed: u64, ticks: usize, skip: f64) -> Result<(), TestCaseError>
         let world = script.step();
         replicator.record(&world, 100);
         expected.insert(world.tick.0, expected_state(&world, &mut first_seen));
+        ranks.insert(world.tick.0, servers_rank(&replicator));
         // Writes that completed by now: the client applies those frames, which become baselines.
         let done = writing.partition_point(|(_, done, _)| *done <= world.tick.0);
         for (tick, _, frame) in writing.drain(..done) {
@@ -307,6 +335,8 @@ fn run_in_order(seed: u64, ticks: usize, skip: f64) -> Result<(), TestCaseError>
                 .map_err(|error| TestCaseError::fail(format!("tick {}: {error}", tick.0)))?;
             let held: Vec<(u32, Entity)> = state.entities().collect();
             prop_assert_eq!(&held, &expected[&tick.0], "tick {}", tick.0);
+            prop_assert_eq!(state.rank, ranks[&tick.0], "tick {}", tick.0);
+            rank_agrees(state)?;
             fully_sent = Some(tick);
             // Held: the newest baseline received and what came after it, no more.
             let header = replica.last_header().unwrap();

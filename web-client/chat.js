@@ -14,6 +14,13 @@ import { playerHue } from './render.js';
 
 /** Lines the panel keeps; older ones are removed from the page. */
 export const MAX_LINES = 100;
+/**
+ * A line stays fully visible this long after it arrives (ms), long enough to read a line just
+ * sent or received in the middle of a fight, then fades out over {@link LINE_FADE_MS} and leaves
+ * the feed (opening the box shows every line kept).
+ */
+export const LINE_VISIBLE_MS = 6000;
+export const LINE_FADE_MS = 1000;
 
 /**
  * One line of the feed.
@@ -166,8 +173,19 @@ function colour(span, id) {
 }
 
 /**
- * The panel on the page: the feed, and the box to type in. Enter (outside any field) opens the
- * box, Enter sends, Escape closes it; the page decides what sending means.
+ * How visible a line is `age` ms after it arrived: fully for {@link LINE_VISIBLE_MS}, then
+ * fading to nothing over {@link LINE_FADE_MS}.
+ * @param {number} age
+ */
+export function lineOpacity(age) {
+  if (age <= LINE_VISIBLE_MS) return 1;
+  return Math.max(0, 1 - (age - LINE_VISIBLE_MS) / LINE_FADE_MS);
+}
+
+/**
+ * The panel on the page: the feed, and the box to type in. Enter (outside any field) or the
+ * page's chat button opens the box, Enter sends, Escape closes it; the page decides what
+ * sending means. Lines fade as {@link lineOpacity} says, as {@link ChatPanel.fade} is called.
  */
 export class ChatPanel {
   /**
@@ -179,15 +197,22 @@ export class ChatPanel {
    * @param {(typed: string) => Promise<boolean> | boolean} onSubmit sends what was typed;
    *   resolves to whether the box may be cleared
    * @param {() => void} onClose gives the focus back to the game
+   * @param {() => number} [clock] ms, when a line arrives (for its fading)
    */
-  constructor({ panel, log, form, input }, onSubmit, onClose) {
+  constructor({ panel, log, form, input }, onSubmit, onClose, clock = () => 0) {
     this.panel = panel;
     this.log = log;
     this.form = form;
     this.input = input;
     this.onClose = onClose;
+    this.clock = clock;
     /** @type {ChatLine[]} the lines shown, oldest first (the test hook reads them) */
     this.lines = [];
+    /**
+     * The lines not yet faded out, oldest first: their elements and when they arrived.
+     * @type {{element: HTMLElement, at: number}[]}
+     */
+    this.fading = [];
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const typed = input.value;
@@ -235,14 +260,41 @@ export class ChatPanel {
     this.onClose();
   }
 
-  /** @param {ChatLine} line */
-  add(line) {
+  /**
+   * @param {ChatLine} line
+   * @param {number} [now] ms, when it arrived (for its fading); the clock's time by default
+   */
+  add(line, now = this.clock()) {
     this.lines.push(line);
-    this.log.append(renderLine(this.log.ownerDocument, line));
+    const element = renderLine(this.log.ownerDocument, line);
+    this.log.append(element);
+    this.fading.push({ element, at: now });
     while (this.lines.length > MAX_LINES) {
       this.lines.shift();
-      this.log.firstElementChild?.remove();
+      const gone = this.log.firstElementChild;
+      gone?.remove();
+      if (this.fading[0]?.element === gone) this.fading.shift();
     }
     this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /**
+   * Fades the lines that have been up for long enough; those that have faded out leave the
+   * feed (the open box still lists them). Cheap: only lines not yet gone are visited.
+   * @param {number} now ms
+   */
+  fade(now) {
+    let gone = 0;
+    for (const { element, at } of this.fading) {
+      const opacity = lineOpacity(now - at);
+      const value = opacity >= 1 ? '' : opacity.toFixed(2);
+      if (element.style.opacity !== value) element.style.opacity = value;
+      if (opacity === 0) {
+        element.classList.add('faded');
+        gone++;
+      }
+    }
+    // Lines arrive in order, so the faded ones are the oldest.
+    if (gone > 0) this.fading.splice(0, gone);
   }
 }

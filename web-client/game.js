@@ -1,6 +1,7 @@
 /**
  * The client's picture of the game: the roster, the recent snapshots, the prediction of our own
- * ship and the interpolation of everyone else, the kill feed and the scoreboard.
+ * ship and the interpolation of everyone else, the kill feed, who tagged us last, the scoreboard,
+ * our rank and the room's head count.
  *
  * It is fed decoded server messages and the local controls, and hands outgoing messages to a
  * `send` callback. It never touches the DOM, a socket or the clock: every method that needs the
@@ -213,10 +214,18 @@ export class Game {
     this.killFeed = [];
     /** When we were last tagged (ms), for a flash on screen; -Infinity if never. */
     this.taggedAt = -Infinity;
+    /**
+     * Who tagged us last, with the name as it was then (`#id` if not yet known), or null.
+     * @type {{id: number, name: string, at: number} | null}
+     */
+    this.taggedBy = null;
     /** Top rows of the newest snapshot's players by score, plus ours if it is further down. */
     this.scoreboard = [];
-    /** Our place in the newest snapshot's ranking (1-based), or 0 if not in it. */
+    /** Our place in the room by score (1-based, the scoreboard's order), or 0 if not known. */
     this.myRank = 0;
+    /** Players in the room (the newest snapshot's head count), and other ships near us. */
+    this.playersInRoom = 0;
+    this.nearby = 0;
   }
 
   /**
@@ -258,7 +267,11 @@ export class Game {
       at: now,
     });
     if (this.killFeed.length > KILL_FEED_LENGTH) this.killFeed.shift();
-    if (tag.victim === this.playerId) this.taggedAt = now;
+    if (tag.victim === this.playerId) {
+      this.taggedAt = now;
+      const name = this.nameOf(tag.shooter);
+      this.taggedBy = { id: tag.shooter, name: name === UNKNOWN_NAME ? `#${tag.shooter}` : name, at: now };
+    }
   }
 
   /**
@@ -416,12 +429,17 @@ export class Game {
   }
 
   /**
-   * The scoreboard: the server's top players of the whole game (a snapshot holds only the
-   * players near us), with our own row below them when we are not among them.
+   * The scoreboard: the server's top players of the room (a snapshot holds only the players
+   * near us), with our own row below them when we are not among them; our rank and the room's
+   * head count as the server says them (since protocol 8), and how many ships are near us.
    * @param {any} snapshot
    */
   rankPlayers(snapshot) {
     const players = snapshot.players;
+    let others = 0;
+    for (let i = 0; i < players.length; i++) if (players[i].id !== this.playerId) others++;
+    this.nearby = others;
+    this.playersInRoom = typeof snapshot.player_count === 'number' ? snapshot.player_count : players.length;
     const rows = this.scoreboard;
     rows.length = 0;
     if (snapshot.scoreboard) {
@@ -430,8 +448,7 @@ export class Game {
         rows.push({ id, score, flags: seen ? seen.flags : 0 });
       }
       const mine = rows.findIndex((p) => p.id === this.playerId);
-      // 0: below the top rows, whose rank the server does not send.
-      this.myRank = mine + 1;
+      this.myRank = typeof snapshot.rank === 'number' && snapshot.rank > 0 ? snapshot.rank : mine + 1;
       const me = mine < 0 ? players.find((p) => p.id === this.playerId) : null;
       if (me) rows.push(me);
       return;
@@ -800,6 +817,10 @@ export class Game {
           }))
         : [],
       roster: [...this.roster].map(([id, name]) => ({ id, name })),
+      rank: this.myRank,
+      playersInRoom: this.playersInRoom,
+      nearby: this.nearby,
+      taggedBy: this.taggedBy ? { ...this.taggedBy } : null,
       snapshotsReceived: this.snapshotsReceived,
       inputsSent: this.seq,
       pendingInputs: this.pending.length,

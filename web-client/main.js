@@ -1,14 +1,15 @@
 /**
  * Wires the client together: the name screen with its lobby (quick play, create a private room,
- * the open rooms to join), the connection and its status line, the chat and
- * its feed, the game state, the controls and the renderer, driven by one requestAnimationFrame
- * loop. Also exposes the read-only test hook `window.skirmish.state` that the browser tests read.
+ * the open rooms to join), the connection and its status line, the chat and its feed, the game
+ * state, the controls, the renderer and the HUD, driven by one requestAnimationFrame loop. Also
+ * exposes the read-only test hook `window.skirmish.state` that the browser tests read.
  *
  * It owns the page's reaction to the session's events (status, notices, what to show after a
  * fatal error) and nothing else: no codec, no physics, no drawing, no connection logic of its own.
  *
  * Keys: `N` (or F3) shows the network overlay (round trip, snapshot rate, interpolation delay
- * and jitter, bytes per second each way counted on the WebSocket, the server's tick time).
+ * and jitter, bytes per second each way counted on the WebSocket, the server's tick time),
+ * Enter opens the chat. On a touch screen the HUD's NET and CHAT buttons do the same.
  *
  * Page query: `name` (join at once), `room` (a private room's code: the link a friend shared),
  * `token` (passed on to the WebSocket, for servers started with `--auth-token`),
@@ -19,6 +20,7 @@ import { quickPlay, validateName } from './protocol.js';
 import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom } from './net.js';
 import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
+import { COMPACT_QUERY, HudView } from './hud.js';
 import { Controls } from './input.js';
 import { ChatPanel, parseChatInput } from './chat.js';
 import { TrafficMeter, countingWebSocket } from './traffic.js';
@@ -46,6 +48,8 @@ const inviteButton = /** @type {HTMLButtonElement} */ (document.getElementById('
 const roomInvite = /** @type {HTMLElement} */ (document.getElementById('room-invite'));
 const playQuick = /** @type {HTMLButtonElement} */ (document.getElementById('play-quick'));
 const playPrivate = /** @type {HTMLButtonElement} */ (document.getElementById('play-private'));
+const chatButton = /** @type {HTMLButtonElement} */ (document.getElementById('chat-toggle'));
+const minimap = /** @type {HTMLCanvasElement} */ (document.getElementById('minimap'));
 
 /** What the page knows of the session: shown in the HUD and read by the test hook. */
 const session = {
@@ -68,7 +72,9 @@ const session = {
 let connection = /** @type {Connection | null} */ (null);
 let playerName = '';
 const game = new Game((message) => (connection ? connection.send(message) : false));
-const renderer = new Renderer(canvas);
+const renderer = new Renderer(canvas, minimap);
+const hudView = new HudView(document);
+const compactLayout = window.matchMedia(COMPACT_QUERY);
 const controls = new Controls(canvas);
 const chat = new ChatPanel(
   {
@@ -79,6 +85,7 @@ const chat = new ChatPanel(
   },
   sendChat,
   () => canvas.focus(),
+  () => performance.now(),
 );
 /** The lobby's list of open rooms, on the name screen. */
 const roomList = new RoomList(
@@ -144,7 +151,6 @@ function play(name, room = linkedRoom()) {
   }
   nameScreen.hidden = true;
   roomList.stop();
-  overlayButton.hidden = false;
   canvas.focus();
   controls.attach();
   session.status = 'connecting';
@@ -443,7 +449,10 @@ function frame(now) {
   hud.net = game.netStats(now);
   hud.bytesInPerSecond = traffic.inPerSecond(now);
   hud.bytesOutPerSecond = traffic.outPerSecond(now);
+  // The canvas reads the layout (its size, the minimap's) before the HUD writes to the page.
   renderer.draw(game, view, hud, now);
+  hudView.update(game, hud, now);
+  chat.fade(now);
   requestAnimationFrame(frame);
 }
 
@@ -482,7 +491,6 @@ function showNameScreen(value, error = '') {
   nameInput.value = value;
   nameError.textContent = error;
   nameScreen.hidden = false;
-  overlayButton.hidden = true;
   inviteButton.hidden = true;
   const invited = roomLink.ok && roomLink.room.type === 'Code';
   roomInvite.hidden = !invited;
@@ -540,6 +548,21 @@ overlayButton.addEventListener('click', () => {
   canvas.focus();
 });
 
+// The CHAT button opens the box (and closes it when open). A tap takes the focus from the box
+// before the click arrives, which closes it: whether it was open is noted when the press
+// starts. Focusing the box inside the click (a user gesture) brings up a phone's keyboard.
+let chatOpenAtPress = false;
+chatButton.addEventListener('pointerdown', () => {
+  chatOpenAtPress = chat.isOpen;
+});
+chatButton.addEventListener('click', () => {
+  const wasOpen = chatOpenAtPress || chat.isOpen;
+  chatOpenAtPress = false;
+  if (chat.panel.hidden) return;
+  if (wasOpen) chat.close();
+  else chat.open();
+});
+
 Object.defineProperty(window, 'skirmish', {
   value: Object.freeze({
     /**
@@ -577,7 +600,7 @@ Object.defineProperty(window, 'skirmish', {
         lobby: roomList.rooms.map((room) => ({ ...room })),
         lobbyShown: !nameScreen.hidden,
         framesDrawn: renderer.framesDrawn,
-        layout: renderer.compact ? 'compact' : 'wide',
+        layout: compactLayout.matches ? 'compact' : 'wide',
         net: {
           shown: hud.showNet,
           ...game.netStats(performance.now()),

@@ -1,5 +1,5 @@
 /**
- * The Skirmish wire format, protocol version 7: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 8: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
  * variable-length integers) and the name and chat rules the server enforces. It never touches a
@@ -23,7 +23,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });

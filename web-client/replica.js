@@ -1,5 +1,5 @@
 /**
- * The client's copy of the world, rebuilt from delta snapshots (protocol version 6): the
+ * The client's copy of the world, rebuilt from delta snapshots (protocol version 8): the
  * JavaScript twin of `src/protocol/snapshot/` (the format and `snapshot/replica.rs`).
  *
  * Owns the snapshot frame format (quantized entities in interest cells, per-entity change
@@ -46,6 +46,7 @@ const FLAG_OWN = 1;
 const FLAG_SCOREBOARD = 2;
 const FLAG_TAGS = 4;
 const FLAG_ARENA = 8;
+const FLAG_RANK = 16;
 
 /** A frame that is well formed but cannot be applied here: ask for a full snapshot. */
 export class ReplicaError extends Error {
@@ -157,8 +158,10 @@ class FrameReader {
  * @property {{col0: number, row0: number, col1: number, row1: number}} view
  * @property {Entity[]} entities sorted by cell, then key
  * @property {any} own our player in full precision, or null
+ * @property {number} rank our place in the room by score (1 for the best, the scoreboard's
+ *   order), out of `playerCount`
  * @property {Array<[number, number]>} scoreboard [id, score], best first
- * @property {number} playerCount
+ * @property {number} playerCount players in the room
  * @property {number} serverTickUs
  * @property {{width: number, height: number}} arena the arena's size, in units
  * @property {number} checksum
@@ -225,6 +228,9 @@ export class Replica {
     }
     const arena = header.arena ?? base.arena;
     const own = header.flags & FLAG_OWN ? readOwn(r) : null;
+    let rank = base ? base.rank : 0;
+    if (header.flags & FLAG_RANK) rank = readRank(r, header.playerCount);
+    else if (!base) throw new ProtocolError('malformed snapshot: a full snapshot without the rank');
     let scoreboard = base ? base.scoreboard : [];
     if (header.flags & FLAG_SCOREBOARD) scoreboard = readScoreboard(r);
     const tags = header.flags & FLAG_TAGS ? readTags(r, tick) : [];
@@ -243,6 +249,7 @@ export class Replica {
       view,
       entities,
       own,
+      rank,
       scoreboard,
       playerCount: header.playerCount,
       serverTickUs: header.serverTickUs,
@@ -311,6 +318,7 @@ export class Replica {
       bolts,
       tags: this.tags.map(([tick, shooter, victim]) => ({ tick, shooter, victim })),
       scoreboard: state.scoreboard.map(([id, score]) => ({ id, score })),
+      rank: state.rank,
       player_count: state.playerCount,
       server_tick_us: state.serverTickUs,
     };
@@ -359,6 +367,19 @@ function readOwn(r) {
     score: r.u32('own score'),
     flags: r.u8('own flags'),
   };
+}
+
+/**
+ * Our rank: a place among the room's players.
+ * @param {FrameReader} r
+ * @param {number} playerCount
+ */
+function readRank(r, playerCount) {
+  const rank = r.u32('rank');
+  if (rank === 0 || rank > playerCount) {
+    throw new ProtocolError("malformed snapshot: rank outside the room's head count");
+  }
+  return rank;
 }
 
 /** @param {FrameReader} r */

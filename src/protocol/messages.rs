@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 7;
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

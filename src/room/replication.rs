@@ -1,10 +1,11 @@
 //! Per-client delta snapshots with an area of interest, composed from work shared by all
 //! clients. Each tick the [`Replicator`] records the world once, quantized and sorted into
-//! interest cells, in a ring of recent ticks (the baselines). A client's frame is a small
-//! per-client part (its own player in full precision, scoreboard, tags) followed by the cells
-//! around its player; each cell's changes between a baseline tick and now are encoded once per
-//! tick and copied into every frame that needs them, so a thousand clients that hold the
-//! previous tick cost a thousand header encodings and memory copies, not a thousand diffs.
+//! interest cells, in a ring of recent ticks (the baselines), and ranks the players
+//! (`standings.rs`). A client's frame is a small per-client part (its own player in full
+//! precision, its rank, scoreboard, tags) followed by the cells around its player; each cell's
+//! changes between a baseline tick and now are encoded once per tick and copied into every
+//! frame that needs them, so a thousand clients that hold the previous tick cost a thousand
+//! header encodings and memory copies, not a thousand diffs.
 //!
 //! Pure: no clock, no sockets. The tick loop feeds it the world and asks for each client's
 //! frame with that client's baseline (the newest snapshot its connection has fully sent).
@@ -16,16 +17,19 @@ use bytes::BufMut;
 
 use crate::game::world::{PlayerIdHasher, PlayerMap};
 use crate::protocol::snapshot::{
-    BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, OwnState, SCOREBOARD_SIZE,
-    frame_flags, put_varint, write_header, write_own,
+    BASELINE_RING, CELL_GRID, CellRect, Entity, FrameHeader, OwnState, frame_flags, put_varint,
+    write_header, write_own, write_rank,
 };
 use crate::protocol::{PlayerId, PlayerState, Snapshot, Tagged, Tick};
 
 mod cell_changes;
+mod standings;
 mod views;
 mod world_frame;
 
 use cell_changes::encode_cell_changes;
+pub use standings::Place;
+use standings::Standings;
 use views::ClientViews;
 use world_frame::{WorldFrame, sort_into_cells};
 
@@ -37,9 +41,6 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// Tags kept for clients with older baselines, per player in the game (a busy 1000-player
 /// game tags about 45 times a tick, so this holds about 2 s of them).
 const MAX_TAGS_KEPT_PER_PLAYER: usize = 4;
-
-/// How often the scoreboard is recomputed, in ticks (twice a second at 30 Hz).
-const SCOREBOARD_PERIOD_TICKS: u32 = 15;
 
 /// A tag kept for the clients whose baselines predate it.
 #[derive(Debug, Clone, Copy)]
@@ -68,9 +69,8 @@ pub struct Replicator {
     /// Index in `own` of each player in the latest frame.
     player_index: PlayerMap<usize>,
     own: Vec<(PlayerId, OwnState)>,
-    scoreboard: Vec<(PlayerId, u32)>,
-    scoreboard_changed: Tick,
-    ranking: Vec<(u32, PlayerId)>,
+    /// Everyone's rank and the scoreboard, and since when each has stood.
+    standings: Standings,
     tags: VecDeque<RecentTag>,
     player_count: u32,
     server_tick_us: u32,
@@ -108,9 +108,7 @@ impl Replicator {
             bolts: HashMap::new(),
             player_index: PlayerMap::default(),
             own: Vec::new(),
-            scoreboard: Vec::new(),
-            scoreboard_changed: Tick(0),
-            ranking: Vec::new(),
+            standings: Standings::default(),
             tags: VecDeque::new(),
             player_count: 0,
             server_tick_us: 0,
@@ -136,7 +134,7 @@ impl Replicator {
         let bolts = players * 4;
         self.bolts.reserve(bolts.saturating_sub(self.bolts.len()));
         reserve_total(&mut self.own, players);
-        reserve_total(&mut self.ranking, players);
+        self.standings.reserve(players);
         reserve_total(&mut self.tags, players * MAX_TAGS_KEPT_PER_PLAYER);
         // A tick's cell changes: every entity from the previous tick and from nothing, with
         // room for older baselines; one cell's changes at a time in `scratch`.
@@ -167,7 +165,7 @@ impl Replicator {
         self.server_tick_us = server_tick_us;
         self.record_players(snapshot);
         self.record_tags(snapshot);
-        self.update_scoreboard(snapshot, tick);
+        self.standings.update(&snapshot.players, tick);
         let slot = (tick.0 % BASELINE_RING) as usize;
         let mut frame = std::mem::take(&mut self.frames[slot]);
         frame.tick = tick;
@@ -222,35 +220,6 @@ impl Replicator {
         }
     }
 
-    fn update_scoreboard(&mut self, snapshot: &Snapshot, tick: Tick) {
-        let due = self.latest.is_none() || tick.0.is_multiple_of(SCOREBOARD_PERIOD_TICKS);
-        if !due {
-            return;
-        }
-        self.ranking.clear();
-        self.ranking
-            .extend(snapshot.players.iter().map(|p| (p.score, p.id)));
-        let top = SCOREBOARD_SIZE.min(self.ranking.len());
-        let best_first =
-            |a: &(u32, PlayerId), b: &(u32, PlayerId)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-        if top > 0 && top < self.ranking.len() {
-            self.ranking.select_nth_unstable_by(top - 1, best_first);
-        }
-        let ranked = &mut self.ranking[..top];
-        ranked.sort_unstable_by(best_first);
-        let changed = ranked.len() != self.scoreboard.len()
-            || ranked
-                .iter()
-                .zip(&self.scoreboard)
-                .any(|(&(score, id), &(id2, score2))| score != score2 || id != id2);
-        if changed {
-            self.scoreboard.clear();
-            self.scoreboard
-                .extend(ranked.iter().map(|&(score, id)| (id, score)));
-            self.scoreboard_changed = tick;
-        }
-    }
-
     fn fill_frame(&mut self, frame: &mut WorldFrame, snapshot: &Snapshot) {
         let grid = CELL_GRID;
         let tick = snapshot.tick;
@@ -285,7 +254,8 @@ impl Replicator {
         let Some(tick) = self.latest else {
             return false;
         };
-        let Some(&index) = self.player_index.get(&id) else {
+        let (Some(&index), Some(place)) = (self.player_index.get(&id), self.standings.place_of(id))
+        else {
             return false;
         };
         let own = self.own[index].1;
@@ -300,7 +270,11 @@ impl Replicator {
         views.record(tick, view);
         self.choose_cells(tick, view, base);
         let mut flags = frame_flags::OWN;
-        let send_scoreboard = base.is_none_or(|(b, _)| self.scoreboard_changed.since(b) > 0);
+        let send_rank = base.is_none_or(|(b, _)| place.since.since(b) > 0);
+        if send_rank {
+            flags |= frame_flags::RANK;
+        }
+        let send_scoreboard = base.is_none_or(|(b, _)| self.standings.top_changed_after(b));
         if send_scoreboard {
             flags |= frame_flags::SCOREBOARD;
         }
@@ -322,9 +296,13 @@ impl Replicator {
         out.put_u8(crate::protocol::codec::SNAPSHOT_VARIANT);
         write_header(out, &header);
         write_own(out, &own);
+        if send_rank {
+            write_rank(out, place.rank);
+        }
         if send_scoreboard {
-            put_varint(out, self.scoreboard.len() as u64);
-            for &(id, score) in &self.scoreboard {
+            let top = self.standings.top();
+            put_varint(out, top.len() as u64);
+            for &(id, score) in top {
                 put_varint(out, u64::from(id.0));
                 put_varint(out, u64::from(score));
             }
@@ -340,6 +318,11 @@ impl Replicator {
             out.put_slice(bytes);
         }
         true
+    }
+
+    /// Player `id`'s place in the standings of the latest recorded tick.
+    pub fn place_of(&self, id: PlayerId) -> Option<Place> {
+        self.standings.place_of(id)
     }
 
     /// The arena's size at `tick`, if a client holding `baseline` does not know it.

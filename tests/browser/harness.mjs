@@ -1,7 +1,7 @@
 // What the browser tests share: starting (and killing, and restarting) the real server binary,
 // launching Debian's Chromium, opening a player's page with its console watched, polling the
-// test hook `window.skirmish.state`, and a TCP proxy that can cut a page's connection or delay
-// it (latency and jitter).
+// test hook `window.skirmish.state`, a TCP proxy that can cut a page's connection or delay it
+// (latency and jitter), and the check that the HUD's parts keep apart inside the window.
 //
 // Every page opened through `openPlayer` is watched: a console error, a page error (uncaught
 // exception) or a dialog fails the test that opened it. `launchBrowser(t)` registers that check
@@ -352,6 +352,75 @@ export async function explainFailure(error, players, servers, label) {
     error.message += `\n--- server log (tail):\n${server.log().slice(-4000)}`;
   }
   return error;
+}
+
+/**
+ * The boxes of the HUD's parts that are showing, in CSS pixels (runs in the page). An element
+ * not displayed, or of no size, is not showing.
+ */
+export function hudBoxes() {
+  const parts = {
+    status: '#hud-status',
+    'feed row': '#hud-feed li',
+    scoreboard: '#hud-board',
+    'network overlay': '#hud-net',
+    'tagged notice': '#hud-tagged',
+    'connection banner': '#hud-banner',
+    'chat log': '#chat-log',
+    'chat box': '#chat-form',
+    'chat button': '#chat-toggle',
+    'net button': '#net-toggle',
+    'invite button': '#invite',
+    'network line': '#hud-netline',
+    minimap: '#minimap',
+  };
+  const boxes = [];
+  for (const [name, selector] of Object.entries(parts)) {
+    document.querySelectorAll(selector).forEach((element, i) => {
+      const r = element.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) return;
+      boxes.push({ name: i > 0 ? `${name} ${i + 1}` : name, left: r.left, top: r.top, right: r.right, bottom: r.bottom });
+    });
+  }
+  return { boxes, width: innerWidth, height: innerHeight };
+}
+
+/**
+ * The pairs of boxes that overlap (by more than half a pixel each way) and the boxes that leave
+ * the window.
+ * @param {{boxes: {name: string, left: number, top: number, right: number, bottom: number}[], width: number, height: number}} layout
+ */
+export function layoutProblems({ boxes, width, height }) {
+  const problems = [];
+  const round = (b) => `[${[b.left, b.top, b.right, b.bottom].map((v) => Math.round(v)).join(', ')}]`;
+  for (let i = 0; i < boxes.length; i++) {
+    const a = boxes[i];
+    if (a.left < -0.5 || a.top < -0.5 || a.right > width + 0.5 || a.bottom > height + 0.5) {
+      problems.push(`${a.name} ${round(a)} leaves the ${width}x${height} window`);
+    }
+    for (let j = i + 1; j < boxes.length; j++) {
+      const b = boxes[j];
+      const across = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const down = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (across > 0.5 && down > 0.5) problems.push(`${a.name} ${round(a)} overlaps ${b.name} ${round(b)}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Asserts that no two of the HUD's parts on `page` overlap and that all are inside the window,
+ * and that the parts `expected` (names from {@link hudBoxes}) are among those showing.
+ * @param {import('playwright-core').Page} page
+ * @param {string[]} expected
+ * @param {string} label for the failure message
+ */
+export async function assertHudLayout(page, expected, label) {
+  const layout = await page.evaluate(hudBoxes);
+  const names = layout.boxes.map((b) => b.name);
+  for (const name of expected) assert.ok(names.includes(name), `${label}: no ${name} among ${names.join(', ')}`);
+  const problems = layoutProblems(layout);
+  assert.deepEqual(problems, [], `${label}: ${problems.join('; ')} (all: ${JSON.stringify(layout)})`);
 }
 
 /** @param {Player} player @param {string} file */

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
+  assertHudLayout,
   explainFailure,
   openPlayer,
   startGame,
@@ -15,6 +16,8 @@ import {
   unexpectedErrors,
   waitForState,
 } from './harness.mjs';
+
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
 /** @param {any} state */
 const playing = (state) => state.connected && state.status === 'connected' && state.room && state.snapshotsReceived > 3;
@@ -47,9 +50,10 @@ test('a private room by its link, apart from quick play; the lobby lists public 
     assert.match(hosted.statusText, /private room/);
     assert.equal(new URL(host.page.url()).searchParams.get('room'), code, 'the address is the link');
     assert.equal(await host.page.locator('#invite').isVisible(), true);
+    await assertHudLayout(host.page, ['status', 'scoreboard', 'invite button'], 'in a private room');
 
-    // The friend opens the link: the name screen says where it leads.
-    const friend = await openPlayer(browser, server.url, 'Femi', { join: false, query: `&room=${code}` });
+    // The friend opens the link on a phone: the name screen says where it leads.
+    const friend = await openPlayer(browser, server.url, 'Femi', { join: false, query: `&room=${code}`, context: PHONE });
     players.push(friend);
     await friend.page.locator('#room-invite').waitFor({ state: 'visible' });
     assert.match(await friend.page.locator('#room-invite').textContent(), new RegExp(code));
@@ -58,6 +62,7 @@ test('a private room by its link, apart from quick play; the lobby lists public 
     await friend.page.locator('#play-quick').click();
     const befriended = await waitForState(friend.page, 'Femi in the private room', playing);
     assert.deepEqual(befriended.room, hosted.room);
+    await assertHudLayout(friend.page, ['status', 'chat button', 'net button', 'invite button'], 'a phone in a private room');
     for (const [player, other] of [
       [host, 'Femi'],
       [friend, 'Hana'],

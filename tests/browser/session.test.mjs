@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
+  assertHudLayout,
   OUTAGE_ERRORS,
   REFUSED_TOKEN_ERRORS,
   explainFailure,
@@ -183,6 +184,8 @@ test('a page that loses its network reconnects by itself and gets its player bac
       s.notices.some((n) => n.kind === 'Away' && n.subject === aliceId),
     );
     await screenshot(alice, 'resume-alice-reconnecting.png');
+    // The banner that says so has a place of its own in the HUD.
+    await assertHudLayout(alice.page, ['status', 'connection banner', 'scoreboard', 'chat log'], 'reconnecting');
     await screenshot(bob, 'resume-bob-sees-away.png');
     const away = await stateOf(bob.page);
     const shipWhileAway = away.players.find((p) => p.id === aliceId);

@@ -6,7 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 
-import { ChatPanel, MAX_LINES, parseChatInput, renderLine } from '../chat.js';
+import {
+  ChatPanel,
+  LINE_FADE_MS,
+  LINE_VISIBLE_MS,
+  MAX_LINES,
+  lineOpacity,
+  parseChatInput,
+  renderLine,
+} from '../chat.js';
 
 const ME = 1;
 const ROSTER = new Map([
@@ -210,6 +218,33 @@ test('the panel keeps the newest lines only, in the page and in its list', () =>
   assert.equal(panel.isOpen, false);
   assert.equal(closed, 1);
   assert.ok(!elements.panel.classes.has('typing'));
+});
+
+test('a line stays readable for six seconds, then fades out over one and leaves the feed', () => {
+  assert.ok(LINE_VISIBLE_MS >= 5000, 'long enough to read a line in the middle of a fight');
+  assert.equal(lineOpacity(0), 1);
+  assert.equal(lineOpacity(LINE_VISIBLE_MS), 1);
+  assert.equal(lineOpacity(LINE_VISIBLE_MS + LINE_FADE_MS / 2), 0.5);
+  assert.equal(lineOpacity(LINE_VISIBLE_MS + LINE_FADE_MS), 0);
+
+  const doc = new FakeDocument();
+  const log = doc.createElement('div');
+  const elements = { panel: doc.createElement('section'), log, form: doc.createElement('form'), input: doc.createElement('input') };
+  const panel = new ChatPanel(elements, () => true, () => {});
+  panel.add({ kind: 'chat', playerId: 2, name: 'Bob', text: 'first' }, 1000);
+  panel.add({ kind: 'chat', playerId: 1, name: 'Alice', text: 'sent by me', mine: true }, 4000);
+  const [first, second] = log.children;
+  const seen = () => [first, second].map((e) => [e.style.opacity, e.classes.has('faded')]);
+  panel.fade(1000 + LINE_VISIBLE_MS);
+  assert.deepEqual(seen(), [['', false], ['', false]], 'both fully visible');
+  panel.fade(1000 + LINE_VISIBLE_MS + LINE_FADE_MS / 2);
+  assert.deepEqual(seen(), [['0.50', false], ['', false]], 'the first half faded');
+  panel.fade(1000 + LINE_VISIBLE_MS + LINE_FADE_MS);
+  assert.deepEqual(seen(), [['0.00', true], ['', false]], 'the first gone, the one just sent still up');
+  panel.fade(4000 + LINE_VISIBLE_MS + LINE_FADE_MS);
+  assert.deepEqual(seen(), [['0.00', true], ['0.00', true]]);
+  assert.equal(panel.fading.length, 0, 'faded lines are visited no more');
+  assert.equal(panel.lines.length, 2, 'the history keeps them');
 });
 
 test('no client module hands text to an HTML parser', () => {

@@ -279,6 +279,31 @@ test('the scoreboard keeps the top ten and our own row below them', () => {
   assert.equal(game.myRank, 21);
 });
 
+test('our rank and the head count come from the server; the nearby count leaves us out', () => {
+  const { game } = welcomedGame();
+  const others = [player(OTHER, 5, 5, { score: 50 }), player(9, 6, 6, { score: 40 })];
+  const top = [{ id: OTHER, score: 50 }, { id: 9, score: 40 }];
+  game.handleMessage(snapshot(1, [player(ME, 1, 1, { score: 2 }), ...others], { scoreboard: top, rank: 23, player_count: 41 }), 0);
+  assert.equal(game.myRank, 23, 'the rank the server sent, not our place among the rows it listed');
+  assert.equal(game.playersInRoom, 41);
+  assert.equal(game.nearby, 2);
+  assert.deepEqual(game.scoreboard.map((p) => p.id), [OTHER, 9, ME], 'our row below the top rows');
+});
+
+test('being tagged remembers by whom, with the name at the time', () => {
+  const { game } = welcomedGame();
+  assert.equal(game.taggedBy, null);
+  game.handleMessage({ type: 'Tagged', tick: 3, shooter: ME, victim: OTHER }, 50);
+  assert.equal(game.taggedBy, null, 'tagging someone else is not being tagged');
+  game.handleMessage(snapshot(4, [player(ME, 1, 1)], { tags: [{ tick: 4, shooter: OTHER, victim: ME }] }), 80);
+  assert.deepEqual(game.taggedBy, { id: OTHER, name: 'Bob', at: 80 });
+  assert.equal(game.taggedAt, 80);
+  game.handleMessage({ type: 'PlayerLeft', id: OTHER }, 90);
+  assert.equal(game.taggedBy.name, 'Bob', 'a name kept after its player left');
+  game.handleMessage(snapshot(5, [player(ME, 1, 1)], { tags: [{ tick: 5, shooter: 99, victim: ME }] }), 120);
+  assert.deepEqual(game.taggedBy, { id: 99, name: '#99', at: 120 }, 'an id not yet named');
+});
+
 test('tags go to the kill feed with the names at the time, and Pong measures the ping', () => {
   const { game, sent } = welcomedGame();
   game.handleMessage({ type: 'Tagged', tick: 3, shooter: ME, victim: OTHER }, 50);

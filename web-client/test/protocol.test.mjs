@@ -25,7 +25,7 @@ import {
 } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v7.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v8.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -94,7 +94,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 7);
+  assert.equal(PROTOCOL_VERSION, 8);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);

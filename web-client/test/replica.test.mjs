@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ProtocolError, SNAPSHOT_VARIANT, decodeServerMessage } from '../protocol.js';
 import { Kind, POSITION_SCALE, Replica, ReplicaError, entityHash } from '../replica.js';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v7.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v8.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 const sequence = vectors.snapshot_sequence;
 
@@ -32,6 +32,7 @@ function stateJson(state) {
     arena: [state.arena.width, state.arena.height],
     checksum: state.checksum,
     player_count: state.playerCount,
+    rank: state.rank,
     server_tick_us: state.serverTickUs,
     scoreboard: state.scoreboard,
     entities: state.entities.map((e) => [e.cell, e.kind, e.id, e.f]),
@@ -132,6 +133,32 @@ test("the arena's size comes in full frames and in deltas when it changed", () =
     [true, 2400, 1500],
     [true, 2400, 1500],
   ]);
+});
+
+test('our rank comes in full frames and in deltas when it changed since the baseline', () => {
+  const replica = newReplica();
+  const ranks = sequence.frames.map((frame) => {
+    const state = replica.apply(frameOf(frame.hex));
+    return [(replica.lastHeader.flags & 16) !== 0, state.rank, state.playerCount];
+  });
+  // Player 1 is third of three until the standings are recomputed at tick 15 (after its tag
+  // at tick 12): the delta of tick 15 against tick 13 says so; the others inherit the rank.
+  assert.deepStrictEqual(ranks, [
+    [true, 3, 3],
+    [false, 3, 3],
+    [false, 3, 3],
+    [false, 3, 3],
+    [false, 3, 3],
+    [true, 2, 3],
+  ]);
+  const snapshot = replica.snapshot(replica.latest(), sequence.me, sequence.tick_hz);
+  assert.equal(snapshot.rank, 2);
+  assert.equal(snapshot.player_count, 3);
+});
+
+test('the frame the malformed ones depart from applies', () => {
+  const state = newReplica().apply(fromHex(vectors.empty_snapshot_frame));
+  assert.deepStrictEqual([state.rank, state.playerCount, state.arena], [1, 1, { width: 2000, height: 1500 }]);
 });
 
 test('entity hashes are 32-bit FNV-1a, as the server computes them', () => {

@@ -1,7 +1,8 @@
 //! The start of every snapshot frame: the [`FrameHeader`] (tick, baseline, flags, view,
 //! checksum, counts, arena size), the client's own player in full precision that may follow it
-//! ([`OwnState`]), and the bounds on baselines and the scoreboard. Writes and reads them; never
-//! accepts a header whose sizes are out of bounds.
+//! ([`OwnState`]) and its rank in the room, and the bounds on baselines and the scoreboard.
+//! Writes and reads them; never accepts a header whose sizes are out of bounds, nor a rank
+//! outside the room's head count.
 
 use super::error::DeltaError;
 use super::interest::{CellRect, MAX_ARENA_SIDE};
@@ -25,6 +26,9 @@ pub mod frame_flags {
     /// The arena's size follows (always in a full snapshot; in a delta when it changed since
     /// the baseline).
     pub const ARENA: u8 = 8;
+    /// The client's own rank in the room follows, after its own player (always in a full
+    /// snapshot; in a delta when it changed since the baseline). Since protocol version 8.
+    pub const RANK: u8 = 16;
 }
 
 /// The start of every snapshot frame, after the message's variant byte.
@@ -37,7 +41,7 @@ pub struct FrameHeader {
     pub view: CellRect,
     /// Wrapping sum of [`super::Entity::hash`] over everything the client holds after applying.
     pub checksum: u32,
-    /// Players in the whole game.
+    /// Players in the room (its head count, wherever they are).
     pub player_count: u32,
     /// How long the server's last tick took, in microseconds.
     pub server_tick_us: u32,
@@ -121,6 +125,21 @@ pub fn read_header(reader: &mut Reader<'_>) -> Result<FrameHeader, DeltaError> {
         header.arena = Some((side(reader)?, side(reader)?));
     }
     Ok(header)
+}
+
+/// Writes the client's rank: its place by score among the room's players, 1 for the best.
+pub fn write_rank(out: &mut impl bytes::BufMut, rank: u32) {
+    put_varint(out, u64::from(rank));
+}
+
+/// Reads the client's rank, which must be a place among the `player_count` of its header.
+pub fn read_rank(reader: &mut Reader<'_>, header: &FrameHeader) -> Result<u32, DeltaError> {
+    match reader.varint_u32("rank")? {
+        rank if rank == 0 || rank > header.player_count => {
+            Err(DeltaError::Malformed("rank outside the room's head count"))
+        }
+        rank => Ok(rank),
+    }
 }
 
 pub fn read_own(reader: &mut Reader<'_>) -> Result<OwnState, DeltaError> {

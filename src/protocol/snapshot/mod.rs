@@ -1,4 +1,4 @@
-//! The byte format of delta snapshots (protocol version 6), shared by the server's encoder
+//! The byte format of delta snapshots (protocol version 8), shared by the server's encoder
 //! (`room::replication`) and every client's decoder ([`Replica`]). See "Snapshots" in
 //! `docs/PROTOCOL.md` for the normative description. Pure: no tokio, no sockets, no clock, and
 //! no panic on any bytes a peer sends.
@@ -11,7 +11,7 @@
 //! - `varint`: LEB128 varints, zigzag, and the bounds-checked [`Reader`];
 //! - `entity`: the quantized [`Entity`], its kinds, fields and hash, position and angle steps;
 //! - `interest`: the fixed grid of interest cells and a client's view rectangle;
-//! - `header`: the [`FrameHeader`] and the client's own player ([`OwnState`]);
+//! - `header`: the [`FrameHeader`], the client's own player ([`OwnState`]) and its rank;
 //! - `entry`: one entry of a cell (update with a change mask, upsert, removal);
 //! - `error`: [`DeltaError`], why a frame was refused;
 //! - `replica`: the client's side, a ring of rebuilt states ([`Replica`]).
@@ -34,7 +34,7 @@ pub use entry::{
 pub use error::DeltaError;
 pub use header::{
     BASELINE_RING, FrameHeader, OwnState, SCOREBOARD_SIZE, frame_flags, read_header, read_own,
-    write_header, write_own,
+    read_rank, write_header, write_own, write_rank,
 };
 pub use interest::{
     CELL_GRID, CELL_SIZE, CellGrid, CellRect, INTEREST_HALF_HEIGHT, INTEREST_HALF_WIDTH,

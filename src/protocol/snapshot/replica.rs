@@ -36,8 +36,12 @@ pub struct ReplicaState {
     /// The entities held, sorted by cell then [`Entity::key`]; see [`ReplicaState::entities`].
     records: Records,
     pub own: Option<OwnState>,
+    /// The client's place in the room by score (1 for the best; the scoreboard's order), out of
+    /// `player_count`.
+    pub rank: u32,
     /// The top players, best first.
     pub scoreboard: Vec<(PlayerId, u32)>,
+    /// Players in the room.
     pub player_count: u32,
     pub server_tick_us: u32,
     /// The arena's width and height, in units.

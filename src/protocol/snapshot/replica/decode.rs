@@ -1,7 +1,7 @@
 //! Reads the body of one snapshot frame (after its header) and builds the state it describes
-//! from its baseline: the own player, scoreboard and tags, then every listed cell merged into
-//! the baseline's records, the checksum kept up to date as it goes. Writes only the spare state
-//! it is handed: the baseline is never changed, whatever the frame holds.
+//! from its baseline: the own player, its rank, scoreboard and tags, then every listed cell
+//! merged into the baseline's records, the checksum kept up to date as it goes. Writes only the
+//! spare state it is handed: the baseline is never changed, whatever the frame holds.
 
 use std::ops::Range;
 
@@ -11,7 +11,9 @@ use crate::protocol::messages::{PlayerId, Tagged, Tick};
 use crate::protocol::snapshot::entity::Entity;
 use crate::protocol::snapshot::entry::{Op, apply_update, read_entry};
 use crate::protocol::snapshot::error::DeltaError;
-use crate::protocol::snapshot::header::{FrameHeader, SCOREBOARD_SIZE, frame_flags, read_own};
+use crate::protocol::snapshot::header::{
+    FrameHeader, SCOREBOARD_SIZE, frame_flags, read_own, read_rank,
+};
 use crate::protocol::snapshot::interest::CELL_GRID;
 use crate::protocol::snapshot::varint::Reader;
 
@@ -40,6 +42,11 @@ pub(super) fn build_state(
         Some(read_own(reader)?)
     } else {
         None
+    };
+    next.rank = match (header.flags & frame_flags::RANK != 0, header.baseline_age) {
+        (true, _) => read_rank(reader, header)?,
+        (false, 0) => return Err(DeltaError::Malformed("a full snapshot without the rank")),
+        (false, _) => base.rank,
     };
     next.scoreboard.clear();
     if header.flags & frame_flags::SCOREBOARD != 0 {
