@@ -18,7 +18,8 @@ to compare across room sizes and thread counts.
 Usage: python3 scripts/ab_servers.py LABEL=PATH/TO/skirmish[@--flag=value,--flag=value] LABEL=...
            [--bots 1500] [--duration 30s] [--rounds 3] [--swarm target/release/swarm]
            [--port 8195] [--server-cpus 0] [--swarm-cpus 1]
-A build's flags after `@` are passed to its server (e.g. `t1=target/release/skirmish@--tick-threads=1`),
+A build's own swarm may follow `#` (`old=../old/skirmish#../old/swarm`: builds of two protocol
+versions each need their own). A build's flags after `@` are passed to its server (e.g. `t1=target/release/skirmish@--tick-threads=1`),
 so one binary with two settings compares like two builds.
 Build each first (`cargo build --release` in its own worktree). Needs Linux and taskset.
 """
@@ -165,17 +166,19 @@ def main():
     builds = []
     for spec in args.builds:
         label, _, rest = spec.partition("=")
+        rest, _, swarm = rest.partition("#")
         path, _, flags = rest.partition("@")
-        builds.append((label, path, [f for flag in flags.split(",") if flag for f in flag.split("=", 1)]))
+        flags = [f for flag in flags.split(",") if flag for f in flag.split("=", 1)]
+        builds.append((label, path, flags, swarm or args.swarm))
     cpus = {"server": args.server_cpus, "swarm": args.swarm_cpus}
-    results = {label: [] for label, _, _ in builds}
+    results = {label: [] for label, _, _, _ in builds}
     print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds, server on CPUs {args.server_cpus}, "
           f"swarm on {args.swarm_cpus}")
     print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | steal% | errors "
           "| rooms | room99 | us/c-t")
     for round_ in range(args.rounds):
-        for label, path, flags in builds:
-            r = run(path, flags, args.swarm, args.bots, args.duration, args.port, cpus)
+        for label, path, flags, swarm in builds:
+            r = run(path, flags, swarm, args.bots, args.duration, args.port, cpus)
             results[label].append(r)
             print(row(label, r), flush=True)
             time.sleep(2)
