@@ -51,6 +51,29 @@ pub struct MatchmakerConfig {
     pub template: RoomSettings,
 }
 
+impl MatchmakerConfig {
+    /// Small budgets for tests: 8 rooms, 100 players, rooms of `max_room_players` in the
+    /// arena mode, region "local", 15 s seats, 60 s idle, 2 private rooms per address.
+    #[doc(hidden)]
+    pub fn for_tests(max_room_players: u32) -> MatchmakerConfig {
+        MatchmakerConfig {
+            max_rooms: 8,
+            max_players: 100,
+            seat_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            max_private_rooms_per_address: 2,
+            modes: vec!["arena".to_owned()],
+            template: RoomSettings {
+                mode: "arena".to_owned(),
+                region: "local".to_owned(),
+                max_players: max_room_players,
+                tick_hz: 30,
+                private: false,
+            },
+        }
+    }
+}
+
 /// What a joiner asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Want {
@@ -471,21 +494,9 @@ mod tests {
     const BOB: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
     fn config(max_room_players: u32) -> MatchmakerConfig {
-        MatchmakerConfig {
-            max_rooms: 8,
-            max_players: 100,
-            seat_timeout: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(60),
-            max_private_rooms_per_address: 2,
-            modes: vec!["arena".to_owned(), "duel".to_owned()],
-            template: RoomSettings {
-                mode: "arena".to_owned(),
-                region: "local".to_owned(),
-                max_players: max_room_players,
-                tick_hz: 30,
-                private: false,
-            },
-        }
+        let mut config = MatchmakerConfig::for_tests(max_room_players);
+        config.modes.push("duel".to_owned());
+        config
     }
 
     fn quick_play() -> Want {

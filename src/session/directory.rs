@@ -471,21 +471,7 @@ mod tests {
 
     fn directory(max_room_players: u32) -> (Arc<RoomDirectory>, KeptRooms) {
         let host = KeptRooms::default();
-        let config = MatchmakerConfig {
-            max_rooms: 8,
-            max_players: 100,
-            seat_timeout: Duration::from_secs(15),
-            idle_timeout: Duration::from_millis(10),
-            max_private_rooms_per_address: 2,
-            modes: vec!["arena".to_owned()],
-            template: RoomSettings {
-                mode: "arena".to_owned(),
-                region: "local".to_owned(),
-                max_players: max_room_players,
-                tick_hz: 30,
-                private: false,
-            },
-        };
+        let config = MatchmakerConfig::for_tests(max_room_players);
         let rooms = RoomDirectory::new(
             config,
             Box::new(host.clone()),
