@@ -23,6 +23,40 @@ pub struct SpatialGrid {
     placed_head: Vec<u32>,
     /// `(player index, next entry in the same cell or NONE)`, in order of placing.
     placed: Vec<(u32, u32)>,
+    /// The columns and rows holding any entry at the last rebuild (`None`: no entry), so a
+    /// query far from every player (most of a sparse room's orbs) ends at once.
+    occupied: Option<CellSpan>,
+}
+
+/// A rectangle of cells, bounds included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CellSpan {
+    columns: (usize, usize),
+    rows: (usize, usize),
+}
+
+impl CellSpan {
+    fn of(column: usize, row: usize) -> CellSpan {
+        CellSpan {
+            columns: (column, column),
+            rows: (row, row),
+        }
+    }
+
+    fn include(&mut self, column: usize, row: usize) {
+        self.columns = (self.columns.0.min(column), self.columns.1.max(column));
+        self.rows = (self.rows.0.min(row), self.rows.1.max(row));
+    }
+
+    /// The cells of both, or `None` if they do not meet.
+    fn intersect(self, other: CellSpan) -> Option<CellSpan> {
+        let columns = (
+            self.columns.0.max(other.columns.0),
+            self.columns.1.min(other.columns.1),
+        );
+        let rows = (self.rows.0.max(other.rows.0), self.rows.1.min(other.rows.1));
+        (columns.0 <= columns.1 && rows.0 <= rows.1).then_some(CellSpan { columns, rows })
+    }
 }
 
 /// End of a cell's list of placed players.
@@ -41,6 +75,7 @@ impl SpatialGrid {
             cell_of: Vec::new(),
             placed_head: vec![NONE; columns * rows],
             placed: Vec::new(),
+            occupied: None,
         }
     }
 
@@ -63,8 +98,14 @@ impl SpatialGrid {
         }
         self.cell_of.clear();
         self.cell_start.fill(0);
+        self.occupied = None;
         for (x, y) in positions {
-            let cell = self.cell_index(self.column(x), self.row(y));
+            let (column, row) = (self.column(x), self.row(y));
+            match &mut self.occupied {
+                Some(span) => span.include(column, row),
+                None => self.occupied = Some(CellSpan::of(column, row)),
+            }
+            let cell = self.cell_index(column, row);
             self.cell_of.push(cell as u32);
             self.cell_start[cell + 1] += 1;
         }
@@ -88,8 +129,13 @@ impl SpatialGrid {
     /// Calls `visit` with each index whose cell overlaps the square of half-side `radius`
     /// around (`x`, `y`). Callers check the exact distance themselves.
     pub fn for_each_near(&self, x: f32, y: f32, radius: f32, mut visit: impl FnMut(usize)) {
-        let (c0, c1) = (self.column(x - radius), self.column(x + radius));
-        let (r0, r1) = (self.row(y - radius), self.row(y + radius));
+        let Some(CellSpan {
+            columns: (c0, c1),
+            rows: (r0, r1),
+        }) = self.occupied_near(x, y, radius)
+        else {
+            return;
+        };
         for row in r0..=r1 {
             let first = self.cell_start[self.cell_index(c0, row)] as usize;
             let last = self.cell_start[self.cell_index(c1, row) + 1] as usize;
@@ -118,8 +164,13 @@ impl SpatialGrid {
         radius: f32,
         mut test: impl FnMut(usize) -> bool,
     ) -> bool {
-        let (c0, c1) = (self.column(x - radius), self.column(x + radius));
-        let (r0, r1) = (self.row(y - radius), self.row(y + radius));
+        let Some(CellSpan {
+            columns: (c0, c1),
+            rows: (r0, r1),
+        }) = self.occupied_near(x, y, radius)
+        else {
+            return false;
+        };
         (r0..=r1).any(|row| {
             let first = self.cell_start[self.cell_index(c0, row)] as usize;
             let last = self.cell_start[self.cell_index(c1, row) + 1] as usize;
@@ -155,6 +206,16 @@ impl SpatialGrid {
             }
         }
         false
+    }
+
+    /// The cells a query of half-side `radius` around (`x`, `y`) covers, cut to those that
+    /// held an entry at the rebuild: the others are empty, so the answer is the same.
+    fn occupied_near(&self, x: f32, y: f32, radius: f32) -> Option<CellSpan> {
+        let query = CellSpan {
+            columns: (self.column(x - radius), self.column(x + radius)),
+            rows: (self.row(y - radius), self.row(y + radius)),
+        };
+        self.occupied?.intersect(query)
     }
 
     fn column(&self, x: f32) -> usize {
@@ -248,5 +309,32 @@ mod tests {
             }
             assert_eq!(grid.any_near(x, y, r, |_| true), !found.is_empty());
         }
+    }
+
+    #[test]
+    fn a_query_visits_every_player_in_the_cells_it_covers_whatever_is_occupied() {
+        let mut grid = SpatialGrid::new(3000.0, 2000.0, 128.0);
+        // Two players in one corner and one across the arena: most cells are empty.
+        let points = [(100.0, 100.0), (300.0, 150.0), (2900.0, 1900.0)];
+        grid.rebuild(points.iter().copied());
+        let cell = |v: f32| (v / 128.0) as i64;
+        for x in (0..3000).step_by(97) {
+            for y in (0..2000).step_by(89) {
+                let (x, y, r) = (x as f32, y as f32, 150.0);
+                // Every player whose cell the query's square overlaps, by brute force.
+                let expected: Vec<usize> = (0..points.len())
+                    .filter(|&i| {
+                        let (px, py) = points[i];
+                        (cell(x - r)..=cell(x + r)).contains(&cell(px))
+                            && (cell(y - r)..=cell(y + r)).contains(&cell(py))
+                    })
+                    .collect();
+                assert_eq!(near(&grid, x, y, r), expected, "at ({x}, {y})");
+                assert_eq!(grid.any_near(x, y, r, |_| true), !expected.is_empty());
+            }
+        }
+        grid.rebuild(std::iter::empty());
+        assert!(near(&grid, 100.0, 100.0, 500.0).is_empty());
+        assert!(!grid.any_near(100.0, 100.0, 500.0, |_| true));
     }
 }
