@@ -39,6 +39,8 @@ pub struct DeliveryStats {
     pub snapshots_sent: AtomicU64,
     /// Snapshots a slow reader never saw because a newer one replaced them first.
     pub snapshots_skipped: AtomicU64,
+    /// Snapshots not encoded for a player whose writer had not yet taken the previous tick's.
+    pub snapshots_not_encoded: AtomicU64,
     pub kicked_slow: AtomicU64,
 }
 

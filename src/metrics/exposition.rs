@@ -179,6 +179,13 @@ pub fn render(readings: &Readings<'_>) -> String {
     render_value(
         &mut out,
         "counter",
+        "skirmish_snapshots_not_encoded_total",
+        "Snapshots not encoded for a player whose writer had not taken the previous tick's yet.",
+        load(&delivery.snapshots_not_encoded),
+    );
+    render_value(
+        &mut out,
+        "counter",
         "skirmish_inputs_received_total",
         "Input messages decoded.",
         load(&net.inputs_received),

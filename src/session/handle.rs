@@ -45,6 +45,15 @@ impl SnapshotSlot {
         replaced
     }
 
+    /// Whether a frame of `tick` or later is still waiting for the writer.
+    pub fn holds_unsent_since(&self, tick: Tick) -> bool {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|frame| frame.tick.since(tick) >= 0)
+    }
+
     /// Takes the frame to send, if any.
     pub fn take(&self) -> Option<SnapshotFrame> {
         self.pending

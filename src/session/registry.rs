@@ -189,8 +189,18 @@ impl Outbox for Arc<Sessions> {
             recipients.copy_from(&self.players(), version);
         }
         // The registry's lock is not held from here on: joins and leaves go ahead meanwhile.
+        let previous = Tick(tick.0.wrapping_sub(1));
         for recipient in recipients.iter() {
             if !recipient.stage.is_welcomed() {
+                continue;
+            }
+            // Its writer has not taken last tick's frame yet: it is behind, and a frame
+            // encoded now would most likely be replaced unsent. It gets last tick's; the next
+            // tick's is encoded (a writer behind by more gets the newest, one tick in two).
+            if recipient.snapshots.holds_unsent_since(previous) {
+                self.delivery
+                    .snapshots_not_encoded
+                    .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let Some(bytes) = encode(recipient.id, recipient.snapshots.baseline()) else {
@@ -292,5 +302,40 @@ mod tests {
         joining.stage.welcome();
         sessions.publish_snapshots(Tick(2), &mut encode);
         assert_eq!(slot.take().map(|frame| frame.tick), Some(Tick(2)));
+    }
+
+    #[test]
+    fn a_writer_behind_by_a_tick_is_not_encoded_for_until_it_catches_up() {
+        let sessions = Arc::new(Sessions::default());
+        let player = welcomed_player();
+        let slot = Arc::clone(&player.snapshots);
+        sessions.register(PlayerId(1), player);
+        let mut encoded = Vec::new();
+        let mut publish = |tick: u32, encoded: &mut Vec<u32>| {
+            sessions.publish_snapshots(Tick(tick), &mut |_, _| {
+                encoded.push(tick);
+                Some(Bytes::from_static(b"frame"))
+            });
+        };
+        publish(1, &mut encoded);
+        // The writer has not taken tick 1's frame: tick 2 is not encoded, and it keeps 1's.
+        publish(2, &mut encoded);
+        assert_eq!(encoded, vec![1]);
+        // Still behind at tick 3 (its frame is two ticks old): it gets the newest.
+        publish(3, &mut encoded);
+        assert_eq!(encoded, vec![1, 3]);
+        assert_eq!(slot.take().map(|frame| frame.tick), Some(Tick(3)));
+        // Caught up: every tick is encoded again.
+        publish(4, &mut encoded);
+        assert_eq!(slot.take().map(|frame| frame.tick), Some(Tick(4)));
+        publish(5, &mut encoded);
+        assert_eq!(encoded, vec![1, 3, 4, 5]);
+        let counted = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        assert_eq!(counted(&sessions.delivery.snapshots_not_encoded), 1);
+        assert_eq!(
+            counted(&sessions.delivery.snapshots_skipped),
+            1,
+            "tick 1's, replaced by 3's"
+        );
     }
 }
