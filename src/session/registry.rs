@@ -311,7 +311,7 @@ mod tests {
         let slot = Arc::clone(&player.snapshots);
         sessions.register(PlayerId(1), player);
         let mut encoded = Vec::new();
-        let mut publish = |tick: u32, encoded: &mut Vec<u32>| {
+        let publish = |tick: u32, encoded: &mut Vec<u32>| {
             sessions.publish_snapshots(Tick(tick), &mut |_, _| {
                 encoded.push(tick);
                 Some(Bytes::from_static(b"frame"))
