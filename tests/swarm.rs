@@ -12,20 +12,38 @@ use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
 use skirmish::client::{GameClient, Received};
 use skirmish::protocol::{ClientMessage, Ping, RoomRequest, ServerMessage};
 
+/// A swarm of `bots` with `behaviour` against `url` for `duration`: 100 new bots a second, one
+/// thread, quick play (tests override what they need).
+fn swarm_config(
+    url: String,
+    bots: u32,
+    duration: Duration,
+    behaviour: Behaviour,
+    seed: u64,
+) -> SwarmConfig {
+    SwarmConfig {
+        url,
+        bots,
+        duration,
+        ramp_per_second: 100.0,
+        behaviour,
+        seed,
+        threads: 1,
+        room: RoomRequest::default(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_bots_play_without_errors() {
     // A quick heartbeat: bots that did not answer pings would be dropped within the run.
     let server = start_server(&["--ping-interval", "250ms", "--ping-timeout", "500ms"]).await;
-    let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 50,
-        duration: Duration::from_secs(4),
-        ramp_per_second: 100.0,
-        behaviour: Behaviour::Chase,
-        seed: 3,
-        threads: 1,
-        room: RoomRequest::default(),
-    };
+    let config = swarm_config(
+        server.ws_url(),
+        50,
+        Duration::from_secs(4),
+        Behaviour::Chase,
+        3,
+    );
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
     assert_eq!(report.bots_established, 50, "{:?}", report.failed);
@@ -101,14 +119,15 @@ async fn bots_asking_for_a_room_by_id_all_land_in_it() {
         }
     });
     let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 5,
-        duration: Duration::from_secs(2),
         ramp_per_second: 50.0,
-        behaviour: Behaviour::Wander,
-        seed: 4,
-        threads: 1,
         room: RoomRequest::Id(welcome.room.id),
+        ..swarm_config(
+            server.ws_url(),
+            5,
+            Duration::from_secs(2),
+            Behaviour::Wander,
+            4,
+        )
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
@@ -124,16 +143,13 @@ async fn bots_asking_for_a_room_by_id_all_land_in_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_play_bots_fill_rooms_and_the_report_breaks_them_down() {
     let server = start_server(&["--max-room-players", "8"]).await;
-    let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 40,
-        duration: Duration::from_secs(3),
-        ramp_per_second: 100.0,
-        behaviour: Behaviour::Wander,
-        seed: 5,
-        threads: 1,
-        room: RoomRequest::default(),
-    };
+    let config = swarm_config(
+        server.ws_url(),
+        40,
+        Duration::from_secs(3),
+        Behaviour::Wander,
+        5,
+    );
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
     let rooms = rooms_in_json(&report);
@@ -157,14 +173,14 @@ async fn quick_play_bots_fill_rooms_and_the_report_breaks_them_down() {
 async fn a_refused_bot_is_counted_with_the_reason() {
     let server = start_server(&["--max-players", "2"]).await;
     let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 3,
-        duration: Duration::from_secs(1),
         ramp_per_second: 50.0,
-        behaviour: Behaviour::Idle,
-        seed: 1,
-        threads: 1,
-        room: RoomRequest::default(),
+        ..swarm_config(
+            server.ws_url(),
+            3,
+            Duration::from_secs(1),
+            Behaviour::Idle,
+            1,
+        )
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 2);
@@ -178,16 +194,13 @@ async fn a_refused_bot_is_counted_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatting_bots_are_heard_by_everyone() {
     let server = start_server(&[]).await;
-    let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 10,
-        duration: Duration::from_millis(6500),
-        ramp_per_second: 100.0,
-        behaviour: Behaviour::Chat,
-        seed: 5,
-        threads: 1,
-        room: RoomRequest::default(),
-    };
+    let config = swarm_config(
+        server.ws_url(),
+        10,
+        Duration::from_millis(6500),
+        Behaviour::Chat,
+        5,
+    );
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
     assert_eq!(report.chat_sent, 10, "each bot speaks once in 6.5 s");
@@ -200,16 +213,13 @@ async fn chatting_bots_are_heard_by_everyone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_dropped_by_the_server_are_counted_by_close_code() {
     let server = start_server(&[]).await;
-    let config = SwarmConfig {
-        url: server.ws_url(),
-        bots: 5,
-        duration: Duration::from_secs(6),
-        ramp_per_second: 100.0,
-        behaviour: Behaviour::Wander,
-        seed: 2,
-        threads: 1,
-        room: RoomRequest::default(),
-    };
+    let config = swarm_config(
+        server.ws_url(),
+        5,
+        Duration::from_secs(6),
+        Behaviour::Wander,
+        2,
+    );
     let swarm = tokio::spawn(async move { run_swarm(&config, |_, _| {}).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // A graceful shutdown closes every connection with 1001 (going away), before the run ends.
@@ -232,14 +242,14 @@ async fn bots_that_cannot_connect_fail_with_the_reason() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let config = SwarmConfig {
-        url: format!("ws://{addr}/ws"),
-        bots: 3,
-        duration: Duration::from_secs(1),
-        ramp_per_second: 100.0,
-        behaviour: Behaviour::Wander,
-        seed: 1,
         threads: 2,
-        room: RoomRequest::default(),
+        ..swarm_config(
+            format!("ws://{addr}/ws"),
+            3,
+            Duration::from_secs(1),
+            Behaviour::Wander,
+            1,
+        )
     };
     let report = run_swarm(&config, |_, _| {}).await;
     assert_eq!(report.bots_established, 0);
@@ -261,14 +271,15 @@ async fn bots_asking_for_a_room_that_does_not_exist_are_refused() {
         RoomRequest::Code("0Z0Z789ABC".into()),
     ] {
         let config = SwarmConfig {
-            url: server.ws_url(),
-            bots: 2,
-            duration: Duration::from_secs(1),
             ramp_per_second: 50.0,
-            behaviour: Behaviour::Idle,
-            seed: 1,
-            threads: 1,
             room: room.clone(),
+            ..swarm_config(
+                server.ws_url(),
+                2,
+                Duration::from_secs(1),
+                Behaviour::Idle,
+                1,
+            )
         };
         let report = run_swarm(&config, |_, _| {}).await;
         assert_eq!(report.bots_established, 0, "{room:?}");
