@@ -110,6 +110,8 @@ def main():
     arena.add_argument("--area-per-player", type=int,
                        help="the server's --area-per-player (default: the server's default)")
     arena.add_argument("--arena", help="a fixed arena, WIDTHxHEIGHT (the server's --arena)")
+    parser.add_argument("--max-room-players", type=int,
+                        help="the server's --max-room-players (default: the server's default, 64)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     print("| bots | arena | server CPU % | tick p99 (≤, ms) | delivered % | gap p99 ms | KiB/s per bot | kbit/s per bot | errors | swarm CPU % |")
@@ -118,6 +120,8 @@ def main():
     for bots in [int(b) for b in args.bots.split(",")]:
         flags = (["--arena", args.arena] if args.arena else
                  ["--area-per-player", str(args.area_per_player)] if args.area_per_player else [])
+        if args.max_room_players:
+            flags += ["--max-room-players", str(args.max_room_players)]
         server_cpu, tick_p99, r, arena = run(bots, args.duration, args.port, flags)
         rate = r['bytes_per_bot_per_s']
         print(f"| {bots} | {arena} | {server_cpu:.0f} | {tick_p99:g} | {100 * r['delivered_ratio']:.3f} | "
