@@ -180,6 +180,50 @@ impl SpatialGrid {
         })
     }
 
+    /// Entries at the last rebuild.
+    pub fn len(&self) -> usize {
+        self.cell_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cell_of.is_empty()
+    }
+
+    /// Calls `visit` with the column and row of each entry's cell at the last rebuild (a cell
+    /// once per entry in it).
+    pub fn for_each_occupied_cell(&self, mut visit: impl FnMut(usize, usize)) {
+        for &cell in &self.cell_of {
+            let cell = cell as usize;
+            visit(cell % self.columns, cell / self.columns);
+        }
+    }
+
+    /// Calls `visit` with each index in the cells up to `spread` columns and rows from
+    /// (`column`, `row`), clamped to the grid.
+    pub fn for_each_in_cells(
+        &self,
+        column: usize,
+        row: usize,
+        spread: usize,
+        mut visit: impl FnMut(usize),
+    ) {
+        let (c0, c1) = (
+            column.saturating_sub(spread),
+            (column + spread).min(self.columns - 1),
+        );
+        let (r0, r1) = (
+            row.saturating_sub(spread),
+            (row + spread).min(self.rows - 1),
+        );
+        for row in r0..=r1 {
+            let first = self.cell_start[self.cell_index(c0, row)] as usize;
+            let last = self.cell_start[self.cell_index(c1, row) + 1] as usize;
+            for &index in &self.entries[first..last] {
+                visit(index as usize);
+            }
+        }
+    }
+
     /// Like [`SpatialGrid::any_near`], over the players placed since the last rebuild.
     pub fn any_placed_near(
         &self,
