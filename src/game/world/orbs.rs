@@ -1,6 +1,7 @@
 //! Orbs to collect: how many an arena holds (in proportion to its area), where they are
-//! placed, and the pickup that scores and moves them. Must never draw a point from anything but
-//! the world's seeded RNG: a replay depends on it.
+//! placed, and the pickup that scores and moves them (checked only for orbs near a player, with
+//! the outcome of checking every orb). Must never draw a point from anything but the world's
+//! seeded RNG: a replay depends on it.
 
 use super::{Orb, World};
 use crate::game::params::ORB_VALUE;
