@@ -232,7 +232,11 @@ async fn bots_dropped_by_the_server_are_counted_by_close_code() {
         "{:?}",
         report.dropped
     );
-    assert_eq!(report.errors, 5);
+    assert_eq!(
+        report.errors, 5,
+        "failed {:?}, dropped {:?}, decode errors {}",
+        report.failed, report.dropped, report.decode_errors
+    );
 }
 
 #[tokio::test]
