@@ -135,6 +135,7 @@ impl Game {
                     request_id: id,
                     resume_token: ResumeToken::default(),
                     connection: u64::from(id),
+                    resume_failed: None,
                 })
                 .unwrap();
             // Join in batches so no queue fills with announcements.

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, PlayerId, Replica, ServerMessage, Welcome,
+    ClientMessage, DecodeError, Join, PlayerId, Replica, RoomRequest, ServerMessage, Welcome,
     decode_server_message, decode_server_message_with, encode_client_message,
 };
 
@@ -35,6 +35,8 @@ pub enum ClientError {
     Unexpected(Box<ServerMessage>),
     #[error("server sent a text frame")]
     TextFrame,
+    #[error("redirected {MAX_REDIRECTS} times in a row, last to {0}")]
+    TooManyRedirects(String),
 }
 
 /// What arrived from the server.
@@ -56,6 +58,24 @@ pub struct GameClient {
     replica: Option<Replica>,
     me: PlayerId,
     tick_hz: u16,
+    url: String,
+}
+
+/// Redirects followed in a row before a join gives up (a loop between nodes).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The WebSocket URL on the node at `public_url` (`http://host:port`) with the same path as
+/// `current` (`ws://other:port/ws`).
+pub fn redirected_url(current: &str, public_url: &str) -> Result<String, ClientError> {
+    let (_, path) = split_ws_url(current)?;
+    let authority = public_url
+        .strip_prefix("http://")
+        .ok_or_else(|| ClientError::InvalidUrl(public_url.to_owned()))?;
+    let authority = authority.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') {
+        return Err(ClientError::InvalidUrl(public_url.to_owned()));
+    }
+    Ok(format!("ws://{authority}{path}"))
 }
 
 impl GameClient {
@@ -72,6 +92,7 @@ impl GameClient {
             replica: None,
             me: PlayerId(0),
             tick_hz: 30,
+            url: String::new(),
         }
     }
 
@@ -80,19 +101,42 @@ impl GameClient {
         GameClient::join_with(url, Join::quick_play(name)).await
     }
 
-    /// Connects and sends `join` (e.g. with a resume token), returning once welcomed.
-    pub async fn join_with(url: &str, join: Join) -> Result<(GameClient, Welcome), ClientError> {
-        let mut client = GameClient::connect(url).await?;
-        client.send(&ClientMessage::Join(join)).await?;
-        match client.recv().await? {
-            Received::Message(ServerMessage::Welcome(welcome)) => Ok((client, welcome)),
-            Received::Message(ServerMessage::Error(error)) => Err(ClientError::Closed {
-                code: 0,
-                reason: error.message,
-            }),
-            Received::Message(other) => Err(ClientError::Unexpected(Box::new(other))),
-            Received::Closed { code, reason } => Err(ClientError::Closed { code, reason }),
+    /// Connects and sends `join` (e.g. with a resume token), returning once welcomed. A
+    /// cluster node's [`Redirect`] is followed (up to [`MAX_REDIRECTS`] in a row): the same
+    /// join goes to the node named, with the seat ticket given; [`GameClient::url`] says where
+    /// the client ended up.
+    pub async fn join_with(url: &str, mut join: Join) -> Result<(GameClient, Welcome), ClientError> {
+        let mut url = url.to_owned();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut client = GameClient::connect(&url).await?;
+            client.url = url.clone();
+            client.send(&ClientMessage::Join(join.clone())).await?;
+            match client.recv().await? {
+                Received::Message(ServerMessage::Welcome(welcome)) => return Ok((client, welcome)),
+                Received::Message(ServerMessage::Redirect(redirect)) => {
+                    url = redirected_url(&url, &redirect.url)?;
+                    if let Some(ticket) = redirect.ticket {
+                        join.room = RoomRequest::Seat(ticket);
+                    }
+                }
+                Received::Message(ServerMessage::Error(error)) => {
+                    return Err(ClientError::Closed {
+                        code: 0,
+                        reason: error.message,
+                    });
+                }
+                Received::Message(other) => return Err(ClientError::Unexpected(Box::new(other))),
+                Received::Closed { code, reason } => {
+                    return Err(ClientError::Closed { code, reason });
+                }
+            }
         }
+        Err(ClientError::TooManyRedirects(url))
+    }
+
+    /// The WebSocket URL this client is connected to (after any redirect).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {

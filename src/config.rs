@@ -188,6 +188,31 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Joins the cluster whose room directory is this Redis (`redis://HOST:PORT[/DB]`): rooms,
+    /// quick play, private codes and resume tokens are then shared by every node on it. Without
+    /// it the server is a cluster of one with its directory in memory.
+    #[arg(long, env = "SKIRMISH_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// How players reach this node (`https://eu1.example.com`, `http://127.0.0.1:8081`): other
+    /// nodes send players here with it. Default: `http://` and the address it listens on.
+    #[arg(long, env = "SKIRMISH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// This node's name in the cluster (lowercase letters, digits, '-'). Default: a random
+    /// `node-` id, new at each start.
+    #[arg(long, env = "SKIRMISH_NODE_ID", value_parser = parse_node_id)]
+    pub node_id: Option<crate::cluster::NodeId>,
+
+    /// A node that has not renewed its lease in the cluster for this long has left, and its
+    /// rooms with it; it renews three times per lease, at most once a second.
+    #[arg(long, env = "SKIRMISH_CLUSTER_LEASE", default_value = "5s", value_parser = parse_duration)]
+    pub cluster_lease: Duration,
+
+    /// The key prefix in Redis, so that several games can share one Redis.
+    #[arg(long, env = "SKIRMISH_REDIS_PREFIX", default_value = "skirmish:")]
+    pub redis_prefix: String,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,
@@ -212,6 +237,18 @@ fn parse_region(text: &str) -> Result<String, String> {
     crate::protocol::rooms::validate_mode(text)
         .map(str::to_owned)
         .map_err(|e| e.to_string())
+}
+
+/// A node's public URL: an origin (`http(s)://host[:port]`, no path; a trailing `/` dropped).
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let text = text.strip_suffix('/').unwrap_or(text);
+    crate::http::origin::Origin::parse(text)
+        .map(|origin| origin.to_string())
+        .map_err(|e| format!("{e} (write it like https://eu1.example.com or http://127.0.0.1:8081)"))
+}
+
+fn parse_node_id(text: &str) -> Result<crate::cluster::NodeId, String> {
+    crate::cluster::NodeId::parse(text).map_err(|e| e.to_string())
 }
 
 /// A URL path for the WebSocket: starts with `/`, no query, no spaces.

@@ -25,6 +25,8 @@
 //!   [`room::Outbox`] seam.
 //! - [`runtime`]: what drives rooms on a clock: a pool of tick threads, each room on one at a time.
 //! - [`lobby`]: which room each joiner plays in (matchmaking, seats, private codes). Pure.
+//! - [`cluster`]: the room directory shared by a cluster's nodes in Redis (leases, rooms,
+//!   seats on other nodes as tickets, resume tokens), for a node started with `--redis-url`.
 //! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
 //!   budgets), the handle it shares with its room, the directory of rooms (placement through
 //!   the lobby, a registry and queue per room, resume tokens) and the registry through which a
@@ -40,6 +42,7 @@
 
 pub mod bots;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod game;
 pub mod http;

@@ -21,11 +21,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let bind_addr = config.addr;
     // Reads the token file and the TLS certificate and key: a bad one stops us here.
-    let server = Server::from_config(config).context("cannot start")?;
+    let mut server = Server::from_config(config).context("cannot start")?;
     let listener = tokio::net::TcpListener::bind(bind_addr)
         .await
         .with_context(|| format!("cannot listen on {bind_addr}"))?;
     let addr = listener.local_addr()?;
+    // With --redis-url: an unreachable Redis stops us here, its URL named.
+    server
+        .join_cluster(addr)
+        .await
+        .context("cannot join the cluster")?;
     let shutdown = shutdown_signal().context("cannot handle SIGINT and SIGTERM")?;
     // Scripts and tests wait for this exact line on stdout.
     println!("skirmish listening on {scheme}://{addr}");

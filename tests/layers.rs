@@ -13,6 +13,7 @@ const LAYERS: &[&str] = &[
     "room",
     "runtime",
     "lobby",
+    "cluster",
     "session",
     "transport",
     "http",

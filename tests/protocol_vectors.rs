@@ -10,7 +10,7 @@ use skirmish::protocol::*;
 
 const PROTOCOL_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/protocol_v8.json"
+    "/tests/vectors/protocol_v9.json"
 );
 const MOVEMENT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -29,7 +29,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
     };
     let join_room = |room| {
         ClientMessage::Join(Join {
-            protocol_version: 8,
+            protocol_version: 9,
             request_id: 2,
             name: "Ann".into(),
             resume_token: None,
@@ -90,6 +90,12 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             join_room(RoomRequest::CreatePrivate {
                 mode: "duel".into(),
             }),
+        ),
+        (
+            "join: a seat reserved by a cluster node",
+            join_room(RoomRequest::Seat(SeatTicket([
+                0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9,
+            ]))),
         ),
         (
             "input, one-byte seq",
@@ -159,12 +165,13 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     max_players: 2000,
                     code: None,
                 },
+                resume_failed: None,
             }),
         ),
         (
             "welcome to a private room",
             ServerMessage::Welcome(Welcome {
-                protocol_version: 8,
+                protocol_version: 9,
                 request_id: 3,
                 player_id: PlayerId(300),
                 resumed: false,
@@ -181,6 +188,21 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     max_players: 2,
                     code: Some("0Z0Z789ABC".into()),
                 },
+                resume_failed: Some("no player to resume".into()),
+            }),
+        ),
+        (
+            "redirect with a seat ticket",
+            ServerMessage::Redirect(Redirect {
+                url: "http://127.0.0.1:8082".into(),
+                ticket: Some(SeatTicket([0xcd; 16])),
+            }),
+        ),
+        (
+            "redirect to resume",
+            ServerMessage::Redirect(Redirect {
+                url: "https://eu1.example.com".into(),
+                ticket: None,
             }),
         ),
         (
@@ -306,6 +328,13 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 message: "ping timeout".into(),
             }),
         ),
+        (
+            "cluster unavailable error",
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::ClusterUnavailable,
+                message: "cluster directory unavailable".into(),
+            }),
+        ),
     ]
 }
 
@@ -327,7 +356,8 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
         ("join resume option tag is not 0 or 1", "000201014102"),
         ("join resume token cut short", "00020101410100112233"),
         ("join without its room request", "00070101410000"),
-        ("join room request of an unknown kind", "0007010141000004"),
+        ("join room request of an unknown kind", "0009010141000005"),
+        ("join seat ticket cut short", "00090101410000040102030405"),
         (
             "join room id with a u64 marker",
             "0007010141000001fd0100000000000000",
@@ -349,8 +379,9 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
 fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "0c"),
-        ("unknown error code", "060c00"),
+        ("unknown variant", "0d"),
+        ("unknown error code", "060d00"),
+        ("redirect ticket cut short", "0c0168010102"),
         ("error message not utf-8", "060002fffe"),
         ("pong with trailing bytes", "05050505"),
         ("player left, id as u16 marker but one byte", "03fb01"),

@@ -179,6 +179,7 @@ fn steady_game<O: Outbox>(outbox: O) -> (Room<O>, impl FnMut(&mut Room<O>) -> u6
                 request_id: id,
                 resume_token: ResumeToken::default(),
                 connection: u64::from(id),
+                resume_failed: None,
             })
             .unwrap();
     }

@@ -168,6 +168,20 @@ impl OriginPolicy {
     }
 }
 
+/// Whether the request's `Origin` is the origin of one of `urls` (a cluster's nodes' public
+/// URLs). No `Origin` is not one of them.
+pub fn origin_is_one_of<'a>(headers: &HeaderMap, urls: impl IntoIterator<Item = &'a str>) -> bool {
+    let Some(origin) = headers
+        .get(ORIGIN)
+        .and_then(|origin| origin.to_str().ok())
+        .and_then(|origin| Origin::parse(origin).ok())
+    else {
+        return false;
+    };
+    urls.into_iter()
+        .any(|url| Origin::parse(url).is_ok_and(|node| node == origin))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

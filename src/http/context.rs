@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::auth::{Authenticator, OriginPolicy};
+use crate::cluster::ClusterDirectory;
 use crate::runtime::PoolStats;
 use crate::session::RoomDirectory;
 use crate::transport::caps::ConnectionCaps;
@@ -22,6 +23,9 @@ pub struct HttpContext {
     pub serve_client: bool,
     /// The rooms: listed by `/rooms`, read by `/healthz` and `/metrics`.
     pub rooms: Arc<RoomDirectory>,
+    /// The cluster's directory on a cluster node: `/rooms` lists the cluster's rooms, and
+    /// pages served by the cluster's nodes may open a WebSocket here.
+    pub cluster: Option<Arc<ClusterDirectory>>,
     /// The tick threads' counters, and how many there are, for `/metrics`.
     pub pool: Arc<PoolStats>,
     pub tick_threads: usize,

@@ -1,11 +1,13 @@
 //! `GET /rooms`: the lobby's listing of public rooms as JSON, for the browser's lobby screen
-//! and for tools. Reads the directory's listing only. Must never: list a private room, or say
-//! anything a client could use to find one.
+//! and for tools: this process's rooms, or on a cluster node the whole cluster's, each with its
+//! node and the node's public URL. Reads the directories' listings only. Must never: list a
+//! private room, or say anything a client could use to find one.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::cluster::ClusterRoom;
 use crate::session::directory::ListedRoom;
 
 /// The listing's body: `{"rooms": [...]}`.
@@ -29,8 +31,14 @@ pub struct ListedRoomJson {
     /// When the room opened, in milliseconds since the Unix epoch.
     pub created: u64,
     /// The upper bound of the bucket holding the room's 99th percentile tick, in
-    /// microseconds (`null` before its first tick, or beyond the last bucket).
+    /// microseconds (`null` before its first tick, or beyond the last bucket, or for a room
+    /// on another node).
     pub tick_p99_us: Option<u64>,
+    /// The cluster node running the room (`null` without a cluster).
+    pub node: Option<String>,
+    /// The node's public URL, where to connect to play in the room (`null` without a
+    /// cluster: this server).
+    pub url: Option<String>,
 }
 
 /// The listing as JSON.
@@ -47,9 +55,42 @@ pub fn room_list_json(rooms: Vec<ListedRoom>) -> String {
             tick_hz: room.listing.tick_hz,
             created: unix_millis(room.created),
             tick_p99_us: room.tick_p99_us,
+            node: None,
+            url: None,
         })
         .collect();
-    let mut body = serde_json::to_string(&RoomList { rooms }).unwrap_or_else(|_| "{}".into());
+    to_json(RoomList { rooms })
+}
+
+/// The cluster's listing as JSON; `local` gives this node's rooms' tick readings.
+pub fn cluster_room_list_json(rooms: Vec<ClusterRoom>, local: &str, here: &[ListedRoom]) -> String {
+    let rooms = rooms
+        .into_iter()
+        .map(|room| {
+            let tick_p99_us = (room.node == local)
+                .then(|| here.iter().find(|mine| mine.listing.id == room.id))
+                .flatten()
+                .and_then(|mine| mine.tick_p99_us);
+            ListedRoomJson {
+                id: room.id.0,
+                mode: room.mode,
+                region: room.region,
+                players: room.players,
+                max_players: room.max_players,
+                locked: room.locked,
+                tick_hz: room.tick_hz,
+                created: unix_millis(room.created),
+                tick_p99_us,
+                node: Some(room.node),
+                url: Some(room.url),
+            }
+        })
+        .collect();
+    to_json(RoomList { rooms })
+}
+
+fn to_json(rooms: RoomList) -> String {
+    let mut body = serde_json::to_string(&rooms).unwrap_or_else(|_| "{}".into());
     body.push('\n');
     body
 }
@@ -87,7 +128,7 @@ mod tests {
             room_list_json(vec![room]),
             "{\"rooms\":[{\"id\":3,\"mode\":\"arena\",\"region\":\"local\",\"players\":5,\
              \"max_players\":64,\"locked\":false,\"tick_hz\":30,\"created\":1700000000123,\
-             \"tick_p99_us\":750}]}\n"
+             \"tick_p99_us\":750,\"node\":null,\"url\":null}]}\n"
         );
         assert_eq!(room_list_json(Vec::new()), "{\"rooms\":[]}\n");
     }

@@ -35,7 +35,7 @@ pub async fn route(
         (_, path) if path == ctx.path => upgrade(request, ctx, peer, permit),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
-        (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx),
+        (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx).await,
         (&Method::GET | &Method::HEAD, _) if ctx.serve_client => static_file(&request),
         (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n"),
         _ => {
@@ -130,7 +130,7 @@ fn admit_handshake(
     ctx: &HttpContext,
     peer: SocketAddr,
 ) -> Option<Response<Body>> {
-    if !ctx.origins.allows(request.headers()) {
+    if !ctx.origins.allows(request.headers()) && !is_cluster_page(request.headers(), ctx) {
         ctx.websocket
             .net
             .refused_origin
@@ -168,12 +168,35 @@ fn health(ctx: &HttpContext) -> Response<Body> {
     uncached(body, "application/json")
 }
 
-/// The public rooms, for a lobby (public data: any origin may read it).
-fn rooms(ctx: &HttpContext) -> Response<Body> {
-    let mut response = uncached(
-        super::lobby::room_list_json(ctx.rooms.listing()),
-        "application/json",
-    );
+/// Whether the request comes from a page a node of this cluster served (a player sent here
+/// from another node's lobby).
+fn is_cluster_page(headers: &hyper::HeaderMap, ctx: &HttpContext) -> bool {
+    ctx.cluster.as_ref().is_some_and(|cluster| {
+        let nodes = cluster.live_nodes();
+        super::auth::origin_is_one_of(headers, nodes.iter().map(|node| node.url.as_str()))
+    })
+}
+
+/// The public rooms, for a lobby (public data: any origin may read it): the cluster's on a
+/// cluster node (503 with the reason while its directory is unreachable).
+async fn rooms(ctx: &HttpContext) -> Response<Body> {
+    let body = match &ctx.cluster {
+        None => super::lobby::room_list_json(ctx.rooms.listing()),
+        Some(cluster) => match cluster.listing().await {
+            Ok(rooms) => super::lobby::cluster_room_list_json(
+                rooms,
+                cluster.node().as_str(),
+                &ctx.rooms.listing(),
+            ),
+            Err(error) => {
+                let body = serde_json::json!({ "error": error.to_string() }).to_string() + "\n";
+                let mut response = uncached(body, "application/json");
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                return response;
+            }
+        },
+    };
+    let mut response = uncached(body, "application/json");
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),

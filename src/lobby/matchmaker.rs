@@ -88,6 +88,19 @@ pub enum Want {
     Code(RoomCode),
     /// A new private room.
     CreatePrivate { mode: Option<String> },
+    /// A seat a cluster node reserved: never valid in a process that is not in a cluster (a
+    /// cluster node claims its seats from the cluster's directory and calls
+    /// [`Matchmaker::seat_in`]).
+    ClusterSeat,
+}
+
+/// A seat the cluster's directory gave a joiner in a room of this process, with the room's
+/// settings (the directory may have opened the room for it: then this process opens it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seated {
+    pub room: RoomId,
+    pub settings: RoomSettings,
+    pub code: Option<RoomCode>,
 }
 
 impl From<ValidRoomRequest> for Want {
@@ -97,6 +110,7 @@ impl From<ValidRoomRequest> for Want {
             ValidRoomRequest::Id(id) => Want::Room(id),
             ValidRoomRequest::Code(code) => Want::Code(code),
             ValidRoomRequest::CreatePrivate { mode } => Want::CreatePrivate { mode },
+            ValidRoomRequest::Seat(_) => Want::ClusterSeat,
         }
     }
 }
@@ -264,6 +278,34 @@ impl Matchmaker {
                 }
                 self.open(mode, true, Some(from), now, &mut new_code)
             }
+            Want::ClusterSeat => Err(MatchError::NoSuchRoom),
+        }
+    }
+
+    /// Reserves the seat a cluster's directory gave a joiner in room `seat.room`, opening the
+    /// room with its settings if it is not open. The directory decided there is space; this
+    /// still never lets the room past its `max_players` nor the process past its limits.
+    pub fn seat_in(&mut self, seat: &Seated, now: Instant) -> Result<Placement, MatchError> {
+        self.expire_seats(now);
+        if self.taken() >= self.config.max_players {
+            return Err(MatchError::ServerFull);
+        }
+        match self.rooms.get(&seat.room) {
+            Some(room) if room.is_locked() => Err(MatchError::RoomFull),
+            Some(room) => {
+                let code = room.code.clone();
+                Ok(self.reserve(seat.room, now, code))
+            }
+            None => {
+                if self.rooms.len() >= self.config.max_rooms {
+                    return Err(MatchError::TooManyRooms);
+                }
+                self.insert_room(seat.room, seat.settings.clone(), seat.code.clone(), None, now);
+                self.next_room = self.next_room.max(seat.room.0.saturating_add(1));
+                let mut placement = self.reserve(seat.room, now, seat.code.clone());
+                placement.opened = Some(seat.settings.clone());
+                Ok(placement)
+            }
         }
     }
 
@@ -418,11 +460,25 @@ impl Matchmaker {
         };
         let id = RoomId(self.next_room);
         self.next_room += 1;
+        self.insert_room(id, settings.clone(), code.clone(), opened_by, now);
+        let mut placement = self.reserve(id, now, code);
+        placement.opened = Some(settings);
+        Ok(placement)
+    }
+
+    fn insert_room(
+        &mut self,
+        id: RoomId,
+        settings: RoomSettings,
+        code: Option<RoomCode>,
+        opened_by: Option<IpAddr>,
+        now: Instant,
+    ) {
         self.rooms.insert(
             id,
             RoomRecord {
-                settings: settings.clone(),
-                code: code.clone(),
+                settings,
+                code,
                 opened_by,
                 opened: now,
                 players: 0,
@@ -430,9 +486,6 @@ impl Matchmaker {
                 empty_since: Some(now),
             },
         );
-        let mut placement = self.reserve(id, now, code);
-        placement.opened = Some(settings);
-        Ok(placement)
     }
 
     fn unused_code(&self, new_code: &mut impl FnMut() -> RoomCode) -> RoomCode {

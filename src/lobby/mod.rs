@@ -4,5 +4,6 @@
 pub mod matchmaker;
 
 pub use matchmaker::{
-    Listing, MatchError, Matchmaker, MatchmakerConfig, Placement, RoomSettings, SeatId, Want,
+    Listing, MatchError, Matchmaker, MatchmakerConfig, Placement, RoomSettings, SeatId, Seated,
+    Want,
 };

@@ -47,11 +47,15 @@ pub enum CloseReason {
     /// A room would have to be opened and cannot: the server's limit of rooms, or the joiner's
     /// address's limit of private rooms, is reached.
     TooManyRooms,
+    /// The join is served by another cluster node: a `Redirect` said where.
+    Redirected,
+    /// The cluster's room directory (Redis) cannot be reached, so no seat can be reserved.
+    ClusterUnavailable,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the index of each is [`CloseReason::index`]).
-    pub const ALL: [CloseReason; 21] = [
+    pub const ALL: [CloseReason; 23] = [
         CloseReason::ClientClosed,
         CloseReason::TextFrame,
         CloseReason::Malformed,
@@ -73,6 +77,8 @@ impl CloseReason {
         CloseReason::RoomFull,
         CloseReason::UnknownMode,
         CloseReason::TooManyRooms,
+        CloseReason::Redirected,
+        CloseReason::ClusterUnavailable,
     ];
 
     /// Position in [`CloseReason::ALL`], for per-reason counters.
@@ -104,6 +110,8 @@ impl CloseReason {
             CloseReason::RoomFull => "room_full",
             CloseReason::UnknownMode => "unknown_mode",
             CloseReason::TooManyRooms => "too_many_rooms",
+            CloseReason::Redirected => "redirected",
+            CloseReason::ClusterUnavailable => "cluster_unavailable",
         }
     }
 
@@ -129,7 +137,9 @@ impl CloseReason {
             | CloseReason::NoSuchRoom
             | CloseReason::RoomFull
             | CloseReason::UnknownMode
-            | CloseReason::TooManyRooms => "connect error",
+            | CloseReason::TooManyRooms
+            | CloseReason::ClusterUnavailable => "connect error",
+            CloseReason::Redirected => "server namespace disconnect",
         }
     }
 
@@ -164,6 +174,8 @@ impl CloseReason {
             CloseReason::RoomFull => 4007,
             CloseReason::UnknownMode => 4008,
             CloseReason::TooManyRooms => 4009,
+            CloseReason::Redirected => 4010,
+            CloseReason::ClusterUnavailable => 4011,
         }
     }
 
@@ -191,6 +203,8 @@ impl CloseReason {
             CloseReason::RoomFull => "room full",
             CloseReason::UnknownMode => "unknown mode",
             CloseReason::TooManyRooms => "too many rooms",
+            CloseReason::Redirected => "play on another node",
+            CloseReason::ClusterUnavailable => "cluster directory unavailable",
         }
     }
 
@@ -209,6 +223,7 @@ impl CloseReason {
             CloseReason::RoomFull => Some(ErrorCode::RoomFull),
             CloseReason::UnknownMode => Some(ErrorCode::UnknownMode),
             CloseReason::TooManyRooms => Some(ErrorCode::TooManyRooms),
+            CloseReason::ClusterUnavailable => Some(ErrorCode::ClusterUnavailable),
             _ => None,
         }
     }

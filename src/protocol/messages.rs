@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::VersionMismatch`] before the connection closes. Whatever the version, a `Join`
 /// starts with variant index 0 and then the version as a varint `u16`, so that a server can
 /// always read the version of a client it does not otherwise understand.
-pub const PROTOCOL_VERSION: u16 = 8;
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// A player's identity for the lifetime of its connection. Never reused within a server run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,7 +139,16 @@ pub enum RoomRequest {
     /// A new private room of `mode` (empty: the server's default mode); its code comes back in
     /// [`RoomInfo::code`].
     CreatePrivate { mode: String },
+    /// The seat a cluster node reserved for this client in a [`Redirect`] (since version 9):
+    /// valid once, on the node it names, until it expires.
+    Seat(SeatTicket),
 }
+
+/// A one-time seat ticket: 16 bytes from a secure RNG, naming a seat a cluster node reserved
+/// for the client on another node (see [`Redirect`]). On the wire, 16 raw bytes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(transparent)]
+pub struct SeatTicket(pub [u8; 16]);
 
 impl Default for RoomRequest {
     /// Quick play in the default mode, any region: what a client asks for unless told otherwise.
@@ -220,6 +229,20 @@ pub enum ServerMessage {
     /// half a million messages). A single join or leave still goes as `PlayerJoined` or
     /// `PlayerLeft`. The roster may list the receiver itself.
     Roster(Roster),
+    /// "Play on another node" (since version 9): the player's seat, or its player to resume, is
+    /// on the cluster node at `url`. The server closes the connection with 4010 right after; the
+    /// client connects to `url` and sends the same `Join`, with [`RoomRequest::Seat`] when a
+    /// ticket is given.
+    Redirect(Redirect),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Redirect {
+    /// The node's public URL (`http://` or `https://`, no path): its WebSocket is `url` + `/ws`
+    /// with the scheme `ws://` or `wss://`.
+    pub url: String,
+    /// The reserved seat to claim there; `None` when the join's resume token decides.
+    pub ticket: Option<SeatTicket>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
@@ -279,6 +302,9 @@ pub struct Welcome {
     pub players: Vec<PlayerInfo>,
     /// The room the player got (since version 7).
     pub room: RoomInfo,
+    /// The join carried a resume token that gave no player back, and why (since version 9): the
+    /// player joined afresh.
+    pub resume_failed: Option<String>,
 }
 
 /// The room a [`Welcome`] placed the player in.
@@ -417,4 +443,6 @@ pub enum ErrorCode {
     UnknownMode,
     /// No room can be opened: the server's or this address's limit of rooms is reached.
     TooManyRooms,
+    /// The cluster's room directory cannot be reached just now (since version 9): try again.
+    ClusterUnavailable,
 }

@@ -2,7 +2,7 @@
 //! ([`codec`], and for snapshots the delta format and the client's replica in [`snapshot`]), the
 //! validation rules both sides share, and why a connection closes ([`close`]: the close codes
 //! PROTOCOL.md lists). Pure: no tokio, no sockets, no clock.
-//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v8.json` pins it.
+//! `docs/PROTOCOL.md` is the normative description; `tests/vectors/protocol_v9.json` pins it.
 
 pub mod close;
 pub mod codec;

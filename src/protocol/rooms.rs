@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::messages::RoomRequest;
+use super::messages::{RoomRequest, SeatTicket};
 
 /// A room's id in this process: listed for public rooms, never shown for private ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -116,6 +116,8 @@ pub enum ValidRoomRequest {
     CreatePrivate {
         mode: Option<String>,
     },
+    /// A seat a cluster node reserved (checked against the directory, not here).
+    Seat(SeatTicket),
 }
 
 /// Which rule a [`RoomRequest`] breaks.
@@ -143,6 +145,7 @@ impl RoomRequest {
             RoomRequest::CreatePrivate { mode } => ValidRoomRequest::CreatePrivate {
                 mode: optional_label(mode).map_err(RoomRequestError::Mode)?,
             },
+            RoomRequest::Seat(ticket) => ValidRoomRequest::Seat(*ticket),
         })
     }
 }

@@ -14,6 +14,8 @@ pub enum RoomEvent {
         resume_token: ResumeToken,
         /// Serial number of the connection, unique in the server's life.
         connection: u64,
+        /// The join carried a resume token that gave no player back: why, for the `Welcome`.
+        resume_failed: Option<&'static str>,
     },
     /// A reconnecting client presented the resume token of player `id`. If the player is
     /// still in the world it is handed back; if its grace ran out meanwhile, it joins anew.

@@ -31,6 +31,9 @@ use crate::protocol::{
 /// Buffers the players' snapshot frames are encoded into, one per tick. Two suffice when every
 /// writer keeps up (a slot holds a player's newest frame while the next is encoded); the others
 /// absorb writers still sending older frames.
+/// Why a resume gave no player back when the player's grace ran out before it arrived.
+pub const RESUME_GRACE_ENDED: &str = "your player's grace period ended before you came back";
+
 const SNAPSHOT_BUFFERS: usize = 4;
 
 /// Buffers for small broadcasts, and the least each holds: a few hundred tags.
@@ -171,9 +174,10 @@ impl<O: Outbox> Room<O> {
                     request_id,
                     resume_token,
                     connection,
+                    resume_failed,
                 } => {
                     self.presence.connect(id, connection);
-                    self.admit_player(id, name, request_id, resume_token);
+                    self.admit_player(id, name, request_id, resume_token, resume_failed);
                 }
                 RoomEvent::Resume {
                     id,
@@ -197,24 +201,31 @@ impl<O: Outbox> Room<O> {
         }
     }
 
-    fn admit_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
+    fn admit_player(
+        &mut self,
+        id: PlayerId,
+        name: String,
+        request_id: u32,
+        token: ResumeToken,
+        resume_failed: Option<&'static str>,
+    ) {
         if !self.world.add_player(id) {
             return;
         }
         let players = self.world.players().len().next_power_of_two();
         self.replicator.reserve(players, self.snapshot.orbs.len());
         self.presence.admit(id, name);
-        self.send_welcome(id, request_id, token, false);
+        self.send_welcome(id, request_id, token, false, resume_failed);
     }
 
     fn resume_player(&mut self, id: PlayerId, name: String, request_id: u32, token: ResumeToken) {
         if !self.world.set_away(id, false) {
             // Its grace ran out before the resume arrived: it starts over as a new player.
-            self.admit_player(id, name, request_id, token);
+            self.admit_player(id, name, request_id, token, Some(RESUME_GRACE_ENDED));
             return;
         }
         self.presence.mark_back(id);
-        self.send_welcome(id, request_id, token, true);
+        self.send_welcome(id, request_id, token, true, None);
         let back = Notice {
             subject: id,
             kind: NoticeKind::Back,
@@ -222,7 +233,14 @@ impl<O: Outbox> Room<O> {
         self.send_to_others(Some(id), &ServerMessage::Notice(back));
     }
 
-    fn send_welcome(&mut self, id: PlayerId, request_id: u32, token: ResumeToken, resumed: bool) {
+    fn send_welcome(
+        &mut self,
+        id: PlayerId,
+        request_id: u32,
+        token: ResumeToken,
+        resumed: bool,
+        resume_failed: Option<&'static str>,
+    ) {
         let welcome = ServerMessage::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
             request_id,
@@ -233,6 +251,7 @@ impl<O: Outbox> Room<O> {
             params: *self.world.params(),
             players: self.presence.players(),
             room: self.config.identity.info(),
+            resume_failed: resume_failed.map(str::to_owned),
         });
         if let Some(bytes) = encode(&welcome) {
             self.outbox.welcome(id, bytes);
@@ -423,6 +442,7 @@ mod tests {
             request_id: id,
             resume_token: ResumeToken([id as u8; 16]),
             connection: u64::from(id),
+            resume_failed: None,
         }
     }
 

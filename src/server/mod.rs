@@ -1,8 +1,10 @@
 //! The server as a whole: start and stop, wiring each layer's context ([`run`]), the
 //! configuration's budgets cut per layer ([`limits`]), the rooms the lobby opens, built and run
 //! on the tick threads ([`rooms`]), the accept loop with its caps and TLS ([`listener`],
-//! [`tls`]). Nothing below imports it.
+//! [`tls`]), a cluster node's heartbeat and token flusher ([`cluster`]). Nothing below imports
+//! it.
 
+pub mod cluster;
 pub mod limits;
 pub mod listener;
 pub mod rooms;

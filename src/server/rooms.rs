@@ -16,7 +16,7 @@ use crate::session::{NewRoom, RoomHost};
 
 /// How long a reserved seat waits for its joiner (Colyseus: 15 s). In one process a joiner
 /// takes its seat at once; the timeout bounds a seat whose joiner vanished in between.
-const SEAT_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const SEAT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Wraps each room the server opens before it is run (instrumentation; tests make a room fail).
 pub type RoomWrapper =

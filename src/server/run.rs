@@ -7,15 +7,18 @@
 //! game or session rule.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use super::cluster::{cluster_config, depart, flush_tokens, heartbeats};
 use super::limits::{listener_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
 use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
+use crate::cluster::{ClusterDirectory, ClusterError};
 use crate::config::Config;
 use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
 use crate::http::context::HttpContext;
@@ -35,10 +38,17 @@ const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Runs the server on `listener` until `shutdown` completes, with the authentication the
 /// configuration asks for and no hooks.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
-    match Server::from_config(config) {
-        Ok(server) => server.run(listener, shutdown).await,
-        Err(error) => tracing::error!(%error, "cannot start"),
+    let mut server = match Server::from_config(config) {
+        Ok(server) => server,
+        Err(error) => return tracing::error!(%error, "cannot start"),
+    };
+    let listening = listener.local_addr();
+    if let Ok(listening) = listening
+        && let Err(error) = server.join_cluster(listening).await
+    {
+        return tracing::error!(%error, "cannot join the cluster");
     }
+    server.run(listener, shutdown).await
 }
 
 /// A configured server, for library users who add hooks or their own authentication before
@@ -54,6 +64,8 @@ pub struct Server {
     authenticator: Option<Arc<dyn Authenticator>>,
     /// Set when `--tls-cert` and `--tls-key` are given: every connection speaks TLS.
     tls: Option<TlsAcceptor>,
+    /// Set by [`Server::join_cluster`] when `--redis-url` is given.
+    cluster: Option<Arc<ClusterDirectory>>,
 }
 
 impl Server {
@@ -102,7 +114,18 @@ impl Server {
             hooks: Arc::new(NoHooks),
             authenticator,
             tls,
+            cluster: None,
         })
+    }
+
+    /// Joins the cluster `--redis-url` names (nothing without it), as the node players reach
+    /// at `--public-url` or else at `listening`. Fails, naming the URL, if Redis does not answer.
+    pub async fn join_cluster(&mut self, listening: SocketAddr) -> Result<(), ClusterError> {
+        let Some(config) = cluster_config(&self.config, listening, self.tls.is_some()) else {
+            return Ok(());
+        };
+        self.cluster = Some(super::cluster::join(config, &self.rooms).await?);
+        Ok(())
     }
 
     /// Calls `hooks` on every connection's lifecycle events.
@@ -141,11 +164,14 @@ impl Server {
             path = %config.path,
             auth = self.authenticator.is_some(),
             tls = self.tls.is_some(),
+            node = self.cluster.as_ref().map(|cluster| cluster.node().to_string()),
             "starting"
         );
+        let cluster = self.cluster;
         let (net, rooms, pool) = (self.net, self.rooms, self.pool);
         let session = Arc::new(SessionContext {
             rooms: Arc::clone(&rooms),
+            cluster: cluster.clone(),
             hooks: self.hooks,
             limits: session_limits(&config),
             net: Arc::clone(&net),
@@ -167,6 +193,7 @@ impl Server {
                 path: config.path.clone(),
                 serve_client: config.serve_client,
                 rooms: Arc::clone(&rooms),
+                cluster: cluster.clone(),
                 pool: Arc::clone(pool.stats()),
                 tick_threads: pool.threads(),
                 caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
@@ -196,6 +223,21 @@ impl Server {
                 () = stopping.stopping() => {}
             }
         });
+        if let Some(cluster) = &cluster {
+            for task in [
+                Box::pin(heartbeats(Arc::clone(cluster), Arc::clone(&rooms)))
+                    as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+                Box::pin(flush_tokens(Arc::clone(cluster), Arc::clone(&rooms))),
+            ] {
+                let stopping = tasks.clone();
+                tasks.spawn(async move {
+                    tokio::select! {
+                        () = task => {}
+                        () = stopping.stopping() => {}
+                    }
+                });
+            }
+        }
 
         tokio::select! {
             _ = accept_loop(&listener, &setup) => {}
@@ -203,6 +245,9 @@ impl Server {
         }
         drop(listener);
         say_goodbye(&tasks, config.shutdown_timeout).await;
+        if let Some(cluster) = &cluster {
+            depart(cluster, &rooms).await;
+        }
         // The rooms ran while players left, so their leaves were taken; now they may stop.
         let _ = tokio::task::spawn_blocking(move || pool.stop()).await;
     }

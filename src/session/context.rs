@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::directory::RoomDirectory;
+use crate::cluster::ClusterDirectory;
 use super::hooks::SessionHooks;
 use crate::metrics::NetStats;
 
@@ -25,6 +26,8 @@ pub struct SessionLimits {
 pub struct SessionContext {
     /// The process's rooms: where each session plays.
     pub rooms: Arc<RoomDirectory>,
+    /// The cluster's directory, on a node started with `--redis-url`.
+    pub cluster: Option<Arc<ClusterDirectory>>,
     pub hooks: Arc<dyn SessionHooks>,
     pub limits: SessionLimits,
     pub net: Arc<NetStats>,

@@ -17,11 +17,13 @@ use crossbeam_queue::ArrayQueue;
 use dashmap::DashMap;
 use rand::RngExt;
 
+use super::cluster_state::{ClosedRooms, ClusterCounts, RESUME_UNKNOWN, TokenChanges};
 use super::ended::Ended;
 use super::handle::SessionHandle;
 use super::registry::Sessions;
 use super::room_link::RoomLink;
-use crate::lobby::{Listing, MatchError, Matchmaker, MatchmakerConfig, RoomSettings, Want};
+use crate::cluster::{NodeReport, RoomReport};
+use crate::lobby::{Listing, MatchError, Matchmaker, MatchmakerConfig, RoomSettings, Seated, Want};
 use crate::metrics::{DeliveryStats, LobbyCounts, NetStats, RoomKind, RoomStats};
 use crate::protocol::rooms::{RoomCode, RoomId, ValidRoomRequest};
 use crate::protocol::{CloseReason, Join, PlayerId, ResumeToken};
@@ -61,6 +63,8 @@ pub struct OpenRoom {
     pub stats: Arc<RoomStats>,
     /// When it opened, for the lobby's listing.
     pub created: SystemTime,
+    /// Its joiners as a cluster's directory counts them.
+    pub cluster: ClusterCounts,
 }
 
 /// Counters of rooms' lives, read by `/metrics`.
@@ -106,6 +110,11 @@ pub struct RoomDirectory {
     pub stats: LobbyStats,
     /// `--max-players`, for the refusal's message.
     max_players: usize,
+    /// The lobby's budgets, for a cluster node's heartbeat.
+    config: MatchmakerConfig,
+    /// For a cluster node's heartbeat: resume tokens gained and lost, rooms closed.
+    pub token_changes: TokenChanges,
+    closed: ClosedRooms,
 }
 
 impl RoomDirectory {
@@ -118,7 +127,10 @@ impl RoomDirectory {
         Arc::new_cyclic(|me| RoomDirectory {
             me: me.clone(),
             max_players: config.max_players,
-            lobby: Mutex::new(Matchmaker::new(config)),
+            lobby: Mutex::new(Matchmaker::new(config.clone())),
+            config,
+            token_changes: TokenChanges::default(),
+            closed: ClosedRooms::default(),
             rooms: RwLock::default(),
             tokens: DashMap::new(),
             next_player: AtomicU32::new(1),
@@ -148,20 +160,89 @@ impl RoomDirectory {
         if let Some(entered) = self.resume(join, &name, handle, connection) {
             return Ok(entered);
         }
+        let resume_failed = join.resume_token.map(|_| RESUME_UNKNOWN);
         let room = self.place(&mut lobby, request.into(), from, now)?;
+        Ok(self.register(room, join, name, handle, connection, resume_failed))
+    }
+
+    /// The player `join`'s resume token names, back on `handle`, if this process has it away
+    /// in a room that still runs: the first step of a cluster node's join, before it asks the
+    /// cluster where the token's player is.
+    pub fn enter_by_resume(
+        &self,
+        join: &Join,
+        name: &str,
+        handle: &SessionHandle,
+        connection: u64,
+    ) -> Option<Entered> {
+        let _lobby = self.lobby();
+        self.resume(join, name, handle, connection)
+    }
+
+    /// Places a joiner in the seat the cluster's directory gave it on this node: into room
+    /// `seat.room`, opened here with the directory's settings if it is not open yet. The
+    /// directory counted the joiner in already; should it not get in after all, the room's
+    /// [`ClusterCounts`] count it out again.
+    pub fn enter_seated(
+        &self,
+        join: &Join,
+        seat: Seated,
+        name: String,
+        handle: &SessionHandle,
+        connection: u64,
+        resume_failed: Option<&'static str>,
+    ) -> Result<Entered, Ended> {
+        let now = Instant::now();
+        let mut lobby = self.lobby();
+        let placement = lobby.seat_in(&seat, now);
+        let placement = match placement {
+            Ok(placement) => placement,
+            Err(error) => {
+                if let Some(room) = self.room(seat.room) {
+                    room.cluster.refused();
+                }
+                return Err(self.refusal(error));
+            }
+        };
+        if let Some(settings) = placement.opened {
+            self.open(placement.room, settings, placement.code.clone());
+        }
+        let room = match lobby.take_seat(placement.seat, now) {
+            Ok(room_id) => self.room(room_id),
+            Err(_) => None,
+        };
+        let Some(room) = room else {
+            return Err(self.refusal(MatchError::NoSuchRoom));
+        };
+        room.cluster.joined();
+        Ok(self.register(room, join, name, handle, connection, resume_failed))
+    }
+
+    /// Registers a new player in the room it was placed in, under the lobby's lock: a room that
+    /// fails meanwhile either kicks this player with the others, or was already gone and was not
+    /// placed into.
+    fn register(
+        &self,
+        room: Arc<OpenRoom>,
+        join: &Join,
+        name: String,
+        handle: &SessionHandle,
+        connection: u64,
+        resume_failed: Option<&'static str>,
+    ) -> Entered {
         let id = PlayerId(self.next_player.fetch_add(1, Ordering::Relaxed));
-        // Registered under the lobby's lock: a room that fails meanwhile either kicks this
-        // player with the others, or was already gone and was not placed into.
         let token = room.sessions.register(id, handle.clone());
         self.tokens.insert(token, room.identity.id);
+        self.token_changes.added(token);
         let event = RoomEvent::Join {
             id,
             name,
             request_id: join.request_id,
             resume_token: token,
             connection,
+            resume_failed,
         };
-        Ok(Entered { id, room, event })
+        Entered { id, room, event }
     }
 
     /// The player `join`'s resume token names, back on `handle`, if it is away in a room
@@ -248,6 +329,7 @@ impl RoomDirectory {
             link: RoomLink::new(Arc::clone(&events), Arc::clone(&self.net)),
             stats: Arc::default(),
             created: SystemTime::now(),
+            cluster: ClusterCounts::default(),
         });
         self.rooms_mut().insert(id, Arc::clone(&room));
         let me = self.me.clone();
@@ -270,6 +352,10 @@ impl RoomDirectory {
     /// A room's player left for good (its registry forgot it, on the room's thread).
     fn forgotten(&self, room: RoomId, token: ResumeToken) {
         self.tokens.remove(&token);
+        self.token_changes.removed(token);
+        if let Some(open) = self.room(room) {
+            open.cluster.left();
+        }
         self.lobby().leave(room, Instant::now());
     }
 
@@ -307,6 +393,7 @@ impl RoomDirectory {
     /// join the retired ones. Called under the lobby's lock.
     fn close(&self, id: RoomId) -> Option<Arc<OpenRoom>> {
         let room = self.rooms_mut().remove(&id)?;
+        self.closed.push(id);
         room.link.close();
         self.tokens.retain(|_, in_room| *in_room != id);
         self.retired.absorb_counters(&room.stats);
@@ -380,6 +467,47 @@ impl RoomDirectory {
             kind.players += room.sessions.player_count() as u64;
         }
         kinds.into_values().collect()
+    }
+
+    /// What a cluster node's heartbeat tells the directory: its load and limits, every room
+    /// it runs with its counts, and the rooms closed since the last report.
+    pub fn cluster_report(&self) -> NodeReport {
+        let template = &self.config.template;
+        let (players, seats) = {
+            let lobby = self.lobby();
+            (lobby.player_count(), lobby.seat_count())
+        };
+        let rooms = self.open_rooms();
+        NodeReport {
+            players: u32::try_from(players + seats).unwrap_or(u32::MAX),
+            max_players: u32::try_from(self.config.max_players).unwrap_or(u32::MAX),
+            max_rooms: u32::try_from(self.config.max_rooms).unwrap_or(u32::MAX),
+            max_room_players: template.max_players,
+            tick_hz: template.tick_hz,
+            region: template.region.clone(),
+            modes: self.config.modes.clone(),
+            highest_room: rooms.iter().map(|room| room.identity.id.0).max().unwrap_or(0),
+            rooms: rooms
+                .iter()
+                .map(|room| {
+                    let (joins, leaves) = room.cluster.read();
+                    RoomReport {
+                        id: room.identity.id,
+                        settings: room.settings.clone(),
+                        code: room.identity.code.clone(),
+                        created: room.created,
+                        joins,
+                        leaves,
+                    }
+                })
+                .collect(),
+            closed: self.closed.take(),
+        }
+    }
+
+    /// Every resume token of a player in a room here (for a full resync with the cluster).
+    pub fn resume_tokens(&self) -> Vec<ResumeToken> {
+        self.tokens.iter().map(|entry| *entry.key()).collect()
     }
 
     /// The counters of rooms' lives.

@@ -1,7 +1,7 @@
 //! Why and how a session ended: a [`CloseReason`] with a human-readable detail, and the mapping
 //! from decode errors to it. Knows no transport.
 
-use crate::protocol::{CloseReason, DecodeError, PROTOCOL_VERSION};
+use crate::protocol::{CloseReason, DecodeError, PROTOCOL_VERSION, Redirect};
 
 /// Why and how a session ended.
 #[derive(Debug, Clone)]
@@ -9,6 +9,8 @@ pub struct Ended {
     pub reason: CloseReason,
     /// A human-readable specific (e.g. which field was malformed); may be empty.
     pub detail: String,
+    /// Where the client is to go instead (a cluster node's seat), told before the close.
+    pub redirect: Option<Redirect>,
 }
 
 impl Ended {
@@ -16,6 +18,16 @@ impl Ended {
         Ended {
             reason,
             detail: detail.into(),
+            redirect: None,
+        }
+    }
+
+    /// The join is served by another node: the client is told where, then closed with 4010.
+    pub fn redirect(redirect: Redirect) -> Ended {
+        Ended {
+            reason: CloseReason::Redirected,
+            detail: redirect.url.clone(),
+            redirect: Some(redirect),
         }
     }
 }

@@ -21,6 +21,7 @@ use super::directory::{Entered, OpenRoom};
 use super::ended::Ended;
 use super::handle::SessionHandle;
 use super::hooks::SessionInfo;
+use super::placement::{Joiner, place};
 use super::transport::MessageSource;
 use crate::protocol::{
     Ack, ClientMessage, CloseReason, PlayerId, ServerMessage, encode_server_message,
@@ -123,15 +124,16 @@ impl Session {
             ));
         };
         let admitted = admit(&join)?;
-        let entered = self.ctx.rooms.enter(
-            &join,
-            admitted.request,
-            self.peer.ip(),
-            admitted.name.clone(),
-            &self.handle,
-            self.connection,
-        )?;
-        Ok(self.enter(admitted.name, entered).await)
+        let name = admitted.name.clone();
+        let joiner = Joiner {
+            join: &join,
+            admitted,
+            from: self.peer.ip(),
+            handle: &self.handle,
+            connection: self.connection,
+        };
+        let entered = place(&self.ctx.rooms, self.ctx.cluster.as_deref(), joiner).await?;
+        Ok(self.enter(name, entered).await)
     }
 
     /// Records the player its room registered and tells the room.

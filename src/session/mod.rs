@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod budget;
 pub mod chat;
+pub mod cluster_state;
 pub mod context;
 pub mod detached;
 pub mod directory;
@@ -21,6 +22,7 @@ pub mod heartbeat;
 pub mod hooks;
 pub mod lifecycle;
 pub mod limits;
+pub mod placement;
 pub mod recipients;
 pub mod registry;
 pub mod room_link;

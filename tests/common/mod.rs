@@ -8,6 +8,7 @@
 pub mod child;
 pub mod metrics;
 pub mod raw_socket;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::Duration;

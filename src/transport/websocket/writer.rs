@@ -191,8 +191,15 @@ pub async fn close(ws: &mut Writer, ctx: &WebSocketContext, ended: &Ended) {
     if ended.reason == CloseReason::ClientClosed {
         return;
     }
-    if let Some(error) = ended.reason.error_message(&ended.detail)
-        && let Ok(bytes) = encode_server_message(&ServerMessage::Error(error))
+    let farewell = match &ended.redirect {
+        Some(redirect) => Some(ServerMessage::Redirect(redirect.clone())),
+        None => ended
+            .reason
+            .error_message(&ended.detail)
+            .map(ServerMessage::Error),
+    };
+    if let Some(message) = farewell
+        && let Ok(bytes) = encode_server_message(&message)
     {
         let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
     }
