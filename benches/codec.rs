@@ -269,6 +269,7 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     max_players: 2000,
                     code: None,
                 },
+                resume_failed: None,
             }),
         ),
         (

@@ -105,7 +105,10 @@ impl GameClient {
     /// cluster node's [`Redirect`] is followed (up to [`MAX_REDIRECTS`] in a row): the same
     /// join goes to the node named, with the seat ticket given; [`GameClient::url`] says where
     /// the client ended up.
-    pub async fn join_with(url: &str, mut join: Join) -> Result<(GameClient, Welcome), ClientError> {
+    pub async fn join_with(
+        url: &str,
+        mut join: Join,
+    ) -> Result<(GameClient, Welcome), ClientError> {
         let mut url = url.to_owned();
         for _ in 0..=MAX_REDIRECTS {
             let mut client = GameClient::connect(&url).await?;

@@ -244,7 +244,9 @@ fn parse_public_url(text: &str) -> Result<String, String> {
     let text = text.strip_suffix('/').unwrap_or(text);
     crate::http::origin::Origin::parse(text)
         .map(|origin| origin.to_string())
-        .map_err(|e| format!("{e} (write it like https://eu1.example.com or http://127.0.0.1:8081)"))
+        .map_err(|e| {
+            format!("{e} (write it like https://eu1.example.com or http://127.0.0.1:8081)")
+        })
 }
 
 fn parse_node_id(text: &str) -> Result<crate::cluster::NodeId, String> {

@@ -14,6 +14,7 @@ use common::child::ChildServer;
 use common::redis::RedisServer;
 use common::{PATIENCE, expect_close, http_get, wait_for_snapshot};
 use serde_json::Value;
+use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
 use skirmish::client::{ClientError, GameClient};
 use skirmish::protocol::{Join, RoomRequest};
 
@@ -33,7 +34,16 @@ impl Cluster {
         let nodes = (1..=n)
             .map(|i| {
                 let id = format!("n{i}");
-                let mut all = vec!["--redis-url", &url, "--node-id", &id, "--cluster-lease", LEASE];
+                let mut all = vec![
+                    "--redis-url",
+                    &url,
+                    "--node-id",
+                    &id,
+                    "--cluster-lease",
+                    LEASE,
+                    "--log",
+                    "warn",
+                ];
                 all.extend_from_slice(flags);
                 ChildServer::start(&all)
             })
@@ -69,7 +79,12 @@ async fn rooms(addr: SocketAddr) -> (u16, Vec<Value>) {
 fn room_keys(rooms: &[Value]) -> BTreeSet<(String, u64)> {
     rooms
         .iter()
-        .map(|room| (room["node"].as_str().unwrap().to_owned(), room["id"].as_u64().unwrap()))
+        .map(|room| {
+            (
+                room["node"].as_str().unwrap().to_owned(),
+                room["id"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -124,7 +139,9 @@ async fn quick_play_spreads_over_nodes_and_every_node_lists_every_room() {
             let (status, rooms) = rooms(cluster.addr(i)).await;
             (status == 200
                 && rooms.len() == 3
-                && rooms.iter().all(|room| room["players"] == 2 && room["locked"] == true))
+                && rooms
+                    .iter()
+                    .all(|room| room["players"] == 2 && room["locked"] == true))
             .then_some(rooms)
         })
         .await;
@@ -239,7 +256,10 @@ async fn a_killed_nodes_rooms_leave_within_the_lease_and_its_players_start_again
         if rooms.iter().all(|room| room["node"] != "n2") {
             break;
         }
-        assert!(killed.elapsed() < 2 * lease + Duration::from_millis(500), "still listed");
+        assert!(
+            killed.elapsed() < 2 * lease + Duration::from_millis(500),
+            "still listed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Its player, coming back through the surviving node, is told its resume failed and why,
@@ -268,17 +288,25 @@ async fn redis_restarted_mid_run_rooms_play_on_joins_are_refused_then_all_comes_
     let started = player.latest_tick().unwrap();
     let deadline = Instant::now() + PATIENCE;
     while player.latest_tick().unwrap().since(started) < 30 {
-        assert!(Instant::now() < deadline, "no snapshots while Redis is down");
+        assert!(
+            Instant::now() < deadline,
+            "no snapshots while Redis is down"
+        );
         let _ = tokio::time::timeout(Duration::from_millis(100), player.recv()).await;
     }
     // A new joiner is refused with the reason; the lobby says why it cannot list.
     let mut newcomer = GameClient::connect(&cluster.ws(1)).await.unwrap();
     newcomer
-        .send(&skirmish::protocol::ClientMessage::Join(Join::quick_play("Late")))
+        .send(&skirmish::protocol::ClientMessage::Join(Join::quick_play(
+            "Late",
+        )))
         .await
         .unwrap();
     let (code, reason, error) = expect_close(&mut newcomer).await;
-    assert_eq!((code, reason.as_str()), (4011, "cluster directory unavailable"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (4011, "cluster directory unavailable")
+    );
     assert!(error.unwrap().contains("try again"));
     let (status, _, body) = http_get(cluster.addr(1), "/rooms", "").await;
     assert_eq!(status, 503);
@@ -287,15 +315,19 @@ async fn redis_restarted_mid_run_rooms_play_on_joins_are_refused_then_all_comes_
     cluster.redis.resume();
     eventually("the room listed again by the other node", || async {
         let (status, rooms) = rooms(cluster.addr(1)).await;
-        (status == 200 && room_keys(&rooms).contains(&("n1".to_owned(), u64::from(welcome.room.id))))
-            .then_some(())
+        (status == 200
+            && room_keys(&rooms).contains(&("n1".to_owned(), u64::from(welcome.room.id))))
+        .then_some(())
     })
     .await;
     let (_, late) = eventually("joins work again", || async {
         GameClient::join(&cluster.ws(1), "Late").await.ok()
     })
     .await;
-    assert_eq!(late.room.id, welcome.room.id, "quick play fills the open room");
+    assert_eq!(
+        late.room.id, welcome.room.id,
+        "quick play fills the open room"
+    );
     // The token was told again: resuming through the other node finds the player.
     drop(player);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -328,4 +360,34 @@ async fn an_unreachable_redis_at_start_is_a_clear_error_naming_its_url() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot join the cluster"), "{stderr}");
     assert!(stderr.contains(&url), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_swarm_follows_redirects_and_plays_on_every_node() {
+    let Some(cluster) = Cluster::start(3, &["--max-room-players", "4"]) else {
+        return;
+    };
+    let config = SwarmConfig {
+        url: cluster.ws(0),
+        bots: 24,
+        duration: Duration::from_secs(3),
+        ramp_per_second: 50.0,
+        behaviour: Behaviour::Wander,
+        seed: 5,
+        threads: 1,
+        room: RoomRequest::default(),
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    println!("{}", report.render_text(&Default::default()));
+    assert_eq!(report.bots_established, 24, "{:?}", report.failed);
+    assert_eq!(report.errors, 0, "{:?} {:?}", report.failed, report.dropped);
+    assert!(report.redirects >= 8, "{} redirects", report.redirects);
+    assert!(report.delivered_ratio >= 0.95, "{}", report.delivered_ratio);
+    // Every node ran rooms for them.
+    let (_, listed) = rooms(cluster.addr(2)).await;
+    let nodes: BTreeSet<&str> = listed
+        .iter()
+        .map(|room| room["node"].as_str().unwrap())
+        .collect();
+    assert!(nodes.len() >= 2, "{listed:?}");
 }

@@ -14,7 +14,7 @@ use crate::protocol::codec::SNAPSHOT_VARIANT;
 use crate::protocol::snapshot::{Kind, player_field, position_units};
 use crate::protocol::{
     Chat, ClientMessage, Join, Ping, PlayerId, PlayerInput, Replica, RoomInfo, RoomRequest,
-    ServerMessage, Tick, decode_server_message,
+    SeatTicket, ServerMessage, Tick, decode_server_message,
 };
 
 /// Ticks behind the newest snapshot a browser draws other players at (its interpolation
@@ -68,6 +68,11 @@ pub enum JoinAnswer {
         /// The room the server placed the bot in.
         room: RoomInfo,
     },
+    /// A cluster node sends the bot to another node (its public URL), with a seat there.
+    Redirect {
+        url: String,
+        ticket: Option<SeatTicket>,
+    },
     /// Anything else the server may send first: not an answer yet.
     NotYet,
 }
@@ -80,6 +85,10 @@ pub fn read_join_answer(payload: &[u8]) -> Result<JoinAnswer, String> {
             me: welcome.player_id,
             tick_hz: welcome.tick_hz,
             room: welcome.room,
+        }),
+        Ok(ServerMessage::Redirect(redirect)) => Ok(JoinAnswer::Redirect {
+            url: redirect.url,
+            ticket: redirect.ticket,
         }),
         Ok(ServerMessage::Error(error)) => Err(format!("refused: {}", error.message)),
         Ok(_) => Ok(JoinAnswer::NotYet),

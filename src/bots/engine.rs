@@ -91,7 +91,14 @@ struct Connection {
     wake_at: Instant,
     /// Whether the connection is over and no longer counted as live.
     ended: bool,
+    /// Where a cluster node sent the bot (instead of the swarm's target), and how many times
+    /// in a row it was sent on.
+    redirected_to: Option<Target>,
+    redirects: usize,
 }
+
+/// Redirects a bot follows in a row before it counts as failed (a loop between nodes).
+const MAX_REDIRECTS: usize = 3;
 
 /// How many ready connections ahead the loop starts fetching their data (see
 /// [`Engine::prefetch_ahead`]): the connection, its player, the player's replica's states,
@@ -157,6 +164,8 @@ impl Engine {
             started: wake_at,
             wake_at,
             ended: false,
+            redirected_to: None,
+            redirects: 0,
         });
         self.timers.push(Reverse((wake_at, index)));
         self.live += 1;

@@ -24,6 +24,8 @@ pub struct Report {
     pub bots_requested: u32,
     pub bots_attempted: u64,
     pub bots_established: u64,
+    /// Joins a cluster node sent on to another node.
+    pub redirects: u64,
     /// Failed connections + dropped connections + decode errors.
     pub errors: u64,
     pub failed: BTreeMap<String, u64>,
@@ -77,6 +79,7 @@ impl Report {
             bots_requested: config.bots,
             bots_attempted: load(&stats.attempted),
             bots_established: load(&stats.established),
+            redirects: load(&stats.redirected),
             errors,
             failed,
             dropped,
@@ -158,6 +161,13 @@ impl Report {
             let _ = writeln!(out, "    dropped: {reason}: {count}");
         }
         let _ = writeln!(out, "  connect       {}", ms(&self.connect));
+        if self.redirects > 0 {
+            let _ = writeln!(
+                out,
+                "  redirects     {} (joins sent on to another cluster node; connect is timed to the final node's welcome)",
+                self.redirects
+            );
+        }
         let _ = writeln!(
             out,
             "  snapshots     expected {}  received {}  delivered {:.3}%",

@@ -23,6 +23,8 @@ fn micros_histogram() -> Histogram<u64> {
 pub struct SwarmStats {
     pub attempted: AtomicU64,
     pub established: AtomicU64,
+    /// Joins a cluster node sent on to another node (each redirect followed).
+    pub redirected: AtomicU64,
     /// Bots in the game right now.
     pub connected: AtomicU64,
     pub snapshots_received: AtomicU64,
@@ -104,6 +106,7 @@ impl Default for SwarmStats {
         SwarmStats {
             attempted: AtomicU64::new(0),
             established: AtomicU64::new(0),
+            redirected: AtomicU64::new(0),
             connected: AtomicU64::new(0),
             snapshots_received: AtomicU64::new(0),
             snapshots_expected: AtomicU64::new(0),

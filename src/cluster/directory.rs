@@ -71,7 +71,8 @@ impl ClusterDirectory {
             url: config.redis_url.clone(),
             detail,
         };
-        let client = Client::open(config.redis_url.as_str()).map_err(|e| unavailable(e.to_string()))?;
+        let client =
+            Client::open(config.redis_url.as_str()).map_err(|e| unavailable(e.to_string()))?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.call_timeout))
             .set_response_timeout(Some(config.call_timeout))
@@ -181,9 +182,12 @@ impl ClusterDirectory {
             ),
             Want::Room(id) => ("room", String::new(), String::new(), id.0.to_string()),
             Want::Code(code) => ("code", String::new(), String::new(), code.to_string()),
-            Want::CreatePrivate { mode } => {
-                ("private", self.mode_or_default(mode), String::new(), String::new())
-            }
+            Want::CreatePrivate { mode } => (
+                "private",
+                self.mode_or_default(mode),
+                String::new(),
+                String::new(),
+            ),
             Want::ClusterSeat => return Err(ClusterError::Refused(Refusal::NoSuchRoom)),
         };
         for _ in 0..CODE_TRIES {
@@ -274,8 +278,9 @@ impl ClusterDirectory {
             }
         }
         let mut conn = self.conn.clone();
-        let result = tokio::time::timeout(self.config.call_timeout, pipe.query_async::<()>(&mut conn)).await;
-        self.settle(result).map(|()| ())
+        let result =
+            tokio::time::timeout(self.config.call_timeout, pipe.query_async::<()>(&mut conn)).await;
+        self.settle(result)
     }
 
     /// Leaves the cluster at once (a stopping node): its lease, record and rooms go.
@@ -306,7 +311,8 @@ impl ClusterDirectory {
         call: &ScriptInvocation<'_>,
     ) -> Result<T, ClusterError> {
         let mut conn = self.conn.clone();
-        let result = tokio::time::timeout(self.config.call_timeout, call.invoke_async::<T>(&mut conn)).await;
+        let result =
+            tokio::time::timeout(self.config.call_timeout, call.invoke_async::<T>(&mut conn)).await;
         self.settle(result)
     }
 
@@ -347,5 +353,5 @@ fn millis(duration: Duration) -> u64 {
 
 fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| millis(since))
+        .map_or(0, millis)
 }

@@ -121,40 +121,50 @@ pub fn parse_placement(reply: &[String], ticket: SeatTicket) -> Result<Placed, C
         [word, reason] if word == "err" => Err(ClusterError::Refused(
             Refusal::from_word(reason).ok_or_else(|| bad(reply))?,
         )),
-        [ok, place, _node, id, mode, region, private, code, max, tick_hz, url] if ok == "ok" => {
-            match place.as_str() {
-                "here" => {
-                    let code = if code.is_empty() {
-                        None
-                    } else {
-                        Some(validate_room_code(code).map_err(|_| bad(reply))?)
-                    };
-                    Ok(Placed::Here(Seated {
-                        room: RoomId(number(reply, id)?),
-                        settings: RoomSettings {
-                            mode: mode.clone(),
-                            region: region.clone(),
-                            max_players: number(reply, max)?,
-                            tick_hz: number(reply, tick_hz)?,
-                            private: private == "1",
-                        },
-                        code,
-                    }))
-                }
-                "there" if !url.is_empty() => Ok(Placed::There {
-                    url: url.clone(),
-                    ticket,
-                }),
-                _ => Err(bad(reply)),
+        [
+            ok,
+            place,
+            _node,
+            id,
+            mode,
+            region,
+            private,
+            code,
+            max,
+            tick_hz,
+            url,
+        ] if ok == "ok" => match place.as_str() {
+            "here" => {
+                let code = if code.is_empty() {
+                    None
+                } else {
+                    Some(validate_room_code(code).map_err(|_| bad(reply))?)
+                };
+                Ok(Placed::Here(Seated {
+                    room: RoomId(number(reply, id)?),
+                    settings: RoomSettings {
+                        mode: mode.clone(),
+                        region: region.clone(),
+                        max_players: number(reply, max)?,
+                        tick_hz: number(reply, tick_hz)?,
+                        private: private == "1",
+                    },
+                    code,
+                }))
             }
-        }
+            "there" if !url.is_empty() => Ok(Placed::There {
+                url: url.clone(),
+                ticket,
+            }),
+            _ => Err(bad(reply)),
+        },
         _ => Err(bad(reply)),
     }
 }
 
 /// Parses the heartbeat's answer: 5 fields per live node.
 pub fn parse_live_nodes(reply: &[String]) -> Result<Vec<LiveNode>, ClusterError> {
-    if reply.len() % 5 != 0 {
+    if !reply.len().is_multiple_of(5) {
         return Err(bad(reply));
     }
     reply
@@ -173,7 +183,7 @@ pub fn parse_live_nodes(reply: &[String]) -> Result<Vec<LiveNode>, ClusterError>
 
 /// Parses the listing: 10 fields per room, sorted by node and id.
 pub fn parse_listing(reply: &[String]) -> Result<Vec<ClusterRoom>, ClusterError> {
-    if reply.len() % 10 != 0 {
+    if !reply.len().is_multiple_of(10) {
         return Err(bad(reply));
     }
     let mut rooms = reply
@@ -255,10 +265,14 @@ mod tests {
 
     #[test]
     fn listings_and_nodes_parse_in_strides_and_sort() {
-        let reply = words("n2|1|arena|eu|3|16|0|30|1000|http://b|n1|4|arena|eu|16|16|1|30|2000|http://a");
+        let reply =
+            words("n2|1|arena|eu|3|16|0|30|1000|http://b|n1|4|arena|eu|16|16|1|30|2000|http://a");
         let rooms = parse_listing(&reply).unwrap();
         assert_eq!(
-            rooms.iter().map(|r| (r.node.as_str(), r.id.0)).collect::<Vec<_>>(),
+            rooms
+                .iter()
+                .map(|r| (r.node.as_str(), r.id.0))
+                .collect::<Vec<_>>(),
             [("n1", 4), ("n2", 1)]
         );
         assert!(rooms[0].locked && !rooms[1].locked);

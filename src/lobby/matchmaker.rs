@@ -300,7 +300,13 @@ impl Matchmaker {
                 if self.rooms.len() >= self.config.max_rooms {
                     return Err(MatchError::TooManyRooms);
                 }
-                self.insert_room(seat.room, seat.settings.clone(), seat.code.clone(), None, now);
+                self.insert_room(
+                    seat.room,
+                    seat.settings.clone(),
+                    seat.code.clone(),
+                    None,
+                    now,
+                );
                 self.next_room = self.next_room.max(seat.room.0.saturating_add(1));
                 let mut placement = self.reserve(seat.room, now, seat.code.clone());
                 placement.opened = Some(seat.settings.clone());

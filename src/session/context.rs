@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::directory::RoomDirectory;
-use crate::cluster::ClusterDirectory;
 use super::hooks::SessionHooks;
+use crate::cluster::ClusterDirectory;
 use crate::metrics::NetStats;
 
 /// A session's budgets, from the configuration.

@@ -486,7 +486,11 @@ impl RoomDirectory {
             tick_hz: template.tick_hz,
             region: template.region.clone(),
             modes: self.config.modes.clone(),
-            highest_room: rooms.iter().map(|room| room.identity.id.0).max().unwrap_or(0),
+            highest_room: rooms
+                .iter()
+                .map(|room| room.identity.id.0)
+                .max()
+                .unwrap_or(0),
             rooms: rooms
                 .iter()
                 .map(|room| {

@@ -43,7 +43,14 @@ pub async fn place(
         connection,
     } = joiner;
     let Some(cluster) = cluster else {
-        return rooms.enter(join, admitted.request, from, admitted.name, handle, connection);
+        return rooms.enter(
+            join,
+            admitted.request,
+            from,
+            admitted.name,
+            handle,
+            connection,
+        );
     };
     if let Some(entered) = rooms.enter_by_resume(join, &admitted.name, handle, connection) {
         return Ok(entered);
@@ -67,7 +74,14 @@ pub async fn place(
         },
     }
     .map_err(refusal)?;
-    rooms.enter_seated(join, seated, admitted.name, handle, connection, resume_failed)
+    rooms.enter_seated(
+        join,
+        seated,
+        admitted.name,
+        handle,
+        connection,
+        resume_failed,
+    )
 }
 
 fn redirect(url: String, ticket: Option<crate::protocol::SeatTicket>) -> Ended {

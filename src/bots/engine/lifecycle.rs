@@ -7,10 +7,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Engine, Phase};
+use super::{Engine, MAX_REDIRECTS, Phase, Target};
 use crate::bots::bot::{self, CLOSE_PATIENCE, Heard, JoinAnswer, Player};
 use crate::bots::wire::opcode;
 use crate::client::close_code;
+use crate::protocol::{RoomRequest, SeatTicket};
+
+/// The target a redirect's public URL names: `http://IP:PORT` (the swarm connects to
+/// addresses, not names), with the swarm's WebSocket path.
+fn redirect_target(url: &str, path: String) -> Option<Target> {
+    let authority = url.strip_prefix("http://")?.trim_end_matches('/');
+    let addr = authority.parse().ok()?;
+    Some(Target {
+        addr,
+        authority: authority.to_owned(),
+        path,
+    })
+}
 
 impl Engine {
     pub(super) fn on_upgraded(&mut self, index: usize, now: Instant) {
@@ -53,6 +66,9 @@ impl Engine {
         }
         let (me, tick_hz, room) = match bot::read_join_answer(payload) {
             Ok(JoinAnswer::Welcome { me, tick_hz, room }) => (me, tick_hz, room),
+            Ok(JoinAnswer::Redirect { url, ticket }) => {
+                return self.follow_redirect(index, &url, ticket, now);
+            }
             Ok(JoinAnswer::NotYet) => return,
             Err(reason) => return self.fail(index, reason),
         };
@@ -76,6 +92,39 @@ impl Engine {
             period,
         };
         self.wake(index, wake_at);
+    }
+
+    /// A cluster node sent the bot to the node at `url`: the connection starts again there,
+    /// joining with the seat `ticket` reserved (or the same join, to resume).
+    fn follow_redirect(
+        &mut self,
+        index: usize,
+        url: &str,
+        ticket: Option<SeatTicket>,
+        now: Instant,
+    ) {
+        let path = self.target.path.clone();
+        let connection = &mut self.connections[index];
+        connection.redirects += 1;
+        if connection.redirects > MAX_REDIRECTS {
+            return self.fail(index, format!("redirected {MAX_REDIRECTS} times in a row"));
+        }
+        let Some(target) = redirect_target(url, path) else {
+            return self.fail(index, format!("redirected to {url:?}, not http://IP:PORT"));
+        };
+        if let Some(ticket) = ticket {
+            connection.plan.room = RoomRequest::Seat(ticket);
+        }
+        self.stats.redirected.fetch_add(1, Ordering::Relaxed);
+        if let Some(mut stream) = connection.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        connection.leftover.clear();
+        connection.unsent.clear();
+        connection.fragments = None;
+        connection.redirected_to = Some(target);
+        connection.phase = Phase::Waiting;
+        self.start(index, now);
     }
 
     /// The run is over for this bot: say goodbye and wait a little for the server's close.

@@ -30,10 +30,17 @@ enum Readiness {
 impl Engine {
     /// Opens the bot's connection.
     pub(super) fn start(&mut self, index: usize, now: Instant) {
-        self.stats.attempted.fetch_add(1, Ordering::Relaxed);
         let connection = &mut self.connections[index];
-        connection.started = now;
-        let mut stream = match TcpStream::connect(self.target.addr) {
+        // A redirected bot's join is timed from its first connection.
+        if connection.redirected_to.is_none() {
+            self.stats.attempted.fetch_add(1, Ordering::Relaxed);
+            connection.started = now;
+        }
+        let addr = connection
+            .redirected_to
+            .as_ref()
+            .map_or(self.target.addr, |target| target.addr);
+        let mut stream = match TcpStream::connect(addr) {
             Ok(stream) => stream,
             Err(error) => return self.fail(index, format!("connect: {}", error.kind())),
         };
@@ -78,7 +85,11 @@ impl Engine {
         bytes[..8].copy_from_slice(&self.next_random().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next_random().to_le_bytes());
         let key = wire::handshake_key(bytes);
-        let request = wire::handshake_request(&self.target.authority, &self.target.path, &key);
+        let target = self.connections[index]
+            .redirected_to
+            .as_ref()
+            .unwrap_or(&self.target);
+        let request = wire::handshake_request(&target.authority, &target.path, &key);
         let connection = &mut self.connections[index];
         connection.unsent.extend_from_slice(&request);
         connection.phase = Phase::Upgrading { key };
