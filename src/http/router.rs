@@ -168,6 +168,27 @@ fn health(ctx: &HttpContext) -> Response<Body> {
     uncached(body, "application/json")
 }
 
+/// A cluster node's readings of its directory, for `/metrics`.
+fn cluster_counts(
+    cluster: &crate::cluster::ClusterDirectory,
+    rooms: &crate::session::RoomDirectory,
+) -> crate::metrics::ClusterCounts {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let stats = &cluster.stats;
+    crate::metrics::ClusterCounts {
+        reachable: cluster.is_reachable(),
+        nodes: cluster.live_nodes().len() as u64,
+        calls: load(&stats.calls),
+        failures: load(&stats.failures),
+        heartbeats: load(&stats.heartbeats),
+        seated_here: load(&stats.seats_here),
+        redirected: load(&stats.redirects),
+        claimed: load(&stats.claims),
+        refused: load(&stats.refusals),
+        token_changes_dropped: load(&rooms.token_changes.dropped),
+    }
+}
+
 /// Whether the request comes from a page a node of this cluster served (a player sent here
 /// from another node's lobby).
 fn is_cluster_page(headers: &hyper::HeaderMap, ctx: &HttpContext) -> bool {
@@ -225,6 +246,10 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
             rooms_overrunning: ctx.pool.rooms_overrunning.load(Ordering::Relaxed),
             rooms_moved: ctx.pool.rooms_moved.load(Ordering::Relaxed),
         },
+        cluster: ctx
+            .cluster
+            .as_deref()
+            .map(|cluster| cluster_counts(cluster, &ctx.rooms)),
     };
     uncached(
         crate::metrics::render(&readings),

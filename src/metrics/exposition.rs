@@ -26,6 +26,28 @@ pub struct Readings<'a> {
     pub room_kinds: &'a [RoomKind],
     pub lobby: LobbyCounts,
     pub pool: PoolCounts,
+    /// A cluster node's calls to the cluster's directory (`None` without a cluster).
+    pub cluster: Option<ClusterCounts>,
+}
+
+/// A cluster node's readings of its directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterCounts {
+    /// Whether the last call to Redis succeeded (1) or not (0).
+    pub reachable: bool,
+    /// Live nodes as of the last heartbeat.
+    pub nodes: u64,
+    pub calls: u64,
+    pub failures: u64,
+    pub heartbeats: u64,
+    /// Joiners seated here by the directory, sent to another node, and tickets claimed here.
+    pub seated_here: u64,
+    pub redirected: u64,
+    pub claimed: u64,
+    /// Placements the directory refused (room full, no such room, no node with room...).
+    pub refused: u64,
+    /// Resume-token changes that found the queue to the directory full.
+    pub token_changes_dropped: u64,
 }
 
 /// The tick threads' readings.
@@ -100,6 +122,9 @@ pub fn render(readings: &Readings<'_>) -> String {
     );
     render_rooms(&mut out, readings.room_kinds, readings.lobby);
     render_pool(&mut out, readings.pool);
+    if let Some(cluster) = readings.cluster {
+        render_cluster(&mut out, cluster);
+    }
     if let Some(bytes) = process_resident_bytes() {
         render_value(
             &mut out,
@@ -298,6 +323,74 @@ fn render_rooms(out: &mut String, kinds: &[RoomKind], lobby: LobbyCounts) {
         ),
     ] {
         render_value(out, "counter", name, help, value);
+    }
+}
+
+/// A cluster node's directory: reachable, nodes, and its calls by outcome.
+fn render_cluster(out: &mut String, cluster: ClusterCounts) {
+    for (kind, name, help, value) in [
+        (
+            "gauge",
+            "skirmish_cluster_reachable",
+            "Whether the last call to the cluster's Redis succeeded.",
+            u64::from(cluster.reachable),
+        ),
+        (
+            "gauge",
+            "skirmish_cluster_nodes",
+            "Live nodes in the cluster as of the last heartbeat.",
+            cluster.nodes,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_calls_total",
+            "Calls (scripts, pipelines) to the cluster's Redis.",
+            cluster.calls,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_call_failures_total",
+            "Calls to the cluster's Redis that failed or timed out.",
+            cluster.failures,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_heartbeats_total",
+            "Heartbeats (lease and rooms renewed) that succeeded.",
+            cluster.heartbeats,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_seated_here_total",
+            "Joiners the directory seated on this node.",
+            cluster.seated_here,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_redirected_total",
+            "Joiners sent to another node with a seat ticket.",
+            cluster.redirected,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_tickets_claimed_total",
+            "Seat tickets claimed on this node.",
+            cluster.claimed,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_refused_total",
+            "Placements the directory refused.",
+            cluster.refused,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_token_changes_dropped_total",
+            "Resume-token changes dropped (queue full), repaired by the next resync.",
+            cluster.token_changes_dropped,
+        ),
+    ] {
+        render_value(out, kind, name, help, value);
     }
 }
 

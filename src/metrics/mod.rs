@@ -9,5 +9,7 @@ pub mod histogram;
 pub mod summary;
 
 pub use counters::{DeliveryStats, NetStats, RoomStats};
-pub use exposition::{LobbyCounts, PoolCounts, Readings, RoomKind, process_resident_bytes, render};
+pub use exposition::{
+    ClusterCounts, LobbyCounts, PoolCounts, Readings, RoomKind, process_resident_bytes, render,
+};
 pub use histogram::{DurationHistogram, TICK_BUCKETS_MICROS, render_value};
