@@ -15,8 +15,10 @@ use common::redis::RedisServer;
 use common::{PATIENCE, expect_close, http_get, wait_for_snapshot};
 use serde_json::Value;
 use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
-use skirmish::client::{ClientError, GameClient};
+use skirmish::client::{ClientError, GameClient, Received};
+use skirmish::protocol::ServerMessage;
 use skirmish::protocol::{Join, RoomRequest};
+use skirmish::server::Operator;
 
 /// The lease the tests' nodes hold: short, so a killed node leaves quickly.
 const LEASE: &str = "1s";
@@ -390,4 +392,122 @@ async fn the_swarm_follows_redirects_and_plays_on_every_node() {
         .map(|room| room["node"].as_str().unwrap())
         .collect();
     assert!(nodes.len() >= 2, "{listed:?}");
+}
+
+/// An in-process node on `redis` named `id`, with its operator.
+async fn operated_node(redis: &RedisServer, id: &str) -> (common::TestServer, Operator) {
+    let url = redis.url();
+    let flags = [
+        "--redis-url",
+        &url,
+        "--node-id",
+        id,
+        "--cluster-lease",
+        LEASE,
+    ];
+    let mut operator = None;
+    let (server, _) = common::start_custom_server(&flags, |server| {
+        operator = Some(server.operator());
+        server
+    })
+    .await;
+    (server, operator.unwrap())
+}
+
+/// Reads until an announcement arrives, or `patience` passes.
+async fn next_announcement(client: &mut GameClient, patience: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match tokio::time::timeout_at(deadline, client.recv()).await {
+            Ok(Ok(Received::Message(ServerMessage::Announcement(a)))) => return Some(a.text),
+            Ok(Ok(Received::Message(_))) => {}
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn operators_announce_to_every_node_and_kick_on_another_over_the_bus() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, operator) = operated_node(&redis, "a").await;
+    let (b, _) = operated_node(&redis, "b").await;
+    let (mut on_a, _) = GameClient::join(&a.ws_url(), "OnA").await.unwrap();
+    // A private room goes to the least-loaded node: b.
+    let create = Join {
+        room: RoomRequest::CreatePrivate {
+            mode: String::new(),
+        },
+        ..Join::quick_play("OnB")
+    };
+    let (mut on_b, welcome_b) = GameClient::join_with(&b.ws_url(), create).await.unwrap();
+    assert_eq!(on_b.url(), b.ws_url(), "the private room opened on b");
+    operator.announce("Maintenance in 5 minutes").await.unwrap();
+    for client in [&mut on_a, &mut on_b] {
+        assert_eq!(
+            next_announcement(client, PATIENCE).await.as_deref(),
+            Some("Maintenance in 5 minutes")
+        );
+    }
+    assert!(operator.announce("").await.is_err(), "checked like chat");
+    // A kick from a's operator closes b's player with "kicked".
+    assert!(!operator.kick(Some("b"), welcome_b.player_id).await.unwrap());
+    let (code, reason, _) = expect_close(&mut on_b).await;
+    assert_eq!((code, reason.as_str()), (4005, "kicked"));
+    // Hostile entries on the bus: malformed ones are ignored, a flood is cut by its sender's
+    // rate limit, and the players never notice anything but what passed.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let add = |json: String| {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg("skirmish:bus").arg("*").arg("m").arg(json);
+        cmd
+    };
+    for garbage in [
+        "not json".to_owned(),
+        r#"{"from":"x","kind":"announce","text":""}"#.to_owned(),
+        format!(
+            r#"{{"from":"x","kind":"announce","text":"{}"}}"#,
+            "y".repeat(300)
+        ),
+        r#"{"from":"x","kind":"format_disk"}"#.to_owned(),
+    ] {
+        let _: String = add(garbage).query_async(&mut conn).await.unwrap();
+    }
+    for i in 0..60 {
+        let json = format!(r#"{{"from":"flood","kind":"announce","text":"spam {i}"}}"#);
+        let _: String = add(json).query_async(&mut conn).await.unwrap();
+    }
+    let mut heard = 0;
+    while next_announcement(&mut on_a, Duration::from_millis(700))
+        .await
+        .is_some()
+    {
+        heard += 1;
+    }
+    assert!(
+        (20..=25).contains(&heard),
+        "{heard} of 60 spam lines got through"
+    );
+    let malformed = common::metrics::metric(a.addr, "skirmish_cluster_bus_malformed_total").await;
+    let limited = common::metrics::metric(a.addr, "skirmish_cluster_bus_limited_total").await;
+    assert_eq!(malformed, 4.0);
+    assert!(limited >= 35.0, "{limited}");
+    // The player played on throughout.
+    wait_for_snapshot(&mut on_a, "a snapshot after the flood", |_| true).await;
+    // Redis restarts empty: the bus is read from its new start, nothing after it is missed.
+    let mut redis = redis;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.resume();
+    let announced = eventually("an announcement after Redis came back", || async {
+        operator.announce("Back").await.ok()
+    })
+    .await;
+    let _: () = announced;
+    assert_eq!(
+        next_announcement(&mut on_a, PATIENCE).await.as_deref(),
+        Some("Back")
+    );
 }

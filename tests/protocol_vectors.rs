@@ -199,6 +199,12 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             }),
         ),
         (
+            "announcement",
+            ServerMessage::Announcement(Announcement {
+                text: "Server restarts in 5 min ⏳".into(),
+            }),
+        ),
+        (
             "redirect to resume",
             ServerMessage::Redirect(Redirect {
                 url: "https://eu1.example.com".into(),
@@ -379,7 +385,7 @@ fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
 fn malformed_server_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "0d"),
+        ("unknown variant", "0e"),
         ("unknown error code", "060d00"),
         ("redirect ticket cut short", "0c0168010102"),
         ("error message not utf-8", "060002fffe"),

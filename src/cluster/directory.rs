@@ -15,6 +15,7 @@ use rand::RngExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script, ScriptInvocation};
 
+use super::bus::{BUS_LENGTH, BusMessage, Envelope};
 use super::config::{ClusterConfig, NodeId};
 use super::error::{ClusterError, Refusal};
 use super::records::{
@@ -45,6 +46,10 @@ pub struct ClusterStats {
     pub redirects: AtomicU64,
     pub claims: AtomicU64,
     pub refusals: AtomicU64,
+    /// Bus messages applied here, ignored as malformed, and dropped by a sender's rate limit.
+    pub bus_applied: AtomicU64,
+    pub bus_malformed: AtomicU64,
+    pub bus_limited: AtomicU64,
 }
 
 /// A node's connection to its cluster's directory.
@@ -281,6 +286,29 @@ impl ClusterDirectory {
         let result =
             tokio::time::timeout(self.config.call_timeout, pipe.query_async::<()>(&mut conn)).await;
         self.settle(result)
+    }
+
+    /// Puts `message` on the bus for every node (this one too).
+    pub async fn publish(&self, message: BusMessage) -> Result<(), ClusterError> {
+        let envelope = Envelope {
+            from: self.config.node.to_string(),
+            message,
+        };
+        let mut conn = self.conn.clone();
+        let mut add = redis::cmd("XADD");
+        add.arg(format!("{}bus", self.config.prefix))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(BUS_LENGTH)
+            .arg("*")
+            .arg("m")
+            .arg(envelope.to_json());
+        let result = tokio::time::timeout(
+            self.config.call_timeout,
+            add.query_async::<String>(&mut conn),
+        )
+        .await;
+        self.settle(result).map(|_| ())
     }
 
     /// Leaves the cluster at once (a stopping node): its lease, record and rooms go.

@@ -10,10 +10,13 @@
 //!   replies (pure).
 //! - [`scripts`]: the Lua scripts that make each step atomic, and the keys they keep.
 //! - [`directory`]: the connection to Redis and one method per question.
+//! - [`bus`]: the nodes' messages to each other (an operator's announcement or kick) on a Redis
+//!   stream, checked like a player's chat.
 //!
 //! Must never: block a room (nothing here runs on a tick thread), hold a lock across a call to
 //! Redis, or hand out a seat past a room's `max_players`.
 
+pub mod bus;
 pub mod config;
 pub mod directory;
 pub mod error;

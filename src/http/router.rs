@@ -185,6 +185,9 @@ fn cluster_counts(
         redirected: load(&stats.redirects),
         claimed: load(&stats.claims),
         refused: load(&stats.refusals),
+        bus_applied: load(&stats.bus_applied),
+        bus_malformed: load(&stats.bus_malformed),
+        bus_limited: load(&stats.bus_limited),
         token_changes_dropped: load(&rooms.token_changes.dropped),
     }
 }

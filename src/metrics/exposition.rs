@@ -48,6 +48,10 @@ pub struct ClusterCounts {
     pub refused: u64,
     /// Resume-token changes that found the queue to the directory full.
     pub token_changes_dropped: u64,
+    /// Bus messages applied, ignored as malformed, and over their sender's rate limit.
+    pub bus_applied: u64,
+    pub bus_malformed: u64,
+    pub bus_limited: u64,
 }
 
 /// The tick threads' readings.
@@ -382,6 +386,24 @@ fn render_cluster(out: &mut String, cluster: ClusterCounts) {
             "skirmish_cluster_refused_total",
             "Placements the directory refused.",
             cluster.refused,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_bus_applied_total",
+            "Messages from the cluster's bus (announcements, kicks) acted on.",
+            cluster.bus_applied,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_bus_malformed_total",
+            "Messages on the cluster's bus ignored as malformed.",
+            cluster.bus_malformed,
+        ),
+        (
+            "counter",
+            "skirmish_cluster_bus_limited_total",
+            "Messages on the cluster's bus dropped by their sender's rate limit.",
+            cluster.bus_limited,
         ),
         (
             "counter",

@@ -234,6 +234,15 @@ pub enum ServerMessage {
     /// client connects to `url` and sends the same `Join`, with [`RoomRequest::Seat`] when a
     /// ticket is given.
     Redirect(Redirect),
+    /// A line from the server's operator to every player (since version 9), e.g. "restarting
+    /// in five minutes"; on a cluster, to every player of every node.
+    Announcement(Announcement),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Announcement {
+    /// 1 to [`MAX_CHAT_CHARS`] characters, checked like a chat line.
+    pub text: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cluster::bus::BusReader;
 use crate::cluster::{ClusterConfig, ClusterDirectory, ClusterError, NodeId, TokenChange};
 use crate::config::Config;
 use crate::session::RoomDirectory;
@@ -45,11 +46,12 @@ pub fn cluster_config(config: &Config, listening: SocketAddr, tls: bool) -> Opti
     })
 }
 
-/// Connects to the directory and registers this node with its rooms (none yet).
+/// Connects to the directory and its bus and registers this node with its rooms (none yet).
 pub async fn join(
     config: ClusterConfig,
     rooms: &RoomDirectory,
-) -> Result<Arc<ClusterDirectory>, ClusterError> {
+) -> Result<(Arc<ClusterDirectory>, BusReader), ClusterError> {
+    let bus = BusReader::connect(&config.redis_url, &config.prefix).await?;
     let cluster = Arc::new(ClusterDirectory::connect(config).await?);
     rooms.token_changes.enable(TOKEN_QUEUE);
     cluster.heartbeat(&rooms.cluster_report()).await?;
@@ -59,7 +61,7 @@ pub async fn join(
         redis = %cluster.config().redis_url,
         "joined the cluster"
     );
-    Ok(cluster)
+    Ok((cluster, bus))
 }
 
 /// Renews the lease and the rooms every heartbeat until the task is dropped.

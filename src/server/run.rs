@@ -17,7 +17,9 @@ use tokio_rustls::TlsAcceptor;
 use super::cluster::{cluster_config, depart, flush_tokens, heartbeats};
 use super::limits::{listener_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
+use super::operator::{Operator, read_bus};
 use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
+use crate::cluster::bus::BusReader;
 use crate::cluster::{ClusterDirectory, ClusterError};
 use crate::config::Config;
 use crate::http::auth::{Authenticator, OriginPolicy, TokenAuth};
@@ -65,7 +67,9 @@ pub struct Server {
     /// Set when `--tls-cert` and `--tls-key` are given: every connection speaks TLS.
     tls: Option<TlsAcceptor>,
     /// Set by [`Server::join_cluster`] when `--redis-url` is given.
-    cluster: Option<Arc<ClusterDirectory>>,
+    cluster: Arc<OnceLock<Arc<ClusterDirectory>>>,
+    /// The cluster's bus, read once the server runs.
+    bus: Option<BusReader>,
 }
 
 impl Server {
@@ -114,8 +118,17 @@ impl Server {
             hooks: Arc::new(NoHooks),
             authenticator,
             tls,
-            cluster: None,
+            cluster: Arc::default(),
+            bus: None,
         })
+    }
+
+    /// The operator's handle: announcements and kicks, on this node or across the cluster.
+    pub fn operator(&self) -> Operator {
+        Operator {
+            rooms: Arc::clone(&self.rooms),
+            cluster: Arc::clone(&self.cluster),
+        }
     }
 
     /// Joins the cluster `--redis-url` names (nothing without it), as the node players reach
@@ -124,7 +137,9 @@ impl Server {
         let Some(config) = cluster_config(&self.config, listening, self.tls.is_some()) else {
             return Ok(());
         };
-        self.cluster = Some(super::cluster::join(config, &self.rooms).await?);
+        let (cluster, bus) = super::cluster::join(config, &self.rooms).await?;
+        let _ = self.cluster.set(cluster);
+        self.bus = Some(bus);
         Ok(())
     }
 
@@ -164,10 +179,11 @@ impl Server {
             path = %config.path,
             auth = self.authenticator.is_some(),
             tls = self.tls.is_some(),
-            node = self.cluster.as_ref().map(|cluster| cluster.node().to_string()),
+            node = self.cluster.get().map(|cluster| cluster.node().to_string()),
             "starting"
         );
-        let cluster = self.cluster;
+        let cluster = self.cluster.get().cloned();
+        let bus = self.bus;
         let (net, rooms, pool) = (self.net, self.rooms, self.pool);
         let session = Arc::new(SessionContext {
             rooms: Arc::clone(&rooms),
@@ -223,11 +239,12 @@ impl Server {
                 () = stopping.stopping() => {}
             }
         });
-        if let Some(cluster) = &cluster {
+        if let (Some(cluster), Some(bus)) = (&cluster, bus) {
             for task in [
                 Box::pin(heartbeats(Arc::clone(cluster), Arc::clone(&rooms)))
                     as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
                 Box::pin(flush_tokens(Arc::clone(cluster), Arc::clone(&rooms))),
+                Box::pin(read_bus(bus, Arc::clone(cluster), Arc::clone(&rooms))),
             ] {
                 let stopping = tasks.clone();
                 tasks.spawn(async move {

@@ -408,6 +408,16 @@ impl RoomDirectory {
             .any(|room| room.sessions.kick(id, reason))
     }
 
+    /// Sends one encoded message to every connected player of every room; returns how many
+    /// rooms it went to.
+    pub fn broadcast_to_all(&self, bytes: &bytes::Bytes) -> usize {
+        let rooms = self.open_rooms();
+        for room in &rooms {
+            room.sessions.broadcast(bytes.clone());
+        }
+        rooms.len()
+    }
+
     /// The public rooms, by id, with their live readings.
     pub fn listing(&self) -> Vec<ListedRoom> {
         let listings: Vec<Listing> = self.lobby().listing().collect();

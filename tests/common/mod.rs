@@ -66,7 +66,12 @@ pub async fn start_custom_server(
     let config = Config::try_parse_from(args).expect("test flags are valid");
     let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = customize(Server::from_config(config).expect("server configuration"));
+    let mut server = customize(Server::from_config(config).expect("server configuration"));
+    // A no-op without --redis-url.
+    server
+        .join_cluster(addr)
+        .await
+        .expect("the cluster's Redis answers");
     let sessions = server.rooms();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(listener, async {
