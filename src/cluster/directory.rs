@@ -8,8 +8,8 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -19,8 +19,8 @@ use super::bus::{BUS_LENGTH, BusMessage, Envelope};
 use super::config::{ClusterConfig, NodeId};
 use super::error::{ClusterError, Refusal};
 use super::records::{
-    ClusterRoom, LiveNode, NodeReport, Placed, TokenChange, TokenHome, hex16, parse_listing,
-    parse_live_nodes, parse_placement, parse_token_home,
+    ClusterRoom, HeartbeatAnswer, LiveNode, NodeReport, Placed, TokenChange, TokenHome, hex16,
+    parse_heartbeat, parse_listing, parse_placement, parse_token_home,
 };
 use super::scripts;
 use crate::lobby::{Seated, Want};
@@ -35,6 +35,9 @@ const TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 const CODE_TRIES: usize = 4;
 /// The most rooms one listing returns.
 pub const LISTING_LIMIT: usize = 500;
+/// How long a listing is served from memory: a lobby polled by many pages costs Redis one
+/// listing per this period, not one per page.
+const LISTING_FRESH: Duration = Duration::from_millis(500);
 
 /// Counters of the directory's calls, read by `/metrics`.
 #[derive(Debug, Default)]
@@ -65,6 +68,10 @@ pub struct ClusterDirectory {
     reachable: AtomicBool,
     /// The live nodes as of the last heartbeat.
     nodes: RwLock<Vec<LiveNode>>,
+    /// The last listing and when it was read; and whether a call is reading a new one (then
+    /// others serve the last one rather than call too).
+    listing_cache: Mutex<Option<(Instant, Vec<ClusterRoom>)>>,
+    listing_refresh: AtomicBool,
     started: SystemTime,
     pub stats: ClusterStats,
 }
@@ -103,6 +110,8 @@ impl ClusterDirectory {
             depart: Script::new(scripts::DEPART),
             reachable: AtomicBool::new(true),
             nodes: RwLock::default(),
+            listing_cache: Mutex::default(),
+            listing_refresh: AtomicBool::new(false),
             started: SystemTime::now(),
             stats: ClusterStats::default(),
         })
@@ -135,7 +144,7 @@ impl ClusterDirectory {
 
     /// Renews this node's lease and every room it runs, takes its closed rooms out, and
     /// returns the live nodes.
-    pub async fn heartbeat(&self, report: &NodeReport) -> Result<Vec<LiveNode>, ClusterError> {
+    pub async fn heartbeat(&self, report: &NodeReport) -> Result<HeartbeatAnswer, ClusterError> {
         let mut call = self.heartbeat.prepare_invoke();
         call.arg(&self.config.prefix)
             .arg(self.config.node.as_str())
@@ -169,10 +178,10 @@ impl ClusterDirectory {
             call.arg(id.0);
         }
         let reply = self.run(&call).await;
-        let nodes = parse_live_nodes(&reply?)?;
+        let answer = parse_heartbeat(&reply?)?;
         self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
-        *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = nodes.clone();
-        Ok(nodes)
+        *self.nodes.write().unwrap_or_else(PoisonError::into_inner) = answer.nodes.clone();
+        Ok(answer)
     }
 
     /// Seats a joiner from `from` who wants `want`: here (counted, enter the room) or on
@@ -247,11 +256,32 @@ impl ClusterDirectory {
         }
     }
 
-    /// The cluster's public rooms, sorted by node and id.
+    /// The cluster's public rooms, sorted by node and id (at most [`LISTING_FRESH`] old).
     pub async fn listing(&self) -> Result<Vec<ClusterRoom>, ClusterError> {
+        let cached = self
+            .listing_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some((read, rooms)) = &cached
+            && (read.elapsed() < LISTING_FRESH || self.listing_refresh.swap(true, Ordering::AcqRel))
+        {
+            return Ok(rooms.clone());
+        }
+        self.listing_refresh.store(true, Ordering::Release);
         let mut call = self.listing.prepare_invoke();
         call.arg(&self.config.prefix).arg(LISTING_LIMIT);
-        parse_listing(&self.run(&call).await?)
+        let result = self
+            .run(&call)
+            .await
+            .and_then(|reply| parse_listing(&reply));
+        self.listing_refresh.store(false, Ordering::Release);
+        let rooms = result?;
+        *self
+            .listing_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), rooms.clone()));
+        Ok(rooms)
     }
 
     /// Which node holds `token`'s player.

@@ -26,4 +26,6 @@ pub mod scripts;
 pub use config::{ClusterConfig, NodeId, NodeIdError};
 pub use directory::ClusterDirectory;
 pub use error::ClusterError;
-pub use records::{ClusterRoom, LiveNode, NodeReport, Placed, RoomReport, TokenChange, TokenHome};
+pub use records::{
+    ClusterRoom, HeartbeatAnswer, LiveNode, NodeReport, Placed, RoomReport, TokenChange, TokenHome,
+};

@@ -162,7 +162,31 @@ pub fn parse_placement(reply: &[String], ticket: SeatTicket) -> Result<Placed, C
     }
 }
 
-/// Parses the heartbeat's answer: 5 fields per live node.
+/// What a heartbeat answers: the live nodes, and this node's rooms awaiting joiners with
+/// seats reserved from other nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeartbeatAnswer {
+    pub nodes: Vec<LiveNode>,
+    pub awaited: Vec<RoomId>,
+}
+
+/// Parses the heartbeat's answer: 5 fields per live node, `|`, room ids.
+pub fn parse_heartbeat(reply: &[String]) -> Result<HeartbeatAnswer, ClusterError> {
+    let split = reply
+        .iter()
+        .position(|word| word == "|")
+        .ok_or_else(|| bad(reply))?;
+    let awaited = reply[split + 1..]
+        .iter()
+        .map(|id| number(reply, id).map(RoomId))
+        .collect::<Result<_, _>>()?;
+    Ok(HeartbeatAnswer {
+        nodes: parse_live_nodes(&reply[..split])?,
+        awaited,
+    })
+}
+
+/// Parses live nodes: 5 fields each.
 pub fn parse_live_nodes(reply: &[String]) -> Result<Vec<LiveNode>, ClusterError> {
     if !reply.len().is_multiple_of(5) {
         return Err(bad(reply));
@@ -280,6 +304,19 @@ mod tests {
         let nodes = parse_live_nodes(&words("n1|http://a|5|1|eu")).unwrap();
         assert_eq!(nodes[0].players, 5);
         assert_eq!(parse_live_nodes(&[]).unwrap(), []);
+        let mut reply = words("n1|http://a|5|1|eu");
+        reply.extend(["|".to_owned(), "3".to_owned(), "4".to_owned()]);
+        let answer = parse_heartbeat(&reply).unwrap();
+        assert_eq!(
+            (answer.nodes.len(), answer.awaited),
+            (1, vec![RoomId(3), RoomId(4)])
+        );
+        assert!(
+            parse_heartbeat(&words("n1|http://a|5|1|eu")).is_err(),
+            "no separator"
+        );
+        reply.push("x".to_owned());
+        assert!(parse_heartbeat(&reply).is_err(), "not a room id");
     }
 
     #[test]

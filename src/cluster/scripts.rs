@@ -227,7 +227,8 @@ return answer(r, 'here')
 );
 
 /// A node's heartbeat: renews its lease and every room it runs, takes closed rooms out, and
-/// answers the live nodes (id, url, ...). ARGV = P, node, url, region, lease ms, room ms,
+/// answers the live nodes (5 fields each), then `|`, then the ids of its rooms that hold seats
+/// reserved from other nodes (not idle, whatever their own count says). ARGV = P, node, url, region, lease ms, room ms,
 /// players, max players, max rooms, max room players, tick hz, modes (`,a,b,`), next room
 /// floor, started ms, room count, closed count, then 10 fields per room (id, mode, region,
 /// private, code, max, tick hz, created ms, joins, leaves), then the closed rooms' ids.
@@ -248,6 +249,7 @@ local next_room = tonumber(redis.call('HGET', nk, 'next_room') or '0')
 if next_room < tonumber(ARGV[13]) then redis.call('HSET', nk, 'next_room', ARGV[13]) end
 redis.call('PEXPIRE', nk, lease_ms)
 local base = 16
+local awaited = {}
 for i = 0, rooms - 1 do
   local a = base + i * 10
   local id, mode, room_region, private, code = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
@@ -260,8 +262,12 @@ for i = 0, rooms - 1 do
     'private', private, 'code', code, 'max', max, 'tick_hz', ARGV[a + 7], 'created', ARGV[a + 8],
     'joins', joins, 'leaves', leaves, 'open', 1)
   redis.call('PEXPIRE', rk, room_ms)
-  local taken = players_of(joins, leaves) + live_seats(r, now)
-  if redis.call('EXISTS', seats_key(r)) == 1 then redis.call('PEXPIRE', seats_key(r), room_ms) end
+  local seats = live_seats(r, now)
+  local taken = players_of(joins, leaves) + seats
+  if seats > 0 then
+    redis.call('PEXPIRE', seats_key(r), room_ms)
+    table.insert(awaited, id)
+  end
   if private == '0' then
     redis.call('ZADD', P .. 'listed', now + room_ms, r)
     index(r, mode, room_region, taken, max)
@@ -292,6 +298,8 @@ for _, n in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', now, '+inf')) do
     table.insert(out, h[4] or '')
   end
 end
+table.insert(out, '|')
+for _, id in ipairs(awaited) do table.insert(out, id) end
 return out
 "#
 );

@@ -378,6 +378,15 @@ impl Matchmaker {
         idle
     }
 
+    /// A room is awaited (seats for it are reserved elsewhere): if empty, it is empty from now.
+    pub fn touch(&mut self, room: RoomId, now: Instant) {
+        if let Some(room) = self.rooms.get_mut(&room)
+            && room.empty_since.is_some()
+        {
+            room.empty_since = Some(now);
+        }
+    }
+
     /// Forgets a room at once (it stopped, e.g. after a panic); its seats go with it.
     pub fn close(&mut self, room: RoomId) {
         if self.rooms.remove(&room).is_some() {

@@ -74,7 +74,8 @@ pub async fn heartbeats(cluster: Arc<ClusterDirectory>, rooms: Arc<RoomDirectory
         let mut report = rooms.cluster_report();
         report.closed.append(&mut unsent_closed);
         match cluster.heartbeat(&report).await {
-            Ok(_) => {
+            Ok(answer) => {
+                rooms.keep_awaited(&answer.awaited, std::time::Instant::now());
                 if cluster.mark_reachable() {
                     resync_tokens(&cluster, &rooms).await;
                 }

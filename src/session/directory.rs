@@ -373,6 +373,15 @@ impl RoomDirectory {
         idle.len()
     }
 
+    /// Rooms that joiners from other nodes hold seats in are not idle, however empty they are
+    /// here (a cluster node's heartbeat tells which).
+    pub fn keep_awaited(&self, rooms: &[RoomId], now: Instant) {
+        let mut lobby = self.lobby();
+        for &id in rooms {
+            lobby.touch(id, now);
+        }
+    }
+
     /// A room panicked (its tick thread dropped it): it is forgotten and its players are
     /// closed with 1011 "room failed". Other rooms never notice.
     fn room_failed(&self, id: RoomId) {
