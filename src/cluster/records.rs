@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::error::{ClusterError, Refusal};
-use crate::lobby::{RoomSettings, Seated};
+use crate::lobby::{RoomLine, RoomSettings, Seated};
 use crate::protocol::rooms::{RoomCode, RoomId, validate_room_code};
 use crate::protocol::{ResumeToken, SeatTicket};
 
@@ -54,13 +54,7 @@ pub struct LiveNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterRoom {
     pub node: String,
-    pub id: RoomId,
-    pub mode: String,
-    pub region: String,
-    pub players: u32,
-    pub max_players: u32,
-    pub locked: bool,
-    pub tick_hz: u32,
+    pub line: RoomLine,
     pub created: SystemTime,
     /// The node's public URL: where to connect to play in it.
     pub url: String,
@@ -215,19 +209,21 @@ pub fn parse_listing(reply: &[String]) -> Result<Vec<ClusterRoom>, ClusterError>
         .map(|r| {
             Ok(ClusterRoom {
                 node: r[0].clone(),
-                id: RoomId(number(reply, &r[1])?),
-                mode: r[2].clone(),
-                region: r[3].clone(),
-                players: number(reply, &r[4])?,
-                max_players: number(reply, &r[5])?,
-                locked: r[6] == "1",
-                tick_hz: number(reply, &r[7])?,
+                line: RoomLine {
+                    id: RoomId(number(reply, &r[1])?),
+                    mode: r[2].clone(),
+                    region: r[3].clone(),
+                    players: number(reply, &r[4])?,
+                    max_players: number(reply, &r[5])?,
+                    locked: r[6] == "1",
+                    tick_hz: number(reply, &r[7])?,
+                },
                 created: since_epoch_ms(number(reply, &r[8])?),
                 url: r[9].clone(),
             })
         })
         .collect::<Result<Vec<_>, ClusterError>>()?;
-    rooms.sort_by(|a, b| (&a.node, a.id).cmp(&(&b.node, b.id)));
+    rooms.sort_by(|a, b| (&a.node, a.line.id).cmp(&(&b.node, b.line.id)));
     Ok(rooms)
 }
 
@@ -295,11 +291,11 @@ mod tests {
         assert_eq!(
             rooms
                 .iter()
-                .map(|r| (r.node.as_str(), r.id.0))
+                .map(|r| (r.node.as_str(), r.line.id.0))
                 .collect::<Vec<_>>(),
             [("n1", 4), ("n2", 1)]
         );
-        assert!(rooms[0].locked && !rooms[1].locked);
+        assert!(rooms[0].line.locked && !rooms[1].line.locked);
         assert!(parse_listing(&words("n1|2")).is_err());
         let nodes = parse_live_nodes(&words("n1|http://a|5|1|eu")).unwrap();
         assert_eq!(nodes[0].players, 5);

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::cluster::ClusterRoom;
+use crate::lobby::RoomLine;
 use crate::session::directory::ListedRoom;
 
 /// The listing's body: `{"rooms": [...]}`.
@@ -19,15 +20,9 @@ pub struct RoomList {
 /// One public room as the listing shows it.
 #[derive(Debug, Serialize)]
 pub struct ListedRoomJson {
-    pub id: u32,
-    pub mode: String,
-    pub region: String,
-    /// Players in the room now (away players waiting to resume included).
-    pub players: u32,
-    pub max_players: u32,
-    /// Players and reserved seats have reached `max_players`: no one else can join.
-    pub locked: bool,
-    pub tick_hz: u32,
+    /// id, mode, region, players, max_players, locked, tick_hz.
+    #[serde(flatten)]
+    pub line: RoomLine,
     /// When the room opened, in milliseconds since the Unix epoch.
     pub created: u64,
     /// The upper bound of the bucket holding the room's 99th percentile tick, in
@@ -46,13 +41,7 @@ pub fn room_list_json(rooms: Vec<ListedRoom>) -> String {
     let rooms = rooms
         .into_iter()
         .map(|room| ListedRoomJson {
-            id: room.listing.id.0,
-            mode: room.listing.mode,
-            region: room.listing.region,
-            players: room.listing.players,
-            max_players: room.listing.max_players,
-            locked: room.listing.locked,
-            tick_hz: room.listing.tick_hz,
+            line: room.listing.line,
             created: unix_millis(room.created),
             tick_p99_us: room.tick_p99_us,
             node: None,
@@ -62,23 +51,20 @@ pub fn room_list_json(rooms: Vec<ListedRoom>) -> String {
     to_json(RoomList { rooms })
 }
 
-/// The cluster's listing as JSON; `local` gives this node's rooms' tick readings.
+/// The cluster's listing as JSON; `here` gives this node's (`local`) rooms' tick readings.
 pub fn cluster_room_list_json(rooms: Vec<ClusterRoom>, local: &str, here: &[ListedRoom]) -> String {
     let rooms = rooms
         .into_iter()
         .map(|room| {
             let tick_p99_us = (room.node == local)
-                .then(|| here.iter().find(|mine| mine.listing.id == room.id))
+                .then(|| {
+                    here.iter()
+                        .find(|mine| mine.listing.line.id == room.line.id)
+                })
                 .flatten()
                 .and_then(|mine| mine.tick_p99_us);
             ListedRoomJson {
-                id: room.id.0,
-                mode: room.mode,
-                region: room.region,
-                players: room.players,
-                max_players: room.max_players,
-                locked: room.locked,
-                tick_hz: room.tick_hz,
+                line: room.line,
                 created: unix_millis(room.created),
                 tick_p99_us,
                 node: Some(room.node),
@@ -112,13 +98,15 @@ mod tests {
     fn a_listing_is_json_with_every_field() {
         let room = ListedRoom {
             listing: Listing {
-                id: RoomId(3),
-                mode: "arena".into(),
-                region: "local".into(),
-                players: 5,
-                max_players: 64,
-                locked: false,
-                tick_hz: 30,
+                line: RoomLine {
+                    id: RoomId(3),
+                    mode: "arena".into(),
+                    region: "local".into(),
+                    players: 5,
+                    max_players: 64,
+                    locked: false,
+                    tick_hz: 30,
+                },
                 opened: Instant::now(),
             },
             created: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),

@@ -149,16 +149,25 @@ pub enum MatchError {
     SeatExpired,
 }
 
-/// A public room as the lobby lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
+/// A public room's line in a lobby's listing, as its clients see it (the JSON of `/rooms`),
+/// whichever node runs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomLine {
     pub id: RoomId,
     pub mode: String,
     pub region: String,
+    /// Players in the room now (away players waiting to resume included).
     pub players: u32,
     pub max_players: u32,
+    /// Players and reserved seats have reached `max_players`: no one else can join.
     pub locked: bool,
     pub tick_hz: u32,
+}
+
+/// A public room of this process as the lobby lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub line: RoomLine,
     pub opened: Instant,
 }
 
@@ -400,13 +409,15 @@ impl Matchmaker {
             .iter()
             .filter(|(_, room)| !room.settings.private)
             .map(|(&id, room)| Listing {
-                id,
-                mode: room.settings.mode.clone(),
-                region: room.settings.region.clone(),
-                players: room.players,
-                max_players: room.settings.max_players,
-                locked: room.is_locked(),
-                tick_hz: room.settings.tick_hz,
+                line: RoomLine {
+                    id,
+                    mode: room.settings.mode.clone(),
+                    region: room.settings.region.clone(),
+                    players: room.players,
+                    max_players: room.settings.max_players,
+                    locked: room.is_locked(),
+                    tick_hz: room.settings.tick_hz,
+                },
                 opened: room.opened,
             })
     }
@@ -668,14 +679,14 @@ mod tests {
         let now = Instant::now();
         let room = join(&mut lobby, &quick_play(), now).unwrap();
         let reserved = lobby.place(&Want::Room(room), BOB, now, codes()).unwrap();
-        assert!(lobby.listing().next().unwrap().locked);
+        assert!(lobby.listing().next().unwrap().line.locked);
         assert_eq!(
             lobby.place(&Want::Room(room), BOB, now, codes()),
             Err(MatchError::RoomFull),
             "one player and one reserved seat: full"
         );
         lobby.release_seat(reserved.seat, now);
-        assert!(!lobby.listing().next().unwrap().locked);
+        assert!(!lobby.listing().next().unwrap().line.locked);
         assert_eq!(join(&mut lobby, &Want::Room(room), now), Ok(room));
     }
 
@@ -894,6 +905,10 @@ mod tests {
         let lobby = lobby.lock().unwrap();
         let rooms: Vec<_> = lobby.listing().collect();
         assert_eq!(rooms.len(), 20);
-        assert!(rooms.iter().all(|room| room.players == 10 && room.locked));
+        assert!(
+            rooms
+                .iter()
+                .all(|room| room.line.players == 10 && room.line.locked)
+        );
     }
 }

@@ -4,6 +4,6 @@
 pub mod matchmaker;
 
 pub use matchmaker::{
-    Listing, MatchError, Matchmaker, MatchmakerConfig, Placement, RoomSettings, SeatId, Seated,
-    Want,
+    Listing, MatchError, Matchmaker, MatchmakerConfig, Placement, RoomLine, RoomSettings, SeatId,
+    Seated, Want,
 };

@@ -8,7 +8,8 @@ use std::fmt;
 use super::messages::{RoomRequest, SeatTicket};
 
 /// A room's id in this process: listed for public rooms, never shown for private ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct RoomId(pub u32);
 
 impl fmt::Display for RoomId {

@@ -433,7 +433,7 @@ impl RoomDirectory {
         listings
             .into_iter()
             .filter_map(|listing| {
-                let room = self.room(listing.id)?;
+                let room = self.room(listing.line.id)?;
                 Some(ListedRoom {
                     created: room.created,
                     tick_p99_us: room.stats.tick_duration.quantile_upper_bound_micros(0.99),
