@@ -404,7 +404,7 @@ test('a dropped session reconnects by itself and resumes with its token', async 
 
 test('snapshot frames are rebuilt into Snapshots; one that cannot be applied asks for a full one', async (t) => {
   const vectors = JSON.parse(
-    readFileSync(new URL('../../tests/vectors/protocol_v8.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../../tests/vectors/protocol_v9.json', import.meta.url), 'utf8'),
   );
   const sequence = vectors.snapshot_sequence;
   const frame = (i) => Uint8Array.from(sequence.frames[i].hex.match(/../g), (b) => parseInt(b, 16)).buffer;
