@@ -45,6 +45,14 @@ export function nodeSocketUrl(nodeUrl, template) {
 }
 
 /**
+ * Whether `value` is a node's public URL that {@link nodeSocketUrl} accepts.
+ * @param {unknown} value
+ */
+export function isNodeUrl(value) {
+  return nodeSocketUrl(value, 'ws://node.invalid/ws').ok;
+}
+
+/**
  * How the network overlay names a node: the host (and port) of its WebSocket URL.
  * @param {string} socketUrl
  */
