@@ -354,6 +354,10 @@ function feed(message) {
         notice('Back', message.subject, nameOf(message.subject), 'is back');
       }
       break;
+    case 'Announcement':
+      // The operator's words, set as text like any chat line.
+      chat.add({ kind: 'system', text: `Announcement: ${message.text}` });
+      break;
     case 'Chat':
       chat.add({
         kind: message.whisper ? 'whisper-in' : 'chat',

@@ -293,6 +293,8 @@ const SERVER_VARIANTS = [
       ['ticket', OPTION, [TOKEN]],
     ],
   ],
+  // A line from the operator to every player (since version 9): shown as text, like chat.
+  ['Announcement', [['text', STRING]]],
 ];
 
 /** @param {Field[]} schema */

@@ -905,3 +905,13 @@ test('a join the directory refused once and then let in starts the retry count a
   latest().welcome();
   assert.equal(conn.clusterRefusals, 0);
 });
+
+test("an operator's Announcement arrives as a message and keeps the session", (t) => {
+  const { conn, messages } = connection(t);
+  conn.connect();
+  latest().open();
+  latest().welcome();
+  latest().receive({ type: 'Announcement', text: 'restart in 5 min' });
+  assert.deepEqual(messages.at(-1), { type: 'Announcement', text: 'restart in 5 min' });
+  assert.equal(conn.connected, true);
+});

@@ -114,7 +114,7 @@ test('the vectors cover every message variant in both directions', () => {
   );
   assert.deepEqual(
     [...types(vectors.server_messages)].sort(),
-    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Redirect', 'Roster', 'Tagged', 'Welcome'],
+    ['Ack', 'Announcement', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Redirect', 'Roster', 'Tagged', 'Welcome'],
   );
 });
 
@@ -222,6 +222,7 @@ const SAMPLE_SERVER = [
   { type: 'Error', code: 'ClusterUnavailable', message: 'cluster directory unavailable: try again' },
   { type: 'Redirect', url: 'http://127.0.0.1:8082', ticket: TICKET },
   { type: 'Redirect', url: 'https://eu1.example.com', ticket: null },
+  { type: 'Announcement', text: '<b>restart</b> in 5 min ⏳' },
 ];
 
 test('Join encodes as documented: variant, version, request id, name, optional token, room', () => {
@@ -478,7 +479,7 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 
 test('unknown variants, error codes and notice kinds are refused', () => {
   assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
-  assertMalformed(() => decodeServerMessage(fromHex('0d')), /unknown server message variant 13/);
+  assertMalformed(() => decodeServerMessage(fromHex('0e')), /unknown server message variant 14/);
   assertMalformed(() => decodeServerMessage(fromHex('060d00')), /unknown code variant 13/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
   assertMalformed(() => decodeServerMessage(fromHex('')), /truncated/);
