@@ -1,7 +1,9 @@
 //! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`,
-//! `hud`, `lobby`) start this crate's server binary and drive headless Chromium pages through the real
-//! client, on desktop windows and phone-sized touch screens, directly and through a slow,
-//! jittery proxy. Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
+//! `hud`, `lobby`, `cluster`; `node --test` runs every `*.test.mjs` there) start this crate's
+//! server binary and drive headless Chromium pages through the real client, on desktop windows
+//! and phone-sized touch screens, directly and through a slow, jittery proxy. `cluster` also
+//! starts Debian's `redis-server` and two nodes (skipped with a message where it is missing,
+//! unless `SKIRMISH_REQUIRE_REDIS` is set). Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
 //! installs `playwright-core` from the lockfile into `tests/browser/node_modules`) and Debian's
 //! Chromium at `/usr/bin/chromium` (or the path in `CHROMIUM`). Set
 //! `SKIRMISH_SKIP_BROWSER_TESTS=1` to skip it on a machine without a browser; without that, a
@@ -18,8 +20,8 @@ use std::time::{Duration, Instant};
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// Installing one npm package from the lockfile.
 const NPM_LIMIT: Duration = Duration::from_secs(180);
-/// Each browser test bounds itself (60 s at most; they run one after the other, about a minute
-/// in all); this only catches a hung Node process.
+/// Each browser test bounds itself (60 s at most; they run one after the other, under two
+/// minutes in all); this only catches a hung Node process.
 const TEST_LIMIT: Duration = Duration::from_secs(300);
 
 #[test]

@@ -1,6 +1,7 @@
 //! Runs the browser client's JavaScript unit tests (`web-client/test/`: the codec against the
-//! shared vectors, the movement twin, the game state and the connection) under Node's built-in
-//! test runner, so that a plain `cargo test` covers both sides of the protocol. Needs Node.js 20+.
+//! shared vectors, the movement twin, the game state, the connection and its cluster routing)
+//! under Node's built-in test runner, so that a plain `cargo test` covers both sides of the
+//! protocol. Needs Node.js 20+.
 
 use std::process::Command;
 

@@ -295,7 +295,8 @@ export class HudView {
   }
 
   /**
-   * The network overlay: round trip, snapshots, interpolation, traffic, the server's tick.
+   * The network overlay: round trip, snapshots, interpolation, traffic, the server's tick, and
+   * the node played on.
    * @param {import('./render.js').Hud} hud
    * @param {import('./game.js').NetStats} net
    */
@@ -307,6 +308,7 @@ export class HudView {
       `in ${formatRate(hud.bytesInPerSecond)} · out ${formatRate(hud.bytesOutPerSecond)}`,
       `render clock jumps ${net.snaps}`,
       net.serverTickUs === null ? '' : `server tick ${(net.serverTickUs / 1000).toFixed(2)} ms`,
+      hud.node ? `node ${hud.node}` : '',
     ];
     for (let i = 0; i < this.netLines.length; i++) {
       const text = texts[i] ?? '';

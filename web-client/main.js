@@ -8,7 +8,8 @@
  * fatal error) and nothing else: no codec, no physics, no drawing, no connection logic of its own.
  *
  * Keys: `N` (or F3) shows the network overlay (round trip, snapshot rate, interpolation delay
- * and jitter, bytes per second each way counted on the WebSocket, the server's tick time),
+ * and jitter, bytes per second each way counted on the WebSocket, the server's tick time, the
+ * node played on: in a cluster the connection may have been sent to another one),
  * Enter opens the chat. On a touch screen the HUD's NET and CHAT buttons do the same.
  *
  * Page query: `name` (join at once), `room` (a private room's code: the link a friend shared),
@@ -25,6 +26,7 @@ import { Controls } from './input.js';
 import { ChatPanel, parseChatInput } from './chat.js';
 import { TrafficMeter, countingWebSocket } from './traffic.js';
 import { RoomList, inviteLink, searchWithRoom } from './lobby.js';
+import { nodeLabel, nodeSocketUrl } from './route.js';
 
 const NAME_STORAGE_KEY = 'skirmish.name';
 /** The room the page's link asks for (`?room=CODE`), else quick play. */
@@ -93,7 +95,7 @@ const roomList = new RoomList(
     list: /** @type {HTMLElement} */ (document.getElementById('room-list')),
     empty: /** @type {HTMLElement} */ (document.getElementById('room-list-empty')),
   },
-  (room) => playIfNamed({ type: 'Id', value: room.id }),
+  (room) => playIfNamed({ type: 'Id', value: room.id }, room.url),
   (input, init) => fetch(input, init),
 );
 /** Bytes in and out, counted on every WebSocket the connection opens. */
@@ -110,6 +112,7 @@ const hud = {
   bytesInPerSecond: 0,
   bytesOutPerSecond: 0,
   touch: controls.touch,
+  node: '',
 };
 /**
  * Where one other ship was drawn in recent frames, for the browser test that checks others
@@ -120,14 +123,22 @@ const trace = { id: /** @type {number | null} */ (null), frames: new Float64Arra
 /**
  * Plays in `room` as the name typed, if it is a valid name (else says why).
  * @param {Record<string, any> & {type: string}} room
+ * @param {string | null} [nodeUrl] the public URL of the cluster node that runs `room` (a
+ *   listed room), else null: this page's server
  */
-function playIfNamed(room) {
+function playIfNamed(room, nodeUrl = null) {
   const checked = validateName(nameInput.value);
   if (!checked.ok) {
     nameError.textContent = checked.error;
     return;
   }
-  play(checked.name, room);
+  const entry = gameSocketUrl(location);
+  const target = nodeUrl === null ? { ok: true, url: entry } : nodeSocketUrl(nodeUrl, entry);
+  if (!target.ok) {
+    nameError.textContent = target.error;
+    return;
+  }
+  play(checked.name, room, target.url);
 }
 
 /** The room the page asks for when nothing else is chosen: its link's, else quick play. */
@@ -141,8 +152,10 @@ function linkedRoom() {
  * decides.
  * @param {string} name already validated
  * @param {Record<string, any> & {type: string}} room the `RoomRequest` to join with
+ * @param {string} [socketUrl] where to connect first (a listed room's node), default this
+ *   page's server, which stays the entry node either way
  */
-function play(name, room = linkedRoom()) {
+function play(name, room = linkedRoom(), socketUrl = gameSocketUrl(location)) {
   playerName = name;
   try {
     localStorage.setItem(NAME_STORAGE_KEY, name);
@@ -159,9 +172,10 @@ function play(name, room = linkedRoom()) {
   session.everConnected = false;
 
   connection?.disconnect();
-  connection = new Connection(gameSocketUrl(location), {
+  connection = new Connection(socketUrl, {
     name,
     room,
+    entryUrl: gameSocketUrl(location),
     storage: sessionStorageOrNull(),
     settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
     WebSocketImpl: CountingWebSocket,
@@ -189,7 +203,10 @@ function listen(conn) {
     game.handleMessage(message, performance.now());
   });
   on('connect', (/** @type {any} */ welcome) => {
-    if (session.everConnected) {
+    if (welcome.resume_failed) {
+      const again = session.everConnected ? 'Reconnected' : 'Joined';
+      chat.add({ kind: 'system', text: `${again} as a new player: ${welcome.resume_failed}` });
+    } else if (session.everConnected) {
       chat.add({
         kind: 'system',
         text: welcome.resumed
@@ -226,6 +243,8 @@ function listen(conn) {
     } else if (ROOM_REFUSALS.has(error.serverError?.code)) {
       forgetRoomLink();
       stopPlaying('idle', `${error.message}: quick play, or pick another room`);
+    } else if (error.serverError?.code === 'ClusterUnavailable') {
+      stopPlaying('idle', `${error.message} (gave up after a few tries: play again later)`);
     } else if (error.serverError?.code === 'VersionMismatch') {
       session.reason += ' – reload the page for the new version';
       stopPlaying('error');
@@ -237,6 +256,7 @@ function listen(conn) {
     session.status = 'reconnecting';
     session.attempt = attempt;
   });
+  on('redirect', () => {}); // recorded: the test hook's events say the page was sent on
   on('reconnect', () => {});
   on('reconnect_error', () => {});
   on('reconnect_failed', () => {
@@ -333,6 +353,10 @@ function feed(message) {
       } else {
         notice('Back', message.subject, nameOf(message.subject), 'is back');
       }
+      break;
+    case 'Announcement':
+      // The operator's words, set as text like any chat line.
+      chat.add({ kind: 'system', text: `Announcement: ${message.text}` });
       break;
     case 'Chat':
       chat.add({
@@ -449,6 +473,7 @@ function frame(now) {
   hud.net = game.netStats(now);
   hud.bytesInPerSecond = traffic.inPerSecond(now);
   hud.bytesOutPerSecond = traffic.outPerSecond(now);
+  hud.node = connection ? nodeLabel(connection.url) : '';
   // The canvas reads the layout (its size, the minimap's) before the HUD writes to the page.
   renderer.draw(game, view, hud, now);
   hudView.update(game, hud, now);
@@ -597,6 +622,8 @@ Object.defineProperty(window, 'skirmish', {
         chat: chat.lines.map((line) => ({ ...line })),
         chatOpen: chat.isOpen,
         room: session.room ? { ...session.room } : null,
+        socketUrl: connection ? connection.url : null,
+        node: connection ? nodeLabel(connection.url) : null,
         lobby: roomList.rooms.map((room) => ({ ...room })),
         lobbyShown: !nameScreen.hidden,
         framesDrawn: renderer.framesDrawn,

@@ -21,7 +21,16 @@
  * - `reconnect_error` (error): a reconnection attempt failed (after its `connect_error`).
  * - `reconnect_failed` (): `reconnectionAttempts` attempts failed; the connection gives up.
  * - `message` (message): every decoded server message, `Welcome` (before `connect`) and the
- *   heartbeat's `Ping` (already answered) included.
+ *   heartbeat's `Ping` (already answered) included; not `Redirect`, which is followed.
+ * - `redirect` (url): a cluster node sent us to another node; the same Join goes to `url` now.
+ *
+ * In a cluster, a node may answer the Join with a `Redirect`: the connection follows it at once
+ * (up to {@link MAX_REDIRECTS} in a row, claiming the seat ticket it carries), so the player just
+ * ends up playing on that node. A lost session comes back to the node it was on; when that node
+ * cannot be reached, the next attempt starts over at the entry node (the page's own) with the
+ * same resume token, which then joins afresh and says why in `Welcome.resume_failed`. While the
+ * cluster's directory is down (`ClusterUnavailable`), joining is retried with the backoff, a few
+ * times ({@link DEFAULT_OPTIONS}' `clusterRetries`). `route.js` decides where each attempt goes.
  *
  * Snapshots arrive as delta frames against a state we hold: the connection keeps the
  * {@link Replica} that rebuilds them (across a resume, so the first frame after it can be a
@@ -40,6 +49,9 @@ import {
   validateRoomCode,
 } from './protocol.js';
 import { Replica } from './replica.js';
+import { MAX_REDIRECTS, NodeRoute } from './route.js';
+
+export { MAX_REDIRECTS };
 
 /**
  * A minimal event emitter: `on`, `off`, `emit`. A listener that throws is reported (the browser's
@@ -146,6 +158,11 @@ export const DEFAULT_OPTIONS = Object.freeze({
    * is dead even if the browser has not noticed (a half-open TCP connection), ms.
    */
   silenceTimeoutMs: 10_000,
+  /**
+   * Joins refused in a row because the cluster's directory is unavailable before giving up
+   * (a fatal `connect_error` with the server's message); each waits for the backoff's delay.
+   */
+  clusterRetries: 5,
 });
 
 /** `sessionStorage` key of the resume token (hex), so that a reload within the grace resumes. */
@@ -278,6 +295,8 @@ function tokenFromHex(text) {
  * one's.
  * @typedef {object} Attempt
  * @property {WebSocket} socket
+ * @property {string} url where it connected (the diagnosis of a failed upgrade asks there)
+ * @property {boolean} seat its Join claimed a seat a Redirect reserved
  * @property {boolean} opened the socket opened (the upgrade was accepted)
  * @property {boolean} welcomed the server answered our Join
  * @property {{code: string, message: string} | null} serverError the server's `Error`, which
@@ -287,9 +306,11 @@ function tokenFromHex(text) {
 
 export class Connection extends Emitter {
   /**
-   * @param {string} url the WebSocket URL, e.g. from {@link gameSocketUrl}
+   * @param {string} url the WebSocket URL to connect to first, e.g. from {@link gameSocketUrl}
    * @param {object} options
    * @param {string} options.name the player's name, already validated
+   * @param {string} [options.entryUrl] the WebSocket URL of the node that served the page, where
+   *   attempts start over when another node cannot be reached (default: `url`)
    * @param {Record<string, any> & {type: string}} [options.room] the `RoomRequest` every Join
    *   sends (default: quick play), e.g. from {@link roomRequestFrom}
    * @param {typeof WebSocket} [options.WebSocketImpl] a WebSocket class (tests inject one)
@@ -300,10 +321,11 @@ export class Connection extends Emitter {
    */
   constructor(
     url,
-    { name, room = quickPlay(), WebSocketImpl, fetchImpl, storage = null, random, settings = {} },
+    { name, room = quickPlay(), entryUrl = url, WebSocketImpl, fetchImpl, storage = null, random, settings = {} },
   ) {
     super();
-    this.url = url;
+    /** Which node each attempt connects to, and the seat ticket it claims. */
+    this.route = new NodeRoute(entryUrl, url);
     this.name = name;
     /** The room asked for; once welcomed, `roomInfo` says which room we got. */
     this.room = room;
@@ -337,6 +359,10 @@ export class Connection extends Emitter {
     this.playerId = /** @type {number | null} */ (null);
     /** Whether the last Welcome gave back the player we had. */
     this.resumed = false;
+    /** @type {string | null} why the last Welcome's resume token gave no player back */
+    this.resumeFailed = null;
+    /** Joins refused in a row because the cluster's directory is unavailable. */
+    this.clusterRefusals = 0;
     /** @type {number[] | null} from the last Welcome: presented when joining again */
     this.resumeToken = this.loadToken();
     this.nextRequestId = 1;
@@ -350,6 +376,11 @@ export class Connection extends Emitter {
     this.bytesSent = 0;
     /** Full snapshots asked for because a frame could not be applied. */
     this.resyncs = 0;
+  }
+
+  /** The WebSocket URL of the node in use, or the next attempt's. */
+  get url() {
+    return this.route.url;
   }
 
   /** Starts connecting (Socket.IO: `socket.connect()`); reconnects by itself from then on. */
@@ -477,11 +508,14 @@ export class Connection extends Emitter {
   open() {
     this.stopTimers();
     this.nextAttemptAt = 0;
-    const socket = new this.WebSocketImpl(this.url);
+    const url = this.route.url;
+    const socket = new this.WebSocketImpl(url);
     socket.binaryType = 'arraybuffer';
     /** @type {Attempt} */
     const attempt = {
       socket,
+      url,
+      seat: false,
       opened: false,
       welcomed: false,
       serverError: null,
@@ -505,6 +539,8 @@ export class Connection extends Emitter {
     attempt.lastMessageAt = performance.now();
     const every = Math.min(1000, Math.max(10, this.options.silenceTimeoutMs / 4));
     this.watchdog = setInterval(() => this.checkSilence(attempt), every);
+    const room = this.route.roomFor(this.room);
+    attempt.seat = room.type === 'Seat';
     const join = {
       type: 'Join',
       protocol_version: PROTOCOL_VERSION,
@@ -512,7 +548,7 @@ export class Connection extends Emitter {
       resume_token: this.resumeToken,
       // The newest state we hold: if the server still has it, resuming costs one delta.
       baseline_tick: this.resumeToken && this.replica ? this.replica.latestTick : null,
-      room: this.room,
+      room,
     };
     this.request(join, this.options.joinTimeoutMs).catch((error) => {
       if (attempt === this.attempt && !attempt.welcomed) this.drop(attempt, error.message, 1000);
@@ -557,6 +593,9 @@ export class Connection extends Emitter {
       case 'Welcome':
         this.welcomed(attempt, message);
         return;
+      case 'Redirect':
+        this.redirected(attempt, message);
+        return;
       default:
         break;
     }
@@ -585,6 +624,32 @@ export class Connection extends Emitter {
   }
 
   /**
+   * Another node serves this join: close this socket (the server closes it too, with 4010) and
+   * send the same Join there at once, or fail the attempt when the redirect cannot be followed.
+   * @private
+   * @param {Attempt} attempt
+   * @param {{url: string, ticket: number[] | null}} redirect
+   */
+  redirected(attempt, redirect) {
+    if (attempt.welcomed) {
+      this.drop(attempt, 'server sent a Redirect after the Welcome', 4000);
+      return;
+    }
+    const next = this.route.follow(redirect);
+    detach(attempt.socket);
+    closeQuietly(attempt.socket, 1000, 'redirected');
+    this.attempt = null;
+    this.stopTimers();
+    this.failRequests('redirected');
+    if (!next.ok) {
+      this.failedAttempt(connectError(next.error, { code: 4010, fatal: next.fatal }));
+      return;
+    }
+    this.emit('redirect', next.url);
+    if (this.active && this.attempt === null) this.open();
+  }
+
+  /**
    * @private
    * @param {Attempt} attempt
    * @param {any} welcome
@@ -605,6 +670,9 @@ export class Connection extends Emitter {
     // A private room is joined again by its code, never opened anew on a reconnection.
     if (welcome.room.code !== null) this.room = { type: 'Code', value: welcome.room.code };
     this.resumed = welcome.resumed;
+    this.resumeFailed = welcome.resume_failed ?? null;
+    this.route.settled();
+    this.clusterRefusals = 0;
     this.resumeToken = welcome.resume_token;
     this.saveToken(welcome.resume_token);
     const wasReconnecting = this.reconnecting;
@@ -699,20 +767,47 @@ export class Connection extends Emitter {
       return;
     }
     if (attempt.opened) {
-      const fatal = attempt.serverError !== null && FATAL_ERROR_CODES.has(attempt.serverError.code);
-      this.failed(connectError(description, { code, fatal, serverError: attempt.serverError }));
+      const fatal = this.isFinalRefusal(attempt);
+      this.failedAttempt(connectError(description, { code, fatal, serverError: attempt.serverError }));
       return;
     }
     // The upgrade failed, and the browser will not say why (always 1006): ask the server.
     this.diagnosing = attempt;
-    diagnoseFailedUpgrade(this.url, this.fetchImpl, this.options.diagnosisTimeoutMs).then(
+    diagnoseFailedUpgrade(attempt.url, this.fetchImpl, this.options.diagnosisTimeoutMs).then(
       ({ reason, status, fatal }) => {
         // Meanwhile the page may have disconnected (and perhaps connected again).
         if (this.diagnosing !== attempt) return;
         this.diagnosing = null;
-        this.failed(connectError(reason, { code, status, fatal }));
+        this.failedAttempt(connectError(reason, { code, status, fatal }));
       },
     );
+  }
+
+  /**
+   * Whether the server's refusal of this opened attempt's Join is final. A refused seat ticket
+   * is not (the join starts over at the entry node); a cluster directory that stays unavailable
+   * becomes final after `clusterRetries` refusals in a row.
+   * @private
+   * @param {Attempt} attempt
+   */
+  isFinalRefusal(attempt) {
+    const code = attempt.serverError?.code ?? null;
+    if (code === 'ClusterUnavailable') {
+      this.clusterRefusals++;
+      return this.clusterRefusals > this.options.clusterRetries;
+    }
+    this.clusterRefusals = 0;
+    return code !== null && FATAL_ERROR_CODES.has(code) && !attempt.seat;
+  }
+
+  /**
+   * An attempt failed before its Welcome: the route decides where the next one goes.
+   * @private
+   * @param {Error & {fatal: boolean}} error
+   */
+  failedAttempt(error) {
+    this.room = this.route.failed(this.room);
+    this.failed(error);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * The Skirmish wire format, protocol version 8: the JavaScript twin of `src/protocol/`.
+ * The Skirmish wire format, protocol version 9: the JavaScript twin of `src/protocol/`.
  *
  * Owns the byte layout of every message (bincode 2, standard configuration: little-endian,
  * variable-length integers) and the name and chat rules the server enforces. It never touches a
@@ -11,7 +11,8 @@
  * to it with their Rust (snake_case) names, e.g. `{type: 'Chat', request_id: 3, text: 'gg'}`; a
  * variant without fields is just its type (`{type: 'Leave'}`). `PlayerId` and `Tick` are numbers;
  * a fieldless enum (`ErrorCode`, `NoticeKind`) is its variant name as a string; a `bool` is a
- * boolean; an `Option` is its value or `null`; a `ResumeToken` is an array of 16 byte values. An
+ * boolean; an `Option` is its value or `null`; a `ResumeToken` or a `SeatTicket` is an array of 16
+ * byte values. An
  * enum with data (`RoomRequest`) is an object like a message: `type` is the variant's name, a
  * struct variant's fields sit next to it (`{type: 'QuickPlay', mode: '', region: ''}`) and a
  * newtype variant's one value is `value` (`{type: 'Code', value: '0123456789'}`).
@@ -23,7 +24,7 @@
  */
 
 /** The protocol version this client speaks; sent in `Join`. */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** Bits of `Input.buttons`. */
 export const Buttons = Object.freeze({ UP: 1, DOWN: 2, LEFT: 4, RIGHT: 8, FIRE: 16 });
@@ -51,6 +52,9 @@ export const MAX_CHAT_CHARS = 200;
 /** Bytes of a `ResumeToken`: a fixed array, so no length prefix on the wire. */
 export const RESUME_TOKEN_BYTES = 16;
 
+/** Bytes of a `SeatTicket` (a `Redirect`'s reserved seat): like a token, 16 raw bytes. */
+export const SEAT_TICKET_BYTES = RESUME_TOKEN_BYTES;
+
 /** Variant names of `ErrorCode`, in declaration order (the order is the wire index). */
 export const ERROR_CODES = Object.freeze([
   'VersionMismatch',
@@ -65,6 +69,7 @@ export const ERROR_CODES = Object.freeze([
   'RoomFull',
   'UnknownMode',
   'TooManyRooms',
+  'ClusterUnavailable',
 ]);
 
 /** Variant names of `NoticeKind`, in declaration order. */
@@ -95,7 +100,7 @@ const UNIT_ENUM = 7;
 const BOOL = 8;
 /** One tag byte, 0 (None) or 1 (Some, then the value); anything else is an error. */
 const OPTION = 9;
-/** `ResumeToken`: exactly {@link RESUME_TOKEN_BYTES} raw bytes. */
+/** `ResumeToken` or `SeatTicket`: exactly {@link RESUME_TOKEN_BYTES} raw bytes. */
 const TOKEN = 10;
 /**
  * An enum with data: the variant index (a varint), then the variant's payload. Its detail lists
@@ -156,6 +161,8 @@ const ROOM_REQUEST = [
   ['Id', U32],
   ['Code', STRING],
   ['CreatePrivate', [['mode', STRING]]],
+  // A seat a cluster node reserved in a `Redirect` (since version 9).
+  ['Seat', TOKEN],
 ];
 
 /** `RoomInfo`: the room a `Welcome` placed the player in. */
@@ -224,6 +231,8 @@ const SERVER_VARIANTS = [
       ['params', STRUCT, GAME_PARAMS],
       ['players', VEC, PLAYER_INFO],
       ['room', STRUCT, ROOM_INFO],
+      // Why the join's resume token gave no player back (since version 9).
+      ['resume_failed', OPTION, [STRING]],
     ],
   ],
   // Not bincode: see `SNAPSHOT_VARIANT` and `replica.js`.
@@ -276,6 +285,16 @@ const SERVER_VARIANTS = [
       ['left', VEC, PLAYER_LEFT],
     ],
   ],
+  // "Play on another node" (since version 9): `url` is the node's public http(s) URL.
+  [
+    'Redirect',
+    [
+      ['url', STRING],
+      ['ticket', OPTION, [TOKEN]],
+    ],
+  ],
+  // A line from the operator to every player (since version 9): shown as text, like chat.
+  ['Announcement', [['text', STRING]]],
 ];
 
 /** @param {Field[]} schema */

@@ -27,7 +27,10 @@ const TOKEN = Array.from({ length: 16 }, (_, i) => i * 16 + 1);
 /** The room a `Welcome` names unless a test says otherwise. */
 const ROOM = { id: 1, mode: 'arena', max_players: 64, code: null };
 const OTHER_TOKEN = Array.from({ length: 16 }, () => 0xee);
+/** The WebSocket URL of the node that served the page, in every test's connection. */
+const ENTRY = 'ws://host:8080/ws?token=a%20b';
 const EVENTS = [
+  'redirect',
   'connect',
   'disconnect',
   'connect_error',
@@ -87,7 +90,7 @@ class FakeSocket {
   }
 
   /** Answers the Join this socket sent. */
-  welcome({ playerId = 7, resumed = false, token = TOKEN, params = PARAMS, room = ROOM } = {}) {
+  welcome({ playerId = 7, resumed = false, token = TOKEN, params = PARAMS, room = ROOM, resumeFailed = null } = {}) {
     const join = this.sent.find((m) => m.type === 'Join');
     assert.ok(join, 'a Join was sent');
     this.receive({
@@ -101,6 +104,7 @@ class FakeSocket {
       params,
       players: [{ id: playerId, name: 'Alice' }],
       room,
+      resume_failed: resumeFailed,
     });
   }
 }
@@ -121,12 +125,13 @@ function memoryStorage(initial = {}) {
  * A connection on fake sockets that records its events. `fetchImpl` answers the diagnosis of
  * a refused upgrade.
  */
-function connection(t, { settings = {}, storage = memoryStorage(), fetchImpl, room } = {}) {
+function connection(t, { settings = {}, storage = memoryStorage(), fetchImpl, room, url = ENTRY } = {}) {
   FakeSocket.instances = [];
   const fetches = [];
-  const conn = new Connection('ws://host:8080/ws?token=a%20b', {
+  const conn = new Connection(url, {
     name: 'Alice',
     room,
+    entryUrl: ENTRY,
     WebSocketImpl: FakeSocket,
     fetchImpl: async (url, init) => {
       fetches.push(url);
@@ -404,7 +409,7 @@ test('a dropped session reconnects by itself and resumes with its token', async 
 
 test('snapshot frames are rebuilt into Snapshots; one that cannot be applied asks for a full one', async (t) => {
   const vectors = JSON.parse(
-    readFileSync(new URL('../../tests/vectors/protocol_v8.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../../tests/vectors/protocol_v9.json', import.meta.url), 'utf8'),
   );
   const sequence = vectors.snapshot_sequence;
   const frame = (i) => Uint8Array.from(sequence.frames[i].hex.match(/../g), (b) => parseInt(b, 16)).buffer;
@@ -688,4 +693,225 @@ test('one failing listener does not stop the others, and its error is reported',
   emitter.emit('x', 2);
   assert.deepEqual(seen, [1]);
   assert.deepEqual(reported, ['listener bug', 'listener bug']);
+});
+
+// -------------------------------------------------------------------------------------------
+// Cluster nodes: redirects, coming back to the node we played on, the directory unavailable.
+
+const TICKET = Array.from({ length: 16 }, (_, i) => 0xc0 + i);
+const QUICK = { type: 'QuickPlay', mode: '', region: '' };
+
+test('a Redirect with a ticket sends the same Join to that node, claiming the seat', (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const entry = latest();
+  entry.open();
+  entry.receive({ type: 'Redirect', url: 'http://127.0.0.1:8082', ticket: TICKET });
+  assert.deepEqual(entry.closedWith, { code: 1000, reason: 'redirected' }, 'the old socket is let go');
+  const node = latest();
+  assert.notEqual(node, entry);
+  assert.equal(node.url, 'ws://127.0.0.1:8082/ws?token=a%20b', 'same path and query, new origin');
+  assert.equal(conn.url, node.url);
+  node.open();
+  const join = node.sent[0];
+  assert.equal(join.type, 'Join');
+  assert.equal(join.name, 'Alice');
+  assert.deepEqual(join.room, { type: 'Seat', value: TICKET });
+  // The server's own close of the old socket (4010, "play on another node") changes nothing.
+  entry.serverClose(4010, 'play on another node');
+  node.welcome();
+  assert.deepEqual(events, [['redirect', node.url], ['connect', events[1][1]]]);
+  assert.equal(conn.connected, true);
+  assert.equal(conn.route.redirects, 0, 'a Welcome starts the count again');
+  assert.equal(conn.route.ticket, null, 'a ticket is claimed once');
+});
+
+test('a Redirect without a ticket (to resume) sends the same Join, same token, same room', (t) => {
+  const hex = Buffer.from(OTHER_TOKEN).toString('hex');
+  const { conn, events } = connection(t, {
+    storage: memoryStorage({ [RESUME_TOKEN_KEY]: hex }),
+    url: 'wss://eu.example.test/ws',
+  });
+  conn.connect();
+  latest().open();
+  latest().receive({ type: 'Redirect', url: 'https://eu2.example.test', ticket: null });
+  const node = latest();
+  assert.equal(node.url, 'wss://eu2.example.test/ws', 'https becomes wss');
+  node.open();
+  assert.deepEqual(node.sent[0].resume_token, OTHER_TOKEN);
+  assert.deepEqual(node.sent[0].room, QUICK);
+  node.welcome({ resumed: true, token: OTHER_TOKEN });
+  assert.deepEqual(names(events), ['redirect', 'connect']);
+  assert.equal(conn.resumed, true);
+});
+
+test('at most 3 redirects in a row; the 4th fails the attempt, which starts over at the entry', async (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  for (let hop = 1; hop <= 3; hop++) {
+    latest().open();
+    latest().receive({ type: 'Redirect', url: `http://node${hop}:1`, ticket: TICKET });
+    assert.equal(latest().url, `ws://node${hop}:1/ws?token=a%20b`);
+  }
+  latest().open();
+  assert.deepEqual(latest().sent[0].room, { type: 'Seat', value: TICKET });
+  const sockets = FakeSocket.instances.length;
+  latest().receive({ type: 'Redirect', url: 'http://node4:1', ticket: TICKET });
+  assert.equal(FakeSocket.instances.length, sockets, 'the 4th is not followed');
+  const [name, error] = events.at(-1);
+  assert.equal(name, 'connect_error');
+  assert.match(error.message, /more than 3 times in a row/);
+  assert.equal(error.fatal, false);
+  await next(conn, 'reconnect_attempt');
+  const again = latest();
+  assert.equal(again.url, ENTRY, 'the next attempt goes to the entry node');
+  again.open();
+  assert.deepEqual(again.sent[0].room, QUICK, 'asking for the room first asked for, not a seat');
+  again.receive({ type: 'Redirect', url: 'http://node1:1', ticket: null });
+  assert.equal(latest().url, 'ws://node1:1/ws?token=a%20b', 'a failed attempt starts the count again');
+});
+
+test('a Redirect to anything but an http(s) origin is refused with an error and followed nowhere', (t) => {
+  const bad = [
+    'javascript:alert(1)',
+    'ws://evil:1',
+    'file:///etc/passwd',
+    'http://h:1/elsewhere',
+    'http://user:pw@h:1',
+    'http://h:1/?x=1',
+    'not a url',
+    '',
+  ];
+  for (const url of bad) {
+    const { conn, events } = connection(t);
+    conn.connect();
+    latest().open();
+    latest().receive({ type: 'Redirect', url, ticket: TICKET });
+    assert.equal(FakeSocket.instances.length, 1, `no new socket for ${url}`);
+    const [name, error] = events.at(-1);
+    assert.equal(name, 'connect_error', url);
+    assert.match(error.message, /bad node address/, url);
+    assert.equal(error.fatal, true, url);
+    assert.equal(conn.active, false, url);
+  }
+});
+
+test('a Redirect after the Welcome is a protocol error', (t) => {
+  const { conn, events } = connection(t);
+  conn.connect();
+  const socket = latest();
+  socket.open();
+  socket.welcome();
+  socket.receive({ type: 'Redirect', url: 'http://other:1', ticket: null });
+  assert.equal(socket.closedWith.code, 4000);
+  assert.equal(events.at(-1)[0], 'disconnect');
+  assert.match(events.at(-1)[2].description, /Redirect after the Welcome/);
+  assert.notEqual(latest().url, 'ws://other:1/ws?token=a%20b');
+});
+
+test('a lost session comes back to its node; if that node is gone, to the entry with the token', async (t) => {
+  const { conn, events, fetches } = connection(t);
+  conn.connect();
+  latest().open();
+  latest().receive({ type: 'Redirect', url: 'http://n2:8082', ticket: TICKET });
+  const node = latest();
+  node.open();
+  node.welcome();
+  node.serverClose(1006);
+  await next(conn, 'reconnect_attempt');
+  const back = latest();
+  assert.equal(back.url, 'ws://n2:8082/ws?token=a%20b', 'resuming goes to the node we played on');
+  back.refuse(); // the node cannot be reached any more
+  assert.equal(names(events).at(-1), 'reconnect_attempt', 'the failure is still being diagnosed');
+  const [error] = await next(conn, 'connect_error');
+  assert.equal(error.message, 'cannot reach the server');
+  assert.deepEqual(fetches, ['http://n2:8082/ws?token=a%20b'], 'the diagnosis asks the node that failed');
+  await next(conn, 'reconnect_attempt');
+  const entry = latest();
+  assert.equal(entry.url, ENTRY, 'then the entry node is tried');
+  entry.open();
+  assert.deepEqual(entry.sent[0].resume_token, TOKEN, 'the same token, for the entry to judge');
+  assert.deepEqual(entry.sent[0].room, QUICK, 'the seat ticket was used up');
+  const why = 'no player to resume: the node that held your player has left the cluster';
+  entry.welcome({ resumed: false, resumeFailed: why, playerId: 9 });
+  assert.equal(conn.resumeFailed, why);
+  assert.equal(events.at(-1)[0], 'connect');
+  assert.equal(events.at(-1)[1].resume_failed, why, 'the page hears why');
+});
+
+test('a node that opens but closes before the Welcome also sends the next attempt to the entry', async (t) => {
+  const { conn } = connection(t, { url: 'ws://n2:8082/ws', room: { type: 'Id', value: 4 } });
+  conn.connect();
+  const listed = latest();
+  assert.equal(listed.url, 'ws://n2:8082/ws', 'a listed room is joined on its node');
+  listed.open();
+  assert.deepEqual(listed.sent[0].room, { type: 'Id', value: 4 });
+  listed.serverClose(1001, 'going away');
+  await next(conn, 'reconnect_attempt');
+  assert.equal(latest().url, ENTRY);
+  latest().open();
+  assert.deepEqual(latest().sent[0].room, QUICK, "another node's room id means nothing at the entry");
+});
+
+test('a refused seat ticket is not final: the join starts over at the entry', async (t) => {
+  for (const [code, message] of [
+    ['NoSuchRoom', 'no such room: wrong node'],
+    ['RoomFull', 'room full: seat expired'],
+  ]) {
+    const { conn, events } = connection(t, { room: { type: 'Code', value: '0Z0Z789ABC' } });
+    conn.connect();
+    latest().open();
+    latest().receive({ type: 'Redirect', url: 'http://n2:1', ticket: TICKET });
+    latest().open();
+    latest().receive({ type: 'Error', code, message });
+    latest().serverClose(code === 'NoSuchRoom' ? 4006 : 4007);
+    const [name, error] = events.at(-1);
+    assert.equal(name, 'connect_error');
+    assert.equal(error.message, message);
+    assert.equal(error.fatal, false, code);
+    await next(conn, 'reconnect_attempt');
+    assert.equal(latest().url, ENTRY, code);
+    latest().open();
+    assert.deepEqual(latest().sent[0].room, { type: 'Code', value: '0Z0Z789ABC' }, code);
+    conn.disconnect();
+  }
+});
+
+test('the cluster directory unavailable (4011): retried with the backoff, a few times, then final', async (t) => {
+  const { conn, events } = connection(t, { settings: { clusterRetries: 2 } });
+  const message = 'new games cannot be joined just now, try again in a moment';
+  conn.connect();
+  for (let refusal = 1; refusal <= 3; refusal++) {
+    if (refusal > 1) await next(conn, 'reconnect_attempt');
+    latest().open();
+    latest().receive({ type: 'Error', code: 'ClusterUnavailable', message });
+    latest().serverClose(4011, 'cluster directory unavailable');
+    const [, error] = events.filter(([name]) => name === 'connect_error').at(-1);
+    assert.equal(error.message, message, 'the server\'s words reach the page');
+    assert.equal(error.fatal, refusal > 2, `refusal ${refusal}`);
+  }
+  assert.equal(conn.active, false);
+  assert.equal(FakeSocket.instances.length, 3);
+});
+
+test('a join the directory refused once and then let in starts the retry count again', async (t) => {
+  const { conn } = connection(t, { settings: { clusterRetries: 1 } });
+  conn.connect();
+  latest().open();
+  latest().receive({ type: 'Error', code: 'ClusterUnavailable', message: 'try again' });
+  latest().serverClose(4011);
+  await next(conn, 'reconnect_attempt');
+  latest().open();
+  latest().welcome();
+  assert.equal(conn.clusterRefusals, 0);
+});
+
+test("an operator's Announcement arrives as a message and keeps the session", (t) => {
+  const { conn, messages } = connection(t);
+  conn.connect();
+  latest().open();
+  latest().welcome();
+  latest().receive({ type: 'Announcement', text: 'restart in 5 min' });
+  assert.deepEqual(messages.at(-1), { type: 'Announcement', text: 'restart in 5 min' });
+  assert.equal(conn.connected, true);
 });

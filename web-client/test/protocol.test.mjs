@@ -25,7 +25,7 @@ import {
 } from '../protocol.js';
 import { PARAMS } from './fixtures.mjs';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v8.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v9.json', import.meta.url);
 
 /** Fields whose Rust type is f32: their JSON values are compared after rounding to f32. */
 const F32_FIELDS = new Set([
@@ -94,7 +94,7 @@ function assertMalformed(run, pattern, label = '') {
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 
 test('vectors are for this protocol version', () => {
-  assert.equal(PROTOCOL_VERSION, 8);
+  assert.equal(PROTOCOL_VERSION, 9);
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.client_messages.length > 0);
   assert.ok(vectors.server_messages.length > 0);
@@ -114,7 +114,7 @@ test('the vectors cover every message variant in both directions', () => {
   );
   assert.deepEqual(
     [...types(vectors.server_messages)].sort(),
-    ['Ack', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Roster', 'Tagged', 'Welcome'],
+    ['Ack', 'Announcement', 'Chat', 'Error', 'Notice', 'Ping', 'PlayerJoined', 'PlayerLeft', 'Pong', 'Redirect', 'Roster', 'Tagged', 'Welcome'],
   );
 });
 
@@ -145,6 +145,8 @@ for (const [side, list, decode] of [
 
 /** One of each message, with values that exercise every varint width. */
 const TOKEN = [0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9];
+/** A seat ticket: 16 raw bytes like a token, told apart so that a mix-up would show. */
+const TICKET = [...TOKEN].reverse();
 
 const SAMPLE_CLIENT = [
   { type: 'Join', protocol_version: 2, request_id: 1, name: 'Alice', resume_token: null, baseline_tick: null, room: quickPlay() },
@@ -160,6 +162,7 @@ const SAMPLE_CLIENT = [
   { type: 'Join', protocol_version: 7, request_id: 2, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'Id', value: 0xffffffff } },
   { type: 'Join', protocol_version: 7, request_id: 3, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'Code', value: '0123456789' } },
   { type: 'Join', protocol_version: 7, request_id: 4, name: 'A', resume_token: null, baseline_tick: null, room: { type: 'CreatePrivate', mode: '' } },
+  { type: 'Join', protocol_version: 9, request_id: 5, name: 'A', resume_token: TOKEN, baseline_tick: null, room: { type: 'Seat', value: TICKET } },
   { type: 'Input', seq: 300, buttons: Buttons.UP | Buttons.FIRE, aim: Math.fround(-1.25), ack_tick: 77, view_tick: 74 },
   { type: 'Input', seq: 0xffffffff, buttons: 255, aim: -0, ack_tick: 0xffffffff, view_tick: 0 },
   { type: 'Ping', nonce: 70000 },
@@ -188,6 +191,7 @@ const SAMPLE_SERVER = [
       { id: 251, name: 'Alice' },
     ],
     room: SAMPLE_ROOM,
+    resume_failed: null,
   },
   {
     type: 'Welcome',
@@ -200,6 +204,7 @@ const SAMPLE_SERVER = [
     params: PARAMS,
     players: [{ id: 70000, name: 'Zoë' }],
     room: { id: 70000, mode: 'duel', max_players: 2, code: '0Z0Z789ABC' },
+    resume_failed: 'no player to resume',
   },
   { type: 'PlayerJoined', id: 4, name: 'Carol' },
   { type: 'PlayerLeft', id: 4 },
@@ -214,6 +219,10 @@ const SAMPLE_SERVER = [
   { type: 'Notice', subject: 4, kind: 'Back' },
   { type: 'Ack', request_id: 5, error: null },
   { type: 'Ack', request_id: 6, error: 'rate limited: slow down' },
+  { type: 'Error', code: 'ClusterUnavailable', message: 'cluster directory unavailable: try again' },
+  { type: 'Redirect', url: 'http://127.0.0.1:8082', ticket: TICKET },
+  { type: 'Redirect', url: 'https://eu1.example.com', ticket: null },
+  { type: 'Announcement', text: '<b>restart</b> in 5 min ⏳' },
 ];
 
 test('Join encodes as documented: variant, version, request id, name, optional token, room', () => {
@@ -236,23 +245,51 @@ test('a room request is its variant index, then a struct variant\'s fields or a 
     [{ type: 'Id', value: 300 }, '01' + 'fb2c01'],
     [{ type: 'Code', value: '0Z0Z789ABC' }, '02' + '0a305a305a373839414243'],
     [{ type: 'CreatePrivate', mode: 'duel' }, '03' + '046475656c'],
+    // A seat ticket is 16 raw bytes, like a token: no length prefix.
+    [{ type: 'Seat', value: TICKET }, '04' + hex(TICKET)],
   ];
   for (const [room, bytes] of cases) {
     assert.equal(hex(encodeClientMessage({ ...join, room })), head + bytes, room.type);
     assert.deepStrictEqual(decodeClientMessage(fromHex(head + bytes)), { ...join, room }, room.type);
   }
-  assertMalformed(() => decodeClientMessage(fromHex(head + '04')), /unknown room variant 4/);
+  assertMalformed(() => decodeClientMessage(fromHex(head + '05')), /unknown room variant 5/);
   assertMalformed(() => decodeClientMessage(fromHex(head)), /truncated/);
-  for (const room of [undefined, null, { type: 'Teleport' }, { type: 'Id', value: -1 }, { type: 'Code' }, { type: 'QuickPlay', mode: '' }]) {
+  assertMalformed(() => decodeClientMessage(fromHex(head + '04' + hex(TICKET.slice(1)))), /truncated/);
+  const badRooms = [
+    undefined,
+    null,
+    { type: 'Teleport' },
+    { type: 'Id', value: -1 },
+    { type: 'Code' },
+    { type: 'QuickPlay', mode: '' },
+    { type: 'Seat', value: TICKET.slice(1) },
+    { type: 'Seat', value: 'abcdefghijklmnop' },
+  ];
+  for (const room of badRooms) {
     assertMalformed(() => encodeClientMessage({ ...join, room }), /room|region/, JSON.stringify(room));
   }
 });
 
-test('a Welcome ends with the room: id, mode, max players, optional code', () => {
+test('a Welcome ends with the room (id, mode, max players, optional code), then resume_failed', () => {
   const welcome = encodeServerMessage(SAMPLE_SERVER[0]);
-  assert.equal(hex(welcome.subarray(welcome.length - SAMPLE_ROOM_BYTES)), '01' + '056172656e61' + '40' + '00');
+  const tail = welcome.subarray(welcome.length - SAMPLE_ROOM_BYTES - 1);
+  assert.equal(hex(tail), '01' + '056172656e61' + '40' + '00' + '00');
   const private_ = encodeServerMessage(SAMPLE_SERVER[1]);
-  assert.equal(hex(private_.subarray(private_.length - 12)), '01' + '0a305a305a373839414243');
+  const why = Buffer.from('no player to resume').toString('hex');
+  assert.equal(
+    hex(private_.subarray(private_.length - 12 - 2 - why.length / 2)),
+    '01' + '0a305a305a373839414243' + '01' + '13' + why,
+  );
+});
+
+test('a Redirect is its url, then an optional 16-byte ticket', () => {
+  const url = Buffer.from('http://h:1').toString('hex');
+  const withTicket = { type: 'Redirect', url: 'http://h:1', ticket: TICKET };
+  assert.equal(hex(encodeServerMessage(withTicket)), '0c' + '0a' + url + '01' + hex(TICKET));
+  assert.deepStrictEqual(decodeServerMessage(fromHex('0c0a' + url + '01' + hex(TICKET))), withTicket);
+  assert.deepStrictEqual(decodeServerMessage(fromHex('0c0a' + url + '00')), { ...withTicket, ticket: null });
+  assertMalformed(() => decodeServerMessage(fromHex('0c0a' + url + '01' + '00'.repeat(15))), /ticket/);
+  assertMalformed(() => decodeServerMessage(fromHex('0c0a' + url + '02')), /invalid option tag/);
 });
 
 test('Leave is the variant index alone, and decodes to just its type', () => {
@@ -312,6 +349,7 @@ test('Error encodes its code as a bare variant index', () => {
     'RoomFull',
     'UnknownMode',
     'TooManyRooms',
+    'ClusterUnavailable',
   ]);
   assert.deepEqual(NOTICE_KINDS, ['Away', 'Back']);
   assert.equal(PlayerFlags.AWAY, 2);
@@ -415,7 +453,8 @@ test('a length prefix larger than the input is refused before allocating', () =>
   assertMalformed(() => decodeClientMessage(fromHex('0401fcffffffff41')), /length of text/);
   // Vec lengths: 4 billion players in a welcome, and 2 in the bytes of one.
   const welcome = encodeServerMessage({ ...SAMPLE_SERVER[0], players: [{ id: 1, name: 'Bob' }] });
-  const count = welcome.length - 6 - SAMPLE_ROOM_BYTES; // ..., players: 1, id 1, name "Bob", room
+  // ..., players: 1, id 1, name "Bob", room, resume_failed: None
+  const count = welcome.length - 6 - SAMPLE_ROOM_BYTES - 1;
   assert.equal(hex(welcome.subarray(count, count + 6)), '0101' + '03426f62');
   const claimsTwo = Uint8Array.from(welcome);
   claimsTwo[count] = 2;
@@ -440,8 +479,8 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 
 test('unknown variants, error codes and notice kinds are refused', () => {
   assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
-  assertMalformed(() => decodeServerMessage(fromHex('0c')), /unknown server message variant 12/);
-  assertMalformed(() => decodeServerMessage(fromHex('060c00')), /unknown code variant 12/);
+  assertMalformed(() => decodeServerMessage(fromHex('0e')), /unknown server message variant 14/);
+  assertMalformed(() => decodeServerMessage(fromHex('060d00')), /unknown code variant 13/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);
   assertMalformed(() => decodeServerMessage(fromHex('')), /truncated/);
 });

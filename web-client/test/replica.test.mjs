@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ProtocolError, SNAPSHOT_VARIANT, decodeServerMessage } from '../protocol.js';
 import { Kind, POSITION_SCALE, Replica, ReplicaError, entityHash } from '../replica.js';
 
-const VECTORS_URL = new URL('../../tests/vectors/protocol_v8.json', import.meta.url);
+const VECTORS_URL = new URL('../../tests/vectors/protocol_v9.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(VECTORS_URL, 'utf8'));
 const sequence = vectors.snapshot_sequence;
 
