@@ -17,7 +17,7 @@ use serde_json::Value;
 use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
 use skirmish::client::{ClientError, GameClient, Received};
 use skirmish::protocol::ServerMessage;
-use skirmish::protocol::{Join, RoomRequest};
+use skirmish::protocol::{ClientMessage, Join, RoomRequest, SeatTicket};
 use skirmish::server::Operator;
 
 /// The lease the tests' nodes hold: short, so a killed node leaves quickly.
@@ -102,6 +102,15 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The reason a join was refused with.
+fn refusal<T>(result: Result<T, ClientError>) -> String {
+    match result {
+        Ok(_) => panic!("the join was not refused"),
+        Err(ClientError::Closed { reason, .. }) => reason,
+        Err(other) => panic!("{other}"),
     }
 }
 
@@ -510,4 +519,47 @@ async fn operators_announce_to_every_node_and_kick_on_another_over_the_bus() {
         next_announcement(&mut on_a, PATIENCE).await.as_deref(),
         Some("Back")
     );
+}
+
+#[tokio::test]
+async fn forged_reused_and_misdirected_seat_tickets_are_refused_with_the_reason() {
+    let Some(cluster) = Cluster::start(2, &["--max-room-players", "1"]) else {
+        return;
+    };
+    let seat = |ticket| Join {
+        room: RoomRequest::Seat(ticket),
+        ..Join::quick_play("Forger")
+    };
+    // A ticket no node gave.
+    let reason = refusal(GameClient::join_with(&cluster.ws(0), seat(SeatTicket([7; 16]))).await);
+    assert!(reason.contains("the reserved seat expired"), "{reason}");
+    // A real ticket: node 1's only room of one is full, so quick play through node 1 opens a
+    // room on node 2 and hands out a ticket for it. Read it off the Redirect by hand.
+    let (_first, _) = GameClient::join(&cluster.ws(0), "First").await.unwrap();
+    let mut asker = GameClient::connect(&cluster.ws(0)).await.unwrap();
+    asker
+        .send(&ClientMessage::Join(Join::quick_play("Second")))
+        .await
+        .unwrap();
+    let ticket = loop {
+        match asker.recv().await.unwrap() {
+            Received::Message(ServerMessage::Redirect(redirect)) => {
+                assert_eq!(redirect.url, format!("http://{}", cluster.addr(1)));
+                break redirect.ticket.expect("a seat ticket");
+            }
+            Received::Message(_) => {}
+            Received::Closed { code, reason } => panic!("closed {code} {reason}"),
+        }
+    };
+    let (code, reason, _) = expect_close(&mut asker).await;
+    assert_eq!((code, reason.as_str()), (4010, "play on another node"));
+    // Presented to the wrong node: refused, and still good on its own node, once.
+    let wrong = refusal(GameClient::join_with(&cluster.ws(0), seat(ticket)).await);
+    assert!(wrong.contains("another node"), "{wrong}");
+    let (client, _) = GameClient::join_with(&cluster.ws(1), seat(ticket))
+        .await
+        .unwrap();
+    assert_eq!(cluster.node_of(client.url()), 1);
+    let again = refusal(GameClient::join_with(&cluster.ws(1), seat(ticket)).await);
+    assert!(again.contains("expired"), "a ticket works once: {again}");
 }

@@ -124,6 +124,9 @@ async fn quick_play_fills_a_room_then_opens_the_next() {
     assert_eq!((code, error.as_deref()), (4007, Some("room full")));
     let (code, error) = refused(&server, RoomRequest::Id(9)).await;
     assert_eq!((code, error.as_deref()), (4006, Some("no such room")));
+    // A cluster's seat ticket means nothing to a server that is in no cluster.
+    let (code, error) = refused(&server, RoomRequest::Seat(SeatTicket([1; 16]))).await;
+    assert_eq!((code, error.as_deref()), (4006, Some("no such room")));
     let (_d, fourth) = join_into(&server, "D", RoomRequest::Id(2)).await;
     assert_eq!(fourth.room.id, 2);
     // Filters: another mode is unknown; another region has no room and opens none here.
