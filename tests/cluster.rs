@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::child::ChildServer;
+use common::polling::request;
 use common::redis::RedisServer;
 use common::{PATIENCE, expect_close, http_get, wait_for_snapshot};
 use serde_json::Value;
@@ -562,4 +563,58 @@ async fn forged_reused_and_misdirected_seat_tickets_are_refused_with_the_reason(
     assert_eq!(cluster.node_of(client.url()), 1);
     let again = refusal(GameClient::join_with(&cluster.ws(1), seat(ticket)).await);
     assert!(again.contains("expired"), "a ticket works once: {again}");
+}
+
+#[tokio::test]
+async fn polling_across_nodes_pages_of_other_nodes_may_poll_and_sessions_name_their_node() {
+    let Some(cluster) = Cluster::start(2, &[]) else {
+        return;
+    };
+    let local: std::net::IpAddr = [127, 0, 0, 1].into();
+    let (n1, n2) = (cluster.addr(0), cluster.addr(1));
+    let page_of_n1 = format!("Origin: http://{n1}\r\n");
+    // A page served by n1 may open and use a polling session on n2 (CORS for the cluster's
+    // pages); a foreign page may not.
+    let preflight = request(n2, local, "OPTIONS", "/poll", &page_of_n1, b"").await;
+    assert_eq!(preflight.status, 204);
+    let head = preflight.head.to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("access-control-allow-origin: http://{n1}")),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-methods: get, post, delete"),
+        "{head}"
+    );
+    let opened = request(n2, local, "POST", "/poll", &page_of_n1, b"").await;
+    assert_eq!(opened.status, 200, "{}", opened.head);
+    let sid = serde_json::from_slice::<Value>(&opened.body).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sid.starts_with("n2."), "{sid}");
+    let foreign = request(
+        n2,
+        local,
+        "POST",
+        "/poll",
+        "Origin: https://evil.example\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    // A request for n2's session that reaches n1 is told where the session lives (once n1's
+    // heartbeat has seen n2).
+    eventually("n1 knows n2", || async {
+        (common::metrics::metric(n1, "skirmish_cluster_nodes").await == 2.0).then_some(())
+    })
+    .await;
+    let misdirected = request(n1, local, "GET", &format!("/poll/{sid}"), "", b"").await;
+    assert_eq!(misdirected.status, 421, "{}", misdirected.head);
+    let head = misdirected.head.to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("x-skirmish-node-url: http://{n2}")),
+        "{head}"
+    );
+    assert!(String::from_utf8_lossy(&misdirected.body).contains("\"n2\""));
 }

@@ -29,8 +29,12 @@ pub async fn serve(
     ctx: &HttpContext,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let cors = cross_origin(&request, ctx);
+    if request.method() == Method::OPTIONS {
+        return no_store(preflight(cors));
+    }
     let path = request.uri().path();
-    let response = if path == POLL_PATH {
+    let mut response = if path == POLL_PATH {
         open(&request, ctx, peer)
     } else {
         match path.strip_prefix("/poll/") {
@@ -46,7 +50,53 @@ pub async fn serve(
             ),
         }
     };
+    if let Some(origin) = cors {
+        allow_origin(&mut response, origin);
+    }
     no_store(response)
+}
+
+/// The request's `Origin` when a page of that origin may read our answers: one this server or a
+/// node of its cluster served, or one `--allowed-origins` names (a page served by one node
+/// polls another after a redirect). `None` without an `Origin` (same origin, or no browser).
+fn cross_origin(request: &Request<Incoming>, ctx: &HttpContext) -> Option<HeaderValue> {
+    let origin = request.headers().get(header::ORIGIN)?;
+    let allowed = ctx.origins.allows(request.headers())
+        || super::router::is_cluster_page(request.headers(), ctx);
+    allowed.then(|| origin.clone())
+}
+
+/// The answer to a CORS preflight: which methods and headers a cross-origin page may use.
+fn preflight(origin: Option<HeaderValue>) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if let Some(origin) = origin {
+        allow_origin(&mut response, origin);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, DELETE"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, authorization"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
+}
+
+fn allow_origin(response: &mut Response<Body>, origin: HeaderValue) {
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-skirmish-node-url"),
+    );
 }
 
 fn open(request: &Request<Incoming>, ctx: &HttpContext, peer: SocketAddr) -> Response<Body> {

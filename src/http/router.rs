@@ -197,7 +197,7 @@ fn cluster_counts(
 
 /// Whether the request comes from a page a node of this cluster served (a player sent here
 /// from another node's lobby).
-fn is_cluster_page(headers: &hyper::HeaderMap, ctx: &HttpContext) -> bool {
+pub(super) fn is_cluster_page(headers: &hyper::HeaderMap, ctx: &HttpContext) -> bool {
     ctx.cluster.as_ref().is_some_and(|cluster| {
         let nodes = cluster.live_nodes();
         super::auth::origin_is_one_of(headers, nodes.iter().map(|node| node.url.as_str()))
