@@ -380,3 +380,115 @@ async fn polling_without_the_token_is_refused_like_the_upgrade() {
     .await;
     assert_eq!(counted, 1.0);
 }
+
+/// The next message on `client` that `pick` accepts, skipping snapshots it cannot decode (a
+/// socket that took over a polling session holds no replica until a welcome).
+async fn next_on<T>(
+    client: &mut GameClient,
+    mut pick: impl FnMut(&ServerMessage) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, client.recv()).await {
+            Err(_) => panic!("timed out"),
+            Ok(Ok(skirmish::client::Received::Message(message))) => {
+                if let Some(found) = pick(&message) {
+                    return found;
+                }
+            }
+            Ok(Ok(skirmish::client::Received::Closed { code, reason })) => {
+                panic!("closed {code} {reason}")
+            }
+            Ok(Err(skirmish::client::ClientError::Decode(_))) => {}
+            Ok(Err(other)) => panic!("{other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_takes_over_a_polling_session_in_place() {
+    let server = start_server(&["--poll-hold", "1s"]).await;
+    let (mut sock, _) = GameClient::join(&server.ws_url(), "Sock").await.unwrap();
+    // Polling: joined, welcomed, one chat line heard; then the client upgrades.
+    let (mut poller, welcome) = join(server.addr, Join::quick_play("Mover")).await;
+    sock.send(&ClientMessage::Chat(Chat {
+        request_id: 1,
+        text: "before".into(),
+    }))
+    .await
+    .unwrap();
+    let mut heard_before = false;
+    for _ in 0..10 {
+        heard_before |= poller
+            .fetch(None)
+            .await
+            .messages()
+            .iter()
+            .any(|(_, m)| matches!(m, ServerMessage::Chat(l) if l.text == "before"));
+        if heard_before {
+            break;
+        }
+    }
+    assert!(heard_before);
+    // A chat line queued while the client switches is not lost: it comes on the socket.
+    sock.send(&ClientMessage::Chat(Chat {
+        request_id: 2,
+        text: "during".into(),
+    }))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut upgraded = GameClient::connect(&server.ws_url()).await.unwrap();
+    upgraded
+        .send(&ClientMessage::Upgrade(Upgrade {
+            sid: poller.sid.clone(),
+        }))
+        .await
+        .unwrap();
+    next_on(&mut upgraded, |m| {
+        matches!(m, ServerMessage::Chat(l) if l.text == "during").then_some(())
+    })
+    .await;
+    // The same player goes on over the socket: its chat reaches the other player as from it.
+    upgraded
+        .send(&ClientMessage::Chat(Chat {
+            request_id: 3,
+            text: "after".into(),
+        }))
+        .await
+        .unwrap();
+    let from = wait_for(&mut sock, "the upgraded player's chat", |m| match m {
+        ServerMessage::Chat(line) if line.text == "after" => Some(line.from),
+        // No rejoin: the other player never sees it leave, go away or come back.
+        ServerMessage::PlayerLeft(_) | ServerMessage::Notice(_) => panic!("{m:?}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(from, welcome.player_id);
+    // Polling that session now is refused, and so is a second takeover.
+    let answer = poller.fetch_raw(poller.ack, None).await;
+    assert_eq!(answer.status, 409, "{}", answer.head);
+    let mut again = GameClient::connect(&server.ws_url()).await.unwrap();
+    again
+        .send(&ClientMessage::Upgrade(Upgrade {
+            sid: poller.sid.clone(),
+        }))
+        .await
+        .unwrap();
+    let (code, reason, _) = common::expect_close(&mut again).await;
+    assert_eq!((code, reason.as_str()), (1008, "unexpected message"));
+    // Leaving over the socket ends the session, with the socket's close.
+    upgraded.leave().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let code = loop {
+        match tokio::time::timeout_at(deadline, upgraded.recv())
+            .await
+            .expect("a close")
+        {
+            Ok(skirmish::client::Received::Closed { code, .. }) => break code,
+            Ok(_) | Err(skirmish::client::ClientError::Decode(_)) => {}
+            Err(other) => panic!("{other}"),
+        }
+    };
+    assert_eq!(code, 1000);
+}

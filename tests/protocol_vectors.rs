@@ -92,6 +92,12 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             }),
         ),
         (
+            "upgrade: a socket takes over a polling session",
+            ClientMessage::Upgrade(Upgrade {
+                sid: "n2.00ff".into(),
+            }),
+        ),
+        (
             "join: a seat reserved by a cluster node",
             join_room(RoomRequest::Seat(SeatTicket([
                 0, 1, 2, 3, 250, 251, 252, 253, 254, 255, 16, 32, 64, 128, 7, 9,
@@ -348,7 +354,8 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
 fn malformed_client_messages() -> Vec<(&'static str, &'static str)> {
     vec![
         ("empty", ""),
-        ("unknown variant", "08"),
+        ("unknown variant", "09"),
+        ("upgrade without its session id", "08"),
         ("variant index with u64 marker", "fd0000000000000000"),
         ("reserved varint marker", "ff"),
         ("truncated join: name missing", "000201"),

@@ -215,6 +215,8 @@ const CLIENT_VARIANTS = [
   ],
   ['Leave', []],
   ['Resync', []],
+  // The first message of a WebSocket that takes over a long-polling session (version 9).
+  ['Upgrade', [['sid', STRING]]],
 ];
 
 /** `ServerMessage` variants in declaration order: [name, fields]. */
@@ -792,7 +794,7 @@ function encodeMessage(message, variants, side) {
 /**
  * Encodes a message for the server. Refuses a non-finite aim, which the server would answer by
  * closing the connection.
- * @param {{type: 'Join' | 'Input' | 'Ping' | 'Pong' | 'Chat' | 'Whisper' | 'Leave' | 'Resync'} &
+ * @param {{type: 'Join' | 'Input' | 'Ping' | 'Pong' | 'Chat' | 'Whisper' | 'Leave' | 'Resync' | 'Upgrade'} &
  *   Record<string, any>} message
  * @returns {Uint8Array}
  * @throws {ProtocolError} on an unknown type or a field of the wrong type or range

@@ -167,6 +167,14 @@ async fn with_session(
             "this session was opened from another address",
         );
     }
+    if session.is_attached() && *request.method() != Method::DELETE {
+        return refuse(
+            ctx,
+            PollRefusal::Overlapping,
+            StatusCode::CONFLICT,
+            "this session moved to a WebSocket (Upgrade): use that",
+        );
+    }
     match *request.method() {
         Method::GET => fetch(&request, ctx, &session).await,
         Method::POST => send(request, ctx, &session).await,

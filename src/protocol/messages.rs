@@ -88,6 +88,16 @@ pub enum ClientMessage {
     /// "I cannot apply your snapshots" (unknown baseline, checksum mismatch): the next snapshot
     /// is a full one.
     Resync,
+    /// The first message of a WebSocket that takes over the long-polling session `sid` of the
+    /// same client (since version 9): the same session goes on over this socket, nothing
+    /// resent or lost, no rejoin. Instead of a `Join`.
+    Upgrade(Upgrade),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The polling session's id, as `POST /poll` gave it.
+    pub sid: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -199,6 +199,7 @@ impl Server {
             net: Arc::clone(&net),
             delivery: Arc::clone(&rooms.delivery),
             shutdown: Shutdown::default(),
+            polling: Default::default(),
         });
         let tasks = websocket.shutdown.clone();
         let polling = Arc::new(PollingContext {
@@ -211,6 +212,7 @@ impl Server {
             node: cluster.as_ref().map(|cluster| cluster.node().to_string()),
             stats: Default::default(),
         });
+        let _ = websocket.polling.set(Arc::clone(&polling));
         let limits = listener_limits(&config);
         let setup = Listener {
             http: Arc::new(HttpContext {

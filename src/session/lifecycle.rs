@@ -186,6 +186,12 @@ impl Session {
             ClientMessage::Join(_) => {
                 return Err(Ended::new(CloseReason::Unexpected, "already joined"));
             }
+            ClientMessage::Upgrade(_) => {
+                return Err(Ended::new(
+                    CloseReason::Unexpected,
+                    "an upgrade is a new socket's first message",
+                ));
+            }
         }
         Ok(())
     }

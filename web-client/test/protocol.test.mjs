@@ -110,7 +110,7 @@ test('the vectors cover every message variant in both directions', () => {
   const types = (list) => new Set(list.map((v) => fromTagged(v.value).type));
   assert.deepEqual(
     [...types(vectors.client_messages)].sort(),
-    ['Chat', 'Input', 'Join', 'Leave', 'Ping', 'Pong', 'Resync', 'Whisper'],
+    ['Chat', 'Input', 'Join', 'Leave', 'Ping', 'Pong', 'Resync', 'Upgrade', 'Whisper'],
   );
   assert.deepEqual(
     [...types(vectors.server_messages)].sort(),
@@ -478,7 +478,7 @@ test('a leading byte order mark is text like any other, kept both ways', () => {
 });
 
 test('unknown variants, error codes and notice kinds are refused', () => {
-  assertMalformed(() => decodeClientMessage(fromHex('08')), /unknown client message variant 8/);
+  assertMalformed(() => decodeClientMessage(fromHex('09')), /unknown client message variant 9/);
   assertMalformed(() => decodeServerMessage(fromHex('0e')), /unknown server message variant 14/);
   assertMalformed(() => decodeServerMessage(fromHex('060d00')), /unknown code variant 13/);
   assertMalformed(() => decodeServerMessage(fromHex('090102')), /unknown kind variant 2/);

@@ -76,6 +76,17 @@ pub struct PollSession {
     last_get_ms: AtomicU64,
     opened: Instant,
     backlog: Backlog,
+    /// A WebSocket took the session over (`ClientMessage::Upgrade`): no more GETs or POSTs.
+    attached: AtomicBool,
+}
+
+/// What a WebSocket that took a session over sends next: every reliable message queued (they
+/// count as received once written: a socket loses nothing), and the close once it ended.
+#[derive(Debug, Default)]
+pub struct ForSocket {
+    pub reliable: Vec<Bytes>,
+    pub welcomed: bool,
+    pub closed: Option<(u16, String)>,
 }
 
 impl PollSession {
@@ -102,7 +113,51 @@ impl PollSession {
             last_get_ms: AtomicU64::new(0),
             opened: Instant::now(),
             backlog,
+            attached: AtomicBool::new(false),
         }
+    }
+
+    /// A WebSocket takes the session over. False if one already did or the session ended.
+    pub fn attach(&self) -> bool {
+        !self.is_ended() && !self.attached.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.attached.load(Ordering::Acquire)
+    }
+
+    /// Where the attached socket hands the client's messages (it waits for room: a socket has
+    /// backpressure, unlike a POST).
+    pub fn inbound(&self) -> mpsc::Sender<Bytes> {
+        self.inbound.clone()
+    }
+
+    /// Takes what the attached socket sends next, and counts as a GET (the session is alive).
+    pub fn take_for_socket(&self) -> ForSocket {
+        self.touch();
+        let mut state = self.state();
+        let reliable: Vec<Bytes> = state
+            .unacked
+            .drain(..)
+            .map(|(_, message)| message)
+            .collect();
+        state.unacked_bytes = 0;
+        ForSocket {
+            reliable,
+            welcomed: state.welcomed,
+            closed: state.closed.clone(),
+        }
+    }
+
+    /// Resolves when something was queued or the session ended (for the attached socket; call
+    /// `enable` on it before looking, so that nothing queued meanwhile is missed).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+
+    fn touch(&self) {
+        self.last_get_ms
+            .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Queues a reliable message for the client. Fails when the backlog is over its budget: the
@@ -146,6 +201,19 @@ impl PollSession {
         self.state().closed.is_some()
     }
 
+    /// Resolves once the session has ended.
+    pub async fn closed(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.is_ended() {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     /// Applies a POST: the messages numbered after the last one applied go to the session.
     pub fn post(&self, up: Up) -> Posted {
         if self.posting.swap(true, Ordering::AcqRel) {
@@ -158,7 +226,7 @@ impl PollSession {
 
     fn apply(&self, up: Up) -> Posted {
         let mut state = self.state();
-        if state.closed.is_some() {
+        if state.closed.is_some() || self.is_attached() {
             return Posted::Ended;
         }
         let mut applied = 0;
@@ -184,8 +252,7 @@ impl PollSession {
     /// should a newer GET arrive. `tick` is the newest snapshot the client applied: the next
     /// delta's baseline.
     pub async fn get(&self, ack: u32, tick: Option<u32>, hold: Duration) -> (Bytes, bool) {
-        self.last_get_ms
-            .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.touch();
         self.acknowledge(ack);
         if let Some(tick) = tick {
             self.handle.snapshots.sent(Tick(tick));

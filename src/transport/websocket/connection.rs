@@ -15,12 +15,15 @@ use fastwebsockets::Role;
 use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::mpsc;
 
+use super::attach::{find_session, forward_messages, write_session};
 use super::context::WebSocketContext;
 use super::progress::ReadProgress;
 use super::reader::{Stream, WebSocketMessages};
 use super::writer::{Control, WriterInputs, write_loop};
-use crate::protocol::CloseReason;
-use crate::session::{Session, SessionHandle};
+use crate::protocol::{ClientMessage, CloseReason};
+use crate::session::budget::MessageBudget;
+use crate::session::ended::Ended;
+use crate::session::{MessageSource, Session, SessionHandle};
 use crate::transport::caps::ConnectionPermit;
 
 /// How long the writer may take to send its close frame once the reader has ended, and how
@@ -44,7 +47,9 @@ pub async fn serve_player(
     let cleanup = session.cleanup_on_panic();
     let progress = permit.socket().map(ReadProgress::new);
     let shutdown = ctx.shutdown.clone();
-    let task = shutdown.spawn(run_connection(upgrade, ctx, session, outbound, progress));
+    let task = shutdown.spawn(run_connection(
+        upgrade, ctx, session, outbound, progress, peer,
+    ));
     if let Err(error) = task.await
         && error.is_panic()
     {
@@ -59,6 +64,7 @@ async fn run_connection(
     mut session: Session,
     outbound: mpsc::Receiver<bytes::Bytes>,
     progress: Option<ReadProgress>,
+    peer: SocketAddr,
 ) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
@@ -83,6 +89,36 @@ async fn run_connection(
     reader.set_auto_pong(false);
 
     let (control_tx, control_rx) = mpsc::channel(8);
+    let mut messages = WebSocketMessages::new(
+        reader,
+        ctx.limits.max_message_bytes,
+        control_tx.clone(),
+        Arc::clone(&ctx.net),
+    );
+    // The first message: a `Join` starts a session on this socket; an `Upgrade` carries on a
+    // long-polling session of the same client instead.
+    let first = match first_message(&mut messages, &ctx).await {
+        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade.sid, peer.ip()) {
+            Ok(polling) => {
+                let writer = ctx.shutdown.spawn(write_session(
+                    writer,
+                    Arc::clone(&polling),
+                    control_rx,
+                    Arc::clone(&ctx),
+                ));
+                tokio::select! {
+                    () = forward_messages(&mut messages, &polling, &ctx) => {}
+                    _ = polling.closed() => {}
+                }
+                let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
+                drop(messages);
+                drain(&mut read_half).await;
+                return;
+            }
+            Err(ended) => Err(ended),
+        },
+        other => other,
+    };
     let handle = session.handle().clone();
     let mut writer_task = ctx.shutdown.spawn(write_loop(
         writer,
@@ -95,12 +131,10 @@ async fn run_connection(
         Arc::clone(&ctx),
     ));
 
-    let mut messages = WebSocketMessages::new(
-        reader,
-        ctx.limits.max_message_bytes,
-        control_tx.clone(),
-        Arc::clone(&ctx.net),
-    );
+    let mut messages = Prefetched {
+        first: Some(first),
+        rest: messages,
+    };
     let ended = tokio::select! {
         ended = session.run(&mut messages) => Some(ended),
         _ = &mut writer_task => None,
@@ -126,6 +160,37 @@ async fn run_connection(
         }
     }
     session.finish(reason);
+}
+
+/// The connection's first message, within the join timeout.
+async fn first_message(
+    messages: &mut WebSocketMessages<'_>,
+    ctx: &WebSocketContext,
+) -> Result<ClientMessage, Ended> {
+    let mut budget =
+        MessageBudget::new(ctx.session.limits.messages_per_second, Arc::clone(&ctx.net));
+    tokio::time::timeout(
+        ctx.session.limits.join_timeout,
+        messages.next_message(&mut budget),
+    )
+    .await
+    .unwrap_or_else(|_| Err(Ended::new(CloseReason::JoinTimeout, "")))
+}
+
+/// The socket's messages with the first one (already read, or why it could not be) put back in
+/// front, for the session.
+struct Prefetched<'a> {
+    first: Option<Result<ClientMessage, Ended>>,
+    rest: WebSocketMessages<'a>,
+}
+
+impl MessageSource for Prefetched<'_> {
+    async fn next_message(&mut self, budget: &mut MessageBudget) -> Result<ClientMessage, Ended> {
+        match self.first.take() {
+            Some(first) => first,
+            None => self.rest.next_message(budget).await,
+        }
+    }
 }
 
 /// Reads and discards what the client still sends after our close frame, until it closes its

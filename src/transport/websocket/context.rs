@@ -1,11 +1,12 @@
 //! What a WebSocket connection task needs: the session context it hands its session, its own
 //! budgets, and the counters it reports into. Must never: carry HTTP's or the server's settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::metrics::{DeliveryStats, NetStats};
 use crate::session::SessionContext;
+use crate::transport::polling::PollingContext;
 use crate::transport::shutdown::Shutdown;
 
 /// A WebSocket connection's budgets, from the configuration.
@@ -29,4 +30,7 @@ pub struct WebSocketContext {
     pub delivery: Arc<DeliveryStats>,
     /// Every task is spawned on it; when it says stop, each connection closes with 1001.
     pub shutdown: Shutdown,
+    /// The long-polling sessions a socket may take over (`ClientMessage::Upgrade`); set once
+    /// the polling transport exists.
+    pub polling: OnceLock<Arc<PollingContext>>,
 }

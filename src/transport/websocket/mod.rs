@@ -3,6 +3,7 @@
 //! ([`frames`]); the upgrade request's checks ([`handshake`]); whether the client still reads,
 //! told by its TCP socket ([`progress`]); the handles a connection task gets ([`context`]).
 
+pub mod attach;
 pub mod connection;
 pub mod context;
 pub mod frames;
