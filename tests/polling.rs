@@ -349,6 +349,10 @@ async fn bad_requests_get_their_status_and_reason_and_are_counted() {
         }
     }
     assert_eq!(closed.map(|(code, _)| code), Some(1007));
+    let late = opened[1]
+        .post_raw(&up_body(9, &[ClientMessage::Leave]))
+        .await;
+    expect(&late, 404, "the session has ended");
     for (reason, at_least) in [
         ("origin", 1.0),
         ("method", 2.0),
@@ -491,4 +495,46 @@ async fn a_websocket_takes_over_a_polling_session_in_place() {
         }
     };
     assert_eq!(code, 1000);
+}
+
+#[tokio::test]
+async fn a_flood_of_posted_messages_is_rate_limited_like_a_sockets() {
+    let server = start_server(&["--poll-hold", "1s"]).await;
+    let (mut poller, _) = join(server.addr, Join::quick_play("Flood")).await;
+    // 60 inputs per POST, as fast as POSTs go for over two seconds: far past 90 messages a
+    // second for longer than the budget's second of grace.
+    let mut refused = 0;
+    let started = std::time::Instant::now();
+    let mut seq = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let inputs: Vec<ClientMessage> = (0..60)
+            .map(|_| {
+                seq += 1;
+                ClientMessage::Input(PlayerInput {
+                    seq,
+                    ..PlayerInput::default()
+                })
+            })
+            .collect();
+        let status = poller.send(&inputs).await;
+        if status == 404 {
+            break;
+        }
+        if status != 204 {
+            refused += 1;
+        }
+    }
+    let mut close = None;
+    for _ in 0..20 {
+        let down = poller.fetch(None).await;
+        if down.close.is_some() {
+            close = down.close;
+            break;
+        }
+    }
+    assert_eq!(
+        close,
+        Some((1008, "rate limited".to_owned())),
+        "{refused} POSTs refused"
+    );
 }
