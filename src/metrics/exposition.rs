@@ -110,7 +110,7 @@ pub fn render(readings: &Readings<'_>) -> String {
         &mut out,
         "counter",
         "skirmish_connections_accepted_total",
-        "WebSocket upgrades accepted.",
+        "Sessions accepted: WebSocket upgrades and long-polling sessions opened.",
         load(&net.connections_accepted),
     );
     render_value(
