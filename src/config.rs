@@ -188,6 +188,10 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// How long a long-polling GET waits with nothing to send before it answers empty.
+    #[arg(long, env = "SKIRMISH_POLL_HOLD", default_value = "25s", value_parser = parse_duration)]
+    pub poll_hold: Duration,
+
     /// Joins the cluster whose room directory is this Redis (`redis://HOST:PORT[/DB]`): rooms,
     /// quick play, private codes and resume tokens are then shared by every node on it. Without
     /// it the server is a cluster of one with its directory in memory.

@@ -9,12 +9,15 @@ use crate::cluster::ClusterDirectory;
 use crate::runtime::PoolStats;
 use crate::session::RoomDirectory;
 use crate::transport::caps::ConnectionCaps;
+use crate::transport::polling::PollingContext;
 use crate::transport::websocket::WebSocketContext;
 
 /// What every HTTP connection shares.
 pub struct HttpContext {
     /// Handed to each upgraded connection.
     pub websocket: Arc<WebSocketContext>,
+    /// Long-polling sessions are opened and served through it.
+    pub polling: Arc<PollingContext>,
     pub authenticator: Option<Arc<dyn Authenticator>>,
     pub origins: OriginPolicy,
     /// Where the WebSocket is served.

@@ -1,10 +1,12 @@
 //! HTTP: routing ([`router`]: the game's files, `/healthz`, `/metrics`, the WebSocket upgrade),
 //! the embedded files ([`assets`]), who may connect ([`auth`]), web origins as values
-//! ([`origin`]) and what the router is handed ([`context`]).
+//! ([`origin`]), the long-polling endpoints ([`polling`]) and what the router is handed
+//! ([`context`]).
 
 pub mod assets;
 pub mod auth;
 pub mod context;
 pub mod lobby;
 pub mod origin;
+pub mod polling;
 pub mod router;

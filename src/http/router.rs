@@ -33,6 +33,9 @@ pub async fn route(
     let path = request.uri().path();
     let response = match (request.method(), path) {
         (_, path) if path == ctx.path => upgrade(request, ctx, peer, permit),
+        (_, path) if path == super::polling::POLL_PATH || path.starts_with("/poll/") => {
+            super::polling::serve(request, &ctx, peer).await
+        }
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
         (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx).await,
@@ -125,7 +128,7 @@ fn refuse_upgrade(error: HandshakeError) -> Response<Body> {
 
 /// The origin check, then the authenticator: 403 or 401 with the reason, before any upgrade.
 /// Returns the refusal to send, if any.
-fn admit_handshake(
+pub(super) fn admit_handshake(
     request: &Request<Incoming>,
     ctx: &HttpContext,
     peer: SocketAddr,
@@ -235,6 +238,7 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
     });
     let totals = ctx.rooms.total_stats();
     let room_kinds = ctx.rooms.room_kinds();
+    let polling_refused = ctx.polling.stats.refusals();
     let readings = Readings {
         players: ctx.rooms.player_count(),
         open_connections: ctx.caps.open(),
@@ -253,6 +257,11 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
             .cluster
             .as_deref()
             .map(|cluster| cluster_counts(cluster, &ctx.rooms)),
+        polling: crate::metrics::PollingCounts {
+            open: ctx.polling.sessions.len() as u64,
+            opened: ctx.polling.stats.opened.load(Ordering::Relaxed),
+            refused: &polling_refused,
+        },
     };
     uncached(
         crate::metrics::render(&readings),
@@ -317,7 +326,7 @@ pub fn unavailable(reason: &str) -> Response<Body> {
     response
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
+pub(super) fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(body.to_owned())));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -28,6 +28,16 @@ pub struct Readings<'a> {
     pub pool: PoolCounts,
     /// A cluster node's calls to the cluster's directory (`None` without a cluster).
     pub cluster: Option<ClusterCounts>,
+    /// Long-polling sessions open now and opened, and requests refused by reason.
+    pub polling: PollingCounts<'a>,
+}
+
+/// The polling transport's readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PollingCounts<'a> {
+    pub open: u64,
+    pub opened: u64,
+    pub refused: &'a [(&'static str, u64)],
 }
 
 /// A cluster node's readings of its directory.
@@ -129,6 +139,7 @@ pub fn render(readings: &Readings<'_>) -> String {
     if let Some(cluster) = readings.cluster {
         render_cluster(&mut out, cluster);
     }
+    render_polling(&mut out, readings.polling);
     if let Some(bytes) = process_resident_bytes() {
         render_value(
             &mut out,
@@ -327,6 +338,32 @@ fn render_rooms(out: &mut String, kinds: &[RoomKind], lobby: LobbyCounts) {
         ),
     ] {
         render_value(out, "counter", name, help, value);
+    }
+}
+
+/// The polling transport: sessions open and opened, refusals by reason.
+fn render_polling(out: &mut String, polling: PollingCounts<'_>) {
+    render_value(
+        out,
+        "gauge",
+        "skirmish_polling_sessions",
+        "Long-polling sessions open now.",
+        polling.open,
+    );
+    render_value(
+        out,
+        "counter",
+        "skirmish_polling_sessions_opened_total",
+        "Long-polling sessions opened.",
+        polling.opened,
+    );
+    let name = "skirmish_polling_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Long-polling requests refused, by reason.\n# TYPE {name} counter"
+    );
+    for (label, value) in polling.refused {
+        let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {value}");
     }
 }
 

@@ -10,6 +10,7 @@ pub mod summary;
 
 pub use counters::{DeliveryStats, NetStats, RoomStats};
 pub use exposition::{
-    ClusterCounts, LobbyCounts, PoolCounts, Readings, RoomKind, process_resident_bytes, render,
+    ClusterCounts, LobbyCounts, PollingCounts, PoolCounts, Readings, RoomKind,
+    process_resident_bytes, render,
 };
 pub use histogram::{DurationHistogram, TICK_BUCKETS_MICROS, render_value};

@@ -1,11 +1,12 @@
 //! The configuration's budgets, cut into the pieces each layer is handed: the session's, the
-//! WebSocket connection's, and the listener's own. Must never: hand a layer a budget it does not
+//! WebSocket connection's, the polling session's, and the listener's own. Must never: hand a layer a budget it does not
 //! enforce.
 
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::session::SessionLimits;
+use crate::transport::polling::{Backlog, PollingLimits};
 use crate::transport::websocket::WebSocketLimits;
 
 /// Reliable messages a player may have waiting; overflow disconnects it (too slow).
@@ -38,6 +39,31 @@ pub fn session_limits(config: &Config) -> SessionLimits {
         join_timeout: config.join_timeout,
         outbound_queue: OUTBOUND_QUEUE,
         messages_per_second: 1.5 * f64::from(config.tick_hz) + 45.0,
+    }
+}
+
+/// Largest POST body of a polling session: a second of inputs with room for chat.
+const POLL_MAX_BODY: usize = 16 * 1024;
+/// Bytes of reliable messages a polling client may leave unfetched before it is too slow.
+const POLL_BACKLOG_BYTES: usize = 1 << 20;
+/// Client messages a polling session holds before its session reads them.
+const POLL_INBOUND_QUEUE: usize = 64;
+/// How long an ended polling session's close waits for the client's last GET.
+const POLL_LINGER: Duration = Duration::from_secs(10);
+
+pub fn polling_limits(config: &Config) -> PollingLimits {
+    PollingLimits {
+        hold: config.poll_hold,
+        max_body: POLL_MAX_BODY,
+        max_message_bytes: websocket_limits(config).max_message_bytes,
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        backlog: Backlog {
+            messages: OUTBOUND_QUEUE,
+            bytes: POLL_BACKLOG_BYTES,
+        },
+        inbound_queue: POLL_INBOUND_QUEUE,
+        linger: POLL_LINGER,
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::cluster::{cluster_config, depart, flush_tokens, heartbeats};
-use super::limits::{listener_limits, session_limits, websocket_limits};
+use super::limits::{listener_limits, polling_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
 use super::operator::{Operator, read_bus};
 use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
@@ -29,6 +29,7 @@ use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::runtime::RoomPool;
 use crate::session::{NoHooks, RoomDirectory, SessionContext, SessionHooks};
 use crate::transport::caps::ConnectionCaps;
+use crate::transport::polling::PollingContext;
 use crate::transport::shutdown::Shutdown;
 use crate::transport::websocket::WebSocketContext;
 
@@ -200,10 +201,21 @@ impl Server {
             shutdown: Shutdown::default(),
         });
         let tasks = websocket.shutdown.clone();
+        let polling = Arc::new(PollingContext {
+            session: Arc::clone(&websocket.session),
+            limits: polling_limits(&config),
+            net: Arc::clone(&net),
+            delivery: Arc::clone(&rooms.delivery),
+            shutdown: tasks.clone(),
+            sessions: Default::default(),
+            node: cluster.as_ref().map(|cluster| cluster.node().to_string()),
+            stats: Default::default(),
+        });
         let limits = listener_limits(&config);
         let setup = Listener {
             http: Arc::new(HttpContext {
                 websocket,
+                polling,
                 authenticator: self.authenticator,
                 origins: OriginPolicy::new(&config.allowed_origins, self.tls.is_some()),
                 path: config.path.clone(),

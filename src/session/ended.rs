@@ -32,6 +32,21 @@ impl Ended {
     }
 }
 
+impl Ended {
+    /// What the client is told before the close, if anything: where to go (a redirect), or
+    /// the error for reasons that are ours to explain.
+    pub fn farewell(&self) -> Option<crate::protocol::ServerMessage> {
+        use crate::protocol::ServerMessage;
+        match &self.redirect {
+            Some(redirect) => Some(ServerMessage::Redirect(redirect.clone())),
+            None => self
+                .reason
+                .error_message(&self.detail)
+                .map(ServerMessage::Error),
+        }
+    }
+}
+
 /// The reason to close for a message that did not decode.
 pub fn ended_by_decode(error: &DecodeError) -> Ended {
     match error {

@@ -1,8 +1,9 @@
 //! What carries sessions to clients: TCP connection caps checked at accept ([`caps`]), the stop
-//! signal and task tracker every connection task shares ([`shutdown`]), and today one
-//! transport, WebSocket ([`websocket`]). A transport gives its session a
+//! signal and task tracker every connection task shares ([`shutdown`]), and two transports,
+//! WebSocket ([`websocket`]) and HTTP long polling ([`polling`]). A transport gives its session a
 //! [`crate::session::MessageSource`] and drains the session's handle.
 
 pub mod caps;
+pub mod polling;
 pub mod shutdown;
 pub mod websocket;

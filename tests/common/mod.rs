@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod metrics;
+pub mod polling;
 pub mod raw_socket;
 pub mod redis;
 

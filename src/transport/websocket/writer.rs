@@ -191,14 +191,7 @@ pub async fn close(ws: &mut Writer, ctx: &WebSocketContext, ended: &Ended) {
     if ended.reason == CloseReason::ClientClosed {
         return;
     }
-    let farewell = match &ended.redirect {
-        Some(redirect) => Some(ServerMessage::Redirect(redirect.clone())),
-        None => ended
-            .reason
-            .error_message(&ended.detail)
-            .map(ServerMessage::Error),
-    };
-    if let Some(message) = farewell
+    if let Some(message) = ended.farewell()
         && let Ok(bytes) = encode_server_message(&message)
     {
         let _ = send(ws, ctx, Frame::binary(Payload::Owned(bytes))).await;
