@@ -47,7 +47,11 @@ export const POLLING_DEFAULTS = Object.freeze({
   holdMarginMs: 10_000,
   /** How long the opening POST, a message POST or a DELETE may take, ms. */
   requestTimeoutMs: 10_000,
-  /** Delays before retrying a failed request, one per failure in a row; one more is fatal. */
+  /**
+   * Delays before retrying a request that failed (no answer, a timeout, a 5xx), one per failure
+   * in a row; one more failure and the connection counts as lost (1006). A 409 or 429 is
+   * retried after the first delay without counting: the server is there, only busy.
+   */
   retryDelaysMs: Object.freeze([200, 1000, 3000]),
 });
 
@@ -442,12 +446,18 @@ export class PollingSocket {
   refusedInSession(answer, direction, again) {
     const { status } = answer;
     const said = answer.text ? `HTTP ${status}: ${answer.text}` : `HTTP ${status}`;
-    if (status === 404 || status === 410) {
+    if (status === 404 && direction === 'post') {
+      // The session has ended: its GET brings the close code and reason (or a 404 of its own).
+      // Posting stops for good (`posting` stays set).
+    } else if (status === 404 || status === 410) {
       this.finish(1006, `polling session ended (${said})`, {});
     } else if (status === 421) {
       this.finish(1006, `the polling session lives on another node (${said})`, { nodeUrl: answer.nodeUrl });
-    } else if (status === 409 || status === 429 || status >= 500) {
-      // An overlapping POST (ours, still being handled after a timeout) or a busy server.
+    } else if (status === 409 || status === 429) {
+      // An overlapping POST (ours, still being handled after a timeout) or a session whose queue
+      // is full: send the same again shortly. Not a failure: the server is there and answering.
+      this.retryAfter(this.options.retryDelaysMs[0] ?? 0, direction, again);
+    } else if (status >= 500) {
       this.retry(direction, again);
     } else {
       this.fail(`polling refused (${said})`);
@@ -467,11 +477,21 @@ export class PollingSocket {
       this.finish(1006, '', {});
       return;
     }
+    this.retryAfter(delays[failures], direction, again);
+  }
+
+  /**
+   * @private
+   * @param {number} delayMs
+   * @param {'get' | 'post'} direction
+   * @param {() => void} again
+   */
+  retryAfter(delayMs, direction, again) {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (direction === 'post') this.posting = false;
       again();
-    }, delays[failures]);
+    }, delayMs);
     this.timers.add(timer);
   }
 

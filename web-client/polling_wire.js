@@ -157,7 +157,9 @@ export function decodePollUpload(body) {
   const first = reader.u32('first');
   const messages = [];
   while (!reader.atEnd()) {
-    messages.push(reader.block(reader.u16('a message length'), MAX_CLIENT_MESSAGE_BYTES, 'a message'));
+    const message = reader.block(reader.u16('a message length'), MAX_CLIENT_MESSAGE_BYTES, 'a message');
+    if (message.length === 0) throw new ProtocolError(`message ${messages.length} is empty`);
+    messages.push(message);
   }
   if (messages.length > 0 && first === 0) throw new ProtocolError('client messages are numbered from 1');
   return { first, messages };
