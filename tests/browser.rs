@@ -1,7 +1,8 @@
 //! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`,
-//! `hud`, `lobby`, `cluster`; `node --test` runs every `*.test.mjs` there) start this crate's
-//! server binary and drive headless Chromium pages through the real client, on desktop windows
-//! and phone-sized touch screens, directly and through a slow, jittery proxy. `cluster` also
+//! `hud`, `lobby`, `cluster`, `polling`; `node --test` runs every `*.test.mjs` there) start this
+//! crate's server binary and drive headless Chromium pages through the real client, on desktop
+//! windows and phone-sized touch screens, directly and through a slow, jittery proxy (or one
+//! that refuses WebSocket upgrades, so the page plays over long polling). `cluster` also
 //! starts Debian's `redis-server` and two nodes (skipped with a message where it is missing,
 //! unless `SKIRMISH_REQUIRE_REDIS` is set). Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
 //! installs `playwright-core` from the lockfile into `tests/browser/node_modules`) and Debian's

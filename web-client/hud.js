@@ -296,7 +296,7 @@ export class HudView {
 
   /**
    * The network overlay: round trip, snapshots, interpolation, traffic, the server's tick, and
-   * the node played on.
+   * the node played on and the transport (WebSocket or long polling).
    * @param {import('./render.js').Hud} hud
    * @param {import('./game.js').NetStats} net
    */
@@ -309,6 +309,7 @@ export class HudView {
       `render clock jumps ${net.snaps}`,
       net.serverTickUs === null ? '' : `server tick ${(net.serverTickUs / 1000).toFixed(2)} ms`,
       hud.node ? `node ${hud.node}` : '',
+      hud.transport ? `transport ${hud.transport}` : '',
     ];
     for (let i = 0; i < this.netLines.length; i++) {
       const text = texts[i] ?? '';

@@ -8,17 +8,20 @@
  * fatal error) and nothing else: no codec, no physics, no drawing, no connection logic of its own.
  *
  * Keys: `N` (or F3) shows the network overlay (round trip, snapshot rate, interpolation delay
- * and jitter, bytes per second each way counted on the WebSocket, the server's tick time, the
- * node played on: in a cluster the connection may have been sent to another one),
+ * and jitter, bytes per second each way counted on the WebSocket or the polling transport, the
+ * server's tick time, the node played on: in a cluster the connection may have been sent to
+ * another one, and the transport in use: `websocket` or `polling`),
  * Enter opens the chat. On a touch screen the HUD's NET and CHAT buttons do the same.
  *
  * Page query: `name` (join at once), `room` (a private room's code: the link a friend shared),
  * `token` (passed on to the WebSocket, for servers started with `--auth-token`),
- * `reconnectionAttempts` (give up after that many, default never).
+ * `reconnectionAttempts` (give up after that many, default never), `transport` (`polling` or
+ * `websocket` forces one; by default WebSocket first, long polling when it fails).
  */
 
 import { quickPlay, validateName } from './protocol.js';
-import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom } from './net.js';
+import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom, transportFrom } from './net.js';
+import { PollingSocket } from './polling.js';
 import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
 import { COMPACT_QUERY, HudView } from './hud.js';
@@ -101,6 +104,12 @@ const roomList = new RoomList(
 /** Bytes in and out, counted on every WebSocket the connection opens. */
 const traffic = new TrafficMeter();
 const CountingWebSocket = countingWebSocket(WebSocket, traffic, () => performance.now());
+/** The long-polling stand-in, counted the same way (message bytes, not HTTP's). */
+const CountingPolling = countingWebSocket(
+  /** @type {typeof WebSocket} */ (/** @type {unknown} */ (PollingSocket)),
+  traffic,
+  () => performance.now(),
+);
 /** @type {import('./render.js').Hud} reused every frame */
 const hud = {
   status: 'idle',
@@ -113,6 +122,7 @@ const hud = {
   bytesOutPerSecond: 0,
   touch: controls.touch,
   node: '',
+  transport: '',
 };
 /**
  * Where one other ship was drawn in recent frames, for the browser test that checks others
@@ -179,6 +189,8 @@ function play(name, room = linkedRoom(), socketUrl = gameSocketUrl(location)) {
     storage: sessionStorageOrNull(),
     settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
     WebSocketImpl: CountingWebSocket,
+    PollingImpl: /** @type {typeof PollingSocket} */ (/** @type {unknown} */ (CountingPolling)),
+    transport: transportFrom(location.search),
   });
   listen(connection);
   connection.bindPageLifecycle(window);
@@ -474,6 +486,7 @@ function frame(now) {
   hud.bytesInPerSecond = traffic.inPerSecond(now);
   hud.bytesOutPerSecond = traffic.outPerSecond(now);
   hud.node = connection ? nodeLabel(connection.url) : '';
+  hud.transport = connection ? connection.transport : '';
   // The canvas reads the layout (its size, the minimap's) before the HUD writes to the page.
   renderer.draw(game, view, hud, now);
   hudView.update(game, hud, now);
@@ -624,6 +637,7 @@ Object.defineProperty(window, 'skirmish', {
         room: session.room ? { ...session.room } : null,
         socketUrl: connection ? connection.url : null,
         node: connection ? nodeLabel(connection.url) : null,
+        transport: connection ? connection.transport : null,
         lobby: roomList.rooms.map((room) => ({ ...room })),
         lobbyShown: !nameScreen.hidden,
         framesDrawn: renderer.framesDrawn,

@@ -23,6 +23,19 @@
  * - `message` (message): every decoded server message, `Welcome` (before `connect`) and the
  *   heartbeat's `Ping` (already answered) included; not `Redirect`, which is followed.
  * - `redirect` (url): a cluster node sent us to another node; the same Join goes to `url` now.
+ * - `transport` (name, why): the next attempts go over `name` (`'polling'`), because of `why`.
+ *
+ * **Transports.** Each attempt goes over a WebSocket or over HTTP long polling
+ * (`polling.js`, a stand-in with the WebSocket's surface, so everything below is the same for
+ * both: the join, the resume token, the heartbeat, the backoff, redirects). In `auto` mode (the
+ * page's default; `?transport=websocket|polling` forces one, see {@link transportFrom}) an
+ * attempt starts on a WebSocket and falls back to polling for the same join at once when no
+ * `Welcome` comes within `websocketWelcomeMs`, or when the upgrade fails although the server
+ * is there (see {@link fallsBackToPolling}); later attempts stay on polling. While on polling,
+ * a WebSocket probe (open, then close at once, no Join) runs every `websocketProbeMs`; when one
+ * opens, the next attempt (after this session drops) goes over WebSocket again. Switching a
+ * live session over in place is not done: it needs a server message that moves a session from
+ * its polling transport to a WebSocket, which the protocol does not have yet (issue 18).
  *
  * In a cluster, a node may answer the Join with a `Redirect`: the connection follows it at once
  * (up to {@link MAX_REDIRECTS} in a row, claiming the seat ticket it carries), so the player just
@@ -48,6 +61,7 @@ import {
   quickPlay,
   validateRoomCode,
 } from './protocol.js';
+import { PollingSocket } from './polling.js';
 import { Replica } from './replica.js';
 import { MAX_REDIRECTS, NodeRoute } from './route.js';
 
@@ -163,7 +177,48 @@ export const DEFAULT_OPTIONS = Object.freeze({
    * (a fatal `connect_error` with the server's message); each waits for the backoff's delay.
    */
   clusterRetries: 5,
+  /**
+   * In `auto` mode, how long a WebSocket attempt may take to bring a `Welcome` before the same
+   * join goes over long polling instead, ms (from the socket's creation); also how long a
+   * WebSocket probe may take to open.
+   */
+  websocketWelcomeMs: 4000,
+  /** While on polling in `auto` mode, how often to probe whether a WebSocket opens again, ms. */
+  websocketProbeMs: 30_000,
 });
+
+/**
+ * Which transports a connection may use: `auto` (WebSocket first, long polling when it fails),
+ * or only one of them.
+ * @typedef {'auto' | 'websocket' | 'polling'} TransportMode
+ */
+
+/**
+ * The transport mode a page asks for: `?transport=polling` or `?transport=websocket`, else
+ * `auto`.
+ * @param {string} search
+ * @returns {TransportMode}
+ */
+export function transportFrom(search) {
+  const raw = new URLSearchParams(search).get('transport');
+  return raw === 'polling' || raw === 'websocket' ? raw : 'auto';
+}
+
+/**
+ * Whether a WebSocket attempt that failed before its Welcome is repeated over long polling at
+ * once. Only in `auto` mode, and only when it is the WebSocket that fails: no Welcome in time,
+ * or an upgrade that failed while the server answers plain HTTP (426: it would have upgraded, so
+ * something on the way refused). Not a refusal of ours (401/403 are final, and polling is
+ * refused alike), nor a server that cannot be reached at all (polling cannot reach it either).
+ * @param {TransportMode} mode
+ * @param {{transport: string, welcomed: boolean}} attempt
+ * @param {{kind: 'no-welcome'} | {kind: 'upgrade-failed', status: number, fatal: boolean}} failure
+ */
+export function fallsBackToPolling(mode, attempt, failure) {
+  if (mode !== 'auto' || attempt.transport !== 'websocket' || attempt.welcomed) return false;
+  if (failure.kind === 'no-welcome') return true;
+  return !failure.fatal && failure.status !== 0;
+}
 
 /** `sessionStorage` key of the resume token (hex), so that a reload within the grace resumes. */
 export const RESUME_TOKEN_KEY = 'skirmish.resumeToken';
@@ -294,13 +349,16 @@ function tokenFromHex(text) {
  * One socket's story, so that events of an old socket can never be mistaken for the current
  * one's.
  * @typedef {object} Attempt
- * @property {WebSocket} socket
+ * @property {WebSocket} socket a WebSocket, or a `PollingSocket` standing in for one
+ * @property {'websocket' | 'polling'} transport which of the two
  * @property {string} url where it connected (the diagnosis of a failed upgrade asks there)
  * @property {boolean} seat its Join claimed a seat a Redirect reserved
  * @property {boolean} opened the socket opened (the upgrade was accepted)
  * @property {boolean} welcomed the server answered our Join
  * @property {{code: string, message: string} | null} serverError the server's `Error`, which
  *   explains the close that follows it
+ * @property {{status: number, reason: string, fatal: boolean} | null} refusal why a polling
+ *   session could not be opened (its answer says, so no diagnosis is asked for)
  * @property {number} lastMessageAt performance.now() of the last message received
  */
 
@@ -314,6 +372,9 @@ export class Connection extends Emitter {
    * @param {Record<string, any> & {type: string}} [options.room] the `RoomRequest` every Join
    *   sends (default: quick play), e.g. from {@link roomRequestFrom}
    * @param {typeof WebSocket} [options.WebSocketImpl] a WebSocket class (tests inject one)
+   * @param {typeof PollingSocket} [options.PollingImpl] the long-polling stand-in for it
+   * @param {TransportMode} [options.transport] default `websocket`; the page passes
+   *   {@link transportFrom}'s answer (`auto` unless its URL says otherwise)
    * @param {typeof fetch} [options.fetchImpl] to diagnose failed upgrades
    * @param {Storage | null} [options.storage] where the resume token survives a reload
    * @param {() => number} [options.random] for the backoff's jitter
@@ -321,7 +382,18 @@ export class Connection extends Emitter {
    */
   constructor(
     url,
-    { name, room = quickPlay(), entryUrl = url, WebSocketImpl, fetchImpl, storage = null, random, settings = {} },
+    {
+      name,
+      room = quickPlay(),
+      entryUrl = url,
+      WebSocketImpl,
+      PollingImpl = PollingSocket,
+      transport = 'websocket',
+      fetchImpl,
+      storage = null,
+      random,
+      settings = {},
+    },
   ) {
     super();
     /** Which node each attempt connects to, and the seat ticket it claims. */
@@ -333,6 +405,16 @@ export class Connection extends Emitter {
     this.roomInfo = null;
     this.options = { ...DEFAULT_OPTIONS, ...settings };
     this.WebSocketImpl = WebSocketImpl ?? globalThis.WebSocket;
+    this.PollingImpl = PollingImpl;
+    /** Which transports may be used. */
+    this.transportMode = transport;
+    /** @type {'websocket' | 'polling'} the transport of the next attempt */
+    this.nextTransport = transport === 'polling' ? 'polling' : 'websocket';
+    /** In `auto` mode, a WebSocket attempt without a Welcome in time falls back when this fires. */
+    this.welcomeTimer = 0;
+    /** While on polling in `auto` mode: the probes of the WebSocket, and the one under way. */
+    this.probeTimer = 0;
+    this.probe = /** @type {WebSocket | null} */ (null);
     this.fetchImpl = fetchImpl ?? globalThis.fetch?.bind(globalThis);
     this.storage = storage;
     this.backoff = new Backoff({
@@ -383,6 +465,11 @@ export class Connection extends Emitter {
     return this.route.url;
   }
 
+  /** The transport of the attempt under way, else of the next one: `websocket` or `polling`. */
+  get transport() {
+    return this.attempt?.transport ?? this.nextTransport;
+  }
+
   /** Starts connecting (Socket.IO: `socket.connect()`); reconnects by itself from then on. */
   connect() {
     if (this.active) return;
@@ -405,9 +492,14 @@ export class Connection extends Emitter {
     this.reconnecting = false;
     this.diagnosing = null;
     this.stopTimers();
+    this.stopProbes();
     this.attempt = null;
     this.connected = false;
-    if (attempt) {
+    if (attempt?.transport === 'polling') {
+      detach(attempt.socket);
+      // DELETE: the polling counterpart of Leave and the close frame together.
+      /** @type {PollingSocket} */ (/** @type {unknown} */ (attempt.socket)).leave();
+    } else if (attempt) {
       detach(attempt.socket);
       if (attempt.socket.readyState === 1) {
         try {
@@ -509,23 +601,116 @@ export class Connection extends Emitter {
     this.stopTimers();
     this.nextAttemptAt = 0;
     const url = this.route.url;
-    const socket = new this.WebSocketImpl(url);
-    socket.binaryType = 'arraybuffer';
     /** @type {Attempt} */
     const attempt = {
-      socket,
+      socket: /** @type {any} */ (null),
+      transport: this.nextTransport,
       url,
       seat: false,
       opened: false,
       welcomed: false,
       serverError: null,
+      refusal: null,
       lastMessageAt: performance.now(),
     };
+    const socket = attempt.transport === 'polling' ? this.openPolling(attempt) : new this.WebSocketImpl(url);
+    socket.binaryType = 'arraybuffer';
+    attempt.socket = socket;
     this.attempt = attempt;
     socket.onopen = () => this.opened(attempt);
     socket.onmessage = (event) => this.received(attempt, event.data);
-    socket.onclose = (event) => this.closed(attempt, event.code, event.reason, '');
+    socket.onclose = (event) => this.socketClosed(attempt, event);
     // An error is always followed by a close event, which is where we act.
+    socket.onerror = null;
+    if (this.transportMode === 'auto' && attempt.transport === 'websocket') {
+      this.welcomeTimer = setTimeout(() => this.noWelcome(attempt), this.options.websocketWelcomeMs);
+    }
+  }
+
+  /**
+   * A polling session for this attempt; its GETs report the newest tick our replica applied
+   * in this session (none before its Welcome, so no baseline of an older session is claimed).
+   * @private
+   * @param {Attempt} attempt
+   * @returns {WebSocket}
+   */
+  openPolling(attempt) {
+    const appliedTick = () => (attempt.welcomed && this.replica ? this.replica.latestTick : null);
+    const socket = new this.PollingImpl(attempt.url, { fetchImpl: this.fetchImpl, appliedTick });
+    return /** @type {WebSocket} */ (/** @type {unknown} */ (socket));
+  }
+
+  /**
+   * The WebSocket brought no Welcome in time (`auto` mode): the same join goes over polling.
+   * @private
+   * @param {Attempt} attempt
+   */
+  noWelcome(attempt) {
+    if (attempt !== this.attempt || !fallsBackToPolling(this.transportMode, attempt, { kind: 'no-welcome' })) return;
+    detach(attempt.socket);
+    closeQuietly(attempt.socket, 1000, 'switching to polling');
+    this.attempt = null;
+    this.connected = false;
+    this.stopTimers();
+    this.failRequests('switching to polling');
+    const seconds = this.options.websocketWelcomeMs / 1000;
+    this.fallBack(`no Welcome over WebSocket within ${seconds} s`);
+  }
+
+  /**
+   * From now on attempts go over long polling; this one starts at once (it is not a failed
+   * attempt: no backoff, no `connect_error`).
+   * @private
+   * @param {string} why
+   */
+  fallBack(why) {
+    this.nextTransport = 'polling';
+    this.emit('transport', 'polling', why);
+    this.startProbes();
+    if (this.active && this.attempt === null) this.open();
+  }
+
+  /** @private */
+  startProbes() {
+    if (this.transportMode !== 'auto' || this.probeTimer) return;
+    this.probeTimer = setInterval(() => this.probeWebSocket(), this.options.websocketProbeMs);
+  }
+
+  /** @private */
+  stopProbes() {
+    clearInterval(this.probeTimer);
+    this.probeTimer = 0;
+    if (this.probe) {
+      detach(this.probe);
+      closeQuietly(this.probe, 1000, 'probe');
+      this.probe = null;
+    }
+  }
+
+  /**
+   * Whether a WebSocket opens now: opened and closed at once, without a Join. When it opens,
+   * the next attempt goes over WebSocket (this session stays on polling: see the file's
+   * opening comment).
+   * @private
+   */
+  probeWebSocket() {
+    if (!this.active) {
+      this.stopProbes();
+      return;
+    }
+    if (this.probe || this.nextTransport !== 'polling') return;
+    const socket = new this.WebSocketImpl(this.route.url);
+    this.probe = socket;
+    const settle = (/** @type {boolean} */ opened) => {
+      clearTimeout(timer);
+      if (this.probe !== socket) return;
+      this.stopProbes();
+      if (opened && this.active) this.nextTransport = 'websocket';
+      else if (this.active) this.startProbes();
+    };
+    const timer = setTimeout(() => settle(false), this.options.websocketWelcomeMs);
+    socket.onopen = () => settle(true);
+    socket.onclose = () => settle(false);
     socket.onerror = null;
   }
 
@@ -660,6 +845,7 @@ export class Connection extends Emitter {
       return;
     }
     attempt.welcomed = true;
+    clearTimeout(this.welcomeTimer);
     // A resumed player keeps the state we hold (the server may send a delta against it).
     const keep = welcome.resumed && this.replica !== null && this.playerId === welcome.player_id;
     if (!keep) this.replica = new Replica();
@@ -738,6 +924,20 @@ export class Connection extends Emitter {
   }
 
   /**
+   * A socket's close event. A polling session's says more: why it could not be opened, the
+   * bytes that broke it, or the node that holds it (a 421), where the next attempt goes.
+   * @private
+   * @param {Attempt} attempt
+   * @param {{code: number, reason?: string, error?: string, refusal?: any, nodeUrl?: string | null}} event
+   */
+  socketClosed(attempt, event) {
+    if (attempt !== this.attempt) return;
+    attempt.refusal = event.refusal ?? null;
+    if (typeof event.nodeUrl === 'string') this.route.relocate(event.nodeUrl);
+    this.closed(attempt, event.code, event.reason ?? '', event.error ?? '');
+  }
+
+  /**
    * The end of a socket, whichever way it came.
    * @private
    * @param {Attempt} attempt
@@ -771,6 +971,11 @@ export class Connection extends Emitter {
       this.failedAttempt(connectError(description, { code, fatal, serverError: attempt.serverError }));
       return;
     }
+    if (attempt.refusal !== null) {
+      const { reason, status, fatal } = attempt.refusal;
+      this.failedAttempt(connectError(reason, { code, status, fatal }));
+      return;
+    }
     // The upgrade failed, and the browser will not say why (always 1006): ask the server.
     this.diagnosing = attempt;
     diagnoseFailedUpgrade(attempt.url, this.fetchImpl, this.options.diagnosisTimeoutMs).then(
@@ -778,6 +983,10 @@ export class Connection extends Emitter {
         // Meanwhile the page may have disconnected (and perhaps connected again).
         if (this.diagnosing !== attempt) return;
         this.diagnosing = null;
+        if (fallsBackToPolling(this.transportMode, attempt, { kind: 'upgrade-failed', status, fatal })) {
+          this.fallBack(`the WebSocket upgrade failed (${reason})`);
+          return;
+        }
         this.failedAttempt(connectError(reason, { code, status, fatal }));
       },
     );
@@ -858,8 +1067,10 @@ export class Connection extends Emitter {
   /** @private */
   stopTimers() {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.welcomeTimer);
     clearInterval(this.watchdog);
     this.retryTimer = 0;
+    this.welcomeTimer = 0;
     this.watchdog = 0;
     this.nextAttemptAt = 0;
   }

@@ -70,6 +70,7 @@ const AWAY_TAG = 'reconnecting\u2026';
  * @property {number} bytesOutPerSecond
  * @property {import('./input.js').Controls['touch']} touch where the touch controls are
  * @property {string} node the host (and port) of the node played on, for the network overlay
+ * @property {string} transport `websocket` or `polling`, for the network overlay
  */
 
 export class Renderer {

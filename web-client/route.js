@@ -5,6 +5,9 @@
  * `url` field parsed with `new URL` (an `http:` or `https:` origin, nothing else), keeping the
  * path and query (`/ws?token=...`) of the URL in use.
  *
+ * The long-polling transport uses the same WebSocket URLs (it derives its HTTP endpoint from
+ * them), so a polling session's node is validated by the same rules.
+ *
  * It owns that routing state and nothing else: it never opens a socket, never reads the page's
  * `location` and never throws on what a server sent (a bad address is an error value).
  */
@@ -114,6 +117,21 @@ export class NodeRoute {
     this.redirects++;
     this.url = target.url;
     this.ticket = redirect.ticket;
+    return target;
+  }
+
+  /**
+   * A node answered that our session lives on another node (a polling request's 421, whose
+   * header names it): the next attempt goes there. A bad address changes nothing.
+   * @param {unknown} nodeUrl
+   * @returns {{ok: true, url: string} | {ok: false, error: string}}
+   */
+  relocate(nodeUrl) {
+    const target = nodeSocketUrl(nodeUrl, this.url);
+    if (target.ok) {
+      this.url = target.url;
+      this.ticket = null;
+    }
     return target;
   }
 

@@ -437,16 +437,26 @@ export function screenshot(player, file) {
  * @property {() => Promise<void>} stop
  */
 
+/** What a proxy with `refuseWebSocket` answers an upgrade request, as some middleboxes do. */
+const UPGRADE_REFUSED =
+  'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 27\r\nConnection: close\r\n\r\n' +
+  'WebSocket refused by proxy\n';
+/** The most a proxy with `refuseWebSocket` reads looking for the end of a request's head. */
+const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
 /**
  * A TCP proxy in front of the server: the page loads and connects through it, and the test can
  * cut it, which the page sees as a lost network while the server goes on running. With
  * `delayMs`, every chunk is held that long in each direction, plus up to `jitterMs` more at
- * random; order is kept (it is TCP), so a late chunk holds back the ones behind it.
+ * random; order is kept (it is TCP), so a late chunk holds back the ones behind it. With
+ * `refuseWebSocket`, a connection whose first request asks for a WebSocket upgrade is answered
+ * 403 and closed (browsers open a connection of its own for each WebSocket), while plain HTTP
+ * passes: a network where only long polling works.
  * @param {number} targetPort
- * @param {{delayMs?: number, jitterMs?: number}} [latency]
+ * @param {{delayMs?: number, jitterMs?: number, refuseWebSocket?: boolean}} [options]
  * @returns {Promise<Proxy>}
  */
-export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {}) {
+export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0, refuseWebSocket = false } = {}) {
   /**
    * Copies `from` to `to`, delayed.
    * @param {net.Socket} from
@@ -488,21 +498,8 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {})
   const listen = (port) =>
     new Promise((resolve, reject) => {
       const listener = net.createServer((client) => {
-        const upstream = net.connect(targetPort, '127.0.0.1');
-        sockets.add(client);
-        sockets.add(upstream);
-        const done = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        for (const socket of [client, upstream]) {
-          socket.on('error', done);
-          socket.on('close', done);
-        }
-        forward(client, upstream);
-        forward(upstream, client);
+        if (refuseWebSocket) refuseUpgrades(client, relay);
+        else relay(client, Buffer.alloc(0));
       });
       listener.once('error', reject);
       listener.listen(port, '127.0.0.1', () => {
@@ -510,6 +507,56 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0 } = {})
         resolve(listener.address().port);
       });
     });
+  /**
+   * Connects `client` to the server, sending `head` (bytes already read from it) first.
+   * @param {net.Socket} client
+   * @param {Buffer} head
+   */
+  const relay = (client, head) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    if (head.length > 0) upstream.write(head);
+    sockets.add(client);
+    sockets.add(upstream);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      socket.on('error', done);
+      socket.on('close', done);
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+  };
+  /**
+   * Reads the head of the client's first request: an upgrade is refused, anything else relayed.
+   * @param {net.Socket} client
+   * @param {(client: net.Socket, head: Buffer) => void} onward
+   */
+  const refuseUpgrades = (client, onward) => {
+    sockets.add(client);
+    let head = Buffer.alloc(0);
+    const read = (chunk) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1 && head.length < MAX_REQUEST_HEAD_BYTES) return;
+      client.off('data', read);
+      client.pause();
+      const request = head.subarray(0, end === -1 ? head.length : end).toString('latin1');
+      if (/^upgrade:\s*websocket\s*$/im.test(request)) {
+        client.end(UPGRADE_REFUSED);
+        return;
+      }
+      sockets.delete(client);
+      onward(client, head);
+      client.resume();
+    };
+    client.on('data', read);
+    client.on('error', () => client.destroy());
+    client.on('close', () => sockets.delete(client));
+  };
   const close = async () => {
     const listener = server;
     server = null;
