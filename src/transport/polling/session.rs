@@ -119,7 +119,13 @@ impl PollSession {
 
     /// A WebSocket takes the session over. False if one already did or the session ended.
     pub fn attach(&self) -> bool {
-        !self.is_ended() && !self.attached.swap(true, Ordering::AcqRel)
+        if self.is_ended() || self.attached.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        // A GET still waiting answers at once, with nothing: the socket sends it all now.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.superseded.notify_waiters();
+        true
     }
 
     pub fn is_attached(&self) -> bool {
@@ -266,6 +272,9 @@ impl PollSession {
             tokio::pin!(changed, superseded);
             changed.as_mut().enable();
             superseded.as_mut().enable();
+            if self.is_attached() {
+                return (self.nothing(), false);
+            }
             if let Some(answer) = self.answer(false) {
                 return answer;
             }
@@ -273,6 +282,9 @@ impl PollSession {
                 () = changed => {}
                 () = self.handle.snapshots.ready() => {}
                 () = superseded => {
+                    if self.is_attached() {
+                        return (self.nothing(), false);
+                    }
                     if self.generation.load(Ordering::Acquire) != generation {
                         return self.answer(true).unwrap_or_default();
                     }
@@ -301,6 +313,14 @@ impl PollSession {
                 state.unacked_bytes -= message.len();
             }
         }
+    }
+
+    /// An answer with nothing in it.
+    fn nothing(&self) -> Bytes {
+        encode_down(&Down {
+            first: self.state().next_seq,
+            ..Down::default()
+        })
     }
 
     /// The body to answer with, if there is anything to send (or `always`).
