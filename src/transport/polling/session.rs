@@ -282,11 +282,10 @@ impl PollSession {
                 () = changed => {}
                 () = self.handle.snapshots.ready() => {}
                 () = superseded => {
-                    if self.is_attached() {
+                    // A newer GET, or a socket that took the session over, sends it all: this
+                    // one answers with nothing (no message or snapshot goes to both).
+                    if self.is_attached() || self.generation.load(Ordering::Acquire) != generation {
                         return (self.nothing(), false);
-                    }
-                    if self.generation.load(Ordering::Acquire) != generation {
-                        return self.answer(true).unwrap_or_default();
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
