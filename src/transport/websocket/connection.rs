@@ -162,19 +162,22 @@ async fn run_connection(
     session.finish(reason);
 }
 
-/// The connection's first message, within the join timeout.
+/// The connection's first message, within the join timeout (or until the server stops).
 async fn first_message(
     messages: &mut WebSocketMessages<'_>,
     ctx: &WebSocketContext,
 ) -> Result<ClientMessage, Ended> {
     let mut budget =
         MessageBudget::new(ctx.session.limits.messages_per_second, Arc::clone(&ctx.net));
-    tokio::time::timeout(
+    let first = tokio::time::timeout(
         ctx.session.limits.join_timeout,
         messages.next_message(&mut budget),
-    )
-    .await
-    .unwrap_or_else(|_| Err(Ended::new(CloseReason::JoinTimeout, "")))
+    );
+    tokio::select! {
+        first = first => first.unwrap_or_else(|_| Err(Ended::new(CloseReason::JoinTimeout, ""))),
+        // Joined or not, every client is told the server is stopping.
+        () = ctx.shutdown.stopping() => Err(Ended::new(CloseReason::ServerShutdown, "")),
+    }
 }
 
 /// The socket's messages with the first one (already read, or why it could not be) put back in
