@@ -381,6 +381,7 @@ async fn the_swarm_follows_redirects_and_plays_on_every_node() {
     };
     let config = SwarmConfig {
         url: cluster.ws(0),
+        transport: Default::default(),
         bots: 24,
         duration: Duration::from_secs(3),
         ramp_per_second: 50.0,

@@ -1,14 +1,15 @@
 //! The swarm's library against the real server: fifty bots play for a few seconds and every one
 //! of them connects, decodes everything, and receives nearly every snapshot, in rooms whose
-//! players add up to the bots; bots asking for a room by id land in it, and bots asking for a
+//! players add up to the bots; so do thirty bots over long polling, and leave by DELETE; bots asking for a room by id land in it, and bots asking for a
 //! room that does not exist are refused.
 
 mod common;
 
 use std::time::Duration;
 
+use common::metrics::wait_for_metric;
 use common::start_server;
-use skirmish::bots::{Behaviour, SwarmConfig, run_swarm};
+use skirmish::bots::{Behaviour, SwarmConfig, Transport, run_swarm};
 use skirmish::client::{GameClient, Received};
 use skirmish::protocol::{ClientMessage, Ping, RoomRequest, ServerMessage};
 
@@ -23,6 +24,7 @@ fn swarm_config(
 ) -> SwarmConfig {
     SwarmConfig {
         url,
+        transport: Transport::Websocket,
         bots,
         duration,
         ramp_per_second: 100.0,
@@ -80,6 +82,68 @@ async fn fifty_bots_play_without_errors() {
         assert!(room["delivered"].as_f64().unwrap() >= 0.95, "{room}");
         assert!(room["gap_p99_ms"].as_f64().unwrap() > 0.0, "{room}");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_polling_bots_play_without_errors() {
+    // Each polling bot holds two TCP connections and a session of the address's budget; a
+    // quick heartbeat makes the bots answer pings by POST within the run.
+    let server = start_server(&[
+        "--poll-hold",
+        "2s",
+        "--max-connections-per-ip",
+        "200",
+        "--ping-interval",
+        "250ms",
+        "--ping-timeout",
+        "1s",
+    ])
+    .await;
+    let config = SwarmConfig {
+        transport: Transport::Polling,
+        ..swarm_config(
+            server.ws_url(),
+            30,
+            Duration::from_secs(4),
+            Behaviour::Wander,
+            6,
+        )
+    };
+    let report = run_swarm(&config, |_, _| {}).await;
+    println!("{}", report.render_text(&Default::default()));
+    assert_eq!(report.transport, Transport::Polling);
+    assert_eq!(report.bots_established, 30, "{:?}", report.failed);
+    assert_eq!(
+        report.errors, 0,
+        "failed {:?} dropped {:?}",
+        report.failed, report.dropped
+    );
+    assert_eq!(report.decode_errors, 0);
+    assert!(
+        report.snapshots_received > 30 * 60,
+        "{} snapshots",
+        report.snapshots_received
+    );
+    assert!(
+        report.delivered_ratio >= 0.9,
+        "delivered {}",
+        report.delivered_ratio
+    );
+    assert!(report.ack_latency.count > 0, "no input was acknowledged");
+    assert!(report.bytes_per_bot_per_s > 0.0);
+    let players: u64 = rooms_in_json(&report)
+        .iter()
+        .map(|room| room["players"].as_u64().unwrap())
+        .sum();
+    assert_eq!(players, 30);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["transport"], "polling");
+    // Every bot said goodbye with DELETE: none is left away, waiting for its resume grace.
+    let left = r#"skirmish_connections_closed_total{reason="leave"}"#;
+    wait_for_metric(server.addr, left, Duration::from_secs(2), |n| n == 30.0).await;
+    let players = "skirmish_players";
+    wait_for_metric(server.addr, players, Duration::from_secs(2), |n| n == 0.0).await;
     server.stop().await;
 }
 

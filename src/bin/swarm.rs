@@ -1,4 +1,4 @@
-//! `swarm`: opens many real WebSocket players against a Skirmish server, plays for a while, and
+//! `swarm`: opens many real players (WebSocket or long polling) against a Skirmish server, plays for a while, and
 //! reports whether the server held up. Exit code 0 when every threshold given was met, 1 when
 //! one was missed, 2 on bad usage.
 
@@ -9,16 +9,20 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use skirmish::bots::report::Thresholds;
-use skirmish::bots::{Behaviour, RoomFlags, SwarmConfig, SwarmStats, run_swarm};
+use skirmish::bots::{Behaviour, RoomFlags, SwarmConfig, SwarmStats, Transport, run_swarm};
 use skirmish::config::parse_duration;
 
-/// Bot swarm for Skirmish: real players over real WebSockets, measured.
+/// Bot swarm for Skirmish: real players over real WebSockets or long polling, measured.
 #[derive(Parser, Debug)]
 #[command(name = "swarm", version, about)]
 struct Flags {
     /// WebSocket URL of the server.
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     url: String,
+    /// How the bots connect: one WebSocket each, or HTTP long polling at `/poll` on the URL's
+    /// host and port (two keep-alive connections each).
+    #[arg(long, value_enum, default_value_t = Transport::Websocket)]
+    transport: Transport,
     /// How many bots to run.
     #[arg(long, default_value_t = 100)]
     bots: u32,
@@ -97,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the runtime")?;
     let config = SwarmConfig {
         url: flags.url.clone(),
+        transport: flags.transport,
         bots: flags.bots,
         duration: flags.duration,
         ramp_per_second: flags.ramp,

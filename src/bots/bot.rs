@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Transport;
 use super::behaviour::{Behaviour, Pilot, View};
 use super::stats::{BotTally, SwarmStats};
 use super::wire::opcode;
@@ -34,6 +35,7 @@ pub struct BotPlan {
     pub name: String,
     pub seed: u64,
     pub behaviour: Behaviour,
+    pub transport: Transport,
     /// The room the bot asks for.
     pub room: RoomRequest,
     /// When the bot opens its connection.
@@ -153,7 +155,7 @@ impl Player {
     pub fn new(plan: &BotPlan, me: PlayerId, room: &RoomInfo, stats: Arc<SwarmStats>) -> Player {
         Player {
             me,
-            replica: Replica::for_monotonic_baselines(),
+            replica: replica_for(plan.transport),
             pilot: Pilot::new(plan.behaviour, plan.seed),
             view: View::default(),
             wants_nearest_other: plan.behaviour == Behaviour::Chase,
@@ -167,6 +169,18 @@ impl Player {
             tally: BotTally::new(Arc::clone(&stats), room),
             stats,
         }
+    }
+
+    /// The tick of the newest snapshot applied (`None` before any): what a polling bot tells
+    /// the server it holds, the baseline of the next delta.
+    pub fn applied_tick(&self) -> Option<Tick> {
+        self.first_tick.map(|_| self.last_tick)
+    }
+
+    /// Counts bytes received that carried messages without being one (a WebSocket frame's
+    /// header, an HTTP response's head and a polling body's lengths).
+    pub fn count_framing(&mut self, bytes: usize) {
+        self.tally.counts.bytes_received += bytes as u64;
     }
 
     /// Whether the bot sends inputs (an idle bot only reads).
@@ -290,6 +304,17 @@ impl Player {
             self.tally.counts.snapshots_expected += spanned;
         }
         self.tally.hand_over();
+    }
+}
+
+/// The replica a bot's transport needs. A WebSocket's deltas are against the last snapshot
+/// sent, whose baselines never go back, so older states can be freed; over long polling the
+/// server deltas against the tick the client acknowledged, which may be older than the newest
+/// it holds, so the replica keeps its ring of baselines.
+fn replica_for(transport: Transport) -> Replica {
+    match transport {
+        Transport::Websocket => Replica::for_monotonic_baselines(),
+        Transport::Polling => Replica::new(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The swarm's event loop: one thread drives many bots over non-blocking sockets (mio, epoll on
 //! Linux) with one timer heap. Each connection is a small state machine (waiting for its start,
-//! connecting, upgrading to WebSocket, joining, playing, closing); frames are parsed where they
-//! lie in the connection's read buffer and handed to the bot's [`Player`], and its messages
-//! are framed into the connection's write buffer.
+//! connecting, upgrading to WebSocket or opening a long-polling session, joining, playing,
+//! closing); frames or HTTP responses are parsed where they lie in the connection's read buffer
+//! and handed to the bot's [`Player`], and its messages are framed into the connection's write
+//! buffer (a WebSocket frame, or a POST of numbered messages).
 //!
 //! Why not a task per bot on tokio: at 2000 bots and 30 Hz the swarm handles 120,000 events a
 //! second, and a task wake-up, a timer future and a framed read per event cost more than the
@@ -10,12 +11,14 @@
 //! docs/PERFORMANCE.md). Here an event costs a system call and the bot's work.
 //!
 //! This file owns the loop, the timers and the connections' states; beside it in `engine/`:
-//! `socket.rs` moves the bytes, `frames.rs` turns them into messages, `lifecycle.rs` says what
-//! a message or a failure does to a bot and reports it. Nothing here decides what a bot plays
+//! `socket.rs` moves the bytes, `frames.rs` turns WebSocket frames into messages, `polling.rs`
+//! speaks long polling over two keep-alive HTTP connections (the long GET's and the POSTs'),
+//! `lifecycle.rs` says what a message or a failure does to a bot and reports it. Nothing here decides what a bot plays
 //! (that is [`super::bot`]).
 
 mod frames;
 mod lifecycle;
+mod polling;
 mod socket;
 
 use std::cmp::Reverse;
@@ -25,14 +28,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Events, Poll};
 
 use super::bot::{BotPlan, Player};
 use super::stats::SwarmStats;
 use super::wire::opcode;
+use socket::{Lane, LaneId};
 
-/// Where the bots connect: the server's address, and the Host and path of the upgrade request.
+/// Where the bots connect: the server's address, and the Host and path of the upgrade request
+/// (long polling uses the Host, and its own paths under `/poll`).
 #[derive(Debug, Clone)]
 pub struct Target {
     pub addr: SocketAddr,
@@ -58,6 +62,8 @@ enum Phase {
     Upgrading {
         key: String,
     },
+    /// Long polling: the session-opening POST is sent; waiting for its session id.
+    Opening,
     /// The join is sent; waiting for the welcome.
     Joining,
     Playing {
@@ -78,11 +84,11 @@ enum Phase {
 struct Connection {
     plan: BotPlan,
     phase: Phase,
-    stream: Option<TcpStream>,
-    /// Received bytes that did not yet make a whole unit (the upgrade answer or a frame).
-    leftover: Vec<u8>,
-    /// Bytes waiting to be sent.
-    unsent: Vec<u8>,
+    /// The WebSocket, or the long-polling session's GET connection.
+    socket: Lane,
+    /// A long-polling bot's session: its POST connection and what it has sent and received
+    /// (`None` for a WebSocket bot).
+    polling: Option<Box<polling::Polling>>,
     /// A fragmented message being reassembled: its opcode and bytes so far.
     fragments: Option<(u8, Vec<u8>)>,
     started: Instant,
@@ -108,6 +114,7 @@ const PREFETCH_DEPTH: usize = 4;
 /// One connection's readiness reported by a poll.
 struct Ready {
     index: usize,
+    lane: LaneId,
     writable: bool,
     readable: bool,
 }
@@ -157,9 +164,8 @@ impl Engine {
         self.connections.push(Connection {
             plan,
             phase: Phase::Waiting,
-            stream: None,
-            leftover: Vec::new(),
-            unsent: Vec::new(),
+            socket: Lane::default(),
+            polling: None,
             fragments: None,
             started: wake_at,
             wake_at,
@@ -192,17 +198,18 @@ impl Engine {
             let mut ready = std::mem::take(&mut self.ready);
             ready.clear();
             ready.extend(events.iter().map(|event| Ready {
-                index: event.token().0,
+                index: LaneId::index_of(event.token()),
+                lane: LaneId::of(event.token()),
                 writable: event.is_writable(),
                 readable: event.is_readable() || event.is_read_closed() || event.is_error(),
             }));
             for (k, event) in ready.iter().enumerate() {
                 self.prefetch_ahead(&ready[k + 1..], PREFETCH_DEPTH, |ready| ready.index);
                 if event.writable {
-                    self.on_writable(event.index, now);
+                    self.on_writable(event.index, event.lane, now);
                 }
                 if event.readable {
-                    self.on_readable(event.index, now);
+                    self.on_readable(event.index, event.lane, now);
                 }
             }
             self.ready = ready;
@@ -256,7 +263,7 @@ impl Engine {
         let connection = &mut self.connections[index];
         match &mut connection.phase {
             Phase::Waiting => self.start(index, now),
-            Phase::Connecting | Phase::Upgrading { .. } | Phase::Joining => {
+            Phase::Connecting | Phase::Upgrading { .. } | Phase::Opening | Phase::Joining => {
                 self.fail(index, "timed out joining".to_owned());
             }
             Phase::Playing {

@@ -1,6 +1,7 @@
 //! The bot swarm's library: hundreds to thousands of real protocol clients that play against a
-//! server over real WebSockets ([`bot`]), following a [`behaviour`], driven by event loops that
-//! each run many bots on one thread ([`engine`] over [`wire`]), asking for the room the flags
+//! server over real WebSockets or HTTP long polling ([`bot`]), following a [`behaviour`], driven
+//! by event loops that each run many bots on one thread ([`engine`] over [`wire`] or
+//! [`poll_wire`]), asking for the room the flags
 //! name ([`room_choice`]), while [`stats`] gathers what they measured, overall and per room
 //! ([`rooms`]), into a [`report::Report`]. `src/bin/swarm.rs` is its command line; the
 //! integration tests drive it directly.
@@ -8,6 +9,7 @@
 pub mod behaviour;
 pub mod bot;
 pub mod engine;
+pub mod poll_wire;
 pub mod report;
 pub mod room_choice;
 pub mod rooms;
@@ -25,10 +27,33 @@ pub use report::Report;
 pub use room_choice::{RoomFlags, RoomFlagsError};
 pub use stats::SwarmStats;
 
+/// How the bots reach the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One WebSocket per bot.
+    #[default]
+    Websocket,
+    /// HTTP long polling (docs/PROTOCOL.md): two keep-alive connections per bot, one for the
+    /// long GET and one for the POSTs, at `/poll` on the URL's host.
+    Polling,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Websocket => "websocket",
+            Transport::Polling => "polling",
+        })
+    }
+}
+
 /// One swarm run.
 #[derive(Debug, Clone)]
 pub struct SwarmConfig {
     pub url: String,
+    /// WebSocket or long polling (the URL's host and port either way).
+    pub transport: Transport,
     pub bots: u32,
     /// The whole run, ramp included.
     pub duration: Duration,
@@ -94,6 +119,7 @@ fn plan_bots(config: &SwarmConfig, started: Instant, deadline: Instant) -> Vec<b
             name: format!("bot{index}"),
             seed: config.seed.wrapping_add(u64::from(index)),
             behaviour: config.behaviour,
+            transport: config.transport,
             room: config.room.clone(),
             start_at: started + spacing.mul_f64(f64::from(index)),
             deadline,

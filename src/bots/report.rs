@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::rooms::RoomReport;
 use super::stats::{Percentiles, SwarmStats, delivered_ratio};
-use super::{Behaviour, SwarmConfig};
+use super::{Behaviour, SwarmConfig, Transport};
 
 /// Above this share of one core, the swarm itself may be the bottleneck.
 const SWARM_CPU_WARNING_PERCENT: f64 = 80.0;
@@ -19,6 +19,7 @@ const ROOMS_LISTED: usize = 50;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub url: String,
+    pub transport: Transport,
     pub behaviour: Behaviour,
     pub duration_s: f64,
     pub bots_requested: u32,
@@ -46,6 +47,8 @@ pub struct Report {
     pub chat_acked: u64,
     pub chat_refused: u64,
     pub chat_received: u64,
+    /// Bytes received per bot-second: the messages and what framed them (WebSocket frame
+    /// headers; HTTP response heads and the polling bodies' lengths), not TCP/IP headers.
     pub bytes_per_bot_per_s: f64,
     /// Share of one core the swarm used over the run.
     pub swarm_cpu_percent: f64,
@@ -74,6 +77,7 @@ impl Report {
         let connected_seconds = load(&stats.connected_micros) as f64 / 1e6;
         Report {
             url: config.url.clone(),
+            transport: config.transport,
             behaviour: config.behaviour,
             duration_s: wall.as_secs_f64(),
             bots_requested: config.bots,
@@ -143,8 +147,8 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "Skirmish swarm: {} bots ({:?}) against {} for {:.1} s",
-            self.bots_requested, self.behaviour, self.url, self.duration_s
+            "Skirmish swarm: {} bots ({:?}) over {} against {} for {:.1} s",
+            self.bots_requested, self.behaviour, self.transport, self.url, self.duration_s
         );
         let _ = writeln!(
             out,
@@ -322,6 +326,7 @@ mod tests {
     fn the_json_report_lists_the_rooms() {
         let config = SwarmConfig {
             url: "ws://127.0.0.1:1/ws".into(),
+            transport: Transport::Polling,
             bots: 1,
             duration: Duration::from_secs(1),
             ramp_per_second: 1.0,
@@ -339,16 +344,18 @@ mod tests {
         });
         let report = Report::new(&config, &stats, Duration::from_secs(1), Duration::ZERO);
         let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["transport"], "polling");
         assert_eq!(
             json["rooms"],
             serde_json::json!([
                 {"id": 7, "mode": "duel", "players": 1, "delivered": 0.0, "gap_p99_ms": 0.0}
             ])
         );
+        let text = report.render_text(&Thresholds::default());
+        assert!(text.contains("  rooms         1  players 1\n"), "{text}");
         assert!(
-            report
-                .render_text(&Thresholds::default())
-                .contains("  rooms         1  players 1\n")
+            text.starts_with("Skirmish swarm: 1 bots (Idle) over polling against"),
+            "{text}"
         );
     }
 }

@@ -4,16 +4,25 @@
 
 use std::time::Instant;
 
-use super::{Engine, Phase};
+use super::{Engine, LaneId, Phase};
 use crate::bots::wire::{self, FrameAt, WireError, opcode};
 
 /// Largest message a bot reassembles from fragments.
 const MAX_MESSAGE: usize = wire::MAX_FRAME;
 
 impl Engine {
-    /// Handles every whole unit (the upgrade answer, then frames) at the start of `bytes`, and
-    /// returns how many bytes they took.
-    pub(super) fn handle_received(&mut self, index: usize, bytes: &[u8], now: Instant) -> usize {
+    /// Handles every whole unit (the upgrade answer, then frames; or HTTP responses on a
+    /// long-polling lane) at the start of `bytes`, and returns how many bytes they took.
+    pub(super) fn handle_received(
+        &mut self,
+        index: usize,
+        lane: LaneId,
+        bytes: &[u8],
+        now: Instant,
+    ) -> usize {
+        if self.connections[index].polling.is_some() {
+            return self.handle_responses(index, lane, bytes, now);
+        }
         let mut taken = 0;
         while taken < bytes.len() {
             let pending = &bytes[taken..];
@@ -22,7 +31,7 @@ impl Engine {
                     Ok(None) => break,
                     Ok(Some(answer)) => {
                         taken += answer;
-                        self.on_upgraded(index, now);
+                        self.on_transport_ready(index, now);
                         continue;
                     }
                     Err(error) => {
@@ -51,6 +60,7 @@ impl Engine {
     /// One frame, found at the start of `bytes`.
     fn on_frame(&mut self, index: usize, bytes: &[u8], frame: FrameAt, now: Instant) {
         let payload = &bytes[frame.payload.clone()];
+        self.count_framing(index, frame.payload.start);
         match frame.opcode {
             opcode::PING => return self.send_raw(index, opcode::PONG, payload, now),
             opcode::PONG => return,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Engine, MAX_REDIRECTS, Phase, Target};
+use super::{Engine, LaneId, MAX_REDIRECTS, Phase, Target};
 use crate::bots::bot::{self, CLOSE_PATIENCE, Heard, JoinAnswer, Player};
 use crate::bots::wire::opcode;
 use crate::client::close_code;
@@ -26,7 +26,8 @@ fn redirect_target(url: &str, path: String) -> Option<Target> {
 }
 
 impl Engine {
-    pub(super) fn on_upgraded(&mut self, index: usize, now: Instant) {
+    /// The transport is ready (the upgrade answered, or the polling session opened): join.
+    pub(super) fn on_transport_ready(&mut self, index: usize, now: Instant) {
         let join = self.connections[index].plan.join();
         self.connections[index].phase = Phase::Joining;
         self.send(index, opcode::BINARY, &join, now);
@@ -41,7 +42,11 @@ impl Engine {
                 Heard::Nothing => {}
                 Heard::Answer(message) => self.send(index, opcode::BINARY, &message, now),
                 Heard::Closed => {
-                    self.send_raw(index, opcode::CLOSE, &payload[..payload.len().min(2)], now);
+                    // A polling session that ended has nothing to answer.
+                    if self.connections[index].polling.is_none() {
+                        let code = &payload[..payload.len().min(2)];
+                        self.send_raw(index, opcode::CLOSE, code, now);
+                    }
                     self.finish(index);
                 }
             },
@@ -116,14 +121,9 @@ impl Engine {
             connection.plan.room = RoomRequest::Seat(ticket);
         }
         self.stats.redirected.fetch_add(1, Ordering::Relaxed);
-        if let Some(mut stream) = connection.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
-        connection.leftover.clear();
-        connection.unsent.clear();
-        connection.fragments = None;
         connection.redirected_to = Some(target);
-        connection.phase = Phase::Waiting;
+        self.close_transport(index);
+        self.connections[index].phase = Phase::Waiting;
         self.start(index, now);
     }
 
@@ -137,9 +137,13 @@ impl Engine {
             return;
         };
         connection.phase = Phase::Closing { player, joined_at };
-        let mut close = 1000u16.to_be_bytes().to_vec();
-        close.extend_from_slice(b"run over");
-        self.send_raw(index, opcode::CLOSE, &close, now);
+        if connection.polling.is_some() {
+            self.leave_session(index, now);
+        } else {
+            let mut close = 1000u16.to_be_bytes().to_vec();
+            close.extend_from_slice(b"run over");
+            self.send_raw(index, opcode::CLOSE, &close, now);
+        }
         if let Phase::Closing { .. } = self.connections[index].phase {
             self.wake(index, now + CLOSE_PATIENCE);
         }
@@ -194,12 +198,26 @@ impl Engine {
             return;
         }
         connection.ended = true;
-        if let Some(mut stream) = connection.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
-        connection.leftover = Vec::new();
-        connection.unsent = Vec::new();
-        connection.fragments = None;
+        self.close_transport(index);
         self.live -= 1;
+    }
+
+    /// Closes the bot's connections and forgets their bytes and its polling session.
+    fn close_transport(&mut self, index: usize) {
+        self.close_lane(index, LaneId::Posts);
+        self.close_lane(index, LaneId::Socket);
+        let connection = &mut self.connections[index];
+        connection.polling = None;
+        connection.fragments = None;
+    }
+
+    /// Counts bytes that carried messages to a playing bot without being one (a frame's
+    /// header, an HTTP response's head and framing) in what it received.
+    pub(super) fn count_framing(&mut self, index: usize, bytes: usize) {
+        if let Phase::Playing { player, .. } | Phase::Closing { player, .. } =
+            &mut self.connections[index].phase
+        {
+            player.count_framing(bytes);
+        }
     }
 }

@@ -1,16 +1,19 @@
-//! A connection's socket: connecting, reading what the socket holds into the engine's shared
-//! buffer until it is drained (readiness is edge-triggered), and framing and writing messages,
-//! keeping aside only what the socket did not take. Must never block, nor let unsent bytes grow
-//! past [`MAX_UNSENT`]: a server that stops reading loses the bot.
+//! A connection's sockets: connecting, reading what a socket holds into the engine's shared
+//! buffer until it is drained (readiness is edge-triggered), and writing bytes, keeping aside only
+//! what the socket did not take. A WebSocket bot has one socket; a long-polling bot two lanes (its
+//! long GET's and its POSTs'), told apart by their tokens. Must never block, nor let unsent bytes
+//! grow past [`MAX_UNSENT`]: a server that stops reading loses the bot.
 
 use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::{Connection, Engine, Phase};
+use super::{Engine, Phase, Target};
+use crate::bots::Transport;
 use crate::bots::bot::JOIN_PATIENCE;
 use crate::bots::wire;
 use crate::protocol::{ClientMessage, encode_client_message_into};
@@ -19,6 +22,45 @@ use crate::protocol::{ClientMessage, encode_client_message_into};
 pub(super) const READ_CHUNK: usize = 16 * 1024;
 /// Bytes a bot lets wait to be sent before it gives up on a server that does not read.
 const MAX_UNSENT: usize = 1 << 20;
+
+/// One TCP connection of a bot and its bytes in both directions.
+#[derive(Default)]
+pub(super) struct Lane {
+    pub(super) stream: Option<TcpStream>,
+    /// Received bytes that did not yet make a whole unit (an answer or a frame).
+    pub(super) leftover: Vec<u8>,
+    /// Bytes waiting to be sent.
+    pub(super) unsent: Vec<u8>,
+    /// Not connected yet: bytes wait in `unsent` until the socket is first writable.
+    pub(super) connecting: bool,
+}
+
+/// Which of a bot's connections an event or a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LaneId {
+    /// The WebSocket, or the long-polling GET's connection.
+    Socket = 0,
+    /// The long-polling POSTs' connection.
+    Posts = 1,
+}
+
+impl LaneId {
+    pub(super) fn token(self, index: usize) -> Token {
+        Token(index * 2 + self as usize)
+    }
+
+    pub(super) fn index_of(token: Token) -> usize {
+        token.0 / 2
+    }
+
+    pub(super) fn of(token: Token) -> LaneId {
+        if token.0.is_multiple_of(2) {
+            LaneId::Socket
+        } else {
+            LaneId::Posts
+        }
+    }
+}
 
 /// What reading from a socket found.
 enum Readiness {
@@ -36,90 +78,169 @@ impl Engine {
             self.stats.attempted.fetch_add(1, Ordering::Relaxed);
             connection.started = now;
         }
-        let addr = connection
-            .redirected_to
-            .as_ref()
-            .map_or(self.target.addr, |target| target.addr);
-        let mut stream = match TcpStream::connect(addr) {
-            Ok(stream) => stream,
-            Err(error) => return self.fail(index, format!("connect: {}", error.kind())),
-        };
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(error) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(index), interest)
-        {
-            return self.fail(index, format!("connect: {}", error.kind()));
+        if connection.plan.transport == Transport::Polling {
+            connection.polling = Some(Box::default());
         }
-        connection.stream = Some(stream);
-        connection.phase = Phase::Connecting;
+        let addr = self.target_of(index).addr;
+        if let Err(reason) = self.connect_lane(index, LaneId::Socket, addr) {
+            return self.fail(index, reason);
+        }
+        self.connections[index].phase = Phase::Connecting;
         self.wake(index, now + JOIN_PATIENCE);
     }
 
-    pub(super) fn on_writable(&mut self, index: usize, now: Instant) {
-        if let Phase::Connecting = self.connections[index].phase {
+    /// Where this bot connects: where a cluster node sent it, or the swarm's target.
+    pub(super) fn target_of(&self, index: usize) -> &Target {
+        self.connections[index]
+            .redirected_to
+            .as_ref()
+            .unwrap_or(&self.target)
+    }
+
+    pub(super) fn lane_mut(&mut self, index: usize, lane: LaneId) -> Option<&mut Lane> {
+        let connection = &mut self.connections[index];
+        match lane {
+            LaneId::Socket => Some(&mut connection.socket),
+            LaneId::Posts => connection
+                .polling
+                .as_mut()
+                .map(|polling| &mut polling.posts),
+        }
+    }
+
+    /// Starts connecting `lane` to `addr`.
+    pub(super) fn connect_lane(
+        &mut self,
+        index: usize,
+        lane: LaneId,
+        addr: SocketAddr,
+    ) -> Result<(), String> {
+        let failed = |error: std::io::Error| format!("connect: {}", error.kind());
+        let mut stream = TcpStream::connect(addr).map_err(failed)?;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.poll
+            .registry()
+            .register(&mut stream, lane.token(index), interest)
+            .map_err(failed)?;
+        let Some(lane) = self.lane_mut(index, lane) else {
+            return Ok(());
+        };
+        lane.stream = Some(stream);
+        lane.connecting = true;
+        Ok(())
+    }
+
+    /// Closes `lane`'s socket and forgets its bytes.
+    pub(super) fn close_lane(&mut self, index: usize, lane: LaneId) {
+        let Some(lane) = self.lane_mut(index, lane) else {
+            return;
+        };
+        let stream = lane.stream.take();
+        *lane = Lane::default();
+        if let Some(mut stream) = stream {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
+
+    pub(super) fn on_writable(&mut self, index: usize, lane: LaneId, now: Instant) {
+        if lane == LaneId::Socket && matches!(self.connections[index].phase, Phase::Connecting) {
             return self.on_connected(index, now);
         }
-        if let Err(reason) = self.flush(index) {
+        let Some(connecting) = self.lane_mut(index, lane).map(|lane| lane.connecting) else {
+            return;
+        };
+        if connecting {
+            match self.check_connected(index, lane) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(reason) => return self.lose(index, reason, now),
+            }
+        }
+        if let Err(reason) = self.flush(index, lane) {
             self.lose(index, reason, now);
         }
     }
 
-    /// The connection is writable for the first time: connected, or failed to.
-    fn on_connected(&mut self, index: usize, now: Instant) {
-        let connection = &mut self.connections[index];
-        let Some(stream) = connection.stream.as_ref() else {
-            return;
+    /// Whether `lane`, writable, is connected (then it is marked so), still connecting, or
+    /// failed to connect.
+    fn check_connected(&mut self, index: usize, lane: LaneId) -> Result<bool, String> {
+        let Some(lane) = self.lane_mut(index, lane) else {
+            return Ok(false);
+        };
+        let Some(stream) = lane.stream.as_ref() else {
+            return Ok(false);
         };
         if let Ok(Some(error)) | Err(error) = stream.take_error() {
-            return self.fail(index, format!("connect: {}", error.kind()));
+            return Err(format!("connect: {}", error.kind()));
         }
         match stream.peer_addr() {
             Ok(_) => {}
-            Err(error) if error.kind() == ErrorKind::NotConnected => return,
-            Err(error) => return self.fail(index, format!("connect: {}", error.kind())),
+            Err(error) if error.kind() == ErrorKind::NotConnected => return Ok(false),
+            Err(error) => return Err(format!("connect: {}", error.kind())),
         }
         let _ = stream.set_nodelay(true);
+        lane.connecting = false;
+        Ok(true)
+    }
+
+    /// The bot's first connection is writable for the first time: connected, or failed to.
+    fn on_connected(&mut self, index: usize, now: Instant) {
+        match self.check_connected(index, LaneId::Socket) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(reason) => return self.fail(index, reason),
+        }
+        if self.connections[index].polling.is_some() {
+            return self.open_session(index, now);
+        }
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.next_random().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next_random().to_le_bytes());
         let key = wire::handshake_key(bytes);
-        let target = self.connections[index]
-            .redirected_to
-            .as_ref()
-            .unwrap_or(&self.target);
+        let target = self.target_of(index);
         let request = wire::handshake_request(&target.authority, &target.path, &key);
-        let connection = &mut self.connections[index];
-        connection.unsent.extend_from_slice(&request);
-        connection.phase = Phase::Upgrading { key };
-        if let Err(reason) = self.flush(index) {
+        self.connections[index].phase = Phase::Upgrading { key };
+        if let Err(reason) = self.write_lane(index, LaneId::Socket, &request) {
             self.lose(index, reason, now);
         }
     }
 
-    pub(super) fn on_readable(&mut self, index: usize, now: Instant) {
+    pub(super) fn on_readable(&mut self, index: usize, lane: LaneId, now: Instant) {
         if let Phase::Waiting | Phase::Done = self.connections[index].phase {
             return;
         }
-        if let Phase::Connecting = self.connections[index].phase {
+        if lane == LaneId::Socket && matches!(self.connections[index].phase, Phase::Connecting) {
             // A refused connection reports readable and writable at once.
             return self.on_connected(index, now);
         }
+        if self
+            .lane_mut(index, lane)
+            .is_none_or(|lane| lane.connecting)
+        {
+            return self.on_writable(index, lane, now);
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let readiness = self.read_and_handle(index, &mut scratch, now);
+        let readiness = self.read_and_handle(index, lane, &mut scratch, now);
         self.scratch = scratch;
         if let Readiness::Ended(reason) = readiness {
-            self.lose(index, reason, now);
+            self.on_lane_ended(index, lane, reason, now);
         }
     }
 
-    /// Reads what the socket holds into `scratch` after the connection's leftover bytes, and
-    /// handles every whole unit, until the socket is drained (its readiness is edge-triggered:
-    /// a read that does not fill the buffer has emptied it, and new bytes will signal again).
-    fn read_and_handle(&mut self, index: usize, scratch: &mut Vec<u8>, now: Instant) -> Readiness {
+    /// Reads what `lane`'s socket holds into `scratch` after its leftover bytes, and handles
+    /// every whole unit, until the socket is drained (its readiness is edge-triggered: a read
+    /// that does not fill the buffer has emptied it, and new bytes will signal again).
+    fn read_and_handle(
+        &mut self,
+        index: usize,
+        lane: LaneId,
+        scratch: &mut Vec<u8>,
+        now: Instant,
+    ) -> Readiness {
         loop {
-            let connection = &mut self.connections[index];
+            let Some(connection) = self.lane_mut(index, lane) else {
+                return Readiness::Open;
+            };
             let Some(stream) = connection.stream.as_mut() else {
                 return Readiness::Open;
             };
@@ -138,11 +259,13 @@ impl Engine {
                 Err(error) => (0, Some(format!("transport: {}", error.kind()))),
             };
             let filled = carried + read;
-            let taken = self.handle_received(index, &scratch[..filled], now);
-            let connection = &mut self.connections[index];
-            if connection.ended {
+            let taken = self.handle_received(index, lane, &scratch[..filled], now);
+            if self.connections[index].ended {
                 return Readiness::Open;
             }
+            let Some(connection) = self.lane_mut(index, lane) else {
+                return Readiness::Open;
+            };
             connection
                 .leftover
                 .extend_from_slice(&scratch[taken..filled]);
@@ -155,46 +278,69 @@ impl Engine {
         }
     }
 
-    /// Frames and sends one protocol message.
+    /// Encodes one protocol message and sends it: framed on the WebSocket, or queued for the
+    /// next POST.
     pub(super) fn send(&mut self, index: usize, kind: u8, message: &ClientMessage, now: Instant) {
         let mut encoded = std::mem::take(&mut self.encoded);
         match encode_client_message_into(message, &mut encoded) {
+            Ok(()) if self.connections[index].polling.is_some() => {
+                let is_input = matches!(message, ClientMessage::Input(_));
+                self.queue_for_post(index, &encoded, is_input, now);
+            }
             Ok(()) => self.send_raw(index, kind, &encoded, now),
             Err(_) => self.lose(index, "cannot encode a message".into(), now),
         }
         self.encoded = encoded;
     }
 
-    /// Frames a message in the shared buffer and writes it at once when nothing is waiting
-    /// before it: the connection's own buffer (one more cache miss per input) keeps only what
-    /// the socket did not take.
+    /// Frames a message in the shared buffer and writes it on the WebSocket.
     pub(super) fn send_raw(&mut self, index: usize, kind: u8, payload: &[u8], now: Instant) {
         let mask = (self.next_random() as u32).to_ne_bytes();
         let mut framed = std::mem::take(&mut self.framed);
         framed.clear();
         wire::write_frame(&mut framed, kind, payload, mask);
-        let connection = &mut self.connections[index];
-        let sent = if connection.unsent.is_empty() {
-            write_available(connection.stream.as_mut(), &framed).and_then(|written| {
-                connection.unsent.extend_from_slice(&framed[written..]);
-                check_unsent(connection)
-            })
-        } else {
-            connection.unsent.extend_from_slice(&framed);
-            self.flush(index)
-        };
+        let sent = self.write_lane(index, LaneId::Socket, &framed);
         self.framed = framed;
         if let Err(reason) = sent {
             self.lose(index, reason, now);
         }
     }
 
-    /// Writes as much of the unsent bytes as the socket takes.
-    fn flush(&mut self, index: usize) -> Result<(), String> {
-        let connection = &mut self.connections[index];
-        let written = write_available(connection.stream.as_mut(), &connection.unsent)?;
-        connection.unsent.drain(..written);
-        check_unsent(connection)
+    /// Writes `bytes` at once when nothing is waiting before them: the lane's own buffer (one
+    /// more cache miss per input) keeps only what the socket did not take.
+    pub(super) fn write_lane(
+        &mut self,
+        index: usize,
+        lane: LaneId,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        let Some(lane) = self.lane_mut(index, lane) else {
+            return Ok(());
+        };
+        if lane.unsent.is_empty() && !lane.connecting {
+            let written = write_available(lane.stream.as_mut(), bytes)?;
+            lane.unsent.extend_from_slice(&bytes[written..]);
+        } else {
+            lane.unsent.extend_from_slice(bytes);
+            if !lane.connecting {
+                let written = write_available(lane.stream.as_mut(), &lane.unsent)?;
+                lane.unsent.drain(..written);
+            }
+        }
+        check_unsent(lane)
+    }
+
+    /// Writes as much of `lane`'s unsent bytes as the socket takes.
+    fn flush(&mut self, index: usize, lane: LaneId) -> Result<(), String> {
+        let Some(lane) = self.lane_mut(index, lane) else {
+            return Ok(());
+        };
+        if lane.connecting {
+            return Ok(());
+        }
+        let written = write_available(lane.stream.as_mut(), &lane.unsent)?;
+        lane.unsent.drain(..written);
+        check_unsent(lane)
     }
 }
 
@@ -216,9 +362,9 @@ fn write_available(stream: Option<&mut TcpStream>, bytes: &[u8]) -> Result<usize
     Ok(written)
 }
 
-/// Fails a connection whose unsent bytes grew past the bound.
-fn check_unsent(connection: &Connection) -> Result<(), String> {
-    if connection.unsent.len() > MAX_UNSENT {
+/// Fails a lane whose unsent bytes grew past the bound.
+fn check_unsent(lane: &Lane) -> Result<(), String> {
+    if lane.unsent.len() > MAX_UNSENT {
         return Err("transport: the server stopped reading".into());
     }
     Ok(())
