@@ -376,12 +376,24 @@ async fn an_unreachable_redis_at_start_is_a_clear_error_naming_its_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_swarm_follows_redirects_and_plays_on_every_node() {
-    let Some(cluster) = Cluster::start(3, &["--max-room-players", "4"]) else {
+    swarm_through_redirects(skirmish::bots::Transport::Websocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_bots_follow_redirects_too() {
+    swarm_through_redirects(skirmish::bots::Transport::Polling).await;
+}
+
+/// 24 bots through the first of three nodes with rooms of four: most are sent on.
+async fn swarm_through_redirects(transport: skirmish::bots::Transport) {
+    // A polling bot holds two connections and a session of its address.
+    let flags = ["--max-room-players", "4", "--max-connections-per-ip", "200"];
+    let Some(cluster) = Cluster::start(3, &flags) else {
         return;
     };
     let config = SwarmConfig {
         url: cluster.ws(0),
-        transport: Default::default(),
+        transport,
         bots: 24,
         duration: Duration::from_secs(3),
         ramp_per_second: 50.0,
