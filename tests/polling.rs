@@ -538,3 +538,55 @@ async fn a_flood_of_posted_messages_is_rate_limited_like_a_sockets() {
         "{refused} POSTs refused"
     );
 }
+
+#[tokio::test]
+async fn a_post_while_another_is_still_arriving_is_refused_and_the_first_still_lands() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_server(&["--poll-hold", "1s"]).await;
+    let (mut poller, _) = join(server.addr, Join::quick_play("Twice")).await;
+    // A POST whose body is only half sent: it is in flight.
+    let chat = ClientMessage::Chat(Chat {
+        request_id: 7,
+        text: "slow post".into(),
+    });
+    let body = up_body(2, std::slice::from_ref(&chat));
+    let mut slow = common::raw_socket::connect_from(server.addr, LOCAL.into(), None).await;
+    let head = format!(
+        "POST /poll/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{BINARY}Content-Length: {}\r\n\r\n",
+        poller.sid,
+        server.addr,
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body[..3]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = poller.post_raw(&up_body(2, &[chat])).await;
+    assert_eq!(second.status, 409, "{}", second.head);
+    assert!(String::from_utf8_lossy(&second.body).contains("one at a time"));
+    // The first one finishes and is applied.
+    slow.write_all(&body[3..]).await.unwrap();
+    let mut answer = Vec::new();
+    slow.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 204"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    poller.next_seq = 3;
+    let mut acked = false;
+    for _ in 0..10 {
+        acked |= poller.fetch(None).await.messages().iter().any(
+            |(_, m)| matches!(m, ServerMessage::Ack(ack) if ack.request_id == 7 && ack.error.is_none()),
+        );
+        if acked {
+            break;
+        }
+    }
+    assert!(acked);
+    let counted = metric(
+        server.addr,
+        "skirmish_polling_refused_total{reason=\"overlapping_post\"}",
+    )
+    .await;
+    assert_eq!(counted, 1.0);
+}

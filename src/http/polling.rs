@@ -273,6 +273,15 @@ async fn send(
             "POST bodies are application/octet-stream",
         );
     }
+    // Taken before the body is read: a POST that is still arriving is in flight.
+    let Some(post) = session.begin_post() else {
+        return refuse(
+            ctx,
+            PollRefusal::Overlapping,
+            StatusCode::CONFLICT,
+            "another POST of this session is in flight: one at a time",
+        );
+    };
     let limits = &ctx.polling.limits;
     let body = match Limited::new(request.into_body(), limits.max_body)
         .collect()
@@ -311,7 +320,7 @@ async fn send(
             );
         }
     };
-    match session.post(up) {
+    match post.apply(up) {
         Posted::Applied { .. } => {
             let mut response = Response::new(Body::default());
             *response.status_mut() = StatusCode::NO_CONTENT;

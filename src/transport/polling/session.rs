@@ -26,6 +26,24 @@ pub struct Backlog {
     pub bytes: usize,
 }
 
+/// A POST of a session in flight: while it lives, another POST is refused.
+pub struct PostInFlight<'a> {
+    session: &'a PollSession,
+}
+
+impl PostInFlight<'_> {
+    /// Applies the POST's messages (see [`PollSession::post`]).
+    pub fn apply(self, up: Up) -> Posted {
+        self.session.apply(up)
+    }
+}
+
+impl Drop for PostInFlight<'_> {
+    fn drop(&mut self) {
+        self.session.posting.store(false, Ordering::Release);
+    }
+}
+
 /// The client left more unacknowledged than its backlog may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the backlog of unacknowledged messages is full")]
@@ -220,14 +238,17 @@ impl PollSession {
         }
     }
 
+    /// A POST begins (before its body is read): `None` while another is in flight.
+    pub fn begin_post(&self) -> Option<PostInFlight<'_>> {
+        (!self.posting.swap(true, Ordering::AcqRel)).then_some(PostInFlight { session: self })
+    }
+
     /// Applies a POST: the messages numbered after the last one applied go to the session.
     pub fn post(&self, up: Up) -> Posted {
-        if self.posting.swap(true, Ordering::AcqRel) {
-            return Posted::Overlapping;
+        match self.begin_post() {
+            Some(post) => post.apply(up),
+            None => Posted::Overlapping,
         }
-        let outcome = self.apply(up);
-        self.posting.store(false, Ordering::Release);
-        outcome
     }
 
     fn apply(&self, up: Up) -> Posted {
