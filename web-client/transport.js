@@ -152,7 +152,7 @@ export class WebSocketProbes {
 /**
  * Prepares the switch of a live polling session onto the WebSocket `socket`: the polling socket
  * stops requesting (waiting up to `boundMs` for what is in flight, see
- * {@link PollingSocket#handOver}), then, if the WebSocket is still open, gives the session up.
+ * `PollingSocket#handOver` in polling.js), then, if the WebSocket is still open, gives the session up.
  * The caller then sends `Upgrade {sid}` and `messages` on the socket, in that order, and makes
  * it the session's socket.
  *
