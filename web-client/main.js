@@ -16,11 +16,13 @@
  * Page query: `name` (join at once), `room` (a private room's code: the link a friend shared),
  * `token` (passed on to the WebSocket, for servers started with `--auth-token`),
  * `reconnectionAttempts` (give up after that many, default never), `transport` (`polling` or
- * `websocket` forces one; by default WebSocket first, long polling when it fails).
+ * `websocket` forces one; by default WebSocket first, long polling when it fails), `probe_ms`
+ * (for tests: how often a page on polling tries a WebSocket again, at least 250 ms).
  */
 
 import { quickPlay, validateName } from './protocol.js';
-import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom, transportFrom } from './net.js';
+import { Connection, gameSocketUrl, reconnectionAttemptsFrom, roomRequestFrom } from './net.js';
+import { probeIntervalFrom, transportFrom } from './transport.js';
 import { PollingSocket } from './polling.js';
 import { Game, UNKNOWN_NAME } from './game.js';
 import { Renderer } from './render.js';
@@ -182,12 +184,16 @@ function play(name, room = linkedRoom(), socketUrl = gameSocketUrl(location)) {
   session.everConnected = false;
 
   connection?.disconnect();
+  const probeMs = probeIntervalFrom(location.search);
   connection = new Connection(socketUrl, {
     name,
     room,
     entryUrl: gameSocketUrl(location),
     storage: sessionStorageOrNull(),
-    settings: { reconnectionAttempts: reconnectionAttemptsFrom(location.search) },
+    settings: {
+      reconnectionAttempts: reconnectionAttemptsFrom(location.search),
+      ...(probeMs === null ? {} : { websocketProbeMs: probeMs }),
+    },
     WebSocketImpl: CountingWebSocket,
     PollingImpl: /** @type {typeof PollingSocket} */ (/** @type {unknown} */ (CountingPolling)),
     transport: transportFrom(location.search),
@@ -269,6 +275,7 @@ function listen(conn) {
     session.attempt = attempt;
   });
   on('redirect', () => {}); // recorded: the test hook's events say the page was sent on
+  on('transport', () => {}); // recorded likewise: a fallback to polling, a switch back in place
   on('reconnect', () => {});
   on('reconnect_error', () => {});
   on('reconnect_failed', () => {

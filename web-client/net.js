@@ -23,19 +23,24 @@
  * - `message` (message): every decoded server message, `Welcome` (before `connect`) and the
  *   heartbeat's `Ping` (already answered) included; not `Redirect`, which is followed.
  * - `redirect` (url): a cluster node sent us to another node; the same Join goes to `url` now.
- * - `transport` (name, why): the next attempts go over `name` (`'polling'`), because of `why`.
+ * - `transport` (name, why): the session goes over `name` now or from the next attempt on
+ *   (`'polling'` after a fallback, `'websocket'` after a switch in place), because of `why`.
  *
  * **Transports.** Each attempt goes over a WebSocket or over HTTP long polling
  * (`polling.js`, a stand-in with the WebSocket's surface, so everything below is the same for
- * both: the join, the resume token, the heartbeat, the backoff, redirects). In `auto` mode (the
- * page's default; `?transport=websocket|polling` forces one, see {@link transportFrom}) an
- * attempt starts on a WebSocket and falls back to polling for the same join at once when no
- * `Welcome` comes within `websocketWelcomeMs`, or when the upgrade fails although the server
- * is there (see {@link fallsBackToPolling}); later attempts stay on polling. While on polling,
- * a WebSocket probe (open, then close at once, no Join) runs every `websocketProbeMs`; when one
- * opens, the next attempt (after this session drops) goes over WebSocket again. Switching a
- * live session over in place is not done: it needs a server message that moves a session from
- * its polling transport to a WebSocket, which the protocol does not have yet (issue 18).
+ * both: the join, the resume token, the heartbeat, the backoff, redirects; `transport.js`
+ * decides which). In `auto` mode (the page's default; `?transport=websocket|polling` forces
+ * one, see {@link transportFrom}) an attempt starts on a WebSocket and falls back to polling for
+ * the same join at once when no `Welcome` comes within `websocketWelcomeMs`, or when the upgrade
+ * fails although the server is there (see {@link fallsBackToPolling}); later attempts stay on
+ * polling. While on polling, a WebSocket probe (no Join) runs every `websocketProbeMs`. When one
+ * opens during a welcomed polling session, the session switches onto it in place: the polling
+ * socket stops requesting (see `PollingSocket#handOver`), the probe sends `Upgrade {sid}` and
+ * then what was queued and not yet POSTed, and becomes the attempt's socket; nothing else
+ * changes (player, replica, resume token, pending requests), and `transport` says
+ * `'websocket'`. If that socket closes before the server sent anything on it (the session had
+ * ended: 1008), it is a lost session as any other, and attempts stay on polling. A probe that
+ * opens while no session is established sends the next attempt over WebSocket instead.
  *
  * In a cluster, a node may answer the Join with a `Redirect`: the connection follows it at once
  * (up to {@link MAX_REDIRECTS} in a row, claiming the seat ticket it carries), so the player just
@@ -64,8 +69,10 @@ import {
 import { PollingSocket } from './polling.js';
 import { Replica } from './replica.js';
 import { MAX_REDIRECTS, NodeRoute } from './route.js';
+import { WebSocketProbes, fallsBackToPolling, handOverToWebSocket, probeIntervalFrom, transportFrom } from './transport.js';
 
-export { MAX_REDIRECTS };
+export { MAX_REDIRECTS, fallsBackToPolling, probeIntervalFrom, transportFrom };
+/** @typedef {import('./transport.js').TransportMode} TransportMode */
 
 /**
  * A minimal event emitter: `on`, `off`, `emit`. A listener that throws is reported (the browser's
@@ -185,40 +192,12 @@ export const DEFAULT_OPTIONS = Object.freeze({
   websocketWelcomeMs: 4000,
   /** While on polling in `auto` mode, how often to probe whether a WebSocket opens again, ms. */
   websocketProbeMs: 30_000,
+  /**
+   * How long a switch to WebSocket in place waits for the polling requests in flight (the GET
+   * that confirms our acknowledgement, a POST's answer) before it aborts them, ms.
+   */
+  switchMs: 2000,
 });
-
-/**
- * Which transports a connection may use: `auto` (WebSocket first, long polling when it fails),
- * or only one of them.
- * @typedef {'auto' | 'websocket' | 'polling'} TransportMode
- */
-
-/**
- * The transport mode a page asks for: `?transport=polling` or `?transport=websocket`, else
- * `auto`.
- * @param {string} search
- * @returns {TransportMode}
- */
-export function transportFrom(search) {
-  const raw = new URLSearchParams(search).get('transport');
-  return raw === 'polling' || raw === 'websocket' ? raw : 'auto';
-}
-
-/**
- * Whether a WebSocket attempt that failed before its Welcome is repeated over long polling at
- * once. Only in `auto` mode, and only when it is the WebSocket that fails: no Welcome in time,
- * or an upgrade that failed while the server answers plain HTTP (426: it would have upgraded, so
- * something on the way refused). Not a refusal of ours (401/403 are final, and polling is
- * refused alike), nor a server that cannot be reached at all (polling cannot reach it either).
- * @param {TransportMode} mode
- * @param {{transport: string, welcomed: boolean}} attempt
- * @param {{kind: 'no-welcome'} | {kind: 'upgrade-failed', status: number, fatal: boolean}} failure
- */
-export function fallsBackToPolling(mode, attempt, failure) {
-  if (mode !== 'auto' || attempt.transport !== 'websocket' || attempt.welcomed) return false;
-  if (failure.kind === 'no-welcome') return true;
-  return !failure.fatal && failure.status !== 0;
-}
 
 /** `sessionStorage` key of the resume token (hex), so that a reload within the grace resumes. */
 export const RESUME_TOKEN_KEY = 'skirmish.resumeToken';
@@ -360,6 +339,8 @@ function tokenFromHex(text) {
  * @property {{status: number, reason: string, fatal: boolean} | null} refusal why a polling
  *   session could not be opened (its answer says, so no diagnosis is asked for)
  * @property {number} lastMessageAt performance.now() of the last message received
+ * @property {boolean} upgrading switched from polling in place, and nothing has come on the
+ *   WebSocket yet: a close now means the server refused the `Upgrade`
  */
 
 export class Connection extends Emitter {
@@ -412,9 +393,17 @@ export class Connection extends Emitter {
     this.nextTransport = transport === 'polling' ? 'polling' : 'websocket';
     /** In `auto` mode, a WebSocket attempt without a Welcome in time falls back when this fires. */
     this.welcomeTimer = 0;
-    /** While on polling in `auto` mode: the probes of the WebSocket, and the one under way. */
-    this.probeTimer = 0;
-    this.probe = /** @type {WebSocket | null} */ (null);
+    /** While on polling in `auto` mode: whether a WebSocket opens again. */
+    this.probes = new WebSocketProbes({
+      WebSocketImpl: this.WebSocketImpl,
+      url: () => this.route.url,
+      wanted: () => this.active && this.nextTransport === 'polling',
+      opened: (socket) => this.probeOpened(socket),
+      everyMs: this.options.websocketProbeMs,
+      openMs: this.options.websocketWelcomeMs,
+    });
+    /** A probe the polling session is being handed over to, until it is the attempt's socket. */
+    this.switching = /** @type {WebSocket | null} */ (null);
     this.fetchImpl = fetchImpl ?? globalThis.fetch?.bind(globalThis);
     this.storage = storage;
     this.backoff = new Backoff({
@@ -495,6 +484,7 @@ export class Connection extends Emitter {
     this.stopProbes();
     this.attempt = null;
     this.connected = false;
+    // A switch under way was abandoned just above: the polling session is still ours.
     if (attempt?.transport === 'polling') {
       detach(attempt.socket);
       // DELETE: the polling counterpart of Leave and the close frame together.
@@ -612,6 +602,7 @@ export class Connection extends Emitter {
       serverError: null,
       refusal: null,
       lastMessageAt: performance.now(),
+      upgrading: false,
     };
     const socket = attempt.transport === 'polling' ? this.openPolling(attempt) : new this.WebSocketImpl(url);
     socket.binaryType = 'arraybuffer';
@@ -672,46 +663,57 @@ export class Connection extends Emitter {
 
   /** @private */
   startProbes() {
-    if (this.transportMode !== 'auto' || this.probeTimer) return;
-    this.probeTimer = setInterval(() => this.probeWebSocket(), this.options.websocketProbeMs);
+    if (this.transportMode === 'auto') this.probes.start();
   }
 
   /** @private */
   stopProbes() {
-    clearInterval(this.probeTimer);
-    this.probeTimer = 0;
-    if (this.probe) {
-      detach(this.probe);
-      closeQuietly(this.probe, 1000, 'probe');
-      this.probe = null;
+    this.probes.stop();
+    if (this.switching) {
+      detach(this.switching);
+      closeQuietly(this.switching, 1000, 'probe');
+      this.switching = null;
     }
   }
 
   /**
-   * Whether a WebSocket opens now: opened and closed at once, without a Join. When it opens,
-   * the next attempt goes over WebSocket (this session stays on polling: see the file's
-   * opening comment).
+   * A WebSocket probe opened. A welcomed polling session switches onto it in place (see the
+   * file's opening comment); otherwise it is closed, and the next attempt goes over WebSocket.
    * @private
+   * @param {WebSocket} socket
    */
-  probeWebSocket() {
-    if (!this.active) {
-      this.stopProbes();
+  async probeOpened(socket) {
+    const attempt = this.attempt;
+    if (attempt === null || attempt.transport !== 'polling' || !attempt.welcomed) {
+      closeQuietly(socket, 1000, 'probe');
+      this.nextTransport = 'websocket';
       return;
     }
-    if (this.probe || this.nextTransport !== 'polling') return;
-    const socket = new this.WebSocketImpl(this.route.url);
-    this.probe = socket;
-    const settle = (/** @type {boolean} */ opened) => {
-      clearTimeout(timer);
-      if (this.probe !== socket) return;
-      this.stopProbes();
-      if (opened && this.active) this.nextTransport = 'websocket';
-      else if (this.active) this.startProbes();
-    };
-    const timer = setTimeout(() => settle(false), this.options.websocketWelcomeMs);
-    socket.onopen = () => settle(true);
-    socket.onclose = () => settle(false);
-    socket.onerror = null;
+    this.switching = socket;
+    // A probe that closes while the polling requests settle is seen afterwards (readyState).
+    socket.onclose = socket.onerror = socket.onmessage = null;
+    const polling = /** @type {PollingSocket} */ (/** @type {unknown} */ (attempt.socket));
+    const outcome = await handOverToWebSocket(polling, socket, this.options.switchMs);
+    if (this.switching !== socket) return; // disconnected meanwhile: the probe is closed
+    this.switching = null;
+    if (outcome.kind !== 'switched' || attempt !== this.attempt || !this.active) {
+      closeQuietly(socket, 1000, 'probe');
+      // Polling goes on (or its session ended and reconnects over polling): probe again later.
+      if (this.active) this.startProbes();
+      return;
+    }
+    detach(attempt.socket);
+    socket.binaryType = 'arraybuffer';
+    attempt.socket = socket;
+    attempt.transport = 'websocket';
+    attempt.upgrading = true;
+    attempt.lastMessageAt = performance.now();
+    socket.onmessage = (event) => this.received(attempt, event.data);
+    socket.onclose = (event) => this.socketClosed(attempt, event);
+    this.nextTransport = 'websocket';
+    this.sendBytes(attempt, encodeClientMessage({ type: 'Upgrade', sid: outcome.sid }));
+    for (const bytes of outcome.messages) this.sendBytes(attempt, bytes);
+    this.emit('transport', 'websocket', 'switched in place');
   }
 
   /**
@@ -748,6 +750,7 @@ export class Connection extends Emitter {
   received(attempt, data) {
     if (attempt !== this.attempt) return;
     attempt.lastMessageAt = performance.now();
+    attempt.upgrading = false;
     if (!(data instanceof ArrayBuffer)) {
       this.drop(attempt, 'server sent a text message', 4000);
       return;
@@ -932,6 +935,13 @@ export class Connection extends Emitter {
    */
   socketClosed(attempt, event) {
     if (attempt !== this.attempt) return;
+    if (attempt.upgrading) {
+      // The server refused the Upgrade (the polling session had ended) or the socket broke at
+      // once: the session is lost, and attempts stay on polling, probing again.
+      this.nextTransport = 'polling';
+      this.emit('transport', 'polling', `the switch to WebSocket failed (${event.reason || describeCloseCode(event.code)})`);
+      this.startProbes();
+    }
     attempt.refusal = event.refusal ?? null;
     if (typeof event.nodeUrl === 'string') this.route.relocate(event.nodeUrl);
     this.closed(attempt, event.code, event.reason ?? '', event.error ?? '');

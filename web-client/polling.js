@@ -18,6 +18,9 @@
  * - Leave: {@link PollingSocket#leave} sends `DELETE /poll/SID` (`keepalive`, so it survives
  *   the page closing); a plain {@link PollingSocket#close} only stops polling, and the server
  *   ends the session when it sees no GET for its ping timeout.
+ * - Hand-over: {@link PollingSocket#handOver} stops requesting so that a WebSocket can take the
+ *   session over in place (`Upgrade {sid}`); {@link PollingSocket#release} then gives up the
+ *   session and says what that socket must send, or {@link PollingSocket#resume} goes on polling.
  *
  * Failures become close events with extra fields that `net.js` reads: `refusal` ({status,
  * reason, fatal}) when the session could not be opened (the answer says why, so no diagnosis
@@ -133,21 +136,44 @@ export class Outbox {
 
   /** Whether a POST has something to deliver. */
   get pending() {
-    return this.waiting.length > 0 || this.numbered.some((m) => !m.answered);
+    return this.waiting.length > 0 || this.hasUnanswered;
+  }
+
+  /** Whether a POST was sent and not answered (it may or may not have been applied). */
+  get hasUnanswered() {
+    return this.numbered.some((m) => !m.answered);
+  }
+
+  /**
+   * Empties the outbox for another transport: the messages never POSTed, in order, after the
+   * inputs of POSTs not answered (inputs carry their own `seq`, so the server ignores one it
+   * applied already). Any other unanswered message is dropped and counted: it may have been
+   * applied, and sending it again could apply it twice.
+   * @returns {{messages: Uint8Array[], dropped: number}}
+   */
+  drain() {
+    const unanswered = this.numbered.filter((m) => !m.answered);
+    const messages = [...unanswered.filter((m) => m.input).map((m) => m.bytes), ...this.waiting];
+    const dropped = unanswered.filter((m) => !m.input).length;
+    this.numbered = [];
+    this.waiting = [];
+    return { messages, dropped };
   }
 
   /**
    * The next POST's messages: from the earliest of the unanswered ones and the repeated inputs,
-   * then newly numbered waiting ones, as many as fit in `maxBody` bytes. Null when nothing is
+   * then newly numbered waiting ones, as many as fit in `maxBody` bytes (none when
+   * `takeWaiting` is false: only what was sent before goes again). Null when nothing is
    * pending; an error when a message cannot fit in any body.
    * @param {number} maxBody
+   * @param {{takeWaiting?: boolean}} [options]
    * @returns {{first: number, messages: Uint8Array[], through: number} | {error: string} | null}
    */
-  nextBatch(maxBody) {
-    if (!this.pending) return null;
+  nextBatch(maxBody, { takeWaiting = true } = {}) {
+    if (takeWaiting ? !this.pending : !this.hasUnanswered) return null;
     const unanswered = this.firstUnanswered();
     let size = uploadBytes(this.numbered.slice(unanswered).map((m) => m.bytes));
-    while (this.waiting.length > 0 && size + 2 + this.waiting[0].length <= maxBody) {
+    while (takeWaiting && this.waiting.length > 0 && size + 2 + this.waiting[0].length <= maxBody) {
       const bytes = /** @type {Uint8Array} */ (this.waiting.shift());
       size += 2 + bytes.length;
       this.numbered.push({ seq: this.nextSeq++, bytes, input: isInput(bytes), answered: false });
@@ -248,10 +274,24 @@ export class PollingSocket {
     this.flushQueued = false;
     /** Failed requests in a row, per direction. */
     this.failures = { get: 0, post: 0 };
+    /**
+     * The GET in flight, if any (its answer tells that the server has seen our `ack`); an
+     * answer to any other is late and ignored.
+     * @type {object | null}
+     */
+    this.getting = null;
+    /** The POST in flight or waiting to be retried, likewise. @type {object | null} */
+    this.postingBatch = null;
+    /**
+     * While a WebSocket is taking the session over: nothing is delivered, no new GET or batch
+     * starts, and `done` is called once nothing is in flight (or `timer` gave up waiting).
+     * @type {{done: (paused: boolean) => void, timer: any, paused: boolean} | null}
+     */
+    this.handingOver = null;
     /** @type {Set<AbortController>} every request in flight, aborted when the session ends */
     this.inFlight = new Set();
-    /** @type {Set<any>} retry timers */
-    this.timers = new Set();
+    /** @type {Map<any, 'get' | 'post'>} retry timers, with the direction each retries */
+    this.timers = new Map();
     this.openSession();
   }
 
@@ -298,6 +338,7 @@ export class PollingSocket {
     if (this.readyState === CLOSING || this.readyState === CLOSED) return;
     this.readyState = CLOSING;
     this.stopRequests();
+    this.endHandOver();
     setTimeout(() => this.finish(code, reason, { wasClean: true }), 0);
   }
 
@@ -308,6 +349,83 @@ export class PollingSocket {
       this.fetchImpl?.(this.sessionUrl, { method: 'DELETE', cache: 'no-store', keepalive: true }).catch(() => {});
     }
     this.close(1000, 'leave');
+  }
+
+  /**
+   * Stops requesting, so that a WebSocket can take this session over with `Upgrade {sid}`
+   * (docs/PROTOCOL.md, "Switching to WebSocket in place"). Resolves true once nothing is in
+   * flight (the session is then paused: open, sends queue, nothing is requested or delivered)
+   * and false when the session is not open or ended meanwhile (its close event says how).
+   *
+   * - Down: the GET in flight is waited for, not aborted at once, so that the server has seen
+   *   our latest `ack` (it sends on the socket every reliable message not acknowledged, and
+   *   would repeat ones we have); a GET waiting to be retried is sent now for the same reason.
+   *   What that answer carries is not delivered: the server still counts it as not fetched and
+   *   sends it on the socket first. An answer that ends the session is delivered as usual.
+   * - Up: a POST in flight is waited for, its retries too, but no new batch starts: what the
+   *   server answered is applied and never sent again (see {@link Outbox#drain} for the rest).
+   *
+   * After `boundMs` whatever is still in flight is aborted (a late answer is ignored).
+   * @param {number} boundMs
+   * @returns {Promise<boolean>}
+   */
+  handOver(boundMs) {
+    if (this.readyState !== OPEN || this.session === null || this.handingOver) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.stopRequests();
+        this.getting = null;
+        this.postingBatch = null;
+        this.posting = false;
+        this.checkHandOver();
+      }, boundMs);
+      this.handingOver = { done: resolve, timer, paused: false };
+      if (!this.getting) {
+        for (const [retry, direction] of this.timers) {
+          if (direction !== 'get') continue;
+          clearTimeout(retry);
+          this.timers.delete(retry);
+        }
+        this.poll();
+      }
+      this.checkHandOver();
+    });
+  }
+
+  /**
+   * Gives the paused session up to the WebSocket that took it over: closes without a close
+   * event and without a DELETE (that would remove the player), and returns the session id and
+   * what the socket must send after its `Upgrade` ({@link Outbox#drain}).
+   * @returns {{sid: string, messages: Uint8Array[], dropped: number}}
+   */
+  release() {
+    if (!this.handingOver?.paused || this.session === null) throw new Error('release() before handOver() resolved true');
+    this.handingOver = null;
+    this.readyState = CLOSED;
+    this.stopRequests();
+    return { sid: this.session.sid, ...this.outbox.drain() };
+  }
+
+  /** Goes on polling after a hand-over that did not happen (the WebSocket went away). */
+  resume() {
+    if (!this.handingOver) return;
+    clearTimeout(this.handingOver.timer);
+    this.handingOver = null;
+    if (this.readyState !== OPEN) return;
+    this.poll();
+    this.flush();
+  }
+
+  /**
+   * Ends a hand-over once nothing is in flight any more.
+   * @private
+   */
+  checkHandOver() {
+    const handOver = this.handingOver;
+    if (!handOver || handOver.paused || this.getting || this.posting || this.readyState !== OPEN) return;
+    clearTimeout(handOver.timer);
+    handOver.paused = true;
+    handOver.done(true);
   }
 
   /** @private */
@@ -345,18 +463,28 @@ export class PollingSocket {
    * @private
    */
   async poll() {
-    if (this.readyState !== OPEN || this.session === null) return;
+    if (this.readyState !== OPEN || this.session === null || this.handingOver?.paused || this.getting) return;
     const tick = this.appliedTick();
     const query = `ack=${this.lastReliable}${tick === null || tick === undefined ? '' : `&tick=${tick >>> 0}`}`;
     const timeout = this.session.holdMs + this.options.holdMarginMs;
+    const get = {};
+    this.getting = get;
     let answer;
     try {
       answer = await this.request(`${this.sessionUrl}?${query}`, { method: 'GET' }, timeout, 'bytes');
     } catch {
-      if (this.readyState === OPEN) this.retry('get', () => this.poll());
+      if (this.getting !== get || this.readyState !== OPEN) return; // given up on: ignored
+      this.getting = null;
+      if (this.handingOver) this.checkHandOver();
+      else this.retry('get', () => this.poll());
       return;
     }
-    if (this.readyState !== OPEN) return;
+    if (this.getting !== get || this.readyState !== OPEN) return; // a late answer: ignored
+    this.getting = null;
+    if (this.handingOver) {
+      this.answeredWhileHandingOver(answer);
+      return;
+    }
     if (answer.status !== 200) {
       this.refusedInSession(answer, 'get', () => this.poll());
       return;
@@ -367,18 +495,49 @@ export class PollingSocket {
   }
 
   /**
-   * Sends the next batch, if nothing is in flight and something is pending.
+   * The answer of the GET a hand-over waited for: not delivered (the socket brings it), unless
+   * it ends the session.
+   * @private
+   * @param {{status: number, bytes: ArrayBuffer | null, text: string, nodeUrl: string | null}} answer
+   */
+  answeredWhileHandingOver(answer) {
+    if (answer.status === 200) {
+      let closes = false;
+      try {
+        closes = decodePollDownload(/** @type {ArrayBuffer} */ (answer.bytes)).closeCode !== 0;
+      } catch {
+        // Malformed: the socket will bring the same messages, well formed or not.
+      }
+      if (closes) {
+        this.deliver(/** @type {ArrayBuffer} */ (answer.bytes));
+        return;
+      }
+    } else if (answer.status === 404 || answer.status === 410 || answer.status === 421) {
+      this.refusedInSession(answer, 'get', () => {});
+      return;
+    }
+    this.checkHandOver();
+  }
+
+  /**
+   * Sends the next batch, if nothing is in flight and something is pending; while handing
+   * over, only a batch that was not answered goes again.
    * @private
    */
   async flush() {
-    if (this.readyState !== OPEN || this.session === null || this.posting) return;
-    const batch = this.outbox.nextBatch(this.session.maxBody);
-    if (batch === null) return;
+    if (this.readyState !== OPEN || this.session === null || this.posting || this.handingOver?.paused) return;
+    const batch = this.outbox.nextBatch(this.session.maxBody, { takeWaiting: this.handingOver === null });
+    if (batch === null) {
+      this.checkHandOver();
+      return;
+    }
     if ('error' in batch) {
       this.fail(batch.error);
       return;
     }
     this.posting = true;
+    const post = {};
+    this.postingBatch = post;
     const init = {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
@@ -388,15 +547,16 @@ export class PollingSocket {
     try {
       answer = await this.request(this.sessionUrl, init, this.options.requestTimeoutMs, 'none');
     } catch {
-      if (this.readyState === OPEN) this.retry('post', () => this.flush());
+      if (this.readyState === OPEN && this.postingBatch === post) this.retry('post', () => this.flush());
       return;
     }
-    if (this.readyState !== OPEN) return;
+    if (this.readyState !== OPEN || this.postingBatch !== post) return; // given up on: ignored
     if (answer.status !== 204 && answer.status !== 200) {
       this.refusedInSession(answer, 'post', () => this.flush());
       return;
     }
     this.posting = false;
+    this.postingBatch = null;
     this.failures.post = 0;
     this.outbox.answered(batch.through);
     this.flush();
@@ -492,7 +652,7 @@ export class PollingSocket {
       if (direction === 'post') this.posting = false;
       again();
     }, delayMs);
-    this.timers.add(timer);
+    this.timers.set(timer, direction);
   }
 
   /**
@@ -558,12 +718,25 @@ export class PollingSocket {
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
     this.stopRequests();
+    this.endHandOver();
     this.dispatch('close', { type: 'close', code, reason, wasClean: false, ...details });
+  }
+
+  /**
+   * A hand-over under way or paused cannot happen: the session is closing.
+   * @private
+   */
+  endHandOver() {
+    const handOver = this.handingOver;
+    if (!handOver) return;
+    this.handingOver = null;
+    clearTimeout(handOver.timer);
+    if (!handOver.paused) handOver.done(false);
   }
 
   /** @private */
   stopRequests() {
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.keys()) clearTimeout(timer);
     this.timers.clear();
     for (const abort of this.inFlight) abort.abort();
     this.inFlight.clear();

@@ -434,6 +434,7 @@ export function screenshot(player, file) {
  * @property {string} url
  * @property {() => Promise<void>} cut destroys every connection through it and stops listening
  * @property {() => Promise<void>} restore listens again on the same port
+ * @property {(on: boolean) => void} refuseWebSocket whether upgrades on new connections are refused
  * @property {() => Promise<void>} stop
  */
 
@@ -451,12 +452,14 @@ const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
  * random; order is kept (it is TCP), so a late chunk holds back the ones behind it. With
  * `refuseWebSocket`, a connection whose first request asks for a WebSocket upgrade is answered
  * 403 and closed (browsers open a connection of its own for each WebSocket), while plain HTTP
- * passes: a network where only long polling works.
+ * passes: a network where only long polling works. `refuseWebSocket(on)` changes that for the
+ * connections that come next (those already relayed stay as they are).
  * @param {number} targetPort
  * @param {{delayMs?: number, jitterMs?: number, refuseWebSocket?: boolean}} [options]
  * @returns {Promise<Proxy>}
  */
 export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0, refuseWebSocket = false } = {}) {
+  let refusing = refuseWebSocket;
   /**
    * Copies `from` to `to`, delayed.
    * @param {net.Socket} from
@@ -498,7 +501,7 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0, refuse
   const listen = (port) =>
     new Promise((resolve, reject) => {
       const listener = net.createServer((client) => {
-        if (refuseWebSocket) refuseUpgrades(client, relay);
+        if (refusing) refuseUpgrades(client, relay);
         else relay(client, Buffer.alloc(0));
       });
       listener.once('error', reject);
@@ -578,6 +581,9 @@ export async function startProxy(targetPort, { delayMs = 0, jitterMs = 0, refuse
     cut: close,
     restore: async () => {
       await listen(port);
+    },
+    refuseWebSocket: (on) => {
+      refusing = on;
     },
     stop: handle.stop,
   };

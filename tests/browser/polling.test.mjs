@@ -2,7 +2,9 @@
 // page behind a proxy that refuses WebSocket upgrades (as some middleboxes do) falls back to
 // polling by itself and still plays (snapshots flow, its ship moves), chats with a WebSocket
 // player, and resumes its player after the proxy drops every connection; and a page that
-// forces polling with `?transport=polling` plays without a single WebSocket or console error.
+// forces polling with `?transport=polling` plays without a single WebSocket or console error;
+// and, once the proxy lets WebSocket through, a polling page switches to it in place (same
+// player, nothing lost or repeated in chat, the other player sees no leave or away).
 // Run with `node --test tests/browser/`; see harness.mjs for the environment.
 
 import { test } from 'node:test';
@@ -182,5 +184,94 @@ test('?transport=polling plays over long polling from the start, without a conso
     assertNoUnexpectedErrors(players);
   } catch (error) {
     throw await explainFailure(error, players, [server], 'polling-forced');
+  }
+});
+
+test('once the proxy lets WebSocket through, a polling page switches to it in place', { timeout: 60_000 }, async (t) => {
+  const { browser, server } = await startGame(t, FAST_HEARTBEAT);
+  const proxy = await startProxy(server.port, { refuseWebSocket: true });
+  t.after(() => proxy.stop());
+  // Probes every half second: each refused one is a failed WebSocket in the console.
+  const alice = await openPlayer(browser, proxy.url, 'Alice', { query: '&probe_ms=500', allowed: WEBSOCKET_REFUSED });
+  const bob = await openPlayer(browser, server.url, 'Bob');
+  const players = [alice, bob];
+  try {
+    const before = await waitForState(alice.page, 'Alice to play over polling with Bob', (s) =>
+      playing(s) && s.players.length === 2 && s.transport === 'polling',
+    );
+    await waitForState(bob.page, 'Bob to play with Alice', (s) => playing(s) && s.players.length === 2);
+    await overlayLines(alice);
+    await chatAcross(alice, bob, 'on polling');
+    await sleep(1200); // a probe or two refused meanwhile: still polling
+    assert.equal((await stateOf(alice.page)).transport, 'polling');
+
+    // Bob watches Alice the whole time: she must never look away or gone.
+    let watching = true;
+    const sawAway = [];
+    const watch = (async () => {
+      while (watching) {
+        const s = await stateOf(bob.page);
+        if (s.players.some((p) => p.id === before.playerId && p.away)) sawAway.push(s.tick ?? true);
+        await sleep(50);
+      }
+    })();
+
+    // Both chat while the network starts letting WebSocket through and Alice's page switches:
+    // her first line goes over polling, her last over the new socket (probes every 0.5 s).
+    const aliceLines = [1, 2, 3, 4, 5].map((n) => `a${n} around the switch`);
+    const bobLines = [1, 2, 3, 4, 5].map((n) => `b${n} around the switch`);
+    /** Alice's transport after each of her lines. */
+    const carriedBy = [];
+    const say = async (player, lines) => {
+      for (const line of lines) {
+        await typeChat(player.page, line);
+        if (player === alice) carriedBy.push((await stateOf(alice.page)).transport);
+        if (line === lines[0] && player === alice) proxy.refuseWebSocket(false);
+        await sleep(300);
+      }
+    };
+    await Promise.all([say(alice, aliceLines), say(bob, bobLines)]);
+    t.diagnostic(`Alice's lines went over: ${carriedBy.join(', ')}`);
+    assert.equal(carriedBy[0], 'polling');
+    assert.equal(carriedBy.at(-1), 'websocket');
+    const switched = await waitForState(alice.page, 'Alice to switch to WebSocket', (s) => s.transport === 'websocket');
+    t.diagnostic(`events: ${JSON.stringify(switched.events)}`);
+    assert.equal(switched.playerId, before.playerId, 'the same player');
+    assert.ok(switched.connected && switched.status === 'connected');
+    const sinceSwitch = switched.events.slice(switched.events.lastIndexOf('transport'));
+    assert.ok(!sinceSwitch.includes('disconnect') && !sinceSwitch.includes('reconnect'), JSON.stringify(switched.events));
+    assert.ok(!switched.events.includes('disconnect'), JSON.stringify(switched.events));
+    await alice.page.locator('#hud-net .line', { hasText: /^transport websocket$/ }).waitFor({ state: 'visible' });
+
+    // Nothing lost, nothing twice, either way.
+    const once = (state, from, text) =>
+      state.chat.filter((l) => l.kind === 'chat' && l.name === from && l.text === text).length === 1;
+    await waitForState(bob.page, "Bob to see each of Alice's lines once", (s) => aliceLines.every((text) => once(s, 'Alice', text)));
+    await waitForState(alice.page, "Alice to see each of Bob's lines once", (s) => bobLines.every((text) => once(s, 'Bob', text)));
+    for (const player of players) {
+      const s = await stateOf(player.page);
+      for (const text of [...aliceLines, ...bobLines]) {
+        const from = text.startsWith('a') ? 'Alice' : 'Bob';
+        assert.ok(once(s, from, text), `${player.name} shows "${text}" once: ${JSON.stringify(s.chat)}`);
+      }
+    }
+
+    // Snapshots keep flowing over the socket, and inputs go up it.
+    const snapshotsBefore = (await stateOf(alice.page)).snapshotsReceived;
+    const moved = await flyABit(alice);
+    assert.ok(moved.snapshotsReceived > snapshotsBefore + 10, 'snapshots keep coming');
+    assert.equal(moved.transport, 'websocket');
+    await chatAcross(bob, alice, 'over the new socket');
+
+    watching = false;
+    await watch;
+    assert.deepEqual(sawAway, [], 'Bob never saw Alice away');
+    const bobState = await stateOf(bob.page);
+    const aboutAlice = bobState.notices.filter((n) => n.subject === before.playerId && n.kind !== 'Joined');
+    assert.deepEqual(aboutAlice, [], 'no leave, away or back for Alice');
+    assert.equal(bobState.players.filter((p) => p.id === before.playerId).length, 1);
+    assertNoUnexpectedErrors(players);
+  } catch (error) {
+    throw await explainFailure(error, players, [server], 'polling-switch');
   }
 });

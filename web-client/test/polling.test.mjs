@@ -2,13 +2,16 @@
 // polling_v1.json), the outbox (batches, repeated inputs, retries under the same numbers, the
 // bound), the socket over a fake polling server behind a fake fetch (one GET and one POST at a
 // time, repeated reliable messages delivered once, 404/409/421, malformed bodies, the close, the
-// leave), and the connection's WebSocket→polling fallback with a fake WebSocket.
+// leave), the connection's WebSocket→polling fallback with a fake WebSocket, and the switch back
+// to a WebSocket in place (Upgrade first, then what was queued; polling stopped; late answers
+// ignored; no DELETE; a refused Upgrade is a lost session).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { Connection, fallsBackToPolling, transportFrom } from '../net.js';
+import { MIN_PROBE_MS, probeIntervalFrom } from '../transport.js';
 import { Outbox, POLLING_DEFAULTS, PollingSocket, pollingUrl, sessionUrl } from '../polling.js';
 import {
   decodePollDownload,
@@ -216,6 +219,8 @@ class FakePollServer {
     /** How the next POSTs are answered: a status, or 'fail' (a network error), then 204. */
     this.postAnswers = [];
     this.openAnswer = null;
+    /** A GET answers when the test says, aborted or not (a late answer). */
+    this.ignoreAbort = false;
     this.fetch = (url, init) => this.handle(new URL(url), init ?? {});
   }
 
@@ -265,7 +270,7 @@ class FakePollServer {
         answered: false,
       };
       signal?.addEventListener('abort', () => {
-        if (pending.answered) return;
+        if (pending.answered || this.ignoreAbort) return;
         this.getsInFlight--;
         pending.answered = true;
         reject(new DOMException('aborted', 'AbortError'));
@@ -523,6 +528,11 @@ test('the page query picks the transport mode', () => {
   assert.equal(transportFrom('?transport=polling'), 'polling');
   assert.equal(transportFrom('?name=a&transport=websocket'), 'websocket');
   assert.equal(transportFrom('?transport=carrier-pigeon'), 'auto');
+  // And, for tests, how often to probe for a WebSocket while on polling: bounded below.
+  assert.equal(probeIntervalFrom(''), null);
+  assert.equal(probeIntervalFrom('?probe_ms=500'), 500);
+  assert.equal(probeIntervalFrom('?probe_ms=1'), MIN_PROBE_MS);
+  assert.equal(probeIntervalFrom('?probe_ms=soon'), null);
 });
 
 test('the fallback decision: only in auto mode, only when the WebSocket itself failed', () => {
@@ -559,6 +569,16 @@ class FakeSocket {
   refuse() {
     this.readyState = 3;
     this.onclose?.({ code: 1006, reason: '' });
+  }
+  /** A server message arrives on the socket. */
+  receive(message) {
+    const bytes = encodeServerMessage(message);
+    this.onmessage?.({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  }
+  /** The server closes the socket. */
+  serverClose(code, reason = '') {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
   }
 }
 
@@ -711,20 +731,172 @@ test('a malformed polling answer drops the session as a parse error, then reconn
   conn.disconnect();
 });
 
-test('while on polling, a WebSocket probe that opens sends the next attempt over WebSocket', async () => {
-  const { conn, server } = fallbackConnection({ settings: { websocketProbeMs: 10 } });
-  conn.connect();
+// ---------------------------------------------------------------------------------------------
+// The switch from polling to WebSocket in place (docs/PROTOCOL.md, "Switching to WebSocket in
+// place").
+
+/** A promise and its resolver, for answers the test gives when it wants. */
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const inputMessage = (seq) => ({ type: 'Input', seq, buttons: 1, aim: 0, ack_tick: 0, view_tick: 0 });
+const chatLine = (text) => ({ type: 'Chat', from: 3, text, whisper: false });
+
+/**
+ * A connection that fell back to polling and was welcomed there, probing every 10 ms; resolves
+ * once the probe after the fallback exists (not opened yet).
+ */
+async function onPollingWithProbe(settings = {}) {
+  const setup = fallbackConnection({ settings: { websocketProbeMs: 10, ...settings } });
+  setup.conn.connect();
   FakeSocket.instances[0].refuse();
-  await welcomeOverPolling(server);
-  await until(() => conn.isOpen);
+  await welcomeOverPolling(setup.server);
+  await until(() => setup.conn.isOpen);
   await until(() => FakeSocket.instances.length === 2, 'a probe');
-  const probe = FakeSocket.instances[1];
+  const messages = [];
+  setup.conn.on('message', (m) => messages.push(m));
+  return { ...setup, probe: FakeSocket.instances[1], messages };
+}
+
+test('a probe that opens takes the polling session over in place: Upgrade, then what was queued', async () => {
+  const { conn, server, events, probe, messages } = await onPollingWithProbe();
+  const player = conn.playerId;
+  // An input goes up and its POST is not answered yet; a chat line is sent meanwhile (queued).
+  const posted = deferred();
+  server.postAnswers.push(() => posted.promise);
+  conn.send(inputMessage(1));
+  await until(() => server.postsInFlight === 0 && server.posts.length === 2, 'the input POST');
+  const chat = conn.request({ type: 'Chat', text: 'sent around the switch' });
   probe.open();
-  assert.equal(probe.sent.length, 0, 'a probe sends no Join');
-  assert.equal(probe.readyState, 3, 'and is closed at once');
-  assert.equal(conn.transport, 'polling', 'the session stays where it is');
-  await server.answerStatus(404);
-  await until(() => FakeSocket.instances.length === 3, 'the next attempt over WebSocket');
+  assert.deepEqual(probe.sent, [], 'nothing goes on the socket while polling requests are in flight');
+  assert.equal(probe.readyState, 1, 'the probe is kept');
+  // The GET in flight is waited for (the server then has our ack), but what it brings is not
+  // delivered: the server counts it as not fetched and sends it on the socket.
+  await server.answer({ first: 2, messages: [chatLine('fetched by the last GET')] });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(probe.sent, [], 'the POST in flight is still waited for');
+  posted.resolve(new Response(null, { status: 204 }));
+  await until(() => probe.sent.length === 2, 'the Upgrade and the queued message');
+  assert.deepEqual(probe.sent[0], { type: 'Upgrade', sid: SID });
+  assert.equal(probe.sent[1].type, 'Chat');
+  assert.equal(probe.sent[1].text, 'sent around the switch');
   assert.equal(conn.transport, 'websocket');
+  assert.deepEqual(events.at(-1), ['transport', 'websocket', 'switched in place']);
+  // Polling has stopped: no GET waits, nothing more is requested, and no DELETE (the player stays).
+  const requests = server.gets.length + server.posts.length;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(server.waiting, null);
+  assert.equal(server.gets.length + server.posts.length, requests);
+  assert.deepEqual(server.deletes, []);
+  assert.ok(!messages.some((m) => m.type === 'Chat'), 'the ignored answer was not delivered');
+
+  // The session goes on over the socket: the unfetched message first, the chat's Ack answers the
+  // request made on polling, the heartbeat is answered there, new input goes there.
+  probe.receive(chatLine('fetched by the last GET'));
+  probe.receive({ type: 'Ack', request_id: probe.sent[1].request_id, error: null });
+  assert.deepEqual(await chat, { type: 'Ack', request_id: probe.sent[1].request_id, error: null });
+  probe.receive({ type: 'Ping', nonce: 9, rtt_us: 0 });
+  assert.deepEqual(probe.sent.at(-1), { type: 'Pong', nonce: 9 });
+  assert.ok(conn.send(inputMessage(2)));
+  assert.equal(probe.sent.at(-1).type, 'Input');
+  assert.equal(messages.filter((m) => m.type === 'Chat').length, 1, 'delivered once');
+  assert.equal(conn.playerId, player);
+  assert.ok(conn.connected && conn.isOpen);
+  assert.ok(!events.some((e) => e[0] === 'disconnect'), JSON.stringify(events));
+  // Leaving now is a WebSocket's Leave, not a DELETE.
+  conn.disconnect();
+  assert.equal(probe.sent.at(-1).type, 'Leave');
+  assert.deepEqual(server.deletes, []);
+});
+
+test('the switch waits a bounded time: late answers are ignored, an unanswered chat is not sent twice', async () => {
+  const { conn, server, probe, messages } = await onPollingWithProbe({ switchMs: 40 });
+  // The GET in flight will not answer within the bound, and neither will this POST.
+  server.ignoreAbort = true;
+  const getInFlight = server.waiting;
+  const posted = deferred();
+  server.postAnswers.push(() => posted.promise);
+  conn.send(inputMessage(1));
+  const chat = conn.request({ type: 'Chat', text: 'posted, no answer' }, 200);
+  await until(() => server.posts.length === 2, 'the POST');
+  conn.send(inputMessage(2)); // queued behind the POST in flight
+  probe.open();
+  await until(() => probe.sent.length > 0, 'the Upgrade after the bound');
+  // The POST's input goes again (the server applies each input seq once), its chat does not (it
+  // may have been applied); the queued input follows.
+  assert.deepEqual(
+    probe.sent.map((m) => m.type + (m.seq ?? '')),
+    ['Upgrade', 'Input1', 'Input2'],
+  );
+  // The answers come late, after the switch: ignored, nothing delivered, nothing requested.
+  getInFlight.answer(
+    new Response(encodePollDownload({ first: 2, messages: [encodeServerMessage(chatLine('late'))], snapshot: null, closeCode: 0, closeReason: '' }), { status: 200 }),
+  );
+  posted.resolve(new Response(null, { status: 204 }));
+  const requests = server.gets.length + server.posts.length;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(server.gets.length + server.posts.length, requests);
+  assert.ok(!messages.some((m) => m.type === 'Chat'), 'the late answer was ignored');
+  assert.equal(conn.transport, 'websocket');
+  // The dropped chat's request is not answered: it times out, as any request without an Ack.
+  await assert.rejects(chat, /timed out|no answer|Chat/i);
+  conn.disconnect();
+  assert.deepEqual(server.deletes, []);
+});
+
+test('a probe closed right after the Upgrade (1008: the session ended) is a lost session, resumed over polling', async () => {
+  const { conn, server, events, probe } = await onPollingWithProbe();
+  probe.open();
+  await server.answer({ first: 2 });
+  await until(() => probe.sent.length === 1, 'the Upgrade');
+  probe.serverClose(1008, 'unexpected message');
+  const [, name, why] = events.find((e) => e[0] === 'transport' && e[1] === 'polling' && events.indexOf(e) > 0);
+  assert.equal(name, 'polling');
+  assert.match(why, /switch to WebSocket failed \(unexpected message\)/);
+  await until(() => events.some((e) => e[0] === 'disconnect'));
+  // The next attempt goes over polling, with the resume token, as after any lost session.
+  await until(() => server.opens.length === 2, 'a new polling session');
+  await until(() => server.posts.flatMap((p) => p.messages).filter((m) => m.type === 'Join').length === 2);
+  const join = server.posts.flatMap((p) => p.messages).findLast((m) => m.type === 'Join');
+  assert.deepEqual(join.resume_token, TOKEN);
+  await welcomeOverPolling(server, { first: 1, resumed: true });
+  await until(() => conn.isOpen);
+  assert.equal(conn.transport, 'polling');
+  assert.deepEqual(server.deletes, []);
+  // And it probes again.
+  await until(() => FakeSocket.instances.length > 2, 'another probe');
+  conn.disconnect();
+});
+
+test('a probe that closes while the polling requests settle leaves the session on polling', async () => {
+  const { conn, server, probe, messages } = await onPollingWithProbe();
+  probe.open();
+  probe.close(); // gone before the GET in flight answered
+  await server.answer({ first: 2, messages: [chatLine('not lost')] });
+  // Polling goes on: the next GET acknowledges nothing new, so the message comes again.
+  await until(() => server.waiting !== null, 'polling again');
+  assert.equal(server.waiting.ack, 1);
+  await server.answer({ first: 2, messages: [chatLine('not lost')] });
+  await until(() => messages.some((m) => m.type === 'Chat'));
+  assert.deepEqual(probe.sent, []);
+  assert.equal(conn.transport, 'polling');
+  await until(() => FakeSocket.instances.length > 2, 'another probe');
+  conn.disconnect();
+});
+
+test('a probe that opens while no session is established sends the next attempt over WebSocket', async () => {
+  const { conn, server, probe } = await onPollingWithProbe({ reconnectionDelay: 100, reconnectionDelayMax: 100 });
+  await server.answerStatus(404);
+  await until(() => !conn.connected);
+  probe.open();
+  assert.equal(probe.readyState, 3, 'closed at once');
+  assert.deepEqual(probe.sent, [], 'a probe sends no Join');
+  assert.equal(conn.transport, 'websocket');
+  await until(() => FakeSocket.instances.length === 3, 'the next attempt over WebSocket');
+  FakeSocket.instances[2].open();
+  assert.equal(FakeSocket.instances[2].sent[0].type, 'Join');
   conn.disconnect();
 });
