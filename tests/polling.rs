@@ -446,6 +446,7 @@ async fn a_websocket_takes_over_a_polling_session_in_place() {
     upgraded
         .send(&ClientMessage::Upgrade(Upgrade {
             sid: poller.sid.clone(),
+            ack: poller.ack,
         }))
         .await
         .unwrap();
@@ -476,6 +477,7 @@ async fn a_websocket_takes_over_a_polling_session_in_place() {
     again
         .send(&ClientMessage::Upgrade(Upgrade {
             sid: poller.sid.clone(),
+            ack: poller.ack,
         }))
         .await
         .unwrap();

@@ -95,6 +95,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "upgrade: a socket takes over a polling session",
             ClientMessage::Upgrade(Upgrade {
                 sid: "n2.00ff".into(),
+                ack: 300,
             }),
         ),
         (

@@ -711,7 +711,7 @@ export class Connection extends Emitter {
     socket.onmessage = (event) => this.received(attempt, event.data);
     socket.onclose = (event) => this.socketClosed(attempt, event);
     this.nextTransport = 'websocket';
-    this.sendBytes(attempt, encodeClientMessage({ type: 'Upgrade', sid: outcome.sid }));
+    this.sendBytes(attempt, encodeClientMessage({ type: 'Upgrade', sid: outcome.sid, ack: outcome.ack }));
     for (const bytes of outcome.messages) this.sendBytes(attempt, bytes);
     this.emit('transport', 'websocket', 'switched in place');
   }

@@ -396,14 +396,14 @@ export class PollingSocket {
    * Gives the paused session up to the WebSocket that took it over: closes without a close
    * event and without a DELETE (that would remove the player), and returns the session id and
    * what the socket must send after its `Upgrade` ({@link Outbox#drain}).
-   * @returns {{sid: string, messages: Uint8Array[], dropped: number}}
+   * @returns {{sid: string, ack: number, messages: Uint8Array[], dropped: number}}
    */
   release() {
     if (!this.handingOver?.paused || this.session === null) throw new Error('release() before handOver() resolved true');
     this.handingOver = null;
     this.readyState = CLOSED;
     this.stopRequests();
-    return { sid: this.session.sid, ...this.outbox.drain() };
+    return { sid: this.session.sid, ack: this.lastReliable, ...this.outbox.drain() };
   }
 
   /** Goes on polling after a hand-over that did not happen (the WebSocket went away). */

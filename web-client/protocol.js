@@ -216,7 +216,7 @@ const CLIENT_VARIANTS = [
   ['Leave', []],
   ['Resync', []],
   // The first message of a WebSocket that takes over a long-polling session (version 9).
-  ['Upgrade', [['sid', STRING]]],
+  ['Upgrade', [['sid', STRING], ['ack', U32]]],
 ];
 
 /** `ServerMessage` variants in declaration order: [name, fields]. */

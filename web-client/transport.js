@@ -145,7 +145,7 @@ export class WebSocketProbes {
  * The polling surface a hand-over needs (`polling.js`' {@link PollingSocket}).
  * @typedef {object} HandingOver
  * @property {(boundMs: number) => Promise<boolean>} handOver
- * @property {() => {sid: string, messages: Uint8Array[], dropped: number}} release
+ * @property {() => {sid: string, ack: number, messages: Uint8Array[], dropped: number}} release
  * @property {() => void} resume
  */
 

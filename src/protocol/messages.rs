@@ -98,6 +98,9 @@ pub enum ClientMessage {
 pub struct Upgrade {
     /// The polling session's id, as `POST /poll` gave it.
     pub sid: String,
+    /// The number of the last reliable message the client received over polling (as a GET's
+    /// `ack`): the socket starts with the one after it.
+    pub ack: u32,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

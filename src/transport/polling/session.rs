@@ -135,11 +135,13 @@ impl PollSession {
         }
     }
 
-    /// A WebSocket takes the session over. False if one already did or the session ended.
-    pub fn attach(&self) -> bool {
+    /// A WebSocket takes the session over, its client having received the reliable messages
+    /// up to `ack`. False if one already did or the session ended.
+    pub fn attach(&self, ack: u32) -> bool {
         if self.is_ended() || self.attached.swap(true, Ordering::AcqRel) {
             return false;
         }
+        self.acknowledge(ack);
         // A GET still waiting answers at once, with nothing: the socket sends it all now.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.superseded.notify_waiters();

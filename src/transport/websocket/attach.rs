@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::context::WebSocketContext;
 use super::reader::WebSocketMessages;
 use super::writer::{Control, WriteFailed, Writer, send};
-use crate::protocol::{CloseReason, encode_client_message};
+use crate::protocol::{CloseReason, Upgrade, encode_client_message};
 use crate::session::MessageSource;
 use crate::session::budget::MessageBudget;
 use crate::session::ended::Ended;
@@ -30,16 +30,17 @@ const TOUCH_EVERY: Duration = Duration::from_millis(500);
 /// Finds the polling session `sid` for a socket from `peer`: `Err` says why not.
 pub fn find_session(
     ctx: &WebSocketContext,
-    sid: &str,
+    upgrade: &Upgrade,
     peer: std::net::IpAddr,
 ) -> Result<Arc<PollSession>, Ended> {
+    let sid = upgrade.sid.as_str();
     let unknown = || Ended::new(CloseReason::Unexpected, "no polling session to upgrade");
     let session = ctx
         .polling
         .get()
         .and_then(|polling| polling.sessions.get(sid).map(|entry| entry.clone()))
         .ok_or_else(unknown)?;
-    if session.peer != peer || !session.attach() {
+    if session.peer != peer || !session.attach(upgrade.ack) {
         return Err(unknown());
     }
     Ok(session)

@@ -98,7 +98,7 @@ async fn run_connection(
     // The first message: a `Join` starts a session on this socket; an `Upgrade` carries on a
     // long-polling session of the same client instead.
     let first = match first_message(&mut messages, &ctx).await {
-        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade.sid, peer.ip()) {
+        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade, peer.ip()) {
             Ok(polling) => {
                 let writer = ctx.shutdown.spawn(write_session(
                     writer,
