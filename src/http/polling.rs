@@ -131,12 +131,7 @@ fn open(request: &Request<Incoming>, ctx: &HttpContext, peer: SocketAddr) -> Res
         "max_body": limits.max_body,
     })
     .to_string();
-    let mut response = Response::new(Body::new(Bytes::from(body)));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    with_body(Bytes::from(body), "application/json")
 }
 
 async fn with_session(
@@ -180,9 +175,7 @@ async fn with_session(
         Method::POST => send(request, ctx, &session).await,
         Method::DELETE => {
             session.handle.kick.kick(CloseReason::Leave);
-            let mut response = Response::new(Body::default());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            response
+            no_content()
         }
         _ => method_not_allowed(ctx, "GET, POST, DELETE"),
     }
@@ -247,12 +240,7 @@ async fn fetch(
         .net
         .bytes_out
         .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let mut response = Response::new(Body::new(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    response
+    with_body(body, "application/octet-stream")
 }
 
 async fn send(
@@ -321,11 +309,7 @@ async fn send(
         }
     };
     match post.apply(up) {
-        Posted::Applied { .. } => {
-            let mut response = Response::new(Body::default());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            response
-        }
+        Posted::Applied { .. } => no_content(),
         Posted::Overlapping => refuse(
             ctx,
             PollRefusal::Overlapping,
@@ -345,6 +329,20 @@ async fn send(
             "the session has ended: fetch its close with GET",
         ),
     }
+}
+
+fn with_body(body: Bytes, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::new(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 fn method_not_allowed(ctx: &HttpContext, allow: &'static str) -> Response<Body> {
