@@ -6,7 +6,7 @@
 // to a WebSocket in place (Upgrade first, then what was queued; polling stopped; late answers
 // ignored; no DELETE; a refused Upgrade is a lost session).
 
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
@@ -42,6 +42,13 @@ const input = (seq) => encodeClientMessage({ type: 'Input', seq, buttons: 1, aim
 const chat = (text) => encodeClientMessage({ type: 'Chat', request_id: 1, text });
 
 /** Waits until `predicate()` holds, a few milliseconds at a time. */
+/** Connections the tests made: each is disconnected after its test, passed or failed, so that
+ * no timer of a failed test keeps the runner waiting. */
+const connections = [];
+afterEach(() => {
+  for (const conn of connections.splice(0)) conn.disconnect();
+});
+
 async function until(predicate, what = 'the condition') {
   const deadline = Date.now() + 2000;
   while (!predicate()) {
@@ -613,6 +620,7 @@ function fallbackConnection({ transport = 'auto', settings = {}, server = new Fa
   for (const event of ['connect', 'disconnect', 'connect_error', 'transport', 'reconnect']) {
     conn.on(event, (...args) => events.push([event, ...args]));
   }
+  connections.push(conn);
   return { conn, server, events, diagnoses };
 }
 
