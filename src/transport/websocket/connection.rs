@@ -1,6 +1,8 @@
 //! One player's WebSocket connection as a pair of tasks, from the upgrade to its last byte: the
 //! reader side (this task) runs the player's [`Session`] over a [`WebSocketMessages`]; the writer
-//! task ([`super::writer`]) sends what the session's handle holds. When either side ends, the
+//! task ([`super::writer`]) sends what the session's handle holds. When the socket's first
+//! message is an `Upgrade` instead of a `Join`, the socket carries a long-polling session of the
+//! same client on instead ([`super::attach`]). When either side ends, the
 //! other is stopped, the player leaves the world at once, the writer gets a moment to say
 //! goodbye, and what the client still sends is drained so that our close frame arrives.
 //!
