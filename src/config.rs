@@ -217,9 +217,21 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_REDIS_PREFIX", default_value = "skirmish:")]
     pub redis_prefix: String,
 
+    /// How log lines are written to stderr: `text` (coloured only on a terminal) or `json`
+    /// (one object per line, for log shippers).
+    #[arg(long, env = "SKIRMISH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for Config {

@@ -3,17 +3,14 @@
 
 use anyhow::Context;
 use clap::Parser;
-use skirmish::config::Config;
+use skirmish::config::{Config, LogFormat};
 use skirmish::server::Server;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&config)?;
     let scheme = if config.tls_cert.is_some() {
         "https"
     } else {
@@ -35,6 +32,21 @@ async fn main() -> anyhow::Result<()> {
     // Scripts and tests wait for this exact line on stdout.
     println!("skirmish listening on {scheme}://{addr}");
     server.run(listener, shutdown).await;
+    Ok(())
+}
+
+/// Logs to stderr as `--log-format` says: text (coloured only when stderr is a terminal, so a
+/// log file holds no escape codes) or one JSON object per line for log shippers.
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = EnvFilter::try_new(&config.log).context("invalid --log filter")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
     Ok(())
 }
 
