@@ -76,6 +76,38 @@ impl DurationHistogram {
         None
     }
 
+    /// Each bucket's count now (not cumulative), to compare with later.
+    pub fn bucket_counts(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Like [`DurationHistogram::quantile_upper_bound_micros`], over the observations made since
+    /// `earlier` (an earlier [`DurationHistogram::bucket_counts`]).
+    pub fn quantile_since_micros(&self, earlier: &[u64], quantile: f64) -> Option<u64> {
+        let window: Vec<u64> = self
+            .bucket_counts()
+            .iter()
+            .enumerate()
+            .map(|(i, now)| now.saturating_sub(earlier.get(i).copied().unwrap_or(0)))
+            .collect();
+        let total: u64 = window.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let wanted = (quantile * total as f64).ceil() as u64;
+        let mut seen = 0;
+        for (bound, count) in self.bounds_micros.iter().zip(&window) {
+            seen += count;
+            if seen >= wanted {
+                return Some(*bound);
+            }
+        }
+        None
+    }
+
     /// Writes the histogram in Prometheus text format, in seconds.
     pub fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
