@@ -1,36 +1,30 @@
 //! The binary's logs as an operator's tools read them: no terminal colour codes when stderr is
 //! not a terminal (a log file, a pipe), and with `--log-format json` one JSON object per line.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use common::child::ChildServer;
 
 /// Starts the binary with `flags`, waits until it listens, stops it with SIGTERM, and returns
 /// what it wrote to stderr.
 fn stderr_of_a_run(flags: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish"))
-        .args(["--addr", "127.0.0.1:0"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("skirmish listening on"), "{line}");
+    let mut server = ChildServer::start_with(flags, Stdio::piped());
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
+        libc::kill(server.child.id() as i32, libc::SIGTERM);
     }
     let mut stderr = String::new();
-    child
+    server
+        .child
         .stderr
         .take()
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
     stderr
 }
 

@@ -20,6 +20,7 @@ use rand::RngExt;
 use super::cluster_state::{ClosedRooms, ClusterCounts, RESUME_UNKNOWN, TokenChanges};
 use super::ended::Ended;
 use super::handle::SessionHandle;
+use super::refusals::lobby_refusal;
 use super::registry::Sessions;
 use super::room_link::RoomLink;
 use crate::cluster::{NodeReport, RoomReport};
@@ -571,34 +572,15 @@ impl RoomDirectory {
         self.lobby.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Why a joiner was not placed, as its session ends: the close reason says it, the detail
-    /// adds only what the joiner itself asked for.
+    /// Why a joiner was not placed, as its session ends (a private room refused to its address
+    /// is counted).
     fn refusal(&self, error: MatchError) -> Ended {
-        match error {
-            MatchError::NoSuchRoom => Ended::new(CloseReason::NoSuchRoom, ""),
-            MatchError::RoomFull => Ended::new(CloseReason::RoomFull, ""),
-            MatchError::SeatExpired => {
-                Ended::new(CloseReason::RoomFull, "the reserved seat expired")
-            }
-            MatchError::UnknownMode(mode) => Ended::new(
-                CloseReason::UnknownMode,
-                format!("{mode:?} is not played here"),
-            ),
-            MatchError::ServerFull => Ended::new(
-                CloseReason::ServerFull,
-                format!("{} players at most", self.max_players),
-            ),
-            MatchError::TooManyRooms => Ended::new(CloseReason::TooManyRooms, ""),
-            MatchError::TooManyPrivateRooms => {
-                self.stats
-                    .private_rooms_refused
-                    .fetch_add(1, Ordering::Relaxed);
-                Ended::new(
-                    CloseReason::TooManyRooms,
-                    "your address has as many private rooms open as it may",
-                )
-            }
+        if error == MatchError::TooManyPrivateRooms {
+            self.stats
+                .private_rooms_refused
+                .fetch_add(1, Ordering::Relaxed);
         }
+        lobby_refusal(error, self.max_players)
     }
 }
 

@@ -4,7 +4,9 @@
 //! into ([`transport`]); what a session shares with its room and transport ([`handle`], its
 //! [`stage`] and [`heartbeat`]); the process's rooms as sessions find them ([`directory`]:
 //! placement through the lobby, each room's registry and queue, resume tokens, rooms opened,
-//! disposed of and failed); the registry through which a room reaches its players
+//! disposed of and failed); where a joiner plays, here or through a cluster ([`placement`]),
+//! why it was refused ([`refusals`]) and what the directory keeps for a cluster's heartbeat
+//! ([`cluster_state`]); the registry through which a room reaches its players
 //! ([`registry`]) and the copy of it a room publishes from ([`recipients`]); lifecycle callbacks for library users ([`hooks`]); why a session ended
 //! ([`ended`]); the pure rate limits ([`limits`]); the handles a session task gets
 //! ([`context`]); sessions with no transport, for benches and tests ([`detached`]).
@@ -24,6 +26,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod placement;
 pub mod recipients;
+pub mod refusals;
 pub mod registry;
 pub mod room_link;
 pub mod stage;

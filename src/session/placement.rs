@@ -15,10 +15,10 @@ use super::cluster_state::{RESUME_NODE_GONE, RESUME_UNKNOWN};
 use super::directory::{Entered, RoomDirectory};
 use super::ended::Ended;
 use super::handle::SessionHandle;
-use crate::cluster::error::Refusal;
-use crate::cluster::{ClusterDirectory, ClusterError, Placed, TokenHome};
+use super::refusals::cluster_refusal;
+use crate::cluster::{ClusterDirectory, Placed, TokenHome};
 use crate::protocol::rooms::ValidRoomRequest;
-use crate::protocol::{CloseReason, Join, Redirect};
+use crate::protocol::{Join, Redirect};
 
 /// Who the joiner is and where it came from.
 pub struct Joiner<'a> {
@@ -73,7 +73,7 @@ pub async fn place(
             Err(error) => Err(error),
         },
     }
-    .map_err(refusal)?;
+    .map_err(cluster_refusal)?;
     rooms.enter_seated(
         join,
         seated,
@@ -86,38 +86,4 @@ pub async fn place(
 
 fn redirect(url: String, ticket: Option<crate::protocol::SeatTicket>) -> Ended {
     Ended::redirect(Redirect { url, ticket })
-}
-
-/// Why the cluster gave no seat, as the joiner's session ends.
-fn refusal(error: ClusterError) -> Ended {
-    match error {
-        ClusterError::Unavailable { .. } | ClusterError::BadReply(_) => {
-            tracing::debug!(%error, "join refused: cluster directory unavailable");
-            Ended::new(
-                CloseReason::ClusterUnavailable,
-                "new games cannot be joined just now, try again in a moment",
-            )
-        }
-        ClusterError::Refused(refusal) => match refusal {
-            Refusal::NoSuchRoom | Refusal::WrongNode => {
-                Ended::new(CloseReason::NoSuchRoom, refusal_detail(refusal))
-            }
-            Refusal::RoomFull | Refusal::SeatExpired => {
-                Ended::new(CloseReason::RoomFull, refusal_detail(refusal))
-            }
-            Refusal::NoNode | Refusal::CodeTaken => {
-                Ended::new(CloseReason::ServerFull, refusal.to_string())
-            }
-            Refusal::TooManyPrivateRooms => {
-                Ended::new(CloseReason::TooManyRooms, refusal.to_string())
-            }
-        },
-    }
-}
-
-fn refusal_detail(refusal: Refusal) -> String {
-    match refusal {
-        Refusal::NoSuchRoom | Refusal::RoomFull => String::new(),
-        other => other.to_string(),
-    }
 }

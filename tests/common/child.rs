@@ -16,10 +16,17 @@ impl ChildServer {
     /// Starts the binary with `--addr 127.0.0.1:0` and then `flags`, and waits for the line that
     /// says where it listens.
     pub fn start(flags: &[&str]) -> ChildServer {
+        ChildServer::start_with(flags, Stdio::inherit())
+    }
+
+    /// Like [`ChildServer::start`], with the server's stderr going to `stderr` (e.g. a pipe the
+    /// test reads from `child.stderr`).
+    pub fn start_with(flags: &[&str], stderr: Stdio) -> ChildServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish"))
             .args(["--addr", "127.0.0.1:0"])
             .args(flags)
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("the server binary starts");
         let mut line = String::new();
