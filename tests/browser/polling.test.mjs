@@ -43,13 +43,14 @@ const WEBSOCKET_REFUSED = [
   /^Failed to load resource: the server responded with a status of 426 \(Upgrade Required\)$/,
 ];
 /**
- * And from the cut on: requests that cannot connect, those in flight when it came (reset; the
+ * And from the cut on: requests that cannot connect, those in flight when it came (reset, or
+ * "socket not connected" when Chromium had picked a pooled socket the cut had just closed; the
  * browser may report them only after the network is back), and the ended session's 404.
  */
 const POLLING_OUTAGE = [
   ...WEBSOCKET_REFUSED,
   ...OUTAGE_ERRORS,
-  /^Failed to load resource: net::ERR_(CONNECTION_RESET|EMPTY_RESPONSE)$/,
+  /^Failed to load resource: net::ERR_(CONNECTION_RESET|EMPTY_RESPONSE|SOCKET_NOT_CONNECTED)$/,
   /^Failed to load resource: the server responded with a status of 404 \(Not Found\)$/,
 ];
 
