@@ -135,10 +135,10 @@ function showLogin(error) {
   setStatus('login', error ? `refused: ${error}` : 'not signed in');
   byId('login-error').textContent = error;
   byId('node-info').hidden = true;
-  /** @type {HTMLInputElement} */ (byId('login-operator')).value = read(localStorage, OPERATOR_KEY) ?? '';
+  const operator = read(localStorage, OPERATOR_KEY) ?? view.operator;
+  /** @type {HTMLInputElement} */ (byId('login-operator')).value = operator;
   /** @type {HTMLInputElement} */ (byId('login-token')).value = '';
-  const first = read(localStorage, OPERATOR_KEY) ? 'login-token' : 'login-operator';
-  byId(first).focus();
+  byId(operator ? 'login-token' : 'login-operator').focus();
 }
 
 /**
