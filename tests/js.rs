@@ -1,6 +1,7 @@
 //! Runs the browser client's JavaScript unit tests (`web-client/test/`: the codec against the
 //! shared vectors, the movement twin, the game state, the connection and its cluster routing,
-//! the long-polling transport and its framing against `tests/vectors/polling_v1.json`)
+//! the long-polling transport and its framing against `tests/vectors/polling_v1.json`, the
+//! operator page's formats and socket)
 //! under Node's built-in test runner, so that a plain `cargo test` covers both sides of the
 //! protocol. Needs Node.js 20+.
 

@@ -228,6 +228,20 @@ export function unexpectedErrors(browser) {
  * @returns {Promise<Player>}
  */
 export async function openPlayer(browser, url, name, { query = '', allowed = null, context: options, join = true } = {}) {
+  const search = join ? `?name=${encodeURIComponent(name)}${query}` : query.replace(/^&/, '?');
+  return openPage(browser, `${url}/${search}`, name, { allowed, context: options });
+}
+
+/**
+ * Opens `address` in a browser context of its own, watched like a player's page (see
+ * {@link openPlayer}): the operator's page, for one.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} address the whole URL
+ * @param {string} name who the page is, for failure messages
+ * @param {{allowed?: RegExp[] | null, context?: object}} [options]
+ * @returns {Promise<Player>}
+ */
+export async function openPage(browser, address, name, { allowed = null, context: options } = {}) {
   const context = await browser.newContext(options ?? { viewport: { width: 960, height: 640 } });
   context.setDefaultTimeout(PATIENCE_MS);
   const page = await context.newPage();
@@ -248,8 +262,7 @@ export async function openPlayer(browser, url, name, { query = '', allowed = nul
     player.errors.push(`dialog: ${dialog.type()} ${dialog.message()}`);
     dialog.dismiss().catch(() => {});
   });
-  const search = join ? `?name=${encodeURIComponent(name)}${query}` : query.replace(/^&/, '?');
-  await page.goto(`${url}/${search}`, { timeout: PATIENCE_MS });
+  await page.goto(address, { timeout: PATIENCE_MS });
   return player;
 }
 
