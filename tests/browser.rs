@@ -1,12 +1,14 @@
 //! Plays the game end to end: the files in `tests/browser/` (`game`, `session`, `netcode`,
-//! `hud`, `lobby`, `cluster`, `polling`; `node --test` runs every `*.test.mjs` there) start this
-//! crate's server binary and drive headless Chromium pages through the real client, on desktop
-//! windows and phone-sized touch screens, directly and through a slow, jittery proxy (or one
-//! that refuses WebSocket upgrades, so the page plays over long polling). `cluster` also
+//! `hud`, `lobby`, `cluster`, `polling`, `admin`; `node --test` runs every `*.test.mjs` there)
+//! start this crate's server binary and drive headless Chromium pages through the real client,
+//! on desktop windows and phone-sized touch screens, directly and through a slow, jittery proxy
+//! (or one that refuses WebSocket upgrades, so the page plays over long polling). `cluster` also
 //! starts Debian's `redis-server` and two nodes (skipped with a message where it is missing,
-//! unless `SKIRMISH_REQUIRE_REDIS` is set). Any console error on a page fails its test. Needs Node.js 20+, npm (the first run
-//! installs `playwright-core` from the lockfile into `tests/browser/node_modules`) and Debian's
-//! Chromium at `/usr/bin/chromium` (or the path in `CHROMIUM`). Set
+//! unless `SKIRMISH_REQUIRE_REDIS` is set); `admin` drives the operator's page at `/admin` while
+//! the crate's `swarm` binary plays (`SWARM_BIN`; run alone, `cargo build --bins` first). Any
+//! console error on a page fails its test. Needs Node.js 20+, npm (the first run installs
+//! `playwright-core` from the lockfile into `tests/browser/node_modules`) and Debian's Chromium
+//! at `/usr/bin/chromium` (or the path in `CHROMIUM`). Set
 //! `SKIRMISH_SKIP_BROWSER_TESTS=1` to skip it on a machine without a browser; without that, a
 //! missing browser is a failure, not a silent pass. Screenshots of every layout are saved in
 //! `target/browser-artifacts/`.
@@ -73,7 +75,8 @@ fn two_players_play_in_headless_chromium() {
         Command::new("node")
             .args(["--test", "tests/browser/"])
             .current_dir(root)
-            .env("SKIRMISH_BIN", env!("CARGO_BIN_EXE_skirmish")),
+            .env("SKIRMISH_BIN", env!("CARGO_BIN_EXE_skirmish"))
+            .env("SWARM_BIN", env!("CARGO_BIN_EXE_swarm")),
         TEST_LIMIT,
     );
     assert!(
