@@ -15,6 +15,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
+import { formatMicros } from '../../web-client/admin/format.js';
+
 import {
   PATIENCE_MS,
   SERVER_BIN,
@@ -276,3 +278,126 @@ test('from the page: a notice reaches the players, a kick and a closed room say 
   }
   assert.deepEqual(unexpectedErrors(browser), []);
 });
+
+/**
+ * A sample as the server sends it, `secondsAgo` before `now`; every tenth has no tick.
+ * @param {number} now
+ * @param {number} secondsAgo
+ */
+function scriptedSample(now, secondsAgo) {
+  const i = 300 - secondsAgo;
+  const ticked = i % 10 !== 0;
+  return {
+    t: now - secondsAgo * 1000,
+    players: 40 + (i % 5),
+    away: i % 2,
+    rooms: 2,
+    connections: 44,
+    tick_p50_us: ticked ? 300 + (i % 7) * 20 : null,
+    tick_p99_us: ticked ? 900 + (i % 11) * 40 : null,
+    bytes_in: 20_480,
+    bytes_out: 512_000 + i * 100,
+    accepted: i % 3,
+    closed: i % 4 === 0 ? { ping_timeout: 1 } : { leave: 1 },
+    rejected: {},
+    refused: {},
+    rate_limited: 2,
+    snapshots_skipped: 7,
+  };
+}
+
+/** A `state` with a name that would be markup if it were ever parsed as HTML. */
+const SCRIPTED_STATE = {
+  type: 'state',
+  rooms: [{ id: 3, mode: 'arena', private: true, code: 'ABCDEFGHJK', players: 2, max_players: 64, tick_us: 420, tick_p99_us: 900, snapshot_bytes: 310, age_s: 125 }],
+  players: [
+    { id: 12, name: 'Alice', room: 3, transport: 'websocket', rtt_ms: 31.5, skipped: 0, connected_s: 64, peer: '127.0.0.1:40012' },
+    { id: 40, name: '<img src=x onerror=alert(1)>', room: 3, transport: 'polling', rtt_ms: null, skipped: 9, connected_s: 3, peer: '127.0.0.1:40013' },
+  ],
+  slowest: [40],
+  nodes: [{ id: 'eu-1', url: 'ws://10.0.0.1:8080/ws', players: 2, rooms: 1, region: '', me: true }],
+};
+
+test('the page against a scripted socket: gaps, HiDPI, names as text, reasons checked, retries and 4429', { timeout: 30_000 }, async (t) => {
+  const token = newToken();
+  const { browser, server } = await startGame(t, ['--admin-token', token]);
+  /** What the scripted server received, and its current socket. */
+  const received = [];
+  /** @type {any} */
+  let current = null;
+  let connections = 0;
+  /** @param {import('playwright-core').Page} page */
+  const script = (page) =>
+    page.routeWebSocket(/\/admin\/ws$/, (ws) => {
+      connections += 1;
+      current = ws;
+      const refuse = connections > 1; // the second socket is refused as if attempts ran out
+      ws.onMessage((text) => {
+        const message = JSON.parse(String(text));
+        received.push(message);
+        if (message.type === 'auth' && refuse) {
+          ws.close({ code: 4429, reason: 'too many attempts' });
+        } else if (message.type === 'auth') {
+          const now = Date.now();
+          const history = Array.from({ length: 300 }, (_, k) => scriptedSample(now, 300 - k));
+          ws.send(JSON.stringify({ type: 'hello', node: 'eu-1', cluster: false, version: '0.1.0', protocol: 9, interval_ms: 1000, history }));
+          ws.send(JSON.stringify(SCRIPTED_STATE));
+        } else {
+          ws.send(JSON.stringify({ type: 'result', id: message.id, ok: false, error: 'no such room' }));
+        }
+      });
+    });
+  /** @type {import('./harness.mjs').Player[]} */
+  const pages = [];
+  try {
+    const admin = await openPage(browser, `${server.url}/admin#token=${token}`, 'Scripted', {
+      context: { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 },
+      prepare: script,
+    });
+    pages.push(admin);
+    const shown = await waitForAdmin(admin.page, 'the scripted hello and state', (s) => live(s) && s.statesReceived === 1);
+    assert.deepEqual(received[0], { type: 'auth', token, operator: shown.operator }, 'auth first, nothing else before it');
+    assert.equal(shown.samplesReceived, 300);
+
+    // Gaps where no tick ran; drawn at twice the CSS pixels.
+    const tick = shown.charts.tick;
+    assert.ok(tick.points > 0 && tick.points < 2 * 300, `the null ticks are gaps: ${JSON.stringify(tick)}`);
+    const pixels = await admin.page.evaluate(chartPixelsDrawn, ['#chart-tick', CHART_BACKGROUND]);
+    assert.equal(pixels.width, 2 * Math.round(pixels.cssWidth), `HiDPI: ${JSON.stringify(pixels)}`);
+    assert.equal(await admin.page.locator('#tile-tick-p50').textContent(), formatMicros(shown.lastSample.tick_p50_us));
+    await admin.page.setViewportSize({ width: 700, height: 900 });
+    await waitForAdmin(admin.page, 'the charts redrawn at the new size', (s) => s.charts.tick.width !== tick.width && s.charts.tick.points === tick.points);
+
+    // A player's name is text, and the slowest reader comes first, marked.
+    const first = admin.page.locator('#players-table tbody tr').first();
+    assert.equal(await first.getAttribute('class'), 'slow');
+    assert.equal(await first.locator('td').nth(1).textContent(), '<img src=x onerror=alert(1)>');
+    assert.equal(await admin.page.locator('main img').count(), 0);
+
+    // An empty reason is caught in the page; the server's error shows red in the log.
+    await admin.page.locator('#rooms-table button.close-room').click();
+    await admin.page.locator('#action-submit').click();
+    assert.match(await admin.page.locator('#action-error').textContent(), /empty/);
+    assert.equal(received.length, 1, 'nothing sent');
+    await admin.page.locator('#action-reason').fill('maintenance');
+    await admin.page.locator('#action-submit').click();
+    const failed = await waitForAdmin(admin.page, 'the error result', (s) => s.results.length === 1);
+    assert.deepEqual({ ...failed.results[0], action: undefined }, { id: 1, ok: false, text: 'no such room', action: undefined });
+    assert.deepEqual(received[1], { type: 'close_room', room: 3, reason: 'maintenance', id: 1 });
+    assert.match(await admin.page.locator('#action-log li.error').textContent(), /no such room/);
+
+    // A lost socket: said, and retried; the retry refused with 4429: the form, no more tries.
+    current.close({ code: 1011, reason: 'restart' });
+    const lost = await waitForAdmin(admin.page, 'the loss told', (s) => s.status === 'closed');
+    assert.match(lost.statusText, /reconnecting in \d+ s/);
+    const limited = await waitForAdmin(admin.page, 'the retry refused', (s) => s.closeCode === 4429);
+    assert.equal(limited.status, 'login');
+    assert.match(await admin.page.locator('#login-error').textContent(), /too many attempts/);
+    await sleep(1500);
+    assert.equal(connections, 2, 'no retry after 4429');
+  } catch (error) {
+    throw await explainFailure(error, pages, [server], 'admin-scripted');
+  }
+  assert.deepEqual(unexpectedErrors(browser), []);
+});
+

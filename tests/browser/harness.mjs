@@ -238,10 +238,11 @@ export async function openPlayer(browser, url, name, { query = '', allowed = nul
  * @param {import('playwright-core').Browser} browser
  * @param {string} address the whole URL
  * @param {string} name who the page is, for failure messages
- * @param {{allowed?: RegExp[] | null, context?: object}} [options]
+ * @param {{allowed?: RegExp[] | null, context?: object, prepare?: (page: import('playwright-core').Page) => Promise<void>}} [options]
+ *   `prepare`: runs before the page loads (to route its requests, say)
  * @returns {Promise<Player>}
  */
-export async function openPage(browser, address, name, { allowed = null, context: options } = {}) {
+export async function openPage(browser, address, name, { allowed = null, context: options, prepare } = {}) {
   const context = await browser.newContext(options ?? { viewport: { width: 960, height: 640 } });
   context.setDefaultTimeout(PATIENCE_MS);
   const page = await context.newPage();
@@ -262,6 +263,7 @@ export async function openPage(browser, address, name, { allowed = null, context
     player.errors.push(`dialog: ${dialog.type()} ${dialog.message()}`);
     dialog.dismiss().catch(() => {});
   });
+  if (prepare) await prepare(page);
   await page.goto(address, { timeout: PATIENCE_MS });
   return player;
 }

@@ -47,14 +47,15 @@ export class AdminSocket {
    * @param {(fn: () => void, ms: number) => any} [options.setTimer]
    * @param {(timer: any) => void} [options.clearTimer]
    */
-  constructor({ url, token, operator, events, WebSocketImpl = globalThis.WebSocket, setTimer = setTimeout, clearTimer = clearTimeout }) {
+  constructor({ url, token, operator, events, WebSocketImpl = globalThis.WebSocket, setTimer, clearTimer }) {
     this.url = url;
     this.token = token;
     this.operator = operator;
     this.events = events;
     this.WebSocketImpl = WebSocketImpl;
-    this.setTimer = setTimer;
-    this.clearTimer = clearTimer;
+    // Wrapped: a browser's setTimeout called as a method of this object throws "Illegal invocation".
+    this.setTimer = setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = clearTimer ?? ((timer) => clearTimeout(timer));
     /** @type {WebSocket | null} the socket of the current attempt */
     this.socket = null;
     /** Whether the server said `hello` on the current socket: actions may go. */
