@@ -123,6 +123,7 @@ function setStatus(status, text) {
   byId('login').hidden = status !== 'login';
   byId('live').hidden = status === 'login' || view.hello === null;
   byId('logout').hidden = status === 'login';
+  byId('live').classList.toggle('stale', status !== 'live');
 }
 
 /**
@@ -164,12 +165,35 @@ function connect(token, operator) {
       closed: (code, reason, retryInMs) => {
         view.closeCode = code;
         view.closeReason = reason;
-        const why = reason ? `${code} ${reason}` : `${code}`;
-        setStatus('closed', `connection lost (${why}): reconnecting in ${Math.round(retryInMs / 1000)} s`);
+        countDown(reason ? `${code} ${reason}` : `${code}`, performance.now() + retryInMs);
       },
     },
   });
   socket.start();
+}
+
+/** The timer that counts down to the next attempt in the header. */
+let countdown = null;
+
+/**
+ * Says the socket is lost and when the next attempt comes, each second until it does.
+ * @param {string} why the close's code and reason
+ * @param {number} retryAt performance.now() of the next attempt
+ */
+function countDown(why, retryAt) {
+  const tell = () => {
+    if (view.status !== 'closed' && countdown !== null) {
+      clearInterval(countdown);
+      countdown = null;
+      return;
+    }
+    const seconds = Math.max(0, Math.ceil((retryAt - performance.now()) / 1000));
+    setStatus('closed', `connection lost (${why}): reconnecting in ${seconds} s`);
+  };
+  if (countdown !== null) clearInterval(countdown);
+  countdown = null;
+  tell();
+  countdown = setInterval(tell, 1000);
 }
 
 /**
