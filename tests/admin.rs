@@ -354,3 +354,29 @@ async fn a_socket_that_floods_is_refused_then_closed() {
     assert!(limited >= 20, "answered rate limited {limited} times first");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversized_or_binary_message_closes_the_socket_with_its_code() {
+    let server = admin_server().await;
+    let (mut ws, _) = signed_in(&server).await;
+    let huge = json!({"type": "notice", "text": "x".repeat(5000)});
+    send(&mut ws, huge).await;
+    assert_eq!(next_of_close(&mut ws).await.0, 1009);
+    let (mut ws, _) = signed_in(&server).await;
+    ws.write_frame(Frame::binary(Payload::Owned(vec![1, 2, 3])))
+        .await
+        .unwrap();
+    assert_eq!(next_of_close(&mut ws).await.0, 1003);
+    server.stop().await;
+}
+
+/// Skips samples and states until the close.
+async fn next_of_close(ws: &mut AdminSocket) -> (u16, String) {
+    loop {
+        match next(ws, PATIENCE).await {
+            Some(Ok(_)) => {}
+            Some(Err(close)) => return close,
+            None => panic!("no close in time"),
+        }
+    }
+}

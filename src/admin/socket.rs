@@ -41,8 +41,8 @@ type Writer = WebSocketWrite<WriteHalf<TokioIo<Upgraded>>>;
 enum Inbound {
     Text(String),
     Ping(Vec<u8>),
-    /// A binary frame, bad UTF-8 or a frame too large.
-    Bad(&'static str),
+    /// A binary frame or bad UTF-8 (1003), or a frame too large (1009): the close to send.
+    Bad(u16, &'static str),
     Closed,
 }
 
@@ -70,17 +70,19 @@ pub async fn serve_admin_socket(
                 Ok(frame) => match frame.opcode {
                     OpCode::Text => match String::from_utf8(frame.payload.to_vec()) {
                         Ok(text) => Inbound::Text(text),
-                        Err(_) => Inbound::Bad("text frames must be UTF-8"),
+                        Err(_) => Inbound::Bad(1007, "text frames must be UTF-8"),
                     },
                     OpCode::Ping => Inbound::Ping(frame.payload.to_vec()),
                     OpCode::Close => Inbound::Closed,
-                    OpCode::Binary | OpCode::Continuation => Inbound::Bad("JSON text frames only"),
+                    OpCode::Binary | OpCode::Continuation => {
+                        Inbound::Bad(1003, "JSON text frames only")
+                    }
                     OpCode::Pong => continue,
                 },
-                Err(WebSocketError::FrameTooLarge) => Inbound::Bad("message too big"),
+                Err(WebSocketError::FrameTooLarge) => Inbound::Bad(1009, "message too big"),
                 Err(_) => Inbound::Closed,
             };
-            let last = matches!(item, Inbound::Closed | Inbound::Bad(_));
+            let last = matches!(item, Inbound::Closed | Inbound::Bad(..));
             if inbound_tx.send(item).await.is_err() || last {
                 return;
             }
@@ -109,7 +111,7 @@ async fn authenticate(
             Ok(Some(Inbound::Ping(_))) => continue,
             Ok(Some(Inbound::Text(text))) => break Some(text),
             Ok(Some(Inbound::Closed) | None) => return None,
-            Ok(Some(Inbound::Bad(_))) | Err(_) => break None,
+            Ok(Some(Inbound::Bad(..))) | Err(_) => break None,
         }
     };
     let now = Instant::now();
@@ -172,7 +174,7 @@ async fn serve_authenticated(
                         return;
                     }
                 }
-                Some(Inbound::Bad(why)) => return close(writer, 1003, why).await,
+                Some(Inbound::Bad(code, why)) => return close(writer, code, why).await,
                 Some(Inbound::Closed) | None => return close(writer, 1000, "bye").await,
             },
             update = updates.recv() => match update {
