@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::admin::AdminToken;
 use crate::game::arena::{ArenaRule, MIN_ARENA_SIDE};
 use crate::http::origin::AllowedOrigin;
 use crate::protocol::snapshot::MAX_ARENA_SIDE;
@@ -140,6 +141,11 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_AUTH_TOKEN", conflicts_with = "auth_tokens_file")]
     pub auth_token: Option<String>,
 
+    /// Serve the operator's live page at `/admin` to whoever gives this token (at least 12
+    /// printable characters; docs/ADMIN.md). Without it `/admin` is 404.
+    #[arg(long, env = "SKIRMISH_ADMIN_TOKEN", value_parser = parse_admin_token)]
+    pub admin_token: Option<AdminToken>,
+
     /// Like --auth-token, with the accepted tokens read from a file, one per line.
     #[arg(long, env = "SKIRMISH_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<std::path::PathBuf>,
@@ -242,6 +248,10 @@ impl Default for Config {
 }
 
 /// One entry of `--allowed-origins`: `*`, `localhost` or an origin.
+fn parse_admin_token(text: &str) -> Result<AdminToken, String> {
+    AdminToken::new(text).map_err(|error| error.to_string())
+}
+
 fn parse_allowed_origin(text: &str) -> Result<AllowedOrigin, String> {
     text.parse().map_err(|error| {
         format!("{error}; write origins as scheme://host[:port] (e.g. https://game.example), or localhost, or *")

@@ -40,6 +40,7 @@
 //!   behind `bin/swarm`; [`client`]: a Rust client of the protocol (tests, bots);
 //!   [`config`]: flags and environment variables; [`prefetch`]: cache hints for the swarm.
 
+pub mod admin;
 pub mod bots;
 pub mod client;
 pub mod cluster;

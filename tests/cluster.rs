@@ -20,6 +20,7 @@ use skirmish::client::{ClientError, GameClient, Received};
 use skirmish::protocol::ServerMessage;
 use skirmish::protocol::{ClientMessage, Join, RoomRequest, SeatTicket};
 use skirmish::server::Operator;
+use skirmish::session::operator::Outcome;
 
 /// The lease the tests' nodes hold: short, so a killed node leaves quickly.
 const LEASE: &str = "1s";
@@ -474,10 +475,30 @@ async fn operators_announce_to_every_node_and_kick_on_another_over_the_bus() {
         );
     }
     assert!(operator.announce("").await.is_err(), "checked like chat");
-    // A kick from a's operator closes b's player with "kicked".
-    assert!(!operator.kick(Some("b"), welcome_b.player_id).await.unwrap());
-    let (code, reason, _) = expect_close(&mut on_b).await;
+    // A kick from a's operator closes b's player with "kicked" and the operator's reason.
+    let kicked = operator
+        .kick_with_reason(Some("b"), welcome_b.player_id, "cheating")
+        .await
+        .unwrap();
+    assert_eq!(kicked, Outcome::Forwarded);
+    let (code, reason, error) = expect_close(&mut on_b).await;
     assert_eq!((code, reason.as_str()), (4005, "kicked"));
+    assert_eq!(error.as_deref(), Some("kicked: cheating"));
+    // A room of b closed from a: its players are told why.
+    let create = Join {
+        room: RoomRequest::CreatePrivate {
+            mode: String::new(),
+        },
+        ..Join::quick_play("OnB2")
+    };
+    let (mut on_b, welcome_b) = GameClient::join_with(&b.ws_url(), create).await.unwrap();
+    assert_eq!(on_b.url(), b.ws_url());
+    let room = skirmish::protocol::rooms::RoomId(welcome_b.room.id);
+    let closed = operator.close_room(Some("b"), room, "maintenance").await;
+    assert_eq!(closed.unwrap(), Outcome::Forwarded);
+    let (code, _, error) = expect_close(&mut on_b).await;
+    assert_eq!(code, 4005);
+    assert_eq!(error.as_deref(), Some("kicked: room closed: maintenance"));
     // Hostile entries on the bus: malformed ones are ignored, a flood is cut by its sender's
     // rate limit, and the players never notice anything but what passed.
     let client = redis::Client::open(redis.url()).unwrap();

@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "cluster",
     "session",
     "transport",
+    "admin",
     "http",
     "config",
     "server",

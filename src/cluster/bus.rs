@@ -1,5 +1,5 @@
 //! Messages between a cluster's nodes: an operator's announcement to every player, or an
-//! operator's kick of a player on a given node. They travel on a Redis stream (`P bus`, capped
+//! operator's kick of a player (or closing of a room) on a given node. They travel on a Redis stream (`P bus`, capped
 //! at [`BUS_LENGTH`] entries), not pub/sub, so that a node that lost its connection for a moment
 //! reads what it missed instead of losing it. This file owns the message format and its checks
 //! (pure); [`super::directory::ClusterDirectory`] publishes and [`BusReader`] reads.
@@ -33,8 +33,21 @@ const READ_COUNT: usize = 64;
 pub enum BusMessage {
     /// A line from the operator to every player of every node.
     Announce { text: String },
-    /// Close player `player` of node `node` with "kicked" (4005).
-    Kick { node: String, player: u32 },
+    /// Close player `player` of node `node` with "kicked" (4005), telling it `reason`.
+    Kick {
+        node: String,
+        player: u32,
+        /// The operator's reason (checked like a chat line; empty for none).
+        #[serde(default)]
+        reason: String,
+    },
+    /// Close room `room` of node `node`: its players are kicked, told `reason`.
+    CloseRoom {
+        node: String,
+        room: u32,
+        #[serde(default)]
+        reason: String,
+    },
 }
 
 /// A message with its sender.
@@ -75,8 +88,11 @@ impl Envelope {
             BusMessage::Announce { text } => {
                 validate_chat(text).map_err(|e| BusError::BadText(e.to_string()))?;
             }
-            BusMessage::Kick { node, .. } => {
+            BusMessage::Kick { node, reason, .. } | BusMessage::CloseRoom { node, reason, .. } => {
                 NodeId::parse(node).map_err(|e| BusError::BadSender(e.to_string()))?;
+                if !reason.is_empty() {
+                    validate_chat(reason).map_err(|e| BusError::BadText(e.to_string()))?;
+                }
             }
         }
         Ok(envelope)

@@ -1,5 +1,7 @@
-//! The browser game's files, embedded in the binary at build time so the server runs from any
-//! folder. Knows each file's content type and a strong validator (ETag) for caching.
+//! The browser game's files and the operator's page's (`web-client/admin/`, served only under
+//! `/admin` and only with `--admin-token`), embedded in the binary at build time so the server
+//! runs from any folder. Knows each file's content type and a strong validator (ETag) for
+//! caching.
 
 use std::borrow::Cow;
 
@@ -9,7 +11,13 @@ use rust_embed::RustEmbed;
 #[folder = "web-client/"]
 #[exclude = "test/*"]
 #[exclude = "*.md"]
+#[exclude = "admin/*"]
 struct WebClient;
+
+#[derive(RustEmbed)]
+#[folder = "web-client/admin/"]
+#[exclude = "*.md"]
+struct AdminPage;
 
 /// One embedded file, ready to serve.
 pub struct Asset {
@@ -21,9 +29,18 @@ pub struct Asset {
 
 /// The file for a request path (`/` is `index.html`); `None` if there is no such file.
 pub fn lookup(path: &str) -> Option<Asset> {
+    embedded::<WebClient>(path)
+}
+
+/// The operator's page's file for a path below `/admin` (`/` or empty is `index.html`).
+pub fn lookup_admin(path: &str) -> Option<Asset> {
+    embedded::<AdminPage>(path)
+}
+
+fn embedded<Files: RustEmbed>(path: &str) -> Option<Asset> {
     let name = path.trim_start_matches('/');
     let name = if name.is_empty() { "index.html" } else { name };
-    let file = WebClient::get(name)?;
+    let file = Files::get(name)?;
     let hash = file.metadata.sha256_hash();
     let etag = format!(
         "\"{}\"",
@@ -69,5 +86,10 @@ mod tests {
     fn unknown_and_test_files_are_not_served() {
         assert!(lookup("/nope.js").is_none());
         assert!(lookup("/../Cargo.toml").is_none());
+        assert!(
+            lookup("/admin/index.html").is_none(),
+            "the admin page only under /admin"
+        );
+        assert!(lookup_admin("/").is_some());
     }
 }

@@ -1,10 +1,11 @@
 //! What the HTTP router needs: who may connect (origins, authentication), where the WebSocket is
 //! served, whether the game's files are, the WebSocket context it hands upgrades to, and what
-//! `/healthz`, `/rooms` and `/metrics` read. Must never: carry a session rule.
+//! `/healthz`, `/rooms`, `/metrics` and `/admin` read. Must never: carry a session rule.
 
 use std::sync::Arc;
 
 use super::auth::{Authenticator, OriginPolicy};
+use crate::admin::AdminContext;
 use crate::cluster::ClusterDirectory;
 use crate::runtime::PoolStats;
 use crate::session::RoomDirectory;
@@ -33,4 +34,6 @@ pub struct HttpContext {
     pub pool: Arc<PoolStats>,
     pub tick_threads: usize,
     pub caps: Arc<ConnectionCaps>,
+    /// The operator's page, with `--admin-token` (`None`: `/admin` is 404).
+    pub admin: Option<Arc<AdminContext>>,
 }

@@ -1,8 +1,9 @@
 //! HTTP: routing ([`router`]: the game's files, `/healthz`, `/metrics`, the WebSocket upgrade),
 //! the embedded files ([`assets`]), who may connect ([`auth`]), web origins as values
-//! ([`origin`]), the long-polling endpoints ([`polling`]) and what the router is handed
-//! ([`context`]).
+//! ([`origin`]), the long-polling endpoints ([`polling`]), the operator's page ([`admin`]) and
+//! what the router is handed ([`context`]).
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod context;

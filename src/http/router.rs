@@ -1,5 +1,5 @@
-//! HTTP routing: the game's files, `/healthz`, `/metrics`, the lobby's `/rooms`, and the
-//! WebSocket upgrade at `/ws`. Everything
+//! HTTP routing: the game's files, `/healthz`, `/metrics`, the lobby's `/rooms`, the operator's
+//! `/admin`, and the WebSocket upgrade at `/ws`. Everything
 //! that is not a WebSocket is answered here in one response; upgrades are handed to
 //! [`serve_player`] on their own task.
 
@@ -36,6 +36,7 @@ pub async fn route(
         (_, path) if path == super::polling::POLL_PATH || path.starts_with("/poll/") => {
             super::polling::serve(request, &ctx, peer).await
         }
+        (_, path) if super::admin::is_admin_path(path) => super::admin::serve(request, &ctx, peer),
         (&Method::GET | &Method::HEAD, "/healthz") => health(&ctx),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(&ctx),
         (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx).await,

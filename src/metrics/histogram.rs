@@ -87,25 +87,13 @@ impl DurationHistogram {
     /// Like [`DurationHistogram::quantile_upper_bound_micros`], over the observations made since
     /// `earlier` (an earlier [`DurationHistogram::bucket_counts`]).
     pub fn quantile_since_micros(&self, earlier: &[u64], quantile: f64) -> Option<u64> {
-        let window: Vec<u64> = self
-            .bucket_counts()
-            .iter()
-            .enumerate()
-            .map(|(i, now)| now.saturating_sub(earlier.get(i).copied().unwrap_or(0)))
-            .collect();
-        let total: u64 = window.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let wanted = (quantile * total as f64).ceil() as u64;
-        let mut seen = 0;
-        for (bound, count) in self.bounds_micros.iter().zip(&window) {
-            seen += count;
-            if seen >= wanted {
-                return Some(*bound);
-            }
-        }
-        None
+        let window = counts_since(&self.bucket_counts(), earlier);
+        quantile_bound(self.bounds_micros, &window, quantile)
+    }
+
+    /// The buckets' upper bounds, in microseconds.
+    pub fn bounds_micros(&self) -> &'static [u64] {
+        self.bounds_micros
     }
 
     /// Writes the histogram in Prometheus text format, in seconds.
@@ -133,6 +121,32 @@ pub fn render_value(out: &mut String, kind: &str, name: &str, help: &str, value:
         out,
         "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
     );
+}
+
+/// Each bucket's observations between `earlier` and `now` (two [`DurationHistogram::bucket_counts`]).
+pub fn counts_since(now: &[u64], earlier: &[u64]) -> Vec<u64> {
+    now.iter()
+        .enumerate()
+        .map(|(i, count)| count.saturating_sub(earlier.get(i).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// The smallest bound (of `bounds`) below which at least `quantile` of the observations in
+/// `counts` (per bucket, not cumulative) fall; `None` if there are none or beyond the last bound.
+pub fn quantile_bound(bounds: &[u64], counts: &[u64], quantile: f64) -> Option<u64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let wanted = (quantile * total as f64).ceil() as u64;
+    let mut seen = 0;
+    for (bound, count) in bounds.iter().zip(counts) {
+        seen += count;
+        if seen >= wanted {
+            return Some(*bound);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

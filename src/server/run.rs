@@ -17,8 +17,8 @@ use tokio_rustls::TlsAcceptor;
 use super::cluster::{cluster_config, depart, flush_tokens, heartbeats};
 use super::limits::{listener_limits, polling_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
-use super::operator::{Operator, read_bus};
 use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
+use crate::admin::{AdminContext, AdminSources, run_sampler};
 use crate::cluster::bus::BusReader;
 use crate::cluster::{ClusterDirectory, ClusterError};
 use crate::config::Config;
@@ -27,6 +27,7 @@ use crate::http::context::HttpContext;
 use crate::metrics::NetStats;
 use crate::metrics::summary::{SummarySources, log_summaries};
 use crate::runtime::RoomPool;
+use crate::session::operator::{Operator, read_bus};
 use crate::session::{NoHooks, RoomDirectory, SessionContext, SessionHooks};
 use crate::transport::caps::ConnectionCaps;
 use crate::transport::polling::PollingContext;
@@ -170,6 +171,7 @@ impl Server {
 
     /// Runs until `shutdown` completes.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let operator = self.operator();
         let config = self.config;
         tracing::info!(
             seed = self.seed,
@@ -179,6 +181,7 @@ impl Server {
             max_room_players = config.max_room_players,
             path = %config.path,
             auth = self.authenticator.is_some(),
+            admin = config.admin_token.is_some(),
             tls = self.tls.is_some(),
             node = self.cluster.get().map(|cluster| cluster.node().to_string()),
             "starting"
@@ -214,6 +217,19 @@ impl Server {
         });
         let _ = websocket.polling.set(Arc::clone(&polling));
         let limits = listener_limits(&config);
+        let caps = ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip);
+        let admin = config.admin_token.clone().map(|token| {
+            let sources = AdminSources {
+                net: Arc::clone(&net),
+                delivery: Arc::clone(&rooms.delivery),
+                rooms: Arc::clone(&rooms),
+                caps: Arc::clone(&caps),
+                cluster: Arc::clone(&operator.cluster),
+            };
+            let admin = Arc::new(AdminContext::new(token, operator, sources, tasks.clone()));
+            tasks.spawn(run_sampler(Arc::clone(&admin)));
+            admin
+        });
         let setup = Listener {
             http: Arc::new(HttpContext {
                 websocket,
@@ -226,7 +242,8 @@ impl Server {
                 cluster: cluster.clone(),
                 pool: Arc::clone(pool.stats()),
                 tick_threads: pool.threads(),
-                caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_ip),
+                caps,
+                admin,
             }),
             limits,
             tls: self.tls,

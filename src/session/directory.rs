@@ -17,6 +17,8 @@ use crossbeam_queue::ArrayQueue;
 use dashmap::DashMap;
 use rand::RngExt;
 
+mod readings;
+
 use super::cluster_state::{ClosedRooms, ClusterCounts, RESUME_UNKNOWN, TokenChanges};
 use super::ended::Ended;
 use super::handle::SessionHandle;
@@ -25,7 +27,7 @@ use super::registry::Sessions;
 use super::room_link::RoomLink;
 use crate::cluster::{NodeReport, RoomReport};
 use crate::lobby::{Listing, MatchError, Matchmaker, MatchmakerConfig, RoomSettings, Seated, Want};
-use crate::metrics::{DeliveryStats, LobbyCounts, NetStats, RoomKind, RoomStats};
+use crate::metrics::{DeliveryStats, NetStats, RoomStats};
 use crate::protocol::rooms::{RoomCode, RoomId, ValidRoomRequest};
 use crate::protocol::{CloseReason, Join, PlayerId, ResumeToken};
 use crate::room::{RoomEvent, RoomIdentity};
@@ -74,6 +76,8 @@ pub struct LobbyStats {
     pub rooms_opened: AtomicU64,
     pub rooms_disposed: AtomicU64,
     pub rooms_failed: AtomicU64,
+    /// Rooms the operator closed.
+    pub rooms_closed: AtomicU64,
     /// Private rooms refused because their address had opened as many as it may.
     pub private_rooms_refused: AtomicU64,
 }
@@ -413,9 +417,33 @@ impl RoomDirectory {
     /// Asks a connected player's connection to close with `reason`, whatever its room.
     /// Returns false if no room has it connected.
     pub fn kick(&self, id: PlayerId, reason: CloseReason) -> bool {
+        self.kick_with(id, reason, "")
+    }
+
+    /// [`RoomDirectory::kick`], telling the player `detail` (the operator's reason).
+    pub fn kick_with(&self, id: PlayerId, reason: CloseReason, detail: &str) -> bool {
         self.open_rooms()
             .iter()
-            .any(|room| room.sessions.kick(id, reason))
+            .any(|room| room.sessions.kick_with(id, reason, detail))
+    }
+
+    /// Closes room `id` at the operator's request: every player in it is kicked (4005) and
+    /// told `detail`, players away in it are forgotten, and the room stops at once. Returns
+    /// false if no such room is open.
+    pub fn close_room(&self, id: RoomId, detail: &str) -> bool {
+        let mut lobby = self.lobby();
+        lobby.close(id);
+        let Some(room) = self.close(id) else {
+            return false;
+        };
+        drop(lobby);
+        self.host.stop(id);
+        self.stats.rooms_closed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(room = id.0, %detail, "room closed by the operator");
+        for handle in room.sessions.handles() {
+            handle.kick.kick_with(CloseReason::Kicked, detail);
+        }
+        true
     }
 
     /// Sends one encoded message to every connected player of every room; returns how many
@@ -426,22 +454,6 @@ impl RoomDirectory {
             room.sessions.broadcast(bytes.clone());
         }
         rooms.len()
-    }
-
-    /// The public rooms, by id, with their live readings.
-    pub fn listing(&self) -> Vec<ListedRoom> {
-        let listings: Vec<Listing> = self.lobby().listing().collect();
-        listings
-            .into_iter()
-            .filter_map(|listing| {
-                let room = self.room(listing.line.id)?;
-                Some(ListedRoom {
-                    created: room.created,
-                    tick_p99_us: room.stats.tick_duration.quantile_upper_bound_micros(0.99),
-                    listing,
-                })
-            })
-            .collect()
     }
 
     /// Every open room, public and private (for metrics and shutdown; never shown to
@@ -468,25 +480,6 @@ impl RoomDirectory {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
-    }
-
-    /// Open rooms and their connected players by mode and visibility, sorted.
-    pub fn room_kinds(&self) -> Vec<RoomKind> {
-        let mut kinds: BTreeMap<(String, bool), RoomKind> = BTreeMap::new();
-        for room in self.open_rooms() {
-            let settings = &room.settings;
-            let kind = kinds
-                .entry((settings.mode.clone(), settings.private))
-                .or_insert_with(|| RoomKind {
-                    mode: settings.mode.clone(),
-                    private: settings.private,
-                    rooms: 0,
-                    players: 0,
-                });
-            kind.rooms += 1;
-            kind.players += room.sessions.player_count() as u64;
-        }
-        kinds.into_values().collect()
     }
 
     /// What a cluster node's heartbeat tells the directory: its load and limits, every room
@@ -532,27 +525,6 @@ impl RoomDirectory {
     /// Every resume token of a player in a room here (for a full resync with the cluster).
     pub fn resume_tokens(&self) -> Vec<ResumeToken> {
         self.tokens.iter().map(|entry| *entry.key()).collect()
-    }
-
-    /// The counters of rooms' lives.
-    pub fn lobby_counts(&self) -> LobbyCounts {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        LobbyCounts {
-            opened: load(&self.stats.rooms_opened),
-            disposed: load(&self.stats.rooms_disposed),
-            failed: load(&self.stats.rooms_failed),
-            private_refused: load(&self.stats.private_rooms_refused),
-        }
-    }
-
-    /// Every room's counters and readings added up, closed rooms' counters included.
-    pub fn total_stats(&self) -> RoomStats {
-        let total = RoomStats::default();
-        total.absorb_counters(&self.retired);
-        for room in self.open_rooms() {
-            total.absorb(&room.stats);
-        }
-        total
     }
 
     fn room(&self, id: RoomId) -> Option<Arc<OpenRoom>> {

@@ -1,11 +1,14 @@
 //! What one player's session shares with the room and with its transport: the latest-wins
 //! snapshot slot (which also holds the delta baseline), the kick, the stage, the heartbeat and
-//! the sending end of the bounded reliable queue ([`SessionHandle`]). Every hand-over here is
+//! the sending end of the bounded reliable queue ([`SessionHandle`]), and who the player is
+//! ([`SessionProfile`], for the operator). Every hand-over here is
 //! non-blocking, so the room never waits on a session. Must never: hold a frame longer than
 //! until the next one replaces it, or block a caller.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
@@ -30,6 +33,9 @@ pub struct SnapshotSlot {
     ready: Notify,
     /// `1 << 32 | tick` of the baseline, 0 for none.
     baseline: AtomicU64,
+    /// Snapshots this player never saw because it read too slowly (replaced unsent, or not
+    /// encoded while its writer was behind): how slow a reader it is, for the operator.
+    lagged: AtomicU64,
 }
 
 impl SnapshotSlot {
@@ -43,6 +49,16 @@ impl SnapshotSlot {
             .is_some();
         self.ready.notify_one();
         replaced
+    }
+
+    /// Counts a snapshot this player missed for reading too slowly.
+    pub fn count_lag(&self) {
+        self.lagged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Snapshots this player missed for reading too slowly, since it connected.
+    pub fn lagged(&self) -> u64 {
+        self.lagged.load(Ordering::Relaxed)
     }
 
     /// Whether a frame of `tick` or later is still waiting for the writer.
@@ -85,32 +101,75 @@ impl SnapshotSlot {
     }
 }
 
-/// A request, from anywhere, that a connection close with a reason. The first reason wins.
+/// A request, from anywhere, that a connection close with a reason (and a detail for the
+/// player, such as the operator's words). The first reason wins.
 #[derive(Debug, Default)]
 pub struct Kick {
-    reason: OnceLock<CloseReason>,
+    reason: OnceLock<(CloseReason, Arc<str>)>,
     notify: Notify,
 }
 
 impl Kick {
     pub fn kick(&self, reason: CloseReason) {
-        if self.reason.set(reason).is_ok() {
+        self.kick_with(reason, "");
+    }
+
+    /// Kicks with `detail` told to the player (in the error before the close).
+    pub fn kick_with(&self, reason: CloseReason, detail: &str) {
+        if self.reason.set((reason, Arc::from(detail))).is_ok() {
             self.notify.notify_one();
         }
     }
 
     pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.get().copied()
+        self.reason.get().map(|(reason, _)| *reason)
     }
 
-    /// Resolves once kicked, with the reason.
-    pub async fn kicked(&self) -> CloseReason {
+    /// Resolves once kicked, with the reason and its detail.
+    pub async fn kicked(&self) -> (CloseReason, Arc<str>) {
         loop {
-            if let Some(&reason) = self.reason.get() {
-                return reason;
+            if let Some((reason, detail)) = self.reason.get() {
+                return (*reason, Arc::clone(detail));
             }
             self.notify.notified().await;
         }
+    }
+}
+
+/// Who a session is, for the operator: set by its transport (how and from where it connected)
+/// and by the session once the player joined. Written once each, read by the admin page.
+#[derive(Debug, Default)]
+pub struct SessionProfile {
+    /// The transport carrying the session now (a polling session may upgrade), and its peer.
+    carried_by: Mutex<Option<(&'static str, SocketAddr)>>,
+    joined: OnceLock<(String, Instant)>,
+}
+
+impl SessionProfile {
+    /// How the player is connected (`websocket`, `polling`) and from where.
+    pub fn connected(&self, transport: &'static str, peer: SocketAddr) {
+        *self
+            .carried_by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((transport, peer));
+    }
+
+    /// The player joined as `name` at `at`.
+    pub fn joined(&self, name: &str, at: Instant) {
+        let _ = self.joined.set((name.to_owned(), at));
+    }
+
+    /// The transport carrying the session now, and its peer.
+    pub fn carried_by(&self) -> Option<(&'static str, SocketAddr)> {
+        *self
+            .carried_by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The player's name and when it joined, once it has.
+    pub fn name_and_join(&self) -> Option<(&str, Instant)> {
+        self.joined.get().map(|(name, at)| (name.as_str(), *at))
     }
 }
 
@@ -126,6 +185,8 @@ pub struct SessionHandle {
     pub snapshots: Arc<SnapshotSlot>,
     /// Pings sent by the transport's writer, answered through the session.
     pub heartbeat: Arc<Heartbeat>,
+    /// Who the player is and how it connected, for the operator.
+    pub profile: Arc<SessionProfile>,
 }
 
 impl SessionHandle {
@@ -139,6 +200,7 @@ impl SessionHandle {
             stage: Arc::default(),
             snapshots: Arc::default(),
             heartbeat: Arc::default(),
+            profile: Arc::default(),
         };
         (handle, receiver)
     }

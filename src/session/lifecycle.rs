@@ -147,6 +147,7 @@ impl Session {
             left: false,
         });
         let resumed = matches!(event, RoomEvent::Resume { .. });
+        self.handle.profile.joined(&name, std::time::Instant::now());
         tracing::info!(player = %id, name = %name, room = room.identity.id.0, resumed, peer = %self.peer, "player connected");
         self.ctx.hooks.on_connection(&SessionInfo {
             id,

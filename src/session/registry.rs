@@ -146,8 +146,32 @@ impl Sessions {
         self.players().values().cloned().collect()
     }
 
+    /// Every connected player with its handle (for the operator's page).
+    pub fn connected(&self) -> Vec<(PlayerId, SessionHandle)> {
+        self.players()
+            .iter()
+            .map(|(&id, handle)| (id, handle.clone()))
+            .collect()
+    }
+
+    /// Asks a connected player's connection to close with `reason`, telling it `detail`.
+    pub fn kick_with(&self, id: PlayerId, reason: CloseReason, detail: &str) -> bool {
+        match self.players().get(&id) {
+            Some(handle) => {
+                handle.kick.kick_with(reason, detail);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn player_count(&self) -> usize {
         self.players().len()
+    }
+
+    /// Players in the world who are not connected: away, within the resume grace.
+    pub fn away_count(&self) -> usize {
+        self.token_of.len().saturating_sub(self.player_count())
     }
 
     fn players_mut(&self) -> std::sync::RwLockWriteGuard<'_, PlayerMap<SessionHandle>> {
@@ -201,6 +225,7 @@ impl Outbox for Arc<Sessions> {
                 self.delivery
                     .snapshots_not_encoded
                     .fetch_add(1, Ordering::Relaxed);
+                recipient.snapshots.count_lag();
                 continue;
             }
             let Some(bytes) = encode(recipient.id, recipient.snapshots.baseline()) else {
@@ -210,6 +235,7 @@ impl Outbox for Arc<Sessions> {
                 self.delivery
                     .snapshots_skipped
                     .fetch_add(1, Ordering::Relaxed);
+                recipient.snapshots.count_lag();
             }
         }
     }

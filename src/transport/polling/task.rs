@@ -144,6 +144,7 @@ impl PollingContext {
             None => hex,
         };
         let (handle, outbound) = SessionHandle::new(self.session.limits.outbound_queue);
+        handle.profile.connected("polling", peer);
         let (inbound, messages) = mpsc::channel(self.limits.inbound_queue);
         let poll = Arc::new(PollSession::new(
             sid.clone(),
@@ -246,7 +247,7 @@ async fn pump(
         }
         tokio::select! {
             biased;
-            reason = handle.kick.kicked() => return Ended::new(reason, ""),
+            (reason, detail) = handle.kick.kicked() => return Ended::new(reason, &*detail),
             () = ctx.shutdown.stopping() => {
                 handle.kick.kick(CloseReason::ServerShutdown);
                 return Ended::new(CloseReason::ServerShutdown, "");

@@ -31,7 +31,7 @@ const TOUCH_EVERY: Duration = Duration::from_millis(500);
 pub fn find_session(
     ctx: &WebSocketContext,
     upgrade: &Upgrade,
-    peer: std::net::IpAddr,
+    peer: std::net::SocketAddr,
 ) -> Result<Arc<PollSession>, Ended> {
     let sid = upgrade.sid.as_str();
     let unknown = || Ended::new(CloseReason::Unexpected, "no polling session to upgrade");
@@ -40,9 +40,10 @@ pub fn find_session(
         .get()
         .and_then(|polling| polling.sessions.get(sid).map(|entry| entry.clone()))
         .ok_or_else(unknown)?;
-    if session.peer != peer || !session.attach(upgrade.ack) {
+    if session.peer != peer.ip() || !session.attach(upgrade.ack) {
         return Err(unknown());
     }
+    session.handle.profile.connected("websocket", peer);
     Ok(session)
 }
 

@@ -45,6 +45,7 @@ pub async fn serve_player(
     permit: Arc<ConnectionPermit>,
 ) {
     let (handle, outbound) = SessionHandle::new(ctx.session.limits.outbound_queue);
+    handle.profile.connected("websocket", peer);
     let session = Session::new(Arc::clone(&ctx.session), peer, handle);
     let cleanup = session.cleanup_on_panic();
     let progress = permit.socket().map(ReadProgress::new);
@@ -100,7 +101,7 @@ async fn run_connection(
     // The first message: a `Join` starts a session on this socket; an `Upgrade` carries on a
     // long-polling session of the same client instead.
     let first = match first_message(&mut messages, &ctx).await {
-        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade, peer.ip()) {
+        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade, peer) {
             Ok(polling) => {
                 let writer = ctx.shutdown.spawn(write_session(
                     writer,

@@ -82,8 +82,8 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSo
                 Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
                 None => return,
             },
-            reason = inputs.handle.kick.kicked() => {
-                return close(&mut ws, &ctx, &Ended::new(reason, "")).await;
+            (reason, detail) = inputs.handle.kick.kicked() => {
+                return close(&mut ws, &ctx, &Ended::new(reason, &*detail)).await;
             }
             () = ctx.shutdown.stopping() => {
                 // Joined or not, every client is told why.
