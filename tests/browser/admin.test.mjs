@@ -18,12 +18,12 @@ import { dirname, join } from 'node:path';
 import { formatMicros } from '../../web-client/admin/format.js';
 
 import {
+  ARTIFACTS,
   PATIENCE_MS,
   SERVER_BIN,
   explainFailure,
   openPage,
   openPlayer,
-  screenshot,
   sleep,
   startGame,
   startServer,
@@ -135,7 +135,7 @@ test('the live page: numbers, tables and charts move while bots play', { timeout
     assert.ok(next.nodes.some((n) => n.me), 'this node is marked');
     await waitForAdmin(admin.page, 'bytes out to change between samples', (s) => s.lastSample.bytes_out !== busy.lastSample.bytes_out, 5000);
     assert.match(await admin.page.locator('#tile-bytes-out').textContent(), /^\d+(\.\d+)? (B|KiB|MiB)\/s$/);
-    assert.match(await admin.page.locator('#tile-players').textContent(), /^\d+$/);
+    assert.ok(Number(await admin.page.locator('#tile-players').textContent()) >= BOTS, 'the players tile counts the bots');
     const rows = await admin.page.locator('#players-table tbody tr').count();
     assert.ok(rows >= BOTS, `${rows} rows in the players table`);
 
@@ -146,7 +146,9 @@ test('the live page: numbers, tables and charts move while bots play', { timeout
     }
     const { charts } = await waitForAdmin(admin.page, 'the charts', (s) => s.charts.bandwidth.points > 1);
     assert.ok(charts.bandwidth.top > 0 && charts.players.top >= BOTS, JSON.stringify(charts));
-    await screenshot(admin, 'admin.png');
+    // A few more seconds of history, so the screenshot's charts have lines to show.
+    await waitForAdmin(admin.page, 'a few seconds of history', (s) => s.samplesShown >= 8, 12_000);
+    await admin.page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true, timeout: PATIENCE_MS });
 
     // A reload stays signed in: the token is in this tab's sessionStorage, not the address.
     await admin.page.reload();

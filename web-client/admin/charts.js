@@ -1,8 +1,9 @@
 /**
  * The operator page's charts: lines over the last minutes on a canvas, drawn sharp at any
- * devicePixelRatio and again whenever the canvas changes size, with gaps where a value is
- * missing (`null`: no tick ran), a round top value written on the axis, and a legend beside
- * the canvas. Must never read the socket or the page's state: it is handed series to draw.
+ * devicePixelRatio and again whenever the canvas changes size, over the history there is (a
+ * minute at least, the window at most), with gaps where a value is missing (`null`: no tick
+ * ran), a round top value written on the axis, and a legend beside the canvas. Must never read
+ * the socket or the page's state: it is handed series to draw.
  */
 
 import { niceCeiling } from './format.js';
@@ -24,6 +25,8 @@ export const CHART_BACKGROUND = '#0a1120';
 const TEXT_COLOUR = 'rgba(216, 226, 245, 0.7)';
 const GRID_COLOUR = 'rgba(216, 226, 245, 0.14)';
 const FONT = '11px system-ui, sans-serif';
+/** The shortest time the x axis spans, ms. */
+const MIN_SPAN_MS = 60_000;
 /** CSS pixels around the plot: room for the top value and the time labels. */
 const PAD = Object.freeze({ left: 6, right: 6, top: 16, bottom: 15 });
 
@@ -39,7 +42,7 @@ export class LineChart {
    * @param {HTMLElement} legend an element whose children become the legend
    * @param {object} options
    * @param {(value: number) => string} options.format writes a value of the chart's unit
-   * @param {number} options.windowMs how much time the chart spans, ending at the last time
+   * @param {number} options.windowMs the most time the chart spans, ending at the last time
    */
   constructor(canvas, legend, { format, windowMs }) {
     this.canvas = canvas;
@@ -129,10 +132,11 @@ export class LineChart {
       height: Math.max(1, height - PAD.top - PAD.bottom),
     };
     this.top = niceCeiling(highest(this.series)) || 1;
-    this.drawGrid(ctx, plot);
+    this.drawGrid(ctx, plot, this.spanMs());
+    const span = this.spanMs();
     const end = this.times.length > 0 ? this.times[this.times.length - 1] : 0;
-    const start = end - this.windowMs;
-    const x = (t) => plot.left + ((t - start) / this.windowMs) * plot.width;
+    const start = end - span;
+    const x = (t) => plot.left + ((t - start) / span) * plot.width;
     const y = (v) => plot.top + plot.height - (Math.min(v, this.top) / this.top) * plot.height;
     this.pointsDrawn = 0;
     for (const series of this.series) {
@@ -141,11 +145,23 @@ export class LineChart {
   }
 
   /**
+   * The time the x axis spans: the history there is, from a minute (a server just started
+   * shows its first minute across the chart, not squeezed into its right edge) up to the
+   * whole window.
+   */
+  spanMs() {
+    const first = this.times.length > 0 ? this.times[0] : 0;
+    const last = this.times.length > 0 ? this.times[this.times.length - 1] : 0;
+    return Math.min(this.windowMs, Math.max(MIN_SPAN_MS, last - first));
+  }
+
+  /**
    * @private
    * @param {CanvasRenderingContext2D} ctx
    * @param {{left: number, top: number, width: number, height: number}} plot
+   * @param {number} span ms across the plot
    */
-  drawGrid(ctx, plot) {
+  drawGrid(ctx, plot, span) {
     ctx.strokeStyle = GRID_COLOUR;
     ctx.lineWidth = 1;
     ctx.beginPath();
@@ -161,7 +177,7 @@ export class LineChart {
     ctx.textAlign = 'left';
     ctx.fillText(`max ${this.format(this.top)}`, plot.left, plot.top - 2);
     ctx.textBaseline = 'top';
-    const minutes = Math.round(this.windowMs / 60000);
+    const minutes = Math.round(span / 60000);
     ctx.fillText(`−${minutes} min`, plot.left, plot.top + plot.height + 2);
     ctx.textAlign = 'right';
     ctx.fillText('now', plot.left + plot.width, plot.top + plot.height + 2);
