@@ -63,7 +63,8 @@ export class ActionDesk {
    * @param {{id: number, players: number}} room
    */
   askCloseRoom(room) {
-    this.openReasonRow(`Close room ${room.id} (${room.players} players)`, 'Close room', (reason) => ({
+    const players = room.players === 1 ? '1 player' : `${room.players} players`;
+    this.openReasonRow(`Close room ${room.id} (${players})`, 'Close room', (reason) => ({
       type: 'close_room',
       room: room.id,
       reason,
