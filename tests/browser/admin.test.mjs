@@ -154,10 +154,9 @@ test('the live page: numbers, tables and charts move while bots play', { timeout
     await admin.page.reload();
     await waitForAdmin(admin.page, 'the reloaded page to go live', (s) => live(s) && s.samplesReceived > 0);
   } catch (error) {
-    throw await explainFailure(error, pages, [server], 'admin-live').then((e) => {
-      e.message += `\n--- swarm: ${swarm.log()}`;
-      return e;
-    });
+    const explained = await explainFailure(error, pages, [server], 'admin-live');
+    explained.message += `\n--- swarm (tail): ${swarm.log()}`;
+    throw explained;
   }
   assert.deepEqual(unexpectedErrors(browser), []);
 });
