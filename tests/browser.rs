@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// Installing one npm package from the lockfile.
 const NPM_LIMIT: Duration = Duration::from_secs(180);
-/// Each browser test bounds itself (60 s at most; they run one after the other, under two
-/// minutes in all); this only catches a hung Node process.
+/// Each browser test bounds itself (60 s at most; they run one after the other, about two and
+/// a half minutes in all on two shared cores); this only catches a hung Node process.
 const TEST_LIMIT: Duration = Duration::from_secs(300);
 
 #[test]
