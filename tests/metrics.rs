@@ -223,3 +223,52 @@ impl PythonWithPrometheusClient {
         );
     }
 }
+
+#[test]
+fn the_grafana_dashboard_reads_only_metrics_the_server_exports() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
+    // Every family with a sample: a cluster, a room, a connection cap, procfs.
+    let readings = skirmish::metrics::Readings {
+        cluster: Some(Default::default()),
+        refused: vec![("max_connections", 0)],
+        room_kinds: vec![skirmish::metrics::RoomKind {
+            mode: "arena".into(),
+            private: false,
+            rooms: 1,
+            players: 1,
+        }],
+        process: skirmish::metrics::ProcessReadings {
+            start_time_seconds: 1.0,
+            resident_bytes: Some(1),
+        },
+        ..Default::default()
+    };
+    let exposition = skirmish::metrics::render(readings).unwrap();
+    let exported: std::collections::HashSet<&str> = exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .collect();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 9);
+    for panel in panels {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in metric_names_in(expr) {
+                assert!(
+                    exported.contains(name),
+                    "{name} (in {expr:?}) is not exported"
+                );
+            }
+        }
+    }
+}
+
+/// The names of the server's metrics a PromQL expression reads.
+fn metric_names_in(expr: &str) -> Vec<&str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("skirmish_") || word.starts_with("process_"))
+        .collect()
+}
