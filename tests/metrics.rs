@@ -161,7 +161,7 @@ async fn prometheus_clients_own_parser_reads_the_exposition_of_a_live_server() {
 
 #[tokio::test]
 async fn a_lost_player_is_away_until_its_grace_ends() {
-    let server = start_server(&["--resume-grace", "400ms"]).await;
+    let server = start_server(&["--resume-grace", "1s"]).await;
     let (carol, _) = GameClient::join(&server.ws_url(), "Carol").await.unwrap();
     drop(carol);
     wait_for_metric(server.addr, "skirmish_players_away", PATIENCE, |away| {
