@@ -1,5 +1,6 @@
 //! The floor under the swarm: the cheapest client that still plays over real WebSockets. Each
-//! connection joins, then reads every frame without decoding it and sends one input per tick
+//! connection joins (its first binary frame is the answer), then reads every frame without
+//! decoding it and sends one input per tick
 //! (steering in a random direction that changes every second or two, like the swarm's `wander`
 //! bots), on one tokio thread. What this costs is what the kernel, tokio and fastwebsockets
 //! cost; the swarm's CPU above it is the price of decoding and checking every snapshot.
@@ -13,8 +14,7 @@ use fastwebsockets::{Frame, OpCode, Payload};
 use skirmish::bots::cpu_time;
 use skirmish::client::connect_websocket;
 use skirmish::protocol::{
-    ClientMessage, Join, PROTOCOL_VERSION, PlayerInput, RoomRequest, ServerMessage, Tick,
-    decode_server_message, encode_client_message,
+    ClientMessage, Join, PROTOCOL_VERSION, PlayerInput, RoomRequest, Tick, encode_client_message,
 };
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -105,13 +105,15 @@ async fn play(url: &str, index: u64, deadline: Instant) -> Option<u64> {
         .write_frame(Frame::binary(Payload::Owned(bytes)))
         .await
         .ok()?;
+    // The first binary frame answers the join (Skirmish's `Welcome`; the floor server's first
+    // snapshot): from then on this connection plays.
     let mut ignore = |_: Frame<'_>| async { Ok::<_, std::convert::Infallible>(()) };
     loop {
         let frame = reader.read_frame(&mut ignore).await.ok()?;
-        if frame.opcode == OpCode::Binary
-            && let Ok(ServerMessage::Welcome(_)) = decode_server_message(&frame.payload)
-        {
-            break;
+        match frame.opcode {
+            OpCode::Binary => break,
+            OpCode::Close => return None,
+            _ => {}
         }
     }
     let mut rng = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

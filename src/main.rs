@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    skirmish::metrics::note_process_start();
     let config = Config::parse();
     init_logging(&config)?;
     let scheme = if config.tls_cert.is_some() {

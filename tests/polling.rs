@@ -2,8 +2,8 @@
 //! plays against a WebSocket player and chats with it; snapshots are deltas against the tick the
 //! client acknowledged and apply even when answers are lost; a lost answer is sent again; a
 //! repeated POST applies nothing twice; a newer GET supersedes the older without ending the
-//! session; a session with no GET ends like a silent socket; DELETE leaves; a polling player
-//! resumes; and every bad request gets its status and reason, counted by reason.
+//! session; a session with no GET ends like a silent socket; DELETE leaves (before joining too);
+//! a polling player resumes; and every bad request gets its status and reason, counted by reason.
 
 mod common;
 
@@ -222,6 +222,19 @@ async fn delete_leaves_at_once() {
     .await;
     let down = poller.fetch(None).await;
     assert_eq!(down.close.map(|(code, _)| code), Some(1000));
+}
+
+/// Why `leave` is a reason a connection can end before joining (see
+/// `CloseReason::can_end_before_joining`): a polling client may DELETE before it joins.
+#[tokio::test]
+async fn a_delete_before_the_join_is_a_leave_before_joining() {
+    let server = start_server(&[]).await;
+    let poller = Poller::open(server.addr).await;
+    let path = format!("/poll/{}", poller.sid);
+    let answer = request(server.addr, LOCAL.into(), "DELETE", &path, "", b"").await;
+    assert_eq!(answer.status, 204);
+    let rejected = "skirmish_connections_rejected_total{reason=\"leave\"}";
+    common::metrics::wait_for_metric(server.addr, rejected, common::PATIENCE, |n| n == 1.0).await;
 }
 
 #[tokio::test]

@@ -131,7 +131,7 @@ impl AdminContext {
         Reading {
             at_ms,
             players: sources.rooms.player_count() as u64,
-            away: sources.rooms.away_count() as u64,
+            away: load(&totals.players_away),
             rooms: sources.rooms.room_count() as u64,
             connections: sources.caps.open() as u64,
             tick_buckets: totals.tick_duration.bucket_counts(),

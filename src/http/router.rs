@@ -233,21 +233,31 @@ async fn rooms(ctx: &HttpContext) -> Response<Body> {
 }
 
 fn metrics(ctx: &HttpContext) -> Response<Body> {
-    let refused = Refusal::ALL.map(|refusal| {
-        let count = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
-        (refusal.label(), count)
-    });
-    let totals = ctx.rooms.total_stats();
-    let room_kinds = ctx.rooms.room_kinds();
-    let polling_refused = ctx.polling.stats.refusals();
-    let readings = Readings {
-        players: ctx.rooms.player_count(),
-        open_connections: ctx.caps.open(),
-        refused: &refused,
-        net: &ctx.websocket.net,
-        delivery: &ctx.websocket.delivery,
-        room: &totals,
-        room_kinds: &room_kinds,
+    match crate::metrics::render(gather_readings(ctx)) {
+        Ok(body) => uncached(body, crate::metrics::CONTENT_TYPE),
+        Err(error) => {
+            tracing::error!(%error, "metrics not encoded");
+            text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{error}\n"))
+        }
+    }
+}
+
+/// What a scrape reports, read from every layer now.
+fn gather_readings(ctx: &HttpContext) -> Readings {
+    let refused = Refusal::ALL
+        .map(|refusal| {
+            let count = ctx.caps.refused[refusal.index()].load(Ordering::Relaxed);
+            (refusal.label(), count)
+        })
+        .to_vec();
+    Readings {
+        players: ctx.rooms.player_count() as u64,
+        open_connections: ctx.caps.open() as u64,
+        refused,
+        net: Arc::clone(&ctx.websocket.net),
+        delivery: Arc::clone(&ctx.websocket.delivery),
+        room: ctx.rooms.total_stats(),
+        room_kinds: ctx.rooms.room_kinds(),
         lobby: ctx.rooms.lobby_counts(),
         pool: PoolCounts {
             threads: ctx.tick_threads as u64,
@@ -261,13 +271,10 @@ fn metrics(ctx: &HttpContext) -> Response<Body> {
         polling: crate::metrics::PollingCounts {
             open: ctx.polling.sessions.len() as u64,
             opened: ctx.polling.stats.opened.load(Ordering::Relaxed),
-            refused: &polling_refused,
+            refused: ctx.polling.stats.refusals(),
         },
-    };
-    uncached(
-        crate::metrics::render(&readings),
-        "text/plain; version=0.0.4; charset=utf-8",
-    )
+        process: crate::metrics::read_process(),
+    }
 }
 
 /// A response that is never cached: a reading of the server's state now.

@@ -51,6 +51,8 @@ pub struct RoomStats {
     pub tick_duration: DurationHistogram,
     pub tick: AtomicU64,
     pub players: AtomicU64,
+    /// Players kept in the world, away, for the resume grace (stored each tick).
+    pub players_away: AtomicU64,
     pub ticks_total: AtomicU64,
     /// Ticks whose work took longer than the tick period.
     pub overruns: AtomicU64,
@@ -82,12 +84,14 @@ impl RoomStats {
     }
 
     /// Adds `other`'s counters, and its readings of now: players and snapshot bytes add up,
-    /// the tick, the tick's duration and the arena's sides are the largest of any room.
+    /// so do players away; the tick, the tick's duration and the arena's sides are the largest of any room.
     pub fn absorb(&self, other: &RoomStats) {
         self.absorb_counters(other);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         self.players
             .fetch_add(load(&other.players), Ordering::Relaxed);
+        self.players_away
+            .fetch_add(load(&other.players_away), Ordering::Relaxed);
         self.last_snapshot_bytes
             .fetch_add(load(&other.last_snapshot_bytes), Ordering::Relaxed);
         for (mine, theirs) in [
@@ -107,6 +111,7 @@ impl Default for RoomStats {
             tick_duration: DurationHistogram::new(&TICK_BUCKETS_MICROS),
             tick: AtomicU64::default(),
             players: AtomicU64::default(),
+            players_away: AtomicU64::default(),
             ticks_total: AtomicU64::default(),
             overruns: AtomicU64::default(),
             ticks_dropped: AtomicU64::default(),

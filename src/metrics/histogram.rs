@@ -1,7 +1,6 @@
-//! A fixed-bucket histogram that a hot path updates with relaxed atomic operations, and the
-//! Prometheus text format of one sample. Owns no policy: it only counts what others report.
+//! A fixed-bucket histogram that a hot path updates with relaxed atomic operations, read by the
+//! exposition and the summary log. Owns no policy: it only counts what others report.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -96,31 +95,21 @@ impl DurationHistogram {
         self.bounds_micros
     }
 
-    /// Writes the histogram in Prometheus text format, in seconds.
-    pub fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (i, bound) in self.bounds_micros.iter().enumerate() {
-            cumulative += self.counts[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{}\"}} {cumulative}",
-                *bound as f64 / 1e6
-            );
-        }
-        cumulative += self.counts[self.bounds_micros.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    /// Each bucket's upper bound in seconds (the last is +Inf) and the observations in it alone
+    /// (not cumulative: the exposition's encoder adds them up).
+    pub fn buckets_seconds(&self) -> Vec<(f64, u64)> {
+        self.bounds_micros
+            .iter()
+            .map(|&bound| bound as f64 / 1e6)
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(self.bucket_counts())
+            .collect()
     }
-}
 
-/// Writes one counter or gauge sample with its HELP and TYPE lines.
-pub fn render_value(out: &mut String, kind: &str, name: &str, help: &str, value: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-    );
+    /// The sum of every observation, in seconds.
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
 }
 
 /// Each bucket's observations between `earlier` and `now` (two [`DurationHistogram::bucket_counts`]).
@@ -154,17 +143,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn observations_land_in_inclusive_buckets_and_render_cumulatively() {
+    fn observations_land_in_inclusive_buckets() {
         let histogram = DurationHistogram::new(&[100, 1_000]);
         histogram.observe(Duration::from_micros(100));
         histogram.observe(Duration::from_micros(101));
         histogram.observe(Duration::from_millis(5));
-        let mut out = String::new();
-        histogram.render(&mut out, "t", "help");
-        assert!(out.contains("t_bucket{le=\"0.0001\"} 1\n"), "{out}");
-        assert!(out.contains("t_bucket{le=\"0.001\"} 2\n"), "{out}");
-        assert!(out.contains("t_bucket{le=\"+Inf\"} 3\n"), "{out}");
-        assert!(out.contains("t_count 3\n"), "{out}");
+        assert_eq!(
+            histogram.buckets_seconds(),
+            [(0.0001, 1), (0.001, 1), (f64::INFINITY, 1)]
+        );
+        assert_eq!(histogram.count(), 3);
         assert_eq!(histogram.quantile_upper_bound_micros(0.5), Some(1_000));
         assert_eq!(histogram.quantile_upper_bound_micros(1.0), None);
     }
@@ -177,11 +165,8 @@ mod tests {
         room.observe(Duration::from_micros(500));
         room.observe(Duration::from_millis(5));
         total.absorb(&room);
-        let mut out = String::new();
-        total.render(&mut out, "t", "help");
-        assert!(out.contains("t_bucket{le=\"0.0001\"} 1\n"), "{out}");
-        assert!(out.contains("t_bucket{le=\"0.001\"} 2\n"), "{out}");
-        assert!(out.contains("t_count 3\n"), "{out}");
-        assert!(out.contains("t_sum 0.00555\n"), "{out}");
+        assert_eq!(total.bucket_counts(), [1, 1, 1]);
+        assert_eq!(total.count(), 3);
+        assert!((total.sum_seconds() - 0.00555).abs() < 1e-12);
     }
 }

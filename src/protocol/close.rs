@@ -152,6 +152,73 @@ impl CloseReason {
         )
     }
 
+    /// Whether a connection that never joined can end for this reason (counted in
+    /// `skirmish_connections_rejected_total`). Derived from the paths that end a session before
+    /// its `Join` is accepted: the transport's (the client closes, breaks the framing, sends too
+    /// much or too fast, stops reading; a polling client sends `DELETE` (`leave`) or no GET
+    /// for the ping timeout), the first message (late, not a `Join`, undecodable), admission
+    /// and placement (the refusals of the join), and the server stopping. Only a registered
+    /// player can be kicked or lose its room, and a session is marked joined in the same step
+    /// that registers it.
+    pub fn can_end_before_joining(self) -> bool {
+        match self {
+            CloseReason::Kicked | CloseReason::RoomFailed => false,
+            CloseReason::ClientClosed
+            | CloseReason::TextFrame
+            | CloseReason::Malformed
+            | CloseReason::TooLarge
+            | CloseReason::Unexpected
+            | CloseReason::VersionMismatch
+            | CloseReason::InvalidName
+            | CloseReason::ServerFull
+            | CloseReason::JoinTimeout
+            | CloseReason::SlowConsumer
+            | CloseReason::ProtocolError
+            | CloseReason::ServerShutdown
+            | CloseReason::Leave
+            | CloseReason::PingTimeout
+            | CloseReason::RateLimited
+            | CloseReason::NoSuchRoom
+            | CloseReason::RoomFull
+            | CloseReason::UnknownMode
+            | CloseReason::TooManyRooms
+            | CloseReason::Redirected
+            | CloseReason::ClusterUnavailable => true,
+        }
+    }
+
+    /// Whether a joined player's connection can end for this reason (counted in
+    /// `skirmish_connections_closed_total`). The refusals of a join cannot: they end the join
+    /// itself. A message decoding as a `Join` of another version ends a joined session with
+    /// `version_mismatch` too (the decoder says so whatever the session's stage).
+    pub fn can_end_after_joining(self) -> bool {
+        match self {
+            CloseReason::InvalidName
+            | CloseReason::ServerFull
+            | CloseReason::JoinTimeout
+            | CloseReason::NoSuchRoom
+            | CloseReason::RoomFull
+            | CloseReason::UnknownMode
+            | CloseReason::TooManyRooms
+            | CloseReason::Redirected
+            | CloseReason::ClusterUnavailable => false,
+            CloseReason::ClientClosed
+            | CloseReason::TextFrame
+            | CloseReason::Malformed
+            | CloseReason::TooLarge
+            | CloseReason::Unexpected
+            | CloseReason::VersionMismatch
+            | CloseReason::SlowConsumer
+            | CloseReason::ProtocolError
+            | CloseReason::ServerShutdown
+            | CloseReason::Leave
+            | CloseReason::PingTimeout
+            | CloseReason::Kicked
+            | CloseReason::RateLimited
+            | CloseReason::RoomFailed => true,
+        }
+    }
+
     /// The WebSocket close code (RFC 6455 section 7.4; 4000-4999 are ours, see PROTOCOL.md).
     pub fn code(self) -> u16 {
         match self {
@@ -241,9 +308,10 @@ impl CloseReason {
     }
 }
 
+/// The label, the same word as in the metrics (the close frame carries [`CloseReason::text`]).
 impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.text(), self.code())
+        f.write_str(self.label())
     }
 }
 
@@ -290,5 +358,57 @@ mod tests {
             (message.code, message.message.as_str()),
             (ErrorCode::NoSuchRoom, "no such room")
         );
+    }
+
+    #[test]
+    fn every_reason_can_end_a_connection_before_or_after_joining() {
+        for reason in CloseReason::ALL {
+            assert!(
+                reason.can_end_before_joining() || reason.can_end_after_joining(),
+                "{reason} can end nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_end_joins_and_removals_end_players() {
+        for refusal in [
+            CloseReason::JoinTimeout,
+            CloseReason::InvalidName,
+            CloseReason::ServerFull,
+            CloseReason::NoSuchRoom,
+            CloseReason::RoomFull,
+            CloseReason::UnknownMode,
+            CloseReason::TooManyRooms,
+            CloseReason::Redirected,
+            CloseReason::ClusterUnavailable,
+        ] {
+            assert!(refusal.can_end_before_joining(), "{refusal}");
+            assert!(!refusal.can_end_after_joining(), "{refusal}");
+        }
+        for removal in [CloseReason::Kicked, CloseReason::RoomFailed] {
+            assert!(!removal.can_end_before_joining(), "{removal}");
+            assert!(removal.can_end_after_joining(), "{removal}");
+        }
+        for either in [
+            CloseReason::ClientClosed,
+            CloseReason::Malformed,
+            CloseReason::Unexpected,
+            CloseReason::VersionMismatch,
+            CloseReason::ServerShutdown,
+            CloseReason::Leave,
+            CloseReason::PingTimeout,
+            CloseReason::SlowConsumer,
+        ] {
+            assert!(either.can_end_before_joining(), "{either}");
+            assert!(either.can_end_after_joining(), "{either}");
+        }
+    }
+
+    #[test]
+    fn display_is_the_metrics_label_not_the_close_frame_text() {
+        assert_eq!(CloseReason::PingTimeout.to_string(), "ping_timeout");
+        assert_eq!(CloseReason::Leave.to_string(), "leave");
+        assert_eq!(CloseReason::Leave.text(), "bye");
     }
 }

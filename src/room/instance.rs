@@ -159,6 +159,9 @@ impl<O: Outbox> Room<O> {
         self.stats
             .players
             .store(self.world.players().len() as u64, Ordering::Relaxed);
+        self.stats
+            .players_away
+            .store(self.presence.away_count() as u64, Ordering::Relaxed);
     }
 
     fn drain_events(&mut self) {
@@ -544,6 +547,10 @@ mod tests {
         assert_eq!(snapshots[0].0, Tick(3));
     }
 
+    fn away_now(room: &Room<Recorder>) -> u64 {
+        room.stats.players_away.load(Ordering::Relaxed)
+    }
+
     #[test]
     fn an_away_player_is_resumed_within_the_grace_and_removed_after_it() {
         let mut config = RoomConfig::new(small_world());
@@ -560,6 +567,7 @@ mod tests {
             .unwrap();
         room.step(1);
         assert!(room.world().player(PlayerId(1)).unwrap().away);
+        assert_eq!(away_now(&room), 1);
         let resume = RoomEvent::Resume {
             id: PlayerId(1),
             name: "Ann".into(),
@@ -570,6 +578,7 @@ mod tests {
         events.push(resume.clone()).unwrap();
         room.step(1);
         assert!(!room.world().player(PlayerId(1)).unwrap().away);
+        assert_eq!(away_now(&room), 0, "back on resume");
         {
             let sent = recorder.sent.lock().unwrap();
             let welcome = sent.iter().rev().find_map(|(to, _, m)| match m {
@@ -600,8 +609,11 @@ mod tests {
                 connection: 1,
             })
             .unwrap();
+        room.step(1);
+        assert_eq!(away_now(&room), 1);
         room.step(5);
         assert!(room.world().player(PlayerId(1)).is_none());
+        assert_eq!(away_now(&room), 0, "down when the grace ends");
         // A resume after the grace starts over as a new player.
         events.push(resume).unwrap();
         room.step(1);

@@ -75,6 +75,11 @@ impl Presence {
         self.away_until.remove(&id);
     }
 
+    /// How many players are away now, waiting for a resume.
+    pub fn away_count(&self) -> usize {
+        self.away_until.len()
+    }
+
     /// Puts in `expired` (emptied first; a scratch list the caller keeps, so this never
     /// allocates) the away players whose grace has ended by tick `now`.
     pub fn collect_expired(&self, now: Tick, expired: &mut Vec<PlayerId>) {

@@ -78,6 +78,8 @@ impl Server {
     /// A server as the configuration describes it (reading `--auth-tokens-file` and the TLS
     /// certificate and key if given).
     pub fn from_config(config: Config) -> std::io::Result<Server> {
+        // The process's start for `/metrics`, if nothing noted it earlier (the binary does).
+        crate::metrics::note_process_start();
         let authenticator: Option<Arc<dyn Authenticator>> =
             match (&config.auth_token, &config.auth_tokens_file) {
                 (Some(token), _) => Some(Arc::new(TokenAuth::new([token.clone()]))),

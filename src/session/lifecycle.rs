@@ -49,6 +49,9 @@ struct Joined {
     room: Arc<OpenRoom>,
     /// The room has been told the player left or went away.
     left: bool,
+    /// Its name and when it joined, for the log line that says it disconnected.
+    name: String,
+    since: Instant,
 }
 
 /// The player a session plays while it is in the game, and its room: shared with
@@ -145,6 +148,8 @@ impl Session {
             id,
             room: Arc::clone(&room),
             left: false,
+            name: name.clone(),
+            since: Instant::now(),
         });
         let resumed = matches!(event, RoomEvent::Resume { .. });
         self.handle.profile.joined(&name, std::time::Instant::now());
@@ -264,13 +269,28 @@ impl Session {
     pub fn finish(self, reason: CloseReason) {
         let peer = self.peer;
         match self.joined {
-            Some(Joined { id, .. }) => {
+            Some(Joined {
+                id, name, since, ..
+            }) => {
                 self.ctx.hooks.on_disconnect(id, reason);
-                tracing::info!(player = %id, %peer, %reason, "player disconnected");
+                tracing::info!(
+                    player = %id,
+                    name = %name,
+                    %peer,
+                    %reason,
+                    code = reason.code(),
+                    session_secs = seconds_to_a_tenth(since.elapsed()),
+                    "player disconnected"
+                );
             }
             None => {
                 self.ctx.net.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%peer, %reason, "connection closed before joining");
+                tracing::debug!(
+                    %peer,
+                    %reason,
+                    code = reason.code(),
+                    "connection closed before joining"
+                );
             }
         }
     }
@@ -297,8 +317,26 @@ impl PanicCleanup {
     }
 }
 
+/// A duration in seconds rounded to one decimal, for a log a human reads.
+fn seconds_to_a_tenth(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 10.0).round() / 10.0
+}
+
 /// A number unique to each connection in the server's life.
 fn next_connection_serial() -> u64 {
     static SERIAL: AtomicU64 = AtomicU64::new(1);
     SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lengths_are_logged_to_a_tenth_of_a_second() {
+        use std::time::Duration;
+        assert_eq!(seconds_to_a_tenth(Duration::from_millis(12_345)), 12.3);
+        assert_eq!(seconds_to_a_tenth(Duration::from_millis(49)), 0.0);
+        assert_eq!(seconds_to_a_tenth(Duration::from_millis(50)), 0.1);
+    }
 }

@@ -169,11 +169,6 @@ impl Sessions {
         self.players().len()
     }
 
-    /// Players in the world who are not connected: away, within the resume grace.
-    pub fn away_count(&self) -> usize {
-        self.token_of.len().saturating_sub(self.player_count())
-    }
-
     fn players_mut(&self) -> std::sync::RwLockWriteGuard<'_, PlayerMap<SessionHandle>> {
         let players = self.players.write().unwrap_or_else(PoisonError::into_inner);
         // Bumped under the lock: a reader that sees the new version and then takes the read

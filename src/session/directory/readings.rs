@@ -27,14 +27,6 @@ impl RoomDirectory {
             .collect()
     }
 
-    /// Players away (disconnected, within the resume grace), in every room.
-    pub fn away_count(&self) -> usize {
-        self.open_rooms()
-            .iter()
-            .map(|room| room.sessions.away_count())
-            .sum()
-    }
-
     /// Open rooms and their connected players by mode and visibility, sorted.
     pub fn room_kinds(&self) -> Vec<RoomKind> {
         let mut kinds: BTreeMap<(String, bool), RoomKind> = BTreeMap::new();
