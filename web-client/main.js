@@ -60,7 +60,7 @@ const minimap = /** @type {HTMLCanvasElement} */ (document.getElementById('minim
 
 /** What the page knows of the session: shown in the HUD and read by the test hook. */
 const session = {
-  /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'error' | 'failed' */
+  /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'error' | 'failed' | 'removed' */
   status: 'idle',
   /** Why the last connection ended or the last attempt failed (server text when it gave one). */
   reason: '',
@@ -244,7 +244,7 @@ function listen(conn) {
     session.reason = details.description;
     if (reason === 'io client disconnect') return; // we left: the page is going away
     if (reason === 'io server disconnect') {
-      stopPlaying('failed', `The server removed you from the game: ${details.description}`);
+      stopPlaying('removed', `The server removed you from the game: ${details.description}`);
       return;
     }
     session.status = 'reconnecting';
@@ -287,7 +287,7 @@ function listen(conn) {
 /**
  * Ends the game on this page after a fatal error, a kick or giving up: the world goes, and the
  * name screen comes back (to play again) when `message` says why.
- * @param {'idle' | 'error' | 'failed'} status
+ * @param {'idle' | 'error' | 'failed' | 'removed'} status
  * @param {string} [message]
  */
 function stopPlaying(status, message) {
@@ -473,6 +473,8 @@ function statusText(now) {
       return `cannot connect: ${session.reason}`;
     case 'failed':
       return `gave up reconnecting${why}`;
+    case 'removed':
+      return `removed by the server${why}`;
     default:
       return 'choose a name';
   }

@@ -61,6 +61,7 @@ const AWAY_TAG = 'reconnecting\u2026';
  *   `hud.js`).
  * @property {string} status 'idle' (name screen) | 'connecting' | 'connected' | 'reconnecting'
  *   | 'error' (cannot connect; retrying would not help) | 'failed' (gave up reconnecting)
+ *   | 'removed' (kicked by the server: no reconnection)
  * @property {string} statusText
  * @property {number | null} pingMs
  * @property {number} snapshotRate per second
@@ -468,7 +469,7 @@ export class Renderer {
     ctx.fillStyle = BORDER;
     ctx.fillText('SKIRMISH', x, y - 24);
     ctx.font = FONT;
-    const failed = hud.status === 'error' || hud.status === 'failed';
+    const failed = hud.status === 'error' || hud.status === 'failed' || hud.status === 'removed';
     ctx.fillStyle = failed ? STATUS_COLOURS.error : TEXT_DIM;
     ctx.fillText(hud.statusText, x, y + 18, this.width - 24);
   }

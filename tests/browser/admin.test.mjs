@@ -258,13 +258,13 @@ test('from the page: a notice reaches the players, a kick and a closed room say 
     assert.equal(kicked.results[1].ok, true, JSON.stringify(kicked.results[1]));
     assert.equal(await admin.page.locator('#action-log li.ok').count(), 2);
     const gone = await waitForState(mallory.page, 'Mallory told she was kicked', (s) => !s.connected && s.reason.includes('testing the kick'));
-    assert.equal(gone.status, 'failed', 'a kicked page does not reconnect');
+    assert.equal(gone.status, 'removed', 'a kicked page does not reconnect');
     assert.match(await mallory.page.locator('body').innerText(), /testing the kick/);
     await waitForAdmin(admin.page, 'Mallory gone from the table', (s) => !s.players.some((p) => p.name === 'Mallory'));
     await sleep(1500);
     const still = await waitForState(mallory.page, 'Mallory still out', () => true);
     assert.equal(still.connected, false);
-    assert.equal(still.status, 'failed');
+    assert.equal(still.status, 'removed');
 
     // Closing Nina's room: she is closed with the reason.
     const ninaRoom = (await admin.page.evaluate(() => window.skirmishAdmin.state)).players.find((p) => p.name === 'Nina').room;
