@@ -21,6 +21,7 @@ pub struct NetStats {
     /// Inputs dropped because the room's queue was full.
     pub inputs_dropped_queue_full: AtomicU64,
     pub bytes_in: AtomicU64,
+    /// WebSocket frames' bytes written to sockets (headers included).
     pub bytes_out: AtomicU64,
     /// Chat lines refused by the rate limit.
     pub chat_rate_limited: AtomicU64,

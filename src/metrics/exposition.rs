@@ -490,7 +490,7 @@ fn encode_traffic(families: &mut Families, readings: &Readings) -> fmt::Result {
     families.counter_in(
         "skirmish_sent",
         Unit::Bytes,
-        "WebSocket payload bytes sent.",
+        "WebSocket bytes sent to clients (frames, headers included).",
         load(&net.bytes_out),
     )
 }

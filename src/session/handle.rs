@@ -24,11 +24,41 @@ pub struct SnapshotFrame {
     pub bytes: Bytes,
 }
 
+/// A transport's way to take a snapshot straight from the thread that encoded it: a
+/// non-blocking write to the client's socket, so that the common case wakes no task.
+pub trait DirectSend: Send + Sync + std::fmt::Debug {
+    /// Writes `bytes` (the snapshot of `tick`) now if the socket takes them without waiting
+    /// and nothing else is being written to it; never blocks.
+    fn try_send(&self, tick: Tick, bytes: &[u8]) -> DirectOutcome;
+}
+
+/// What a [`DirectSend`] did with a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectOutcome {
+    /// The kernel took all of it: it is the player's new baseline.
+    Sent,
+    /// The kernel took part of it; the transport's writer finishes it and then marks it sent.
+    Started,
+    /// Not now (the socket is full, or its writer is busy): it goes the usual way.
+    NotNow,
+}
+
+/// How a snapshot went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// Written straight to the socket.
+    Direct,
+    /// Left in the slot for the writer; `replaced` says an older frame was never sent.
+    Queued { replaced: bool },
+}
+
 /// A player's newest snapshot not yet sent (latest wins: a slow reader skips the older ones),
 /// and the newest one its connection has fully sent: the baseline its next delta is encoded
 /// against. A skipped snapshot never becomes a baseline.
 #[derive(Debug, Default)]
 pub struct SnapshotSlot {
+    /// The transport's direct way to the socket, where it has one (plain TCP).
+    direct: OnceLock<Arc<dyn DirectSend>>,
     pending: Mutex<Option<SnapshotFrame>>,
     ready: Notify,
     /// `1 << 32 | tick` of the baseline, 0 for none.
@@ -39,6 +69,38 @@ pub struct SnapshotSlot {
 }
 
 impl SnapshotSlot {
+    /// From now on snapshots are first offered to `direct` (once per slot; later calls are
+    /// ignored).
+    pub fn attach_direct(&self, direct: Arc<dyn DirectSend>) {
+        let _ = self.direct.set(direct);
+    }
+
+    /// Hands the newest frame over: straight to the socket when it takes it now and no older
+    /// frame waits in the slot (frames never overtake each other), else into the slot.
+    pub fn deliver(&self, frame: SnapshotFrame) -> Delivered {
+        if let Some(direct) = self.direct.get() {
+            // Only the encoding thread fills the slot: empty now, it stays empty until then.
+            let empty = self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none();
+            if empty {
+                match direct.try_send(frame.tick, &frame.bytes) {
+                    DirectOutcome::Sent => {
+                        self.sent(frame.tick);
+                        return Delivered::Direct;
+                    }
+                    DirectOutcome::Started => return Delivered::Direct,
+                    DirectOutcome::NotNow => {}
+                }
+            }
+        }
+        Delivered::Queued {
+            replaced: self.put(frame),
+        }
+    }
+
     /// Stores the newest frame; returns true if it replaced one never sent.
     pub fn put(&self, frame: SnapshotFrame) -> bool {
         let replaced = self

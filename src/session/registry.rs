@@ -13,7 +13,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use rand::RngExt;
 
-use super::handle::{SessionHandle, SnapshotFrame};
+use super::handle::{Delivered, SessionHandle, SnapshotFrame};
 use super::recipients::Recipients;
 use crate::game::world::PlayerMap;
 use crate::metrics::DeliveryStats;
@@ -226,11 +226,17 @@ impl Outbox for Arc<Sessions> {
             let Some(bytes) = encode(recipient.id, recipient.snapshots.baseline()) else {
                 continue;
             };
-            if recipient.snapshots.put(SnapshotFrame { tick, bytes }) {
-                self.delivery
-                    .snapshots_skipped
-                    .fetch_add(1, Ordering::Relaxed);
-                recipient.snapshots.count_lag();
+            match recipient.snapshots.deliver(SnapshotFrame { tick, bytes }) {
+                Delivered::Direct => {
+                    self.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Delivered::Queued { replaced: true } => {
+                    self.delivery
+                        .snapshots_skipped
+                        .fetch_add(1, Ordering::Relaxed);
+                    recipient.snapshots.count_lag();
+                }
+                Delivered::Queued { replaced: false } => {}
             }
         }
     }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::context::WebSocketContext;
 use super::reader::WebSocketMessages;
-use super::writer::{Control, WriteFailed, Writer, send};
+use super::writer::{Control, Out, WriteFailed, send};
 use crate::protocol::{CloseReason, Upgrade, encode_client_message};
 use crate::session::MessageSource;
 use crate::session::budget::MessageBudget;
@@ -76,7 +76,7 @@ pub async fn forward_messages(
 
 /// Sends what the session queues until it ends, then its close frame.
 pub async fn write_session(
-    mut ws: Writer,
+    mut ws: Out,
     session: Arc<PollSession>,
     mut control: mpsc::Receiver<Control>,
     ctx: Arc<WebSocketContext>,
@@ -125,7 +125,7 @@ pub async fn write_session(
 /// Writes every queued reliable message, then the newest snapshot; returns the close once the
 /// session has ended.
 async fn write_queued(
-    ws: &mut Writer,
+    ws: &mut Out,
     session: &PollSession,
     ctx: &WebSocketContext,
 ) -> Result<Option<(u16, String)>, WriteFailed> {

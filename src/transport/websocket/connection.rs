@@ -14,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fastwebsockets::Role;
-use tokio::io::{AsyncReadExt, ReadHalf};
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::attach::{find_session, forward_messages, write_session};
 use super::context::WebSocketContext;
 use super::progress::ReadProgress;
-use super::reader::{Stream, WebSocketMessages};
+use super::reader::WebSocketMessages;
+use super::socket::{ReadSide, split_upgraded};
 use super::writer::{Control, WriterInputs, write_loop};
 use crate::protocol::{ClientMessage, CloseReason};
 use crate::session::budget::MessageBudget;
@@ -79,9 +80,10 @@ async fn run_connection(
     // The reader borrows our read half so that, once the session is over, we can drain what the
     // client still sends: closing a socket with unread data resets it, and the reset can
     // overtake our close frame.
-    let (mut read_half, write_half) = tokio::io::split(ws.into_inner());
-    let (mut reader, writer) =
-        fastwebsockets::after_handshake_split(&mut read_half, write_half, Role::Server);
+    let (mut read_half, writer) =
+        split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle());
+    let (mut reader, _) =
+        fastwebsockets::after_handshake_split(&mut read_half, tokio::io::sink(), Role::Server);
     reader.set_max_message_size(ctx.limits.max_message_bytes);
     // fastwebsockets would unmask client frames without telling us whether they were masked,
     // and then check close frames and answer pings on the unmasked bytes. We check the mask
@@ -201,7 +203,7 @@ impl MessageSource for Prefetched<'_> {
 
 /// Reads and discards what the client still sends after our close frame, until it closes its
 /// side, [`CLOSE_GRACE`] passes, or [`DRAIN_LIMIT`] bytes were thrown away.
-async fn drain(read_half: &mut ReadHalf<Stream>) {
+async fn drain(read_half: &mut ReadSide) {
     let mut scratch = [0u8; 4096];
     let mut drained = 0;
     let _ = tokio::time::timeout(CLOSE_GRACE, async {

@@ -10,6 +10,8 @@ pub mod frames;
 pub mod handshake;
 pub mod progress;
 pub mod reader;
+pub mod sink;
+pub mod socket;
 pub mod writer;
 
 pub use context::{WebSocketContext, WebSocketLimits};

@@ -8,9 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
-use tokio::io::ReadHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -22,8 +19,9 @@ use crate::session::MessageSource;
 use crate::session::budget::MessageBudget;
 use crate::session::ended::{Ended, ended_by_decode};
 
-pub type Stream = TokioIo<Upgraded>;
-pub type Reader<'a> = WebSocketRead<&'a mut ReadHalf<Stream>>;
+use super::socket::ReadSide;
+
+pub type Reader<'a> = WebSocketRead<&'a mut ReadSide>;
 
 /// A WebSocket's client messages, read frame by frame.
 pub struct WebSocketMessages<'a> {

@@ -1,7 +1,9 @@
 //! A WebSocket connection's writer task: reliable messages from the player's bounded queue
-//! first, the newest snapshot from its latest-wins slot once welcomed, the heartbeat's pings, and
-//! the stall check; ends with a close frame telling why. Must never: wait on a client longer than
-//! the write timeout, or hold more than one snapshot.
+//! first, the newest snapshot from its latest-wins slot once welcomed (on plain TCP most
+//! snapshots go straight from the tick thread instead, [`super::sink`]; this finishes what the
+//! socket did not take then), the heartbeat's pings, and the stall check; ends with a close
+//! frame telling why. Must never: wait on a client longer than the write timeout, or hold more
+//! than one snapshot.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,11 +19,28 @@ use tokio::time::Instant;
 
 use super::context::WebSocketContext;
 use super::progress::ReadProgress;
+use super::sink::FrameSink;
 use crate::protocol::{CloseReason, Heartbeat as Heartbeat_, ServerMessage, encode_server_message};
 use crate::session::SessionHandle;
 use crate::session::ended::Ended;
 
 pub type Writer = WebSocketWrite<WriteHalf<TokioIo<Upgraded>>>;
+
+/// Where a connection's frames go.
+pub enum Out {
+    /// Plain TCP: our frames on the socket itself, shared with the room's tick thread.
+    Direct(Arc<FrameSink>),
+    /// Anything else (TLS): fastwebsockets over the upgraded stream.
+    Buffered(Writer),
+}
+
+/// Resolves when a direct snapshot left a tail to finish (never without a sink).
+async fn tail_left(sink: Option<&FrameSink>) {
+    match sink {
+        Some(sink) => sink.tail_left().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Stands in for "no deadline" in timers.
 pub const FAR_FUTURE: Duration = Duration::from_secs(86_400);
@@ -51,8 +70,12 @@ pub struct WriterInputs {
 
 /// Sends until told to close. Reliable messages go first; snapshots only once the welcome has
 /// been sent, and only the newest.
-pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSocketContext>) {
+pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocketContext>) {
     let mut welcomed = false;
+    let direct = match &ws {
+        Out::Direct(sink) => Some(Arc::clone(sink)),
+        Out::Buffered(_) => None,
+    };
     let interval = ctx.limits.ping_interval;
     let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -112,7 +135,13 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSo
                 }
                 Ok(())
             }
-            _ = ping_timer.tick(), if welcomed && ping_deadline.is_none() => {
+            // Not gated on the outstanding ping's deadline: on plain TCP snapshots go out
+            // without this task, so nothing else may wake it to see the ping was answered.
+            _ = ping_timer.tick(), if welcomed => {
+                if ping_deadline.is_some() && !inputs.handle.heartbeat.is_answered() {
+                    // Still waiting for the answer: the deadline arm decides.
+                    continue;
+                }
                 nonce = nonce.wrapping_add(1);
                 inputs.handle.heartbeat.sent(nonce);
                 ping_deadline = Some(Instant::now() + ctx.limits.ping_timeout);
@@ -128,23 +157,20 @@ pub async fn write_loop(mut ws: Writer, mut inputs: WriterInputs, ctx: Arc<WebSo
                     // Snapshots go out only after the welcome, which this message is or follows.
                     welcomed = true;
                 }
-                send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await
+                let sent = send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&bytes))).await;
+                if let (Out::Direct(sink), true) = (&ws, welcomed) {
+                    // The welcome is on the wire: snapshots may go straight from the tick.
+                    sink.open_snapshots();
+                }
+                sent
             }
             () = inputs.handle.snapshots.ready(), if welcomed => {
-                match inputs.handle.snapshots.take() {
-                    Some(frame) => {
-                        ctx.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                        let sent =
-                            send(&mut ws, &ctx, Frame::binary(Payload::Borrowed(&frame.bytes)))
-                                .await;
-                        if sent.is_ok() {
-                            inputs.handle.snapshots.sent(frame.tick);
-                        }
-                        sent
-                    }
-                    None => Ok(()),
-                }
+                write_newest_snapshot(&mut ws, &inputs.handle, &ctx).await
             }
+            () = tail_left(direct.as_deref()) => match &direct {
+                Some(sink) => timed(&ctx, sink.flush_tail()).await,
+                None => Ok(()),
+            },
         };
         match result {
             Ok(()) => {}
@@ -170,24 +196,84 @@ pub enum WriteFailed {
 /// Writes one frame, giving up on a client that has not taken it within the write timeout.
 /// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
 /// write blocks that long only when the client stopped draining its socket.
-pub async fn send(
-    ws: &mut Writer,
-    ctx: &WebSocketContext,
-    frame: Frame<'_>,
-) -> Result<(), WriteFailed> {
-    let len = frame.payload.len() as u64;
-    match tokio::time::timeout(ctx.limits.write_timeout, ws.write_frame(frame)).await {
-        Ok(Ok(())) => {
-            ctx.net.bytes_out.fetch_add(len, Ordering::Relaxed);
-            Ok(())
+pub async fn send(ws: &mut Out, ctx: &WebSocketContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
+    match ws {
+        Out::Direct(sink) => timed(ctx, sink.write_frame(frame.opcode, &frame.payload)).await,
+        Out::Buffered(writer) => {
+            let len = frame.payload.len();
+            match tokio::time::timeout(ctx.limits.write_timeout, writer.write_frame(frame)).await
+            {
+                Ok(Ok(())) => {
+                    let bytes = (header_len(len) + len) as u64;
+                    ctx.net.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+                    Ok(())
+                }
+                Ok(Err(_)) => Err(WriteFailed::Closed),
+                Err(_) => Err(WriteFailed::TimedOut),
+            }
         }
+    }
+}
+
+/// A direct write bounded by the write timeout.
+async fn timed(
+    ctx: &WebSocketContext,
+    write: impl std::future::Future<Output = std::io::Result<()>>,
+) -> Result<(), WriteFailed> {
+    match tokio::time::timeout(ctx.limits.write_timeout, write).await {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(WriteFailed::Closed),
         Err(_) => Err(WriteFailed::TimedOut),
     }
 }
 
+/// The bytes of a server frame's header for a payload of `len` (no mask).
+fn header_len(len: usize) -> usize {
+    match len {
+        0..126 => 2,
+        126..=65_535 => 4,
+        _ => 10,
+    }
+}
+
+/// Writes the snapshot waiting in the player's slot, if any, and makes it the baseline.
+async fn write_newest_snapshot(
+    ws: &mut Out,
+    handle: &SessionHandle,
+    ctx: &WebSocketContext,
+) -> Result<(), WriteFailed> {
+    let slot = &handle.snapshots;
+    match ws {
+        Out::Direct(sink) => {
+            let wrote = tokio::time::timeout(ctx.limits.write_timeout, sink.write_snapshot_from(slot));
+            match wrote.await {
+                Ok(Ok(true)) => {
+                    ctx.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Ok(Ok(false)) => Ok(()),
+                Ok(Err(_)) => Err(WriteFailed::Closed),
+                Err(_) => Err(WriteFailed::TimedOut),
+            }
+        }
+        Out::Buffered(_) => {
+            let Some(frame) = slot.take() else {
+                return Ok(());
+            };
+            ctx.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+            send(ws, ctx, Frame::binary(Payload::Borrowed(&frame.bytes))).await?;
+            slot.sent(frame.tick);
+            Ok(())
+        }
+    }
+}
+
 /// Tells the client why (if it is ours to explain) and sends the close frame.
-pub async fn close(ws: &mut Writer, ctx: &WebSocketContext, ended: &Ended) {
+pub async fn close(ws: &mut Out, ctx: &WebSocketContext, ended: &Ended) {
+    if let Out::Direct(sink) = ws {
+        // Nothing may follow the close frame.
+        sink.close_snapshots();
+    }
     if ended.reason == CloseReason::ClientClosed {
         return;
     }

@@ -1,0 +1,284 @@
+//! A plain-TCP WebSocket's sending side, shared by the connection's writer task and the room's
+//! tick thread: frames are written with non-blocking `write(2)`s on the socket itself, so a
+//! snapshot the tick just encoded goes out from that thread at once ([`DirectSend`]) and the
+//! common case wakes no task. Whoever writes holds the lock for the system call only; what a
+//! full socket did not take is kept as the tail, which only the writer task finishes (waiting
+//! for the socket to drain), and nothing else is written before it, so frames never
+//! interleave. Snapshots go direct only once the writer has sent the welcome, and never after
+//! it began to close.
+//!
+//! Must never: block the tick thread (it only ever tries), write a frame into the middle of
+//! another, or hold more than one frame's tail.
+
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use fastwebsockets::OpCode;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
+
+use crate::metrics::NetStats;
+use crate::protocol::Tick;
+use crate::session::handle::{DirectOutcome, DirectSend, SnapshotSlot};
+
+/// The longest server frame header: FIN and opcode, a 127 length marker and 8 length bytes.
+const MAX_HEADER: usize = 10;
+
+/// One connection's sending side.
+#[derive(Debug)]
+pub struct FrameSink {
+    socket: OwnedWriteHalf,
+    state: Mutex<SinkState>,
+    /// The writer has sent the welcome: snapshots may go direct.
+    snapshots_open: AtomicBool,
+    net: Arc<NetStats>,
+    /// The player's slot: a snapshot whose tail this finishes becomes its baseline (weak: the
+    /// slot holds this sink).
+    slot: Weak<SnapshotSlot>,
+    /// Told when a direct snapshot left a tail for the writer to finish.
+    tail_left: Notify,
+    /// Snapshots written from the encoding thread (all of them, or their start).
+    pub direct_sends: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct SinkState {
+    /// The rest of a frame the socket did not take whole; written before anything else.
+    tail: Vec<u8>,
+    /// When the tail is a snapshot's, its tick: it becomes the baseline once written.
+    tail_tick: Option<Tick>,
+}
+
+/// A frame's header (server frames are never masked).
+fn header(opcode: OpCode, len: usize) -> ([u8; MAX_HEADER], usize) {
+    let mut head = [0u8; MAX_HEADER];
+    head[0] = 0x80 | opcode as u8;
+    let used = if len < 126 {
+        head[1] = len as u8;
+        2
+    } else if len <= usize::from(u16::MAX) {
+        head[1] = 126;
+        head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        head[1] = 127;
+        head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    (head, used)
+}
+
+/// What one attempt at writing a frame did.
+enum Attempt {
+    /// All of it went.
+    Whole,
+    /// Part went; the rest is the tail now.
+    Part,
+    /// The socket takes nothing now.
+    Full,
+}
+
+impl FrameSink {
+    pub fn new(socket: OwnedWriteHalf, net: Arc<NetStats>, slot: &Arc<SnapshotSlot>) -> FrameSink {
+        FrameSink {
+            socket,
+            state: Mutex::default(),
+            snapshots_open: AtomicBool::new(false),
+            net,
+            slot: Arc::downgrade(slot),
+            tail_left: Notify::new(),
+            direct_sends: AtomicU64::new(0),
+        }
+    }
+
+    /// Resolves when a direct snapshot left a tail (the writer then finishes it).
+    pub async fn tail_left(&self) {
+        self.tail_left.notified().await;
+    }
+
+    /// The welcome is out: snapshots may go direct from now on.
+    pub fn open_snapshots(&self) {
+        self.snapshots_open.store(true, Ordering::Release);
+    }
+
+    /// The connection is closing: no snapshot goes direct any more.
+    pub fn close_snapshots(&self) {
+        self.snapshots_open.store(false, Ordering::Release);
+    }
+
+    /// Writes one whole frame, waiting while the socket is full (the caller bounds the wait).
+    pub async fn write_frame(&self, opcode: OpCode, payload: &[u8]) -> io::Result<()> {
+        self.write_with(|state, sink| sink.attempt(state, opcode, payload, None).map(Some))
+            .await
+            .map(|_| ())
+    }
+
+    /// Takes the slot's newest snapshot and writes it whole, under the lock that direct sends
+    /// take (so no newer snapshot overtakes it); false if the slot was empty.
+    pub async fn write_snapshot_from(&self, slot: &SnapshotSlot) -> io::Result<bool> {
+        self.write_with(|state, sink| {
+            let Some(frame) = slot.take() else {
+                return Ok(None);
+            };
+            match sink.attempt(state, OpCode::Binary, &frame.bytes, Some(frame.tick))? {
+                Attempt::Whole => slot.sent(frame.tick),
+                Attempt::Part => {}
+                Attempt::Full => {
+                    // Taken, so it is this writer's to finish: the whole frame is the tail.
+                    let (head, used) = header(OpCode::Binary, frame.bytes.len());
+                    state.tail.extend_from_slice(&head[..used]);
+                    state.tail.extend_from_slice(&frame.bytes);
+                    state.tail_tick = Some(frame.tick);
+                }
+            }
+            Ok(Some(Attempt::Part))
+        })
+        .await
+    }
+
+    /// Finishes any tail, then runs `write` under the lock (once the tail is empty), then
+    /// finishes what it left. `write` answers `None` when it had nothing to write.
+    async fn write_with(
+        &self,
+        mut write: impl FnMut(&mut SinkState, &FrameSink) -> io::Result<Option<Attempt>>,
+    ) -> io::Result<bool> {
+        loop {
+            self.flush_tail().await?;
+            let attempt = {
+                let mut state = self.lock();
+                if !state.tail.is_empty() {
+                    // A direct snapshot left a tail meanwhile: finish that first.
+                    continue;
+                }
+                write(&mut state, self)?
+            };
+            match attempt {
+                None => return Ok(false),
+                Some(Attempt::Whole) => return Ok(true),
+                Some(Attempt::Part) => {
+                    self.flush_tail().await?;
+                    return Ok(true);
+                }
+                Some(Attempt::Full) => self.socket.writable().await?,
+            }
+        }
+    }
+
+    /// Writes the tail, waiting while the socket is full; a snapshot it finishes becomes the
+    /// player's baseline.
+    pub async fn flush_tail(&self) -> io::Result<()> {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.tail.is_empty() {
+                    return Ok(());
+                }
+                match self.socket.try_write(&state.tail) {
+                    Ok(written) => {
+                        self.count(written);
+                        state.tail.drain(..written);
+                        if state.tail.is_empty() {
+                            if let Some(tick) = state.tail_tick.take()
+                                && let Some(slot) = self.slot.upgrade()
+                            {
+                                slot.sent(tick);
+                            }
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            self.socket.writable().await?;
+        }
+    }
+
+    /// One non-blocking write of a frame under the lock; a part that did not go becomes the
+    /// tail.
+    fn attempt(
+        &self,
+        state: &mut SinkState,
+        opcode: OpCode,
+        payload: &[u8],
+        tick: Option<Tick>,
+    ) -> io::Result<Attempt> {
+        let (head, used) = header(opcode, payload.len());
+        let head = &head[..used];
+        let total = head.len() + payload.len();
+        let written = match self
+            .socket
+            .try_write_vectored(&[IoSlice::new(head), IoSlice::new(payload)])
+        {
+            Ok(written) => written,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(Attempt::Full),
+            Err(error) => return Err(error),
+        };
+        self.count(written);
+        if written == total {
+            return Ok(Attempt::Whole);
+        }
+        if written < head.len() {
+            state.tail.extend_from_slice(&head[written..]);
+            state.tail.extend_from_slice(payload);
+        } else {
+            state.tail.extend_from_slice(&payload[written - head.len()..]);
+        }
+        state.tail_tick = tick;
+        Ok(Attempt::Part)
+    }
+
+    fn count(&self, bytes: usize) {
+        self.net.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SinkState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl DirectSend for FrameSink {
+    fn try_send(&self, tick: Tick, bytes: &[u8]) -> DirectOutcome {
+        if !self.snapshots_open.load(Ordering::Acquire) {
+            return DirectOutcome::NotNow;
+        }
+        // The writer is writing: it gets the frame through the slot instead.
+        let Ok(mut state) = self.state.try_lock() else {
+            return DirectOutcome::NotNow;
+        };
+        if !state.tail.is_empty() {
+            return DirectOutcome::NotNow;
+        }
+        match self.attempt(&mut state, OpCode::Binary, bytes, Some(tick)) {
+            Ok(Attempt::Whole) => {
+                self.direct_sends.fetch_add(1, Ordering::Relaxed);
+                DirectOutcome::Sent
+            }
+            Ok(Attempt::Part) => {
+                self.direct_sends.fetch_add(1, Ordering::Relaxed);
+                drop(state);
+                self.tail_left.notify_one();
+                DirectOutcome::Started
+            }
+            // Full, or broken (the writer finds out on its next write).
+            Ok(Attempt::Full) | Err(_) => DirectOutcome::NotNow,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_use_the_shortest_length_form() {
+        let (head, used) = header(OpCode::Binary, 5);
+        assert_eq!(&head[..used], &[0x82, 5]);
+        let (head, used) = header(OpCode::Binary, 300);
+        assert_eq!(&head[..used], &[0x82, 126, 1, 44]);
+        let (head, used) = header(OpCode::Close, 70_000);
+        assert_eq!(&head[..used], &[0x88, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+    }
+}
