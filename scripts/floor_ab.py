@@ -7,12 +7,15 @@ Skirmish (fresh processes, pinned to CPU 0) and runs the same client against eac
 cheapest one that plays (`examples/swarm_floor.rs`: joins, reads every frame without decoding
 it, sends an input per tick; pinned to CPU 1). The server's CPU is read from /proc over the
 window in which every connection plays (a second after the ramp to a second before the end),
-and divided by the client-ticks in it: server CPU microseconds per client per tick, the figure
-to compare. Also: frames the clients received over what the ticks of the run would send
+and divided by the client-ticks delivered in it: server CPU microseconds per client per tick
+delivered, the figure to compare (a saturated server that drops frames is not cheaper). Also: frames the clients received over what the ticks of the run would send
 (delivered), and the ratio Skirmish/floor per round. Then the medians.
 
 Usage: python3 scripts/floor_ab.py [--clients 1000,2000] [--seconds 30] [--rounds 3]
-           [--port 8196] [--skirmish-flag=--max-room-players=2100 ...]
+           [--port 8196] [--skirmish-flag=--tick-threads=1 ...]
+           [--build LABEL=PATH/TO/skirmish ...]
+`--build` (repeatable) compares several Skirmish builds against the same floor in each round
+(default: `skirmish=target/release/skirmish`); the ratio is then given for each.
 By default Skirmish puts every client in one room (as the floor does): `--max-room-players`
 and the connection caps are raised to fit. Needs Linux and taskset. Builds with
 `cargo build --release --bins --example floor_server --example swarm_floor`.
@@ -38,13 +41,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def start(kind, port, clients, seconds, extra):
+def start(kind, port, clients, seconds, extra, binary=None):
     if kind == "floor":
         command = [os.path.join(RELEASE, "examples", "floor_server"), f"127.0.0.1:{port}",
                    str(HZ), str(seconds + 15)]
     else:
         room = clients + 10
-        command = [os.path.join(RELEASE, "skirmish"), "--addr", f"127.0.0.1:{port}",
+        command = [binary, "--addr", f"127.0.0.1:{port}",
                    "--max-players", str(room), "--max-room-players", str(room),
                    "--max-connections", str(room + 100), "--max-connections-per-ip", str(room),
                    "--seed", "1", "--log", "warn"] + extra
@@ -54,8 +57,8 @@ def start(kind, port, clients, seconds, extra):
     return server
 
 
-def run_once(kind, port, clients, seconds, extra):
-    server = start(kind, port, clients, seconds, extra)
+def run_once(kind, port, clients, seconds, extra, binary=None):
+    server = start(kind, port, clients, seconds, extra, binary)
     try:
         started = time.monotonic()
         client = subprocess.Popen(
@@ -77,10 +80,12 @@ def run_once(kind, port, clients, seconds, extra):
     span = window[1] - window[0]
     per_client_tick = 1e6 * used / (clients * HZ * span)
     expected = clients * HZ * (seconds - ramp)
+    delivered = min(1.0, frames / expected)
     return {
-        "us": per_client_tick,
+        # Per client-tick delivered: a saturated server that drops frames is not cheaper.
+        "us": per_client_tick / max(delivered, 1e-9),
         "cpu": 100 * used / span,
-        "delivered": min(1.0, frames / expected),
+        "delivered": delivered,
         "failed": failed,
     }
 
@@ -92,26 +97,34 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8196)
     parser.add_argument("--skirmish-flag", action="append", default=[])
+    parser.add_argument("--build", action="append", default=[])
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bins", "--example", "floor_server",
                     "--example", "swarm_floor"], cwd=ROOT, check=True)
+    builds = dict(b.split("=", 1) for b in args.build) or {
+        "skirmish": os.path.join(RELEASE, "skirmish")}
     for clients in [int(n) for n in args.clients.split(",")]:
-        print(f"\n| N = {clients} | server CPU µs per client-tick | server core | delivered | failed |")
+        print(f"\n| N = {clients} | server CPU µs per delivered client-tick | server core | delivered | failed |")
         print("|---|---|---|---|---|")
-        results = {"floor": [], "skirmish": []}
-        ratios = []
+        results = {label: [] for label in ["floor", *builds]}
+        ratios = {label: [] for label in builds}
         for _ in range(args.rounds):
-            for kind in ("floor", "skirmish"):
-                result = run_once(kind, args.port, clients, args.seconds, args.skirmish_flag)
-                results[kind].append(result)
-                print(f"| {kind} | {result['us']:.2f} | {result['cpu']:.0f}% | "
+            for label in results:
+                binary = builds.get(label)
+                kind = "floor" if binary is None else "skirmish"
+                result = run_once(kind, args.port, clients, args.seconds, args.skirmish_flag,
+                                  binary)
+                results[label].append(result)
+                print(f"| {label} | {result['us']:.2f} | {result['cpu']:.0f}% | "
                       f"{100 * result['delivered']:.2f}% | {result['failed']} |", flush=True)
-            ratios.append(results["skirmish"][-1]["us"] / results["floor"][-1]["us"])
-        floor = statistics.median(r["us"] for r in results["floor"])
-        skirmish = statistics.median(r["us"] for r in results["skirmish"])
-        print(f"| medians | floor {floor:.2f}, Skirmish {skirmish:.2f} | | | |")
-        print(f"| Skirmish / floor per round | {', '.join(f'{r:.2f}' for r in ratios)} "
-              f"(median {statistics.median(ratios):.2f}) | | | |")
+            for label in builds:
+                ratios[label].append(results[label][-1]["us"] / results["floor"][-1]["us"])
+        medians = ", ".join(f"{label} {statistics.median(r['us'] for r in runs):.2f}"
+                            for label, runs in results.items())
+        print(f"| medians (µs) | {medians} | | | |")
+        for label, values in ratios.items():
+            print(f"| {label} / floor per round | {', '.join(f'{r:.2f}' for r in values)} "
+                  f"(median {statistics.median(values):.2f}) | | | |")
 
 
 if __name__ == "__main__":
