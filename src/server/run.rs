@@ -18,6 +18,7 @@ use super::cluster::{cluster_config, depart, flush_tokens, heartbeats};
 use super::limits::{listener_limits, polling_limits, session_limits, websocket_limits};
 use super::listener::{Listener, accept_loop};
 use super::rooms::{PoolHost, RoomWrapper, matchmaker_config};
+use super::memory::{TRIM_CHECK_INTERVAL, TrimPolicy};
 use crate::admin::{AdminContext, AdminSources, run_sampler};
 use crate::cluster::bus::BusReader;
 use crate::cluster::{ClusterDirectory, ClusterError};
@@ -269,6 +270,7 @@ impl Server {
         tasks.spawn(async move {
             tokio::select! {
                 () = dispose_idle_rooms(&sweeping) => {}
+                () = trim_after_leaves(&sweeping) => {}
                 () = stopping.stopping() => {}
             }
         });
@@ -319,6 +321,22 @@ async fn dispose_idle_rooms(rooms: &RoomDirectory) {
     loop {
         sweep.tick().await;
         rooms.dispose_idle(Instant::now());
+    }
+}
+
+/// Gives freed memory back to the system once enough players have left, every
+/// [`TRIM_CHECK_INTERVAL`], until the server stops.
+async fn trim_after_leaves(rooms: &RoomDirectory) {
+    let mut check = tokio::time::interval(TRIM_CHECK_INTERVAL);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut policy = TrimPolicy::default();
+    loop {
+        check.tick().await;
+        let players = rooms.player_count();
+        if policy.should_trim(players) {
+            let trimmed = tokio::task::spawn_blocking(super::memory::trim).await;
+            tracing::debug!(players, ?trimmed, "freed memory given back");
+        }
     }
 }
 

@@ -152,7 +152,7 @@ async fn run_connection(
     // a moment longer.
     session.leave_world(reason).await;
     if let Some(ended) = ended {
-        let _ = control_tx.try_send(Control::Close(ended));
+        let _ = control_tx.try_send(Control::Close(Box::new(ended)));
         if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
             .await
             .is_err()
@@ -204,7 +204,8 @@ impl MessageSource for Prefetched<'_> {
 /// Reads and discards what the client still sends after our close frame, until it closes its
 /// side, [`CLOSE_GRACE`] passes, or [`DRAIN_LIMIT`] bytes were thrown away.
 async fn drain(read_half: &mut ReadSide) {
-    let mut scratch = [0u8; 4096];
+    // On the heap, only while draining: an array here would sit in every connection's task.
+    let mut scratch = vec![0u8; 4096];
     let mut drained = 0;
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while drained < DRAIN_LIMIT {

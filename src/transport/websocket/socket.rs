@@ -3,7 +3,7 @@
 //! request put back in front), and a [`FrameSink`] that the connection's writer and the room's
 //! tick thread share (the player's snapshot slot is given it for direct sends). Anything else
 //! (TLS) stays inside hyper's stream, split with tokio's lock, written through fastwebsockets.
-//! Must never: lose a byte hyper had read ahead.
+//! Must never: lose a byte hyper had read ahead, or keep hyper's read buffer once it is read.
 
 use std::io;
 use std::pin::Pin;
@@ -37,8 +37,10 @@ pub fn split_upgraded(
             let (read, write) = parts.io.into_inner().into_split();
             let sink = Arc::new(FrameSink::new(write, Arc::clone(net), &handle.snapshots));
             handle.snapshots.attach_direct(Arc::clone(&sink) as _);
+            // `read_buf` is a slice of hyper's whole read buffer (kilobytes): keep a copy of
+            // what it holds (usually nothing) and let the buffer go.
             let read = ReadAhead {
-                ahead: parts.read_buf,
+                ahead: Bytes::copy_from_slice(&parts.read_buf),
                 rest: read,
             };
             (Box::new(read), Out::Direct(sink))
@@ -68,6 +70,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for ReadAhead<R> {
             let n = self.ahead.len().min(buf.remaining());
             buf.put_slice(&self.ahead[..n]);
             self.ahead.advance(n);
+            if !self.ahead.has_remaining() {
+                // A slice of hyper's whole read buffer: let it go.
+                self.ahead = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.rest).poll_read(cx, buf)

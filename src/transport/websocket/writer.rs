@@ -52,8 +52,9 @@ pub enum Control {
     Pong(Vec<u8>),
     /// Echo of the client's close frame; the last frame we send.
     EchoClose(Vec<u8>),
-    /// Close the connection for this reason, telling the client why first if it is ours.
-    Close(Ended),
+    /// Close the connection for this reason, telling the client why first if it is ours (boxed:
+    /// every connection's channel holds a block of these, mostly never used).
+    Close(Box<Ended>),
 }
 
 /// What the writer listens to.
