@@ -56,7 +56,9 @@ mod tests {
         assert!(!policy.should_trim(1000 - LEFT_BEFORE_TRIM + 1));
         assert!(policy.should_trim(1000 - LEFT_BEFORE_TRIM));
         assert!(!policy.should_trim(1000 - LEFT_BEFORE_TRIM - 1));
-        assert!(!policy.should_trim(500 + LEFT_BEFORE_TRIM), "a new peak is lower");
+        // Players come back: the peak since the trim is what counts.
+        assert!(!policy.should_trim(1000));
+        assert!(!policy.should_trim(1000 - LEFT_BEFORE_TRIM + 1));
         assert!(policy.should_trim(10));
         assert!(!policy.should_trim(0), "only 10 more left");
     }
