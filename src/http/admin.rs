@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::assets;
 use super::context::HttpContext;
-use super::router::{Body, text};
+use super::router::{Body, embedded_body, only_get_and_head, text};
 use crate::admin::AdminContext;
 use crate::admin::socket::serve_admin_socket;
 
@@ -43,13 +43,7 @@ pub fn serve(request: Request<Incoming>, ctx: &HttpContext, peer: SocketAddr) ->
         (_, SOCKET_PATH) => upgrade(request, ctx, admin, peer),
         (&Method::GET | &Method::HEAD, STATE_PATH) => state(&request, admin, peer),
         (&Method::GET | &Method::HEAD, _) => page_file(&path),
-        _ => {
-            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            response
-        }
+        _ => only_get_and_head(),
     }
 }
 
@@ -125,28 +119,17 @@ fn page_file(path: &str) -> Response<Body> {
     let Some(asset) = assets::lookup_admin(below) else {
         return text(StatusCode::NOT_FOUND, "not found\n");
     };
-    let mut response = Response::new(Body::new(match asset.body {
-        std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-        std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
-    }));
+    let mut response = Response::new(embedded_body(asset.body));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    for (name, value) in [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
 }

@@ -42,15 +42,18 @@ pub async fn route(
         (&Method::GET | &Method::HEAD, "/rooms") => rooms(&ctx).await,
         (&Method::GET | &Method::HEAD, _) if ctx.serve_client => static_file(&request),
         (&Method::GET | &Method::HEAD, _) => text(StatusCode::NOT_FOUND, "not found\n"),
-        _ => {
-            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            response
-        }
+        _ => only_get_and_head(),
     };
     Ok(response)
+}
+
+/// 405 for a path that is only read.
+pub(super) fn only_get_and_head() -> Response<Body> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 fn upgrade(
@@ -302,10 +305,7 @@ fn static_file(request: &Request<Incoming>) -> Response<Body> {
     } else if request.method() == Method::HEAD {
         Response::new(Body::default())
     } else {
-        Response::new(Body::new(match asset.body {
-            std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-            std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
-        }))
+        Response::new(embedded_body(asset.body))
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -323,6 +323,14 @@ fn static_file(request: &Request<Incoming>) -> Response<Body> {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// An embedded file's bytes as a body (no copy of a file compiled in).
+pub(super) fn embedded_body(body: std::borrow::Cow<'static, [u8]>) -> Body {
+    Body::new(match body {
+        std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
+        std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
+    })
 }
 
 /// 503 with `reason`, for connections over the caps; the client may retry later.

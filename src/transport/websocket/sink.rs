@@ -224,14 +224,18 @@ impl FrameSink {
             state.tail.extend_from_slice(&head[written..]);
             state.tail.extend_from_slice(payload);
         } else {
-            state.tail.extend_from_slice(&payload[written - head.len()..]);
+            state
+                .tail
+                .extend_from_slice(&payload[written - head.len()..]);
         }
         state.tail_tick = tick;
         Ok(Attempt::Part)
     }
 
     fn count(&self, bytes: usize) {
-        self.net.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.net
+            .bytes_out
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, SinkState> {

@@ -197,13 +197,16 @@ pub enum WriteFailed {
 /// Writes one frame, giving up on a client that has not taken it within the write timeout.
 /// A frame is at most one snapshot, normally much smaller than the socket's send buffer, so a
 /// write blocks that long only when the client stopped draining its socket.
-pub async fn send(ws: &mut Out, ctx: &WebSocketContext, frame: Frame<'_>) -> Result<(), WriteFailed> {
+pub async fn send(
+    ws: &mut Out,
+    ctx: &WebSocketContext,
+    frame: Frame<'_>,
+) -> Result<(), WriteFailed> {
     match ws {
         Out::Direct(sink) => timed(ctx, sink.write_frame(frame.opcode, &frame.payload)).await,
         Out::Buffered(writer) => {
             let len = frame.payload.len();
-            match tokio::time::timeout(ctx.limits.write_timeout, writer.write_frame(frame)).await
-            {
+            match tokio::time::timeout(ctx.limits.write_timeout, writer.write_frame(frame)).await {
                 Ok(Ok(())) => {
                     let bytes = (header_len(len) + len) as u64;
                     ctx.net.bytes_out.fetch_add(bytes, Ordering::Relaxed);
@@ -246,7 +249,8 @@ async fn write_newest_snapshot(
     let slot = &handle.snapshots;
     match ws {
         Out::Direct(sink) => {
-            let wrote = tokio::time::timeout(ctx.limits.write_timeout, sink.write_snapshot_from(slot));
+            let wrote =
+                tokio::time::timeout(ctx.limits.write_timeout, sink.write_snapshot_from(slot));
             match wrote.await {
                 Ok(Ok(true)) => {
                     ctx.delivery.snapshots_sent.fetch_add(1, Ordering::Relaxed);
