@@ -8,6 +8,7 @@ with the players) or grown (`--arena grow`), runs the swarm's `idle` bots on CPU
 /proc/PID/status at each stage. Prints the RSS at each stage and the growth per connection.
 
 Usage: python3 scripts/memory.py [--bots 2000] [--arena 3000x2000|grow] [--port 8198]
+                                 [--server PATH/TO/skirmish]
 Needs Linux and taskset; build first with `cargo build --release --bins`.
 """
 
@@ -33,11 +34,12 @@ def main():
     parser.add_argument("--bots", type=int, default=2000)
     parser.add_argument("--arena", default="3000x2000")
     parser.add_argument("--port", type=int, default=8198)
+    parser.add_argument("--server", default=os.path.join(RELEASE, "skirmish"))
     parser.add_argument("--hold", type=int, default=20, help="seconds all bots stay connected")
     parser.add_argument("--settle", type=int, default=25, help="seconds waited after they left")
     args = parser.parse_args()
     room = args.bots + 10
-    command = [os.path.join(RELEASE, "skirmish"), "--addr", f"127.0.0.1:{args.port}",
+    command = [args.server, "--addr", f"127.0.0.1:{args.port}",
                "--max-players", str(room), "--max-room-players", str(room),
                "--max-connections", str(room + 100), "--max-connections-per-ip", str(room),
                "--seed", "1", "--log", "warn"]
