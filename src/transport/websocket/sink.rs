@@ -245,14 +245,13 @@ impl FrameSink {
 
 impl DirectSend for FrameSink {
     fn try_send(&self, tick: Tick, bytes: &[u8]) -> DirectOutcome {
-        if !self.snapshots_open.load(Ordering::Acquire) {
-            return DirectOutcome::NotNow;
-        }
         // The writer is writing: it gets the frame through the slot instead.
         let Ok(mut state) = self.state.try_lock() else {
             return DirectOutcome::NotNow;
         };
-        if !state.tail.is_empty() {
+        // Read under the lock: a close frame is written under it after the flag fell, so no
+        // snapshot can follow it.
+        if !self.snapshots_open.load(Ordering::Acquire) || !state.tail.is_empty() {
             return DirectOutcome::NotNow;
         }
         match self.attempt(&mut state, OpCode::Binary, bytes, Some(tick)) {
@@ -274,7 +273,254 @@ impl DirectSend for FrameSink {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+
     use super::*;
+    use crate::session::handle::{Delivered, SnapshotFrame};
+
+    /// Reads one server frame: its opcode and payload; `None` at the end of the stream, `Err`
+    /// for bytes that are not a well-formed server frame.
+    async fn read_frame(
+        client: &mut tokio::net::TcpStream,
+    ) -> Option<Result<(u8, Vec<u8>), String>> {
+        let mut head = [0u8; 2];
+        client.read_exact(&mut head).await.ok()?;
+        if head[0] & 0xF0 != 0x80 || head[1] & 0x80 != 0 || !matches!(head[0] & 0x0F, 1 | 2) {
+            return Some(Err(format!("not a whole unmasked data frame: {head:02x?}")));
+        }
+        let len = match head[1] & 0x7F {
+            126 => usize::from(client.read_u16().await.ok()?),
+            127 => client.read_u64().await.ok()? as usize,
+            len => usize::from(len),
+        };
+        if len > 1 << 20 {
+            return Some(Err(format!("a frame of {len} bytes")));
+        }
+        let mut payload = vec![0u8; len];
+        client.read_exact(&mut payload).await.ok()?;
+        Some(Ok((head[0] & 0x0F, payload)))
+    }
+
+    /// A connected pair on localhost with small buffers: the server side's sink (attached to a
+    /// fresh slot, snapshots open) and the client's socket.
+    async fn small_pair() -> (Arc<FrameSink>, Arc<SnapshotSlot>, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(&client)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        // The read half may go: the socket stays open with its write half.
+        let (_, write) = server.into_split();
+        let slot = Arc::new(SnapshotSlot::default());
+        let sink = Arc::new(FrameSink::new(write, Arc::default(), &slot));
+        slot.attach_direct(Arc::clone(&sink) as _);
+        sink.open_snapshots();
+        (sink, slot, client)
+    }
+
+    /// Reads whatever the client's socket holds now, without waiting.
+    fn drain_now(client: &tokio::net::TcpStream) -> usize {
+        let mut scratch = vec![0u8; 1 << 16];
+        let mut total = 0;
+        while let Ok(n) = client.try_read(&mut scratch) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    }
+
+    fn frame(tick: u32, len: usize) -> SnapshotFrame {
+        SnapshotFrame {
+            tick: Tick(tick),
+            bytes: Bytes::from(vec![tick as u8; len]),
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_goes_direct_while_a_tail_waits_even_with_room_in_the_socket() {
+        let (sink, slot, client) = small_pair().await;
+        // Far larger than the socket takes: the start goes, the rest is the tail.
+        assert_eq!(slot.deliver(frame(1, 60_000)), Delivered::Direct);
+        assert_eq!(slot.baseline(), None, "not whole yet");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let early = drain_now(&client);
+        assert!(early > 0);
+        // The socket has room now, but the tail must go first.
+        assert_eq!(
+            sink.try_send(Tick(2), &[2; 10]),
+            DirectOutcome::NotNow,
+            "a frame in the middle of another"
+        );
+        // The writer finishes the tail (the client reading meanwhile): it is the baseline.
+        let reader = tokio::spawn(async move {
+            // The payload and its 4-byte header.
+            let mut read = early;
+            while read < 60_000 + 4 {
+                client.readable().await.unwrap();
+                read += drain_now(&client);
+            }
+            client
+        });
+        sink.flush_tail().await.unwrap();
+        assert_eq!(slot.baseline(), Some(Tick(1)));
+        let client = reader.await.unwrap();
+        assert_eq!(sink.try_send(Tick(2), &[2; 10]), DirectOutcome::Sent);
+        drop(client);
+    }
+
+    #[tokio::test]
+    async fn a_frame_waiting_in_the_slot_is_never_overtaken() {
+        let (sink, slot, _client) = small_pair().await;
+        // The socket is empty and would take it, but an older frame waits for the writer.
+        assert!(!slot.put(frame(1, 10)));
+        assert_eq!(
+            slot.deliver(frame(2, 10)),
+            Delivered::Queued { replaced: true }
+        );
+        assert_eq!(sink.direct_sends.load(Ordering::Relaxed), 0);
+        assert!(sink.write_snapshot_from(&slot).await.unwrap());
+        assert_eq!(slot.baseline(), Some(Tick(2)), "the newest went, once");
+        assert_eq!(slot.deliver(frame(3, 10)), Delivered::Direct);
+    }
+
+    #[tokio::test]
+    async fn no_snapshot_goes_direct_before_the_welcome_or_after_the_close() {
+        let (sink, slot, _client) = small_pair().await;
+        sink.close_snapshots();
+        assert_eq!(
+            slot.deliver(frame(1, 10)),
+            Delivered::Queued { replaced: false }
+        );
+        sink.open_snapshots();
+        assert!(sink.write_snapshot_from(&slot).await.unwrap());
+        assert_eq!(slot.deliver(frame(2, 10)), Delivered::Direct);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frames_from_the_tick_thread_and_the_writer_never_interleave_or_overtake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        // Small buffers, so that the socket fills: partial writes, tails, frames left queued.
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(&client)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        let (_read, write) = server.into_split();
+        let slot = Arc::new(SnapshotSlot::default());
+        let sink = Arc::new(FrameSink::new(write, Arc::default(), &slot));
+        slot.attach_direct(Arc::clone(&sink) as _);
+        sink.open_snapshots();
+        const TICKS: u32 = 200;
+        const TEXTS: u32 = 50;
+        // Larger than the socket takes at once: most writes are partial, leaving tails.
+        const SNAPSHOT_BYTES: usize = 6000;
+        let ticker = {
+            let slot = Arc::clone(&slot);
+            std::thread::spawn(move || {
+                for tick in 1..=TICKS {
+                    let bytes = Bytes::from(vec![tick as u8; SNAPSHOT_BYTES]);
+                    slot.deliver(SnapshotFrame {
+                        tick: Tick(tick),
+                        bytes,
+                    });
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            })
+        };
+        let writer = {
+            let (sink, slot) = (Arc::clone(&sink), Arc::clone(&slot));
+            tokio::spawn(async move {
+                for i in 0..TEXTS {
+                    let text = format!("reliable {i}");
+                    sink.write_frame(OpCode::Text, text.as_bytes())
+                        .await
+                        .unwrap();
+                    sink.write_snapshot_from(&slot).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        };
+        // Nobody reads for a while: the socket fills up. Then a task reads every frame.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (frames_tx, mut frames) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(frame) = read_frame(&mut client).await {
+                if frames_tx.send(frame).is_err() {
+                    return;
+                }
+            }
+        });
+        let (mut texts, mut last_tick, mut snapshots) = (0u32, 0u32, 0u32);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while texts < TEXTS || last_tick < TICKS {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "every frame arrives"
+            );
+            let (opcode, payload) =
+                match tokio::time::timeout(Duration::from_millis(100), frames.recv()).await {
+                    Ok(Some(frame)) => frame.unwrap_or_else(|error| panic!("{error}")),
+                    Ok(None) => panic!("the stream ended"),
+                    Err(_) => {
+                        // Quiet: the last snapshots may wait in the slot or a tail, the
+                        // writer's to send.
+                        sink.write_snapshot_from(&slot).await.unwrap();
+                        sink.flush_tail().await.unwrap();
+                        continue;
+                    }
+                };
+            match opcode {
+                0x1 => {
+                    assert_eq!(payload, format!("reliable {texts}").into_bytes());
+                    texts += 1;
+                }
+                0x2 => {
+                    let tick = u32::from(payload[0]);
+                    assert!(
+                        payload.iter().all(|&b| b == payload[0]),
+                        "one frame's bytes"
+                    );
+                    assert_eq!(payload.len(), SNAPSHOT_BYTES);
+                    // Ticks wrap at 256 in one byte: 200 of them never do.
+                    assert!(tick > last_tick, "tick {tick} after {last_tick}");
+                    last_tick = tick;
+                    snapshots += 1;
+                }
+                other => panic!("opcode {other}"),
+            }
+        }
+        ticker.join().unwrap();
+        writer.await.unwrap();
+        assert!(
+            sink.direct_sends.load(Ordering::Relaxed) > 0,
+            "some went direct"
+        );
+        assert!(
+            snapshots < TICKS,
+            "a full socket skipped some: {snapshots} of {TICKS}"
+        );
+        assert_eq!(
+            slot.baseline(),
+            Some(Tick(TICKS)),
+            "the last one is the baseline"
+        );
+    }
 
     #[test]
     fn headers_use_the_shortest_length_form() {

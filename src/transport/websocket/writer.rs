@@ -34,6 +34,17 @@ pub enum Out {
     Buffered(Writer),
 }
 
+/// Stops direct snapshots when dropped.
+struct SnapshotsStop(Option<Arc<FrameSink>>);
+
+impl Drop for SnapshotsStop {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.0 {
+            sink.close_snapshots();
+        }
+    }
+}
+
 /// Resolves when a direct snapshot left a tail to finish (never without a sink).
 async fn tail_left(sink: Option<&FrameSink>) {
     match sink {
@@ -77,6 +88,9 @@ pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocke
         Out::Direct(sink) => Some(Arc::clone(sink)),
         Out::Buffered(_) => None,
     };
+    // However this task ends (a close frame sent, an echoed close, a dead socket), no snapshot
+    // goes direct after it.
+    let _no_more_snapshots = SnapshotsStop(direct.clone());
     let interval = ctx.limits.ping_interval;
     let mut ping_timer = tokio::time::interval_at(Instant::now() + interval, interval);
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -100,6 +114,10 @@ pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocke
                     send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await
                 }
                 Some(Control::EchoClose(payload)) => {
+                    if let Some(sink) = &direct {
+                        // Nothing may follow the close frame.
+                        sink.close_snapshots();
+                    }
                     let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
                     return;
                 }
