@@ -409,23 +409,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn frames_from_the_tick_thread_and_the_writer_never_interleave_or_overtake() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
         // Small buffers, so that the socket fills: partial writes, tails, frames left queued.
-        socket2::SockRef::from(&server)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        socket2::SockRef::from(&client)
-            .set_recv_buffer_size(4096)
-            .unwrap();
-        let (_read, write) = server.into_split();
-        let slot = Arc::new(SnapshotSlot::default());
-        let sink = Arc::new(FrameSink::new(write, Arc::default(), &slot));
-        slot.attach_direct(Arc::clone(&sink) as _);
-        sink.open_snapshots();
+        let (sink, slot, mut client) = small_pair().await;
         const TICKS: u32 = 200;
         const TEXTS: u32 = 50;
         // Larger than the socket takes at once: most writes are partial, leaving tails.
@@ -434,11 +419,7 @@ mod tests {
             let slot = Arc::clone(&slot);
             std::thread::spawn(move || {
                 for tick in 1..=TICKS {
-                    let bytes = Bytes::from(vec![tick as u8; SNAPSHOT_BYTES]);
-                    slot.deliver(SnapshotFrame {
-                        tick: Tick(tick),
-                        bytes,
-                    });
+                    slot.deliver(frame(tick, SNAPSHOT_BYTES));
                     std::thread::sleep(Duration::from_micros(300));
                 }
             })
