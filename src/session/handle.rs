@@ -178,6 +178,11 @@ impl Kick {
 
     /// Kicks with `detail` told to the player (in the error before the close).
     pub fn kick_with(&self, reason: CloseReason, detail: &str) {
+        // Already kicked: the first reason stands, and nothing is allocated for another (a
+        // slow reader is kicked by every message it cannot take).
+        if self.reason.get().is_some() {
+            return;
+        }
         if self.reason.set((reason, Arc::from(detail))).is_ok() {
             self.notify.notify_one();
         }
