@@ -90,7 +90,9 @@ impl Session {
             self.ctx.limits.messages_per_second,
             Arc::clone(&self.ctx.net),
         );
-        let (id, room) = match self.join(source, &mut budget).await {
+        // Boxed: placement (the lobby, a cluster's directory) is the largest future a session
+        // awaits, and only once; inline it would sit in every connection's task all its life.
+        let (id, room) = match Box::pin(self.join(source, &mut budget)).await {
             Ok(joined) => joined,
             Err(ended) => return ended,
         };
