@@ -10,8 +10,9 @@
 //!                  (per-player latest-wins      snapshot      thread of runtime::RoomPool
 //!                   slot + reliable queue)                    at a time; owns game::World
 //!                          │                                   and room::replication)
-//!                          ▼
-//!  browser / bot ◀──WebSocket── transport::websocket::writer (drains the session's handle)
+//!                          ▼ on plain TCP: written from the tick thread (transport::websocket::sink)
+//!  browser / bot ◀──WebSocket── transport::websocket::writer (what a full socket left, reliable
+//!                               messages, pings; TLS and long polling: everything)
 //! ```
 //!
 //! Layers, lowest first; each imports only those below it (see `docs/ARCHITECTURE.md`):
@@ -28,14 +29,18 @@
 //! - [`cluster`]: the room directory shared by a cluster's nodes in Redis (leases, rooms,
 //!   seats on other nodes as tickets, resume tokens), for a node started with `--redis-url`.
 //! - [`session`]: one player's session over any transport (join, play, leave; admission, chat,
-//!   budgets), the handle it shares with its room, the directory of rooms (placement through
-//!   the lobby, a registry and queue per room, resume tokens) and the registry through which a
-//!   room reaches its players.
-//! - [`transport`]: what carries sessions: connection caps, and today WebSocket (reader and
-//!   writer tasks).
-//! - [`http`]: routing, embedded files, who may connect.
+//!   budgets), the handle it shares with its room (with the `DirectSend` seam a transport
+//!   writes snapshots through), the directory of rooms (placement through the lobby or the
+//!   cluster, a registry and queue per room, resume tokens), the registry through which a room
+//!   reaches its players, and the operator's actions.
+//! - [`transport`]: what carries sessions: connection caps, WebSocket (reader and writer
+//!   tasks, the frame sink the tick thread writes to) and HTTP long polling.
+//! - [`admin`]: the operator's live page behind `--admin-token` (its access rules, samples,
+//!   state, actions and socket).
+//! - [`http`]: routing, embedded files, who may connect, the polling and admin endpoints.
 //! - [`server`]: start and stop, each layer's context wired from the configuration, the rooms
-//!   built and run on the tick threads, the accept loop with TLS.
+//!   built and run on the tick threads, the accept loop with TLS, a cluster node's tasks, freed
+//!   memory given back.
 //! - [`bots`]: the bot swarm (real clients that play and measure, many per event-loop thread),
 //!   behind `bin/swarm`; [`client`]: a Rust client of the protocol (tests, bots);
 //!   [`config`]: flags and environment variables; [`prefetch`]: cache hints for the swarm.
