@@ -48,25 +48,7 @@ async fn fifty_bots_play_without_errors() {
     );
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
-    assert_eq!(report.bots_established, 50, "{:?}", report.failed);
-    assert_eq!(
-        report.errors, 0,
-        "failed {:?} dropped {:?}",
-        report.failed, report.dropped
-    );
-    assert_eq!(report.decode_errors, 0);
-    assert!(
-        report.snapshots_received > 50 * 60,
-        "{} snapshots",
-        report.snapshots_received
-    );
-    assert!(
-        report.delivered_ratio >= 0.95,
-        "delivered {}",
-        report.delivered_ratio
-    );
-    assert!(report.ack_latency.count > 0, "no input was acknowledged");
-    assert!(report.bytes_per_bot_per_s > 0.0);
+    assert_played_well(&report, 50, 0.95);
     // However many rooms quick play spread them over, every bot is in one.
     let rooms = rooms_in_json(&report);
     let players: u64 = rooms
@@ -113,25 +95,7 @@ async fn thirty_polling_bots_play_without_errors() {
     let report = run_swarm(&config, |_, _| {}).await;
     println!("{}", report.render_text(&Default::default()));
     assert_eq!(report.transport, Transport::Polling);
-    assert_eq!(report.bots_established, 30, "{:?}", report.failed);
-    assert_eq!(
-        report.errors, 0,
-        "failed {:?} dropped {:?}",
-        report.failed, report.dropped
-    );
-    assert_eq!(report.decode_errors, 0);
-    assert!(
-        report.snapshots_received > 30 * 60,
-        "{} snapshots",
-        report.snapshots_received
-    );
-    assert!(
-        report.delivered_ratio >= 0.9,
-        "delivered {}",
-        report.delivered_ratio
-    );
-    assert!(report.ack_latency.count > 0, "no input was acknowledged");
-    assert!(report.bytes_per_bot_per_s > 0.0);
+    assert_played_well(&report, 30, 0.9);
     let players: u64 = rooms_in_json(&report)
         .iter()
         .map(|room| room["players"].as_u64().unwrap())
@@ -356,4 +320,28 @@ async fn bots_asking_for_a_room_that_does_not_exist_are_refused() {
         assert!(reasons.contains("no such room"), "{room:?}: {reasons}");
     }
     server.stop().await;
+}
+
+/// What every healthy run shows: all `bots` established, no error or decode error, a minute's
+/// worth of snapshots each, at least `delivered` of them delivered, inputs acknowledged, bytes.
+fn assert_played_well(report: &skirmish::bots::Report, bots: u64, delivered: f64) {
+    assert_eq!(report.bots_established, bots, "{:?}", report.failed);
+    assert_eq!(
+        report.errors, 0,
+        "failed {:?} dropped {:?}",
+        report.failed, report.dropped
+    );
+    assert_eq!(report.decode_errors, 0);
+    assert!(
+        report.snapshots_received > bots * 60,
+        "{} snapshots",
+        report.snapshots_received
+    );
+    assert!(
+        report.delivered_ratio >= delivered,
+        "delivered {}",
+        report.delivered_ratio
+    );
+    assert!(report.ack_latency.count > 0, "no input was acknowledged");
+    assert!(report.bytes_per_bot_per_s > 0.0);
 }

@@ -1,5 +1,5 @@
 //! What an authenticated operator's request does: kick a player with a reason, close a room,
-//! send a notice, each through the session layer's [`Operator`] (so on a cluster it reaches
+//! send a notice, each through the session layer's [`Operator`](crate::session::Operator) (so on a cluster it reaches
 //! the node that holds the player or room), each logged with who asked and from where. Must
 //! never: act on an unauthenticated socket's request (its caller checks), or log the token.
 
