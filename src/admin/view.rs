@@ -71,6 +71,7 @@ pub fn rooms_and_players(rooms: &RoomDirectory, now: Instant) -> (Vec<RoomRow>, 
     let open = rooms.open_rooms();
     let mut room_rows = Vec::with_capacity(open.len().min(MAX_ROWS));
     let mut player_rows = Vec::new();
+    let wall = SystemTime::now();
     for room in &open {
         let stats = &room.stats;
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
@@ -89,7 +90,7 @@ pub fn rooms_and_players(rooms: &RoomDirectory, now: Instant) -> (Vec<RoomRow>, 
                 tick_us: load(&stats.last_tick_micros),
                 tick_p99_us: stats.tick_duration.quantile_upper_bound_micros(0.99),
                 snapshot_bytes: load(&stats.last_snapshot_bytes),
-                age_s: SystemTime::now()
+                age_s: wall
                     .duration_since(room.created)
                     .map_or(0, |age| age.as_secs()),
             });

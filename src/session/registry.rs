@@ -104,13 +104,7 @@ impl Sessions {
     /// Asks a connected player's connection to close with `reason`. Returns false if the
     /// player is not connected.
     pub fn kick(&self, id: PlayerId, reason: CloseReason) -> bool {
-        match self.players().get(&id) {
-            Some(handle) => {
-                handle.kick.kick(reason);
-                true
-            }
-            None => false,
-        }
+        self.kick_with(id, reason, "")
     }
 
     /// Sends to every welcomed player (chat, notices from outside the loop).
