@@ -121,18 +121,23 @@ impl FrameSink {
             let Some(frame) = slot.take() else {
                 return Ok(None);
             };
-            match sink.attempt(state, OpCode::Binary, &frame.bytes, Some(frame.tick))? {
-                Attempt::Whole => slot.sent(frame.tick),
-                Attempt::Part => {}
-                Attempt::Full => {
-                    // Taken, so it is this writer's to finish: the whole frame is the tail.
-                    let (head, used) = header(OpCode::Binary, frame.bytes.len());
-                    state.tail.extend_from_slice(&head[..used]);
-                    state.tail.extend_from_slice(&frame.bytes);
-                    state.tail_tick = Some(frame.tick);
-                }
-            }
-            Ok(Some(Attempt::Part))
+            Ok(Some(
+                match sink.attempt(state, OpCode::Binary, &frame.bytes, Some(frame.tick))? {
+                    Attempt::Whole => {
+                        slot.sent(frame.tick);
+                        Attempt::Whole
+                    }
+                    Attempt::Part => Attempt::Part,
+                    Attempt::Full => {
+                        // Taken, so it is this writer's to finish: the whole frame is the tail.
+                        let (head, used) = header(OpCode::Binary, frame.bytes.len());
+                        state.tail.extend_from_slice(&head[..used]);
+                        state.tail.extend_from_slice(&frame.bytes);
+                        state.tail_tick = Some(frame.tick);
+                        Attempt::Part
+                    }
+                },
+            ))
         })
         .await
     }
