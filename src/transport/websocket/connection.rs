@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastwebsockets::Role;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
@@ -82,20 +81,12 @@ async fn run_connection(
     // overtake our close frame.
     let (mut read_half, writer) =
         split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle());
-    let (mut reader, _) =
-        fastwebsockets::after_handshake_split(&mut read_half, tokio::io::sink(), Role::Server);
-    reader.set_max_message_size(ctx.limits.max_message_bytes);
-    // fastwebsockets would unmask client frames without telling us whether they were masked,
-    // and then check close frames and answer pings on the unmasked bytes. We check the mask
-    // first (RFC 6455 section 5.1: a server must close on an unmasked frame), so control
-    // frames are ours to validate and answer too: see [`WebSocketMessages`].
-    reader.set_auto_apply_mask(false);
-    reader.set_auto_close(false);
-    reader.set_auto_pong(false);
-
     let (control_tx, control_rx) = mpsc::channel(8);
+    // Frames are read and checked by our own reader (`super::incoming`), not fastwebsockets':
+    // it refuses an unmasked frame (RFC 6455 section 5.1) before anything reads it, and keeps
+    // no fixed read buffer per connection.
     let mut messages = WebSocketMessages::new(
-        reader,
+        &mut read_half,
         ctx.limits.max_message_bytes,
         control_tx.clone(),
         Arc::clone(&ctx.net),

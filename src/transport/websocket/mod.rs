@@ -1,13 +1,15 @@
 //! The WebSocket transport: per player, a reader task that runs the session over the socket
-//! ([`connection`], [`reader`]) and a writer task ([`writer`]); RFC 6455 checks and reassembly
-//! ([`frames`]); the upgrade request's checks ([`handshake`]); whether the client still reads,
-//! told by its TCP socket ([`progress`]); the handles a connection task gets ([`context`]).
+//! ([`connection`], [`reader`]) and a writer task ([`writer`]); client frames read and checked
+//! ([`incoming`]), close payloads and reassembly ([`frames`]); the upgrade request's checks
+//! ([`handshake`]); whether the client still reads, told by its TCP socket ([`progress`]); the
+//! handles a connection task gets ([`context`]).
 
 pub mod attach;
 pub mod connection;
 pub mod context;
 pub mod frames;
 pub mod handshake;
+pub mod incoming;
 pub mod progress;
 pub mod reader;
 pub mod sink;

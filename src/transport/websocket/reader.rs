@@ -1,17 +1,17 @@
 //! The reading side of a WebSocket connection as its session sees it: a [`MessageSource`] of
-//! whole client messages. Every frame is checked (mask, control frame sizes, close payloads),
-//! pings are answered and the client's close frame echoed through the writer, fragments are
+//! whole client messages. Frames come checked and unmasked from [`IncomingFrames`]; here pings
+//! are answered and the client's close frame echoed through the writer, fragments are
 //! reassembled under the size limit, and frames that are not whole messages are charged to the
 //! session's budget. Must never: trust a byte it has not checked, or allocate past the limit.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::frames::{MessageAssembler, check_close_payload, ended_by_transport, unmask_checked};
+use super::frames::{MessageAssembler, check_close_payload};
+use super::incoming::{IncomingFrames, OpCode};
 use super::writer::Control;
 use crate::metrics::NetStats;
 use crate::protocol::{ClientMessage, CloseReason};
@@ -21,11 +21,10 @@ use crate::session::ended::{Ended, ended_by_decode};
 
 use super::socket::ReadSide;
 
-pub type Reader<'a> = WebSocketRead<&'a mut ReadSide>;
-
 /// A WebSocket's client messages, read frame by frame.
 pub struct WebSocketMessages<'a> {
-    reader: Reader<'a>,
+    read: &'a mut ReadSide,
+    frames: IncomingFrames,
     assembler: MessageAssembler,
     /// Frames this side asks the writer to send (pongs, the close echo).
     control: mpsc::Sender<Control>,
@@ -34,13 +33,14 @@ pub struct WebSocketMessages<'a> {
 
 impl<'a> WebSocketMessages<'a> {
     pub fn new(
-        reader: Reader<'a>,
+        read: &'a mut ReadSide,
         max_message_bytes: usize,
         control: mpsc::Sender<Control>,
         net: Arc<NetStats>,
     ) -> WebSocketMessages<'a> {
         WebSocketMessages {
-            reader,
+            read,
+            frames: IncomingFrames::new(max_message_bytes),
             assembler: MessageAssembler::new(max_message_bytes),
             control,
             net,
@@ -72,24 +72,18 @@ impl MessageSource for WebSocketMessages<'_> {
     /// messages by the session), so a flood of them ends like any other flood.
     async fn next_message(&mut self, budget: &mut MessageBudget) -> Result<ClientMessage, Ended> {
         let WebSocketMessages {
-            reader,
+            read,
+            frames,
             assembler,
             control,
             net,
         } = self;
         loop {
-            // With automatic close and pong off, the reader never asks us to send anything.
-            let mut no_obligations =
-                |_: Frame<'_>| std::future::ready(Ok::<(), WebSocketError>(()));
-            let mut frame = reader
-                .read_frame(&mut no_obligations)
-                .await
-                .map_err(ended_by_transport)?;
-            unmask_checked(&mut frame)?;
+            let frame = frames.next_frame(&mut **read).await?;
             net.bytes_in
                 .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
             match frame.opcode {
-                OpCode::Close => return Err(answer_close(control, &frame.payload).await),
+                OpCode::Close => return Err(answer_close(control, frame.payload).await),
                 OpCode::Ping => {
                     if budget.charge(Instant::now())? {
                         send_control(control, Control::Pong(frame.payload.to_vec())).await?;
@@ -108,7 +102,7 @@ impl MessageSource for WebSocketMessages<'_> {
                 }
                 OpCode::Binary | OpCode::Continuation => {}
             }
-            if let Some(result) = assembler.push(frame.opcode, frame.fin, &frame.payload)? {
+            if let Some(result) = assembler.push(frame.opcode, frame.fin, frame.payload)? {
                 return result.map_err(|error| ended_by_decode(&error));
             }
         }
