@@ -27,8 +27,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
 use skirmish::game::WorldConfig;
@@ -37,8 +35,8 @@ use skirmish::metrics::RoomStats;
 use skirmish::protocol::{PlayerId, PlayerInput, ResumeToken, Snapshot, buttons};
 use skirmish::room::{Room, RoomConfig, RoomEvent};
 use skirmish::session::detached::register_detached;
+use skirmish::session::reliable_queue::ReliableReceiver;
 use skirmish::session::{Sessions, SnapshotSlot};
-use tokio::sync::mpsc;
 
 const TICK_HZ: u16 = 30;
 const PLAYER_COUNTS: [u32; 4] = [10, 100, 1000, 5000];
@@ -86,7 +84,7 @@ struct Game {
     events: Arc<ArrayQueue<RoomEvent>>,
     sessions: Arc<Sessions>,
     /// Each registered player's queue of reliable messages (none unless `delivered`).
-    queues: Vec<mpsc::Receiver<Bytes>>,
+    queues: Vec<ReliableReceiver>,
     /// Each registered player's snapshot slot (none unless `delivered`).
     slots: Vec<Arc<SnapshotSlot>>,
     /// Snapshot frames taken from the slots, and their bytes.
@@ -164,7 +162,7 @@ impl Game {
     /// mark the snapshot sent (the player's next baseline).
     fn drain_queues(&mut self) {
         for queue in &mut self.queues {
-            while let Ok(message) = queue.try_recv() {
+            while let Some(message) = queue.try_recv() {
                 black_box(message);
             }
         }

@@ -3,11 +3,9 @@
 //! (it takes frames from the slots and messages from the queues, or lets them pile up). Must
 //! never: be used by the server itself.
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
-
 use super::handle::SessionHandle;
 use super::registry::Sessions;
+use super::reliable_queue::ReliableReceiver;
 use crate::protocol::PlayerId;
 
 /// A registered session and the receiving end of its reliable queue.
@@ -15,7 +13,7 @@ pub struct DetachedSession {
     pub id: PlayerId,
     pub handle: SessionHandle,
     /// Kept open so that a full queue kicks the player rather than closing it.
-    pub outbound: mpsc::Receiver<Bytes>,
+    pub outbound: ReliableReceiver,
 }
 
 /// Registers a session for each of `ids`, each with room for `queue` reliable messages; with

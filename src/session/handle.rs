@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use super::heartbeat::Heartbeat;
+use super::reliable_queue::{ReliableReceiver, ReliableSender, reliable_queue};
 use super::stage::SessionStage;
 use crate::protocol::{CloseReason, Tick};
 
@@ -245,7 +246,7 @@ impl SessionProfile {
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     /// Reliable, ordered messages for this player (welcome, joins, leaves, tags, pongs).
-    pub outbound: mpsc::Sender<Bytes>,
+    pub outbound: ReliableSender,
     pub kick: Arc<Kick>,
     /// Where the session is in its life; broadcasts and snapshots wait for the welcome.
     pub stage: Arc<SessionStage>,
@@ -259,8 +260,8 @@ pub struct SessionHandle {
 impl SessionHandle {
     /// A fresh session's handle with room for `queue` reliable messages, and the receiving end
     /// of that queue (for the transport's writer).
-    pub fn new(queue: usize) -> (SessionHandle, mpsc::Receiver<Bytes>) {
-        let (outbound, receiver) = mpsc::channel(queue);
+    pub fn new(queue: usize) -> (SessionHandle, ReliableReceiver) {
+        let (outbound, receiver) = reliable_queue(queue);
         let handle = SessionHandle {
             outbound,
             kick: Arc::default(),

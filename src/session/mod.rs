@@ -2,7 +2,7 @@
 //! ([`lifecycle`]: join, play, leave) with its admission ([`admission`]), chat ([`chat`]), way
 //! into its room ([`room_link`]) and message budget ([`budget`]); the seam a transport plugs
 //! into ([`transport`]); what a session shares with its room and transport ([`handle`], its
-//! [`stage`] and [`heartbeat`]); the process's rooms as sessions find them ([`directory`]:
+//! [`stage`], [`heartbeat`] and [`reliable_queue`]); the process's rooms as sessions find them ([`directory`]:
 //! placement through the lobby, each room's registry and queue, resume tokens, rooms opened,
 //! disposed of and failed); where a joiner plays, here or through a cluster ([`placement`]),
 //! why it was refused ([`refusals`]) and what the directory keeps for a cluster's heartbeat
@@ -29,6 +29,7 @@ pub mod placement;
 pub mod recipients;
 pub mod refusals;
 pub mod registry;
+pub mod reliable_queue;
 pub mod room_link;
 pub mod stage;
 pub mod transport;

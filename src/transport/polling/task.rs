@@ -27,8 +27,10 @@ use crate::protocol::{
 };
 use crate::session::budget::MessageBudget;
 use crate::session::ended::{Ended, ended_by_decode};
+use crate::session::reliable_queue::ReliableReceiver;
 use crate::session::{MessageSource, Session, SessionContext, SessionHandle};
 use crate::transport::caps::ConnectionPermit;
+use crate::transport::catch_panic::catch_panic;
 use crate::transport::shutdown::Shutdown;
 
 /// Why a polling request was refused, for `/metrics`.
@@ -163,16 +165,14 @@ impl PollingContext {
         let task_poll = Arc::clone(&poll);
         self.shutdown.spawn(async move {
             let cleanup = session.cleanup_on_panic();
-            let run = tokio::spawn(run(
+            let run = run(
                 Arc::clone(&ctx),
                 Arc::clone(&task_poll),
                 session,
                 outbound,
                 messages,
-            ));
-            if let Err(error) = run.await
-                && error.is_panic()
-            {
+            );
+            if catch_panic(run).await.is_err() {
                 tracing::error!(%peer, "polling session task panicked; removing its player");
                 cleanup.run().await;
                 task_poll.end(None, CloseReason::ServerShutdown.code(), "internal error");
@@ -194,7 +194,7 @@ async fn run(
     ctx: Arc<PollingContext>,
     poll: Arc<PollSession>,
     mut session: Session,
-    outbound: mpsc::Receiver<Bytes>,
+    outbound: ReliableReceiver,
     messages: mpsc::Receiver<Bytes>,
 ) {
     let mut source = PollMessages { messages };
@@ -227,11 +227,7 @@ impl MessageSource for PollMessages {
 
 /// Moves the session's reliable messages into the numbered backlog and pings the client, until
 /// a rule ends the session: returns why.
-async fn pump(
-    poll: &PollSession,
-    mut outbound: mpsc::Receiver<Bytes>,
-    ctx: &PollingContext,
-) -> Ended {
+async fn pump(poll: &PollSession, mut outbound: ReliableReceiver, ctx: &PollingContext) -> Ended {
     let limits = &ctx.limits;
     let handle = &poll.handle;
     let mut ping_timer =
@@ -252,7 +248,7 @@ async fn pump(
                 handle.kick.kick(CloseReason::ServerShutdown);
                 return Ended::new(CloseReason::ServerShutdown, "");
             }
-            Some(message) = outbound.recv() => {
+            message = outbound.recv() => {
                 if poll.queue(message).is_err() {
                     return Ended::new(CloseReason::SlowConsumer, "too many messages not fetched");
                 }

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fastwebsockets::{Frame, Payload};
-use tokio::sync::mpsc;
 
 use super::context::WebSocketContext;
+use super::control::{Control, ControlFrames};
 use super::reader::WebSocketMessages;
-use super::writer::{Control, Out, WriteFailed, send};
+use super::writer::{Out, WriteFailed, send};
 use crate::protocol::{CloseReason, Upgrade, encode_client_message};
 use crate::session::MessageSource;
 use crate::session::budget::MessageBudget;
@@ -78,7 +78,7 @@ pub async fn forward_messages(
 pub async fn write_session(
     mut ws: Out,
     session: Arc<PollSession>,
-    mut control: mpsc::Receiver<Control>,
+    control: Arc<ControlFrames>,
     ctx: Arc<WebSocketContext>,
 ) {
     let mut touch = tokio::time::interval(TOUCH_EVERY);
@@ -105,18 +105,17 @@ pub async fn write_session(
             () = changed => {}
             () = session.handle.snapshots.ready() => {}
             _ = touch.tick() => {}
-            command = control.recv() => match command {
-                Some(Control::Pong(payload)) => {
+            command = control.next() => match command {
+                Control::Pong(payload) => {
                     let _ = send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await;
                 }
-                Some(Control::EchoClose(payload)) => {
+                Control::EchoClose(payload) => {
                     let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
                     return;
                 }
-                Some(Control::Close(ended)) => {
+                Control::Close(ended) => {
                     session.handle.kick.kick(ended.reason);
                 }
-                None => return,
             },
         }
     }

@@ -14,19 +14,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::sync::mpsc;
 
 use super::attach::{find_session, forward_messages, write_session};
 use super::context::WebSocketContext;
+use super::control::ControlFrames;
 use super::progress::ReadProgress;
 use super::reader::WebSocketMessages;
 use super::socket::{ReadSide, split_upgraded};
-use super::writer::{Control, WriterInputs, write_loop};
+use super::writer::{WriterInputs, write_loop};
 use crate::protocol::{ClientMessage, CloseReason};
 use crate::session::budget::MessageBudget;
 use crate::session::ended::Ended;
+use crate::session::reliable_queue::ReliableReceiver;
 use crate::session::{MessageSource, Session, SessionHandle};
 use crate::transport::caps::ConnectionPermit;
+use crate::transport::catch_panic::catch_panic;
 
 /// How long the writer may take to send its close frame once the reader has ended, and how
 /// long the client then has to close its side.
@@ -34,9 +36,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Most bytes read and discarded after our close frame before the socket is dropped anyway.
 const DRAIN_LIMIT: usize = 1 << 20;
 
-/// Serves one upgraded connection until it ends. The work runs on a task of its own so that,
-/// should it ever panic (a bug: no input may cause one), the player is still removed and
-/// nobody else notices.
+/// Serves one upgraded connection until it ends. Should the work ever panic (a bug: no input
+/// may cause one), the player is still removed and nobody else notices; the panic is caught here
+/// rather than by a task of its own, which every connection would carry.
 pub async fn serve_player(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<WebSocketContext>,
@@ -49,13 +51,8 @@ pub async fn serve_player(
     let session = Session::new(Arc::clone(&ctx.session), peer, handle);
     let cleanup = session.cleanup_on_panic();
     let progress = permit.socket().map(ReadProgress::new);
-    let shutdown = ctx.shutdown.clone();
-    let task = shutdown.spawn(run_connection(
-        upgrade, ctx, session, outbound, progress, peer,
-    ));
-    if let Err(error) = task.await
-        && error.is_panic()
-    {
+    let connection = run_connection(upgrade, ctx, session, outbound, progress, peer);
+    if catch_panic(connection).await.is_err() {
         tracing::error!(%peer, "connection task panicked; removing its player");
         cleanup.run().await;
     }
@@ -65,7 +62,7 @@ async fn run_connection(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<WebSocketContext>,
     mut session: Session,
-    outbound: mpsc::Receiver<bytes::Bytes>,
+    outbound: ReliableReceiver,
     progress: Option<ReadProgress>,
     peer: SocketAddr,
 ) {
@@ -81,14 +78,14 @@ async fn run_connection(
     // overtake our close frame.
     let (mut read_half, writer) =
         split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle());
-    let (control_tx, control_rx) = mpsc::channel(8);
+    let control = Arc::new(ControlFrames::default());
     // Frames are read and checked by our own reader (`super::incoming`), not fastwebsockets':
     // it refuses an unmasked frame (RFC 6455 section 5.1) before anything reads it, and keeps
     // no fixed read buffer per connection.
     let mut messages = WebSocketMessages::new(
         &mut read_half,
         ctx.limits.max_message_bytes,
-        control_tx.clone(),
+        Arc::clone(&control),
         Arc::clone(&ctx.net),
     );
     // The first message: a `Join` starts a session on this socket; an `Upgrade` carries on a
@@ -96,17 +93,22 @@ async fn run_connection(
     let first = match first_message(&mut messages, &ctx).await {
         Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade, peer) {
             Ok(polling) => {
-                let writer = ctx.shutdown.spawn(write_session(
+                let mut writer = ctx.shutdown.spawn(write_session(
                     writer,
                     Arc::clone(&polling),
-                    control_rx,
+                    control,
                     Arc::clone(&ctx),
                 ));
                 tokio::select! {
                     () = forward_messages(&mut messages, &polling, &ctx) => {}
                     _ = polling.closed() => {}
                 }
-                let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
+                if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+                    .await
+                    .is_err()
+                {
+                    writer.abort();
+                }
                 drop(messages);
                 drain(&mut read_half).await;
                 return;
@@ -121,7 +123,7 @@ async fn run_connection(
         WriterInputs {
             outbound,
             handle: handle.clone(),
-            control: control_rx,
+            control: Arc::clone(&control),
             progress,
         },
         Arc::clone(&ctx),
@@ -143,7 +145,7 @@ async fn run_connection(
     // a moment longer.
     session.leave_world(reason).await;
     if let Some(ended) = ended {
-        let _ = control_tx.try_send(Control::Close(Box::new(ended)));
+        control.close(ended);
         if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
             .await
             .is_err()

@@ -7,12 +7,11 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::control::ControlFrames;
 use super::frames::{MessageAssembler, check_close_payload};
 use super::incoming::{IncomingFrames, OpCode};
-use super::writer::Control;
 use crate::metrics::NetStats;
 use crate::protocol::{ClientMessage, CloseReason};
 use crate::session::MessageSource;
@@ -27,7 +26,7 @@ pub struct WebSocketMessages<'a> {
     frames: IncomingFrames,
     assembler: MessageAssembler,
     /// Frames this side asks the writer to send (pongs, the close echo).
-    control: mpsc::Sender<Control>,
+    control: Arc<ControlFrames>,
     net: Arc<NetStats>,
 }
 
@@ -35,7 +34,7 @@ impl<'a> WebSocketMessages<'a> {
     pub fn new(
         read: &'a mut ReadSide,
         max_message_bytes: usize,
-        control: mpsc::Sender<Control>,
+        control: Arc<ControlFrames>,
         net: Arc<NetStats>,
     ) -> WebSocketMessages<'a> {
         WebSocketMessages {
@@ -50,20 +49,12 @@ impl<'a> WebSocketMessages<'a> {
 
 /// The client's close frame: echoed if valid (the closing handshake), else the reason to close
 /// with instead.
-async fn answer_close(control: &mpsc::Sender<Control>, payload: &[u8]) -> Ended {
+fn answer_close(control: &ControlFrames, payload: &[u8]) -> Ended {
     if let Err(ended) = check_close_payload(payload) {
         return ended;
     }
-    let _ = send_control(control, Control::EchoClose(payload.to_vec())).await;
+    control.echo_close(payload.to_vec());
     Ended::new(CloseReason::ClientClosed, "")
-}
-
-/// Hands a frame to the writer, waiting for room.
-async fn send_control(control: &mpsc::Sender<Control>, command: Control) -> Result<(), Ended> {
-    control
-        .send(command)
-        .await
-        .map_err(|_| Ended::new(CloseReason::ClientClosed, "transport closed"))
 }
 
 impl MessageSource for WebSocketMessages<'_> {
@@ -83,10 +74,10 @@ impl MessageSource for WebSocketMessages<'_> {
             net.bytes_in
                 .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
             match frame.opcode {
-                OpCode::Close => return Err(answer_close(control, frame.payload).await),
+                OpCode::Close => return Err(answer_close(control, frame.payload)),
                 OpCode::Ping => {
                     if budget.charge(Instant::now())? {
-                        send_control(control, Control::Pong(frame.payload.to_vec())).await?;
+                        control.pong(frame.payload.to_vec());
                     }
                     continue;
                 }

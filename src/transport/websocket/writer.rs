@@ -9,20 +9,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use fastwebsockets::{Frame, Payload, WebSocketWrite};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::WriteHalf;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::context::WebSocketContext;
+use super::control::{Control, ControlFrames};
 use super::progress::ReadProgress;
 use super::sink::FrameSink;
 use crate::protocol::{CloseReason, Heartbeat as Heartbeat_, ServerMessage, encode_server_message};
 use crate::session::SessionHandle;
 use crate::session::ended::Ended;
+use crate::session::reliable_queue::ReliableReceiver;
 
 pub type Writer = WebSocketWrite<WriteHalf<TokioIo<Upgraded>>>;
 
@@ -56,26 +56,14 @@ async fn tail_left(sink: Option<&FrameSink>) {
 /// Stands in for "no deadline" in timers.
 pub const FAR_FUTURE: Duration = Duration::from_secs(86_400);
 
-/// Frames the reader asks the writer to send.
-#[derive(Debug)]
-pub enum Control {
-    /// Answer to a WebSocket ping.
-    Pong(Vec<u8>),
-    /// Echo of the client's close frame; the last frame we send.
-    EchoClose(Vec<u8>),
-    /// Close the connection for this reason, telling the client why first if it is ours (boxed:
-    /// every connection's channel holds a block of these, mostly never used).
-    Close(Box<Ended>),
-}
-
 /// What the writer listens to.
 pub struct WriterInputs {
     /// The session's reliable queue.
-    pub outbound: mpsc::Receiver<Bytes>,
+    pub outbound: ReliableReceiver,
     /// The session's snapshot slot, kick, stage (no snapshot goes out before the welcome) and
     /// heartbeat.
     pub handle: SessionHandle,
-    pub control: mpsc::Receiver<Control>,
+    pub control: Arc<ControlFrames>,
     /// Whether the client still acknowledges what we send (none when the socket is unknown).
     pub progress: Option<ReadProgress>,
 }
@@ -109,11 +97,11 @@ pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocke
         let deadline = ping_deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         let result = tokio::select! {
             biased;
-            command = inputs.control.recv() => match command {
-                Some(Control::Pong(payload)) => {
+            command = inputs.control.next() => match command {
+                Control::Pong(payload) => {
                     send(&mut ws, &ctx, Frame::pong(Payload::Owned(payload))).await
                 }
-                Some(Control::EchoClose(payload)) => {
+                Control::EchoClose(payload) => {
                     if let Some(sink) = &direct {
                         // Nothing may follow the close frame.
                         sink.close_snapshots();
@@ -121,22 +109,21 @@ pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocke
                     let _ = send(&mut ws, &ctx, Frame::close_raw(Payload::Owned(payload))).await;
                     return;
                 }
-                Some(Control::Close(ended)) => return close(&mut ws, &ctx, &ended).await,
-                None => return,
+                Control::Close(ended) => return Box::pin(close(&mut ws, &ctx, &ended)).await,
             },
             (reason, detail) = inputs.handle.kick.kicked() => {
-                return close(&mut ws, &ctx, &Ended::new(reason, &*detail)).await;
+                return Box::pin(close(&mut ws, &ctx, &Ended::new(reason, &*detail))).await;
             }
             () = ctx.shutdown.stopping() => {
                 // Joined or not, every client is told why.
                 inputs.handle.kick.kick(CloseReason::ServerShutdown);
                 let stopping = Ended::new(CloseReason::ServerShutdown, "");
-                return close(&mut ws, &ctx, &stopping).await;
+                return Box::pin(close(&mut ws, &ctx, &stopping)).await;
             }
             _ = tokio::time::sleep_until(deadline), if ping_deadline.is_some() => {
                 if !inputs.handle.heartbeat.is_answered() {
                     let timeout = Ended::new(CloseReason::PingTimeout, "no answer to the heartbeat");
-                    return close(&mut ws, &ctx, &timeout).await;
+                    return Box::pin(close(&mut ws, &ctx, &timeout)).await;
                 }
                 ping_deadline = None;
                 Ok(())
@@ -171,7 +158,7 @@ pub async fn write_loop(mut ws: Out, mut inputs: WriterInputs, ctx: Arc<WebSocke
                     Err(_) => Ok(()),
                 }
             }
-            Some(bytes) = inputs.outbound.recv() => {
+            bytes = inputs.outbound.recv() => {
                 if !welcomed && inputs.handle.stage.is_welcomed() {
                     // Snapshots go out only after the welcome, which this message is or follows.
                     welcomed = true;
@@ -291,7 +278,9 @@ async fn write_newest_snapshot(
     }
 }
 
-/// Tells the client why (if it is ours to explain) and sends the close frame.
+/// Tells the client why (if it is ours to explain) and sends the close frame. The writer loop
+/// boxes it: it runs once per connection, and inline its two writes would make every idle
+/// connection's writer future about 600 bytes larger.
 pub async fn close(ws: &mut Out, ctx: &WebSocketContext, ended: &Ended) {
     if let Out::Direct(sink) = ws {
         // Nothing may follow the close frame.
