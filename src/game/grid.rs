@@ -89,6 +89,14 @@ impl SpatialGrid {
             .reserve(players.saturating_sub(self.placed.len()));
     }
 
+    /// Gives back room held beyond `players` (a crowd left).
+    pub fn shrink(&mut self, players: usize) {
+        for buffer in [&mut self.entries, &mut self.cell_of] {
+            buffer.shrink_to(players);
+        }
+        self.placed.shrink_to(players);
+    }
+
     /// Re-buckets every position; positions outside the arena are clamped to its edge cells.
     /// Forgets every placing.
     pub fn rebuild(&mut self, positions: impl ExactSizeIterator<Item = (f32, f32)>) {

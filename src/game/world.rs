@@ -258,14 +258,31 @@ impl World {
     /// (one more for slack), and at most one tag per player per step (a tagged player respawns
     /// protected).
     fn reserve_for_players(&mut self, players: usize) {
-        let per_player = usize::from(
+        let bolts = players * self.bolts_per_player();
+        reserve_total(&mut self.bolts, bolts);
+        reserve_total(&mut self.tags, players);
+        self.grid.reserve(players);
+    }
+
+    /// The most bolts one player can have in flight: one per cooldown over a bolt's lifetime,
+    /// and one more for slack.
+    fn bolts_per_player(&self) -> usize {
+        usize::from(
             self.params
                 .bolt_lifetime_ticks
                 .div_ceil(self.params.fire_cooldown_ticks.max(1)),
-        ) + 1;
-        reserve_total(&mut self.bolts, players * per_player);
-        reserve_total(&mut self.tags, players);
-        self.grid.reserve(players);
+        ) + 1
+    }
+
+    /// Gives back what the per-player tables hold beyond `players`' needs (a crowd left); the
+    /// next join grows them again. Never below what they hold now.
+    pub fn shrink_for_players(&mut self, players: usize) {
+        self.players.shrink_to(players);
+        self.index_of.shrink_to(players);
+        let bolts = players * self.bolts_per_player();
+        self.bolts.shrink_to(bolts);
+        self.tags.shrink_to(players);
+        self.grid.shrink(players);
     }
 
     /// Advances the world by one tick.

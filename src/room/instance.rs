@@ -28,13 +28,16 @@ use crate::protocol::{
     Snapshot, Welcome, encode_server_message, encode_server_message_into,
 };
 
-/// Buffers the players' snapshot frames are encoded into, one per tick. Two suffice when every
-/// writer keeps up (a slot holds a player's newest frame while the next is encoded); the others
-/// absorb writers still sending older frames.
 /// Why a resume gave no player back when the player's grace ran out before it arrived.
 pub const RESUME_GRACE_ENDED: &str = "your player's grace period ended before you came back";
 
+/// Buffers the players' snapshot frames are encoded into, one per tick. Two suffice when every
+/// writer keeps up (a slot holds a player's newest frame while the next is encoded); the others
+/// absorb writers still sending older frames.
 const SNAPSHOT_BUFFERS: usize = 4;
+
+/// The room's tables are never shrunk below room for this many players.
+const SHRINK_FLOOR: usize = 16;
 
 /// Buffers for small broadcasts, and the least each holds: a few hundred tags.
 const MESSAGE_BUFFERS: usize = 4;
@@ -84,6 +87,8 @@ pub struct Room<O: Outbox> {
     snapshot_buffers: FramePool,
     /// Most bytes the frames of one tick have taken (to size each tick's buffer).
     frames_bytes: usize,
+    /// The player count the per-player tables were last grown (or shrunk) for.
+    sized_for: usize,
     /// Where small broadcasts are encoded, then copied into `message_buffers` to be shared.
     scratch: Vec<u8>,
     /// Where small broadcasts (tags, joins, leaves) live while players' queues hold them.
@@ -111,6 +116,7 @@ impl<O: Outbox> Room<O> {
             replicator: Replicator::new(),
             snapshot_buffers: FramePool::new(SNAPSHOT_BUFFERS, 0),
             frames_bytes: 0,
+            sized_for: 0,
             scratch: Vec::new(),
             message_buffers: FramePool::new(MESSAGE_BUFFERS, MESSAGE_BUFFER_BYTES),
         }
@@ -217,6 +223,7 @@ impl<O: Outbox> Room<O> {
         }
         let players = self.world.players().len().next_power_of_two();
         self.replicator.reserve(players, self.snapshot.orbs.len());
+        self.sized_for = self.sized_for.max(players);
         self.presence.admit(id, name);
         self.send_welcome(id, request_id, token, false, resume_failed);
     }
@@ -303,7 +310,27 @@ impl<O: Outbox> Room<O> {
             self.presence.left(id);
             self.replicator.forget(id);
             self.outbox.forget(id);
+            self.shrink_after_leaves();
         }
+    }
+
+    /// Once the players fell to a quarter of what the tables were sized for (a crowd left),
+    /// gives back the rest: the world's and the replicator's tables, and the snapshot buffers
+    /// sized for the crowd's frames. The quarter keeps a room whose count wavers from growing
+    /// and shrinking in turn; the next join beyond the new size grows them again.
+    fn shrink_after_leaves(&mut self) {
+        let needed = (self.world.players().len().next_power_of_two()).max(SHRINK_FLOOR);
+        if needed * 4 > self.sized_for {
+            return;
+        }
+        self.sized_for = needed;
+        self.world.shrink_for_players(needed);
+        self.replicator.shrink(needed, self.snapshot.orbs.len());
+        self.snapshot.players.shrink_to(needed);
+        self.snapshot.tags.shrink_to(needed);
+        // Frames still queued keep their buffers alive until sent; new ones are sized afresh.
+        self.frames_bytes = 0;
+        self.snapshot_buffers = FramePool::new(SNAPSHOT_BUFFERS, 0);
     }
 
     /// Tells everyone who joined and left since the last tick (see
@@ -652,5 +679,45 @@ mod tests {
         assert_eq!(leaves, 1);
         assert!(recorder.snapshots.lock().unwrap()[1].1.players.is_empty());
         assert!(room.world().players().is_empty());
+    }
+
+    #[test]
+    fn a_room_gives_back_what_a_crowd_left_and_grows_again() {
+        let (mut room, events, recorder) = new_room(RoomConfig::new(small_world()));
+        let arrive = |room: &mut Room<Recorder>, ids: std::ops::RangeInclusive<u32>| {
+            for id in ids {
+                events.push(join(id, &format!("p{id}"))).unwrap();
+                if id % 50 == 0 {
+                    room.step(1);
+                }
+            }
+            room.step(1);
+        };
+        arrive(&mut room, 1..=200);
+        assert_eq!(room.sized_for, 256);
+        for id in 11..=200 {
+            let connection = u64::from(id);
+            let leave = RoomEvent::Leave {
+                id: PlayerId(id),
+                connection,
+            };
+            events.push(leave).unwrap();
+            if id % 50 == 0 {
+                room.step(1);
+            }
+        }
+        room.step(1);
+        assert_eq!(room.world().players().len(), 10);
+        assert_eq!(
+            room.sized_for, SHRINK_FLOOR,
+            "shrunk to the floor once a crowd left"
+        );
+        // The players who stayed still decode every frame against their baselines (the
+        // recorder's replicas), and newcomers grow the tables again.
+        arrive(&mut room, 201..=240);
+        assert_eq!(room.sized_for, 64);
+        room.step(3);
+        let snapshots = recorder.snapshots.lock().unwrap();
+        assert_eq!(snapshots.last().unwrap().1.players.len(), 50);
     }
 }

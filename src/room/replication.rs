@@ -152,6 +152,26 @@ impl Replicator {
         }
     }
 
+    /// Gives back what the per-player tables hold beyond `players`' needs (a crowd left): the
+    /// room then costs what its players need, and the freed pages can go back to the system.
+    /// Never below what the tables hold now; the next [`Replicator::reserve`] grows them again.
+    pub fn shrink(&mut self, players: usize, orbs: usize) {
+        self.player_index.shrink_to(players);
+        self.clients.shrink_to(players);
+        let bolts = players * 4;
+        self.bolts.shrink_to(bolts);
+        self.own.shrink_to(players);
+        self.standings.shrink(players);
+        self.tags.shrink_to(players * MAX_TAGS_KEPT_PER_PLAYER);
+        self.blobs
+            .shrink_to((players + orbs + bolts) * BLOB_BYTES_PER_ENTITY);
+        self.unsorted.shrink_to(players + orbs + bolts);
+        self.older_blobs.shrink_to(0);
+        for frame in &mut self.frames {
+            frame.entities.shrink_to(players + orbs + bolts);
+        }
+    }
+
     /// A player left for good: its history goes.
     pub fn forget(&mut self, id: PlayerId) {
         self.clients.remove(&id);

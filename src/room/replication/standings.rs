@@ -56,6 +56,12 @@ impl Standings {
         self.top.reserve(SCOREBOARD_SIZE);
     }
 
+    /// Gives back room held beyond `players` (a crowd left).
+    pub fn shrink(&mut self, players: usize) {
+        self.order.shrink_to(players);
+        self.places.shrink_to(players);
+    }
+
     /// Brings the standings up to `tick` for `players` (the world at that tick): ranks them
     /// afresh when the period is due, else ranks in or out whoever came or went.
     pub fn update(&mut self, players: &[PlayerState], tick: Tick) {
