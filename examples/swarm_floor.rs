@@ -1,12 +1,13 @@
 //! The floor under the swarm: the cheapest client that still plays over real WebSockets. Each
 //! connection joins (its first binary frame is the answer), then reads every frame without
-//! decoding it and sends one input per tick
+//! decoding it and sends one input per tick (or every `input_every` ticks; 0: none, which
+//! shows what the server's read side costs)
 //! (steering in a random direction that changes every second or two, like the swarm's `wander`
 //! bots), on one tokio thread. What this costs is what the kernel, tokio and fastwebsockets
 //! cost; the swarm's CPU above it is the price of decoding and checking every snapshot.
 //!
-//! `cargo run --release --example swarm_floor -- ws://127.0.0.1:8080/ws 2000 30`
-//! (url, connections, seconds). Prints the CPU used while every connection was playing.
+//! `cargo run --release --example swarm_floor -- ws://127.0.0.1:8080/ws 2000 30 [1]`
+//! (url, connections, seconds, input_every). Prints the CPU used while every connection was playing.
 
 use std::time::Duration;
 
@@ -28,14 +29,15 @@ fn main() {
         .next()
         .map_or(2000, |n| n.parse().expect("connections"));
     let seconds: u64 = args.next().map_or(30, |n| n.parse().expect("seconds"));
+    let input_every: u32 = args.next().map_or(1, |n| n.parse().expect("input_every"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(url, count, seconds));
+    runtime.block_on(run(url, count, seconds, input_every));
 }
 
-async fn run(url: String, count: u64, seconds: u64) {
+async fn run(url: String, count: u64, seconds: u64, input_every: u32) {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
@@ -44,7 +46,7 @@ async fn run(url: String, count: u64, seconds: u64) {
         let start_at = started + Duration::from_micros(index * 1_000_000 / RAMP_PER_SECOND);
         tasks.spawn(async move {
             tokio::time::sleep_until(start_at).await;
-            play(&url, index, deadline).await
+            play(&url, index, deadline, input_every).await
         });
     }
     // Measure from a second after the last connection opened to a second before the end.
@@ -89,7 +91,7 @@ async fn next_frame<S: tokio::io::AsyncRead + Unpin>(
 }
 
 /// Plays one connection until `deadline`; the frames it received, or `None` if it failed.
-async fn play(url: &str, index: u64, deadline: Instant) -> Option<u64> {
+async fn play(url: &str, index: u64, deadline: Instant, input_every: u32) -> Option<u64> {
     let ws = connect_websocket(url).await.ok()?;
     let (mut reader, mut writer) = ws.split(tokio::io::split);
     let join = ClientMessage::Join(Join {
@@ -129,6 +131,7 @@ async fn play(url: &str, index: u64, deadline: Instant) -> Option<u64> {
     interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut frames = 0u64;
     let mut seq = 0u32;
+    let mut ticks = 0u32;
     let mut buttons = 0u8;
     let reading = next_frame(reader);
     tokio::pin!(reading);
@@ -138,6 +141,10 @@ async fn play(url: &str, index: u64, deadline: Instant) -> Option<u64> {
             due = interval.tick() => {
                 if due >= deadline {
                     break;
+                }
+                ticks += 1;
+                if input_every == 0 || ticks % input_every != 0 {
+                    continue;
                 }
                 seq += 1;
                 if seq % 45 == 1 {

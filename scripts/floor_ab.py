@@ -13,7 +13,7 @@ delivered, the figure to compare (a saturated server that drops frames is not ch
 
 Usage: python3 scripts/floor_ab.py [--clients 1000,2000] [--seconds 30] [--rounds 3]
            [--port 8196] [--skirmish-flag=--tick-threads=1 ...]
-           [--build LABEL=PATH/TO/skirmish ...]
+           [--build LABEL=PATH/TO/skirmish ...] [--input-every 1]
 `--build` (repeatable) compares several Skirmish builds against the same floor in each round
 (default: `skirmish=target/release/skirmish`); the ratio is then given for each.
 By default Skirmish puts every client in one room (as the floor does): `--max-room-players`
@@ -57,13 +57,13 @@ def start(kind, port, clients, seconds, extra, binary=None):
     return server
 
 
-def run_once(kind, port, clients, seconds, extra, binary=None):
+def run_once(kind, port, clients, seconds, extra, binary=None, input_every=1):
     server = start(kind, port, clients, seconds, extra, binary)
     try:
         started = time.monotonic()
         client = subprocess.Popen(
             ["taskset", "-c", "1", os.path.join(RELEASE, "examples", "swarm_floor"),
-             f"ws://127.0.0.1:{port}/ws", str(clients), str(seconds)],
+             f"ws://127.0.0.1:{port}/ws", str(clients), str(seconds), str(input_every)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ramp = clients / RAMP_PER_SECOND
         window = (started + ramp + 1.5, started + seconds - 1.5)
@@ -98,6 +98,8 @@ def main():
     parser.add_argument("--port", type=int, default=8196)
     parser.add_argument("--skirmish-flag", action="append", default=[])
     parser.add_argument("--build", action="append", default=[])
+    parser.add_argument("--input-every", type=int, default=1,
+                        help="ticks between a client's inputs (0: none, the read side's share)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bins", "--example", "floor_server",
                     "--example", "swarm_floor"], cwd=ROOT, check=True)
@@ -113,7 +115,7 @@ def main():
                 binary = builds.get(label)
                 kind = "floor" if binary is None else "skirmish"
                 result = run_once(kind, args.port, clients, args.seconds, args.skirmish_flag,
-                                  binary)
+                                  binary, args.input_every)
                 results[label].append(result)
                 print(f"| {label} | {result['us']:.2f} | {result['cpu']:.0f}% | "
                       f"{100 * result['delivered']:.2f}% | {result['failed']} |", flush=True)
