@@ -24,6 +24,7 @@ and the connection caps are raised to fit. Needs Linux and taskset. Builds with
 import argparse
 import os
 import re
+import socket
 import statistics
 import subprocess
 import time
@@ -53,8 +54,22 @@ def start(kind, port, clients, seconds, extra, binary=None):
                    "--seed", "1", "--log", "warn"] + extra
     server = subprocess.Popen(["taskset", "-c", "0"] + command,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
+    wait_until_listening(port)
     return server
+
+
+def wait_until_listening(port, timeout=10.0):
+    """Returns once the server accepts connections (a fixed sleep lost the first clients of
+    a ramp when a binary started slowly), then lets it settle a moment."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            time.sleep(0.5)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
 def run_once(kind, port, clients, seconds, extra, binary=None, input_every=1):
