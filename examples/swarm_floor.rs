@@ -143,7 +143,7 @@ async fn play(url: &str, index: u64, deadline: Instant, input_every: u32) -> Opt
                     break;
                 }
                 ticks += 1;
-                if input_every == 0 || ticks % input_every != 0 {
+                if input_every == 0 || !ticks.is_multiple_of(input_every) {
                     continue;
                 }
                 seq += 1;

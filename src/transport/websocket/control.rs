@@ -35,8 +35,17 @@ pub struct ControlFrames {
 #[derive(Debug, Default)]
 struct Pending {
     pong: Option<Vec<u8>>,
-    /// An `EchoClose` or a `Close`: the first one asked for.
+    /// An `EchoClose` or a `Close`: the first one asked for, until the writer takes it.
     close: Option<Control>,
+    /// A close was asked for: nothing more is put in, even once the writer took it.
+    closing: bool,
+}
+
+impl Pending {
+    fn set_close(&mut self, close: Control) {
+        self.close = Some(close);
+        self.closing = true;
+    }
 }
 
 impl ControlFrames {
@@ -47,31 +56,26 @@ impl ControlFrames {
 
     /// Answers a ping (replacing an answer not yet sent). Ignored once a close is asked for.
     pub fn pong(&self, payload: Vec<u8>) {
-        let mut pending = self.pending();
-        if pending.close.is_some() {
-            return;
-        }
-        pending.pong = Some(payload);
-        drop(pending);
-        self.ready.notify_one();
+        self.put(|pending| pending.pong = Some(payload));
     }
 
     /// Echoes the client's close frame (unless a close was already asked for).
     pub fn echo_close(&self, payload: Vec<u8>) {
-        self.set_close(Control::EchoClose(payload));
+        self.put(|pending| pending.set_close(Control::EchoClose(payload)));
     }
 
     /// Closes for `ended`'s reason (unless a close was already asked for).
     pub fn close(&self, ended: Ended) {
-        self.set_close(Control::Close(Box::new(ended)));
+        self.put(|pending| pending.set_close(Control::Close(Box::new(ended))));
     }
 
-    fn set_close(&self, close: Control) {
+    /// Puts a frame in and tells the writer, unless a close was asked for: nothing follows it.
+    fn put(&self, put: impl FnOnce(&mut Pending)) {
         let mut pending = self.pending();
-        if pending.close.is_some() {
+        if pending.closing {
             return;
         }
-        pending.close = Some(close);
+        put(&mut pending);
         drop(pending);
         self.ready.notify_one();
     }
@@ -120,6 +124,10 @@ mod tests {
         control.pong(b"after".to_vec());
         assert!(matches!(control.next().await, Control::Pong(p) if p == b"p"));
         assert!(matches!(control.next().await, Control::EchoClose(p) if p == [3, 232]));
+        assert!(control.take().is_none());
+        // Taken by the writer: still nothing more goes in after the close.
+        control.pong(b"later".to_vec());
+        control.close(Ended::new(CloseReason::TooLarge, ""));
         assert!(control.take().is_none());
     }
 
