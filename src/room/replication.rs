@@ -131,7 +131,7 @@ impl Replicator {
             .reserve(players.saturating_sub(self.player_index.len()));
         self.clients
             .reserve(players.saturating_sub(self.clients.len()));
-        let bolts = players * 4;
+        let bolts = bolts_for(players);
         self.bolts.reserve(bolts.saturating_sub(self.bolts.len()));
         reserve_total(&mut self.own, players);
         self.standings.reserve(players);
@@ -158,7 +158,7 @@ impl Replicator {
     pub fn shrink(&mut self, players: usize, orbs: usize) {
         self.player_index.shrink_to(players);
         self.clients.shrink_to(players);
-        let bolts = players * 4;
+        let bolts = bolts_for(players);
         self.bolts.shrink_to(bolts);
         self.own.shrink_to(players);
         self.standings.shrink(players);
@@ -476,6 +476,11 @@ fn own_state(p: &PlayerState) -> OwnState {
         score: p.score,
         flags: p.flags,
     }
+}
+
+/// The bolts the tables are sized for with `players` in the game.
+fn bolts_for(players: usize) -> usize {
+    players * 4
 }
 
 fn reserve_total<T, C: Reserve<T>>(buffer: &mut C, total: usize) {

@@ -80,15 +80,6 @@ impl ReliableSender {
         self.0.arrived.notify_one();
         Ok(())
     }
-
-    /// Messages waiting now.
-    pub fn len(&self) -> usize {
-        self.0.state().messages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Where one player's transport takes its messages from, in order.
@@ -143,7 +134,7 @@ mod tests {
             sender.try_send(message(n)).unwrap();
         }
         assert_eq!(sender.try_send(message(9)), Err(Refused::Full));
-        assert_eq!(sender.len(), 3);
+        assert_eq!(sender.0.state().messages.len(), 3);
         for n in 0..3 {
             assert_eq!(receiver.try_recv(), Some(message(n)));
         }
