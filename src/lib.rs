@@ -3,7 +3,8 @@
 //! # Layout
 //!
 //! ```text
-//!  browser / bot ──WebSocket──▶ transport::websocket::reader ──▶ session::Session ──▶ RoomEvent
+//!  browser / bot ──WebSocket──▶ transport::websocket::watched (on a tick thread's poll; TLS:
+//!                               reader, on a task) ──inputs──▶ RoomEvent; the rest ──▶ Session
 //!                                                                          │ lock-free queue
 //!                                                                          ▼
 //!                  session::registry ◀──each player's delta── room::Room (stepped by one
@@ -24,7 +25,8 @@
 //! - [`metrics`]: counters, the tick histogram, the Prometheus exposition and summary log.
 //! - [`room`]: one room with no I/O and no thread: presence, replication, `Room::step`, the
 //!   [`room::Outbox`] seam.
-//! - [`runtime`]: what drives rooms on a clock: a pool of tick threads, each room on one at a time.
+//! - [`runtime`]: what drives rooms on a clock: a pool of tick threads, each room on one at a
+//!   time, each thread waiting on its own poll, which reads the sockets handed to it.
 //! - [`lobby`]: which room each joiner plays in (matchmaking, seats, private codes). Pure.
 //! - [`cluster`]: the room directory shared by a cluster's nodes in Redis (leases, rooms,
 //!   seats on other nodes as tickets, resume tokens), for a node started with `--redis-url`.
@@ -33,8 +35,9 @@
 //!   writes snapshots through), the directory of rooms (placement through the lobby or the
 //!   cluster, a registry and queue per room, resume tokens), the registry through which a room
 //!   reaches its players, and the operator's actions.
-//! - [`transport`]: what carries sessions: connection caps, WebSocket (reader and writer
-//!   tasks, the frame sink the tick thread writes to) and HTTP long polling.
+//! - [`transport`]: what carries sessions: connection caps, WebSocket (a plain-TCP socket read
+//!   on a tick thread, a TLS one on a task; the writer task, the frame sink the tick thread
+//!   writes to) and HTTP long polling.
 //! - [`admin`]: the operator's live page behind `--admin-token` (its access rules, samples,
 //!   state, actions and socket).
 //! - [`http`]: routing, embedded files, who may connect, the polling and admin endpoints.

@@ -6,18 +6,23 @@
 //! server closes its players with 1011) and every other room plays on. A room that overruns its
 //! budget in a quarter of a window's ticks is logged and counted.
 //!
+//! Between steps a thread waits on its own poll ([`ThreadPoll`]), which also reads the sources
+//! the upper layers hand it ([`Readiness::watch`]: a plain-TCP player's socket), so what
+//! players send is read on a thread that is awake anyway.
+//!
 //! Must never: let two threads step one room, hold a lock while a room steps, or let one
 //! room's panic reach another room.
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::clock::{RoomClock, WINDOW};
+use super::readiness::{Abandoned, ThreadPoll, WatchKey, Watcher};
 use crate::metrics::RoomStats;
 use crate::protocol::rooms::RoomId;
 
@@ -91,11 +96,64 @@ pub struct Load {
 enum Command {
     Add(PooledRoom, u64),
     Remove(RoomId),
+    Watch(WatchKey, Box<dyn Watcher>),
+    Unwatch(WatchKey),
     Stop,
 }
 
+/// A thread's inbox as the others hold it: a command sent wakes the thread's poll.
+#[derive(Clone)]
+struct ThreadInbox {
+    sender: Sender<Command>,
+    waker: Arc<mio::Waker>,
+}
+
+impl ThreadInbox {
+    /// Sends `command` and wakes the thread; the command back if the thread is gone.
+    fn send(&self, command: Command) -> Result<(), Command> {
+        self.sender.send(command).map_err(|unsent| unsent.0)?;
+        if let Err(error) = self.waker.wake() {
+            tracing::error!(%error, "a tick thread could not be woken");
+        }
+        Ok(())
+    }
+}
+
+/// Where the upper layers hand the tick threads sources to read (see [`Watcher`]).
+#[derive(Clone)]
+pub struct Readiness {
+    threads: Arc<[ThreadInbox]>,
+    next_key: Arc<AtomicU64>,
+}
+
+impl Readiness {
+    /// Has a tick thread (each in turn) read `watcher`'s source whenever it is readable,
+    /// until the returned guard is dropped or the watcher says it is done.
+    pub fn watch(&self, watcher: Box<dyn Watcher>) -> Watched {
+        let key = WatchKey(self.next_key.fetch_add(1, Ordering::Relaxed));
+        let inbox = self.threads[(key.0 % self.threads.len() as u64) as usize].clone();
+        if let Err(Command::Watch(_, mut watcher)) = inbox.send(Command::Watch(key, watcher)) {
+            watcher.on_abandoned(Abandoned::Stopping);
+        }
+        Watched { inbox, key }
+    }
+}
+
+/// A source being watched: dropping this stops the watch (the watcher is told, then dropped
+/// on its thread).
+pub struct Watched {
+    inbox: ThreadInbox,
+    key: WatchKey,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.inbox.send(Command::Unwatch(self.key));
+    }
+}
+
 struct Worker {
-    inbox: Sender<Command>,
+    inbox: ThreadInbox,
     /// Taken by `stop`, which joins it.
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -103,6 +161,7 @@ struct Worker {
 /// The tick threads and the rooms they own.
 pub struct RoomPool {
     workers: Vec<Worker>,
+    readiness: Readiness,
     loads: Arc<[SharedLoad]>,
     stats: Arc<PoolStats>,
     removed: Removed,
@@ -120,14 +179,27 @@ impl RoomPool {
         let stats = Arc::new(PoolStats::default());
         let removed = Removed::default();
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..threads).map(|_| mpsc::channel()).unzip();
+        let polls: Vec<ThreadPoll> = (0..threads)
+            .map(|_| ThreadPoll::new().expect("the OS refused a tick thread's poll"))
+            .collect();
+        let inboxes: Arc<[ThreadInbox]> = senders
+            .into_iter()
+            .zip(&polls)
+            .map(|(sender, poll)| ThreadInbox {
+                sender,
+                waker: poll.waker(),
+            })
+            .collect();
         let workers = receivers
             .into_iter()
+            .zip(polls)
             .enumerate()
-            .map(|(index, inbox)| {
+            .map(|(index, (inbox, poll))| {
                 let thread = TickThread {
                     index,
                     inbox,
-                    peers: senders.clone(),
+                    poll,
+                    peers: Arc::clone(&inboxes),
                     loads: Arc::clone(&loads),
                     stats: Arc::clone(&stats),
                     removed: Arc::clone(&removed),
@@ -138,13 +210,17 @@ impl RoomPool {
                     .spawn(move || thread.run())
                     .expect("the OS refused to start a tick thread");
                 Worker {
-                    inbox: senders[index].clone(),
+                    inbox: inboxes[index].clone(),
                     thread: Mutex::new(Some(handle)),
                 }
             })
             .collect();
         RoomPool {
             workers,
+            readiness: Readiness {
+                threads: inboxes,
+                next_key: Arc::default(),
+            },
             loads,
             stats,
             removed,
@@ -180,6 +256,11 @@ impl RoomPool {
 
     pub fn threads(&self) -> usize {
         self.workers.len()
+    }
+
+    /// Where sources are handed to the tick threads to read.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Stops every thread after its current step and waits for them (at once the second
@@ -246,7 +327,9 @@ struct Slot {
 struct TickThread {
     index: usize,
     inbox: Receiver<Command>,
-    peers: Vec<Sender<Command>>,
+    /// What the thread waits on between steps, and the sources it reads meanwhile.
+    poll: ThreadPoll,
+    peers: Arc<[ThreadInbox]>,
     loads: Arc<[SharedLoad]>,
     stats: Arc<PoolStats>,
     removed: Removed,
@@ -256,10 +339,7 @@ struct TickThread {
 impl TickThread {
     fn run(mut self) {
         let mut window_started = Instant::now();
-        loop {
-            if !self.wait_and_handle_commands() {
-                return;
-            }
+        while self.wait_and_handle_commands() {
             let now = Instant::now();
             self.step_due_rooms(now);
             if now.duration_since(window_started) >= WINDOW {
@@ -268,30 +348,40 @@ impl TickThread {
                 self.rebalance();
             }
         }
+        self.poll.abandon_all();
     }
 
-    /// Sleeps until the next room is due, handling commands meanwhile. False: stop.
+    /// Waits until the next room is due, reading watched sources and handling commands
+    /// meanwhile; even when a room is due already, what is readable is read first. False: stop.
     fn wait_and_handle_commands(&mut self) -> bool {
         loop {
+            if !self.handle_commands() {
+                return false;
+            }
             let wait = match self.slots.iter().map(|slot| slot.clock.next_tick()).min() {
                 Some(next) => next.saturating_duration_since(Instant::now()),
                 None => IDLE_WAIT,
             };
-            let command = if wait.is_zero() {
-                match self.inbox.try_recv() {
-                    Ok(command) => command,
-                    Err(_) => return true,
-                }
-            } else {
-                match self.inbox.recv_timeout(wait) {
-                    Ok(command) => command,
-                    Err(RecvTimeoutError::Timeout) => return true,
-                    Err(RecvTimeoutError::Disconnected) => return false,
-                }
+            self.poll.wait(wait);
+            if wait.is_zero() {
+                return self.handle_commands();
+            }
+        }
+    }
+
+    /// Handles every command waiting. False: stop.
+    fn handle_commands(&mut self) -> bool {
+        loop {
+            let command = match self.inbox.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
             };
             match command {
                 Command::Add(room, busy) => self.adopt(room, busy),
                 Command::Remove(id) => self.drop_room(id),
+                Command::Watch(key, watcher) => self.poll.watch(key, watcher),
+                Command::Unwatch(key) => self.poll.unwatch(key),
                 Command::Stop => return false,
             }
         }

@@ -205,6 +205,7 @@ impl Server {
             net: Arc::clone(&net),
             delivery: Arc::clone(&rooms.delivery),
             shutdown: Shutdown::default(),
+            readiness: pool.readiness(),
             polling: Default::default(),
         });
         let tasks = websocket.shutdown.clone();

@@ -22,7 +22,7 @@ use super::ended::Ended;
 use super::handle::SessionHandle;
 use super::hooks::SessionInfo;
 use super::placement::{Joiner, place};
-use super::transport::MessageSource;
+use super::transport::{InputRoute, MessageSource};
 use crate::protocol::{
     Ack, ClientMessage, CloseReason, PlayerId, ServerMessage, encode_server_message,
 };
@@ -85,7 +85,7 @@ impl Session {
 
     /// Reads `source` until the session ends, and says why. Cancel-safe between messages: the
     /// player, once admitted, is recorded before any await.
-    pub async fn run(&mut self, source: &mut impl MessageSource) -> Ended {
+    pub async fn run<S: MessageSource>(&mut self, source: &mut S) -> Ended {
         let mut budget = MessageBudget::new(
             self.ctx.limits.messages_per_second,
             Arc::clone(&self.ctx.net),
@@ -97,15 +97,18 @@ impl Session {
             Err(ended) => return ended,
         };
         let mut chat = Chat::default();
+        source.playing(InputRoute::new(id, room.link.clone()));
         loop {
             let message = match source.next_message(&mut budget).await {
                 Ok(message) => message,
                 Err(ended) => return ended,
             };
-            match budget.charge(Instant::now()) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(ended) => return ended,
+            if !S::CHARGES_MESSAGES {
+                match budget.charge(Instant::now()) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(ended) => return ended,
+                }
             }
             if let Err(ended) = self.dispatch(id, &room, message, &mut chat) {
                 return ended;

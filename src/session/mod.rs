@@ -43,4 +43,4 @@ pub use operator::{Operator, OperatorError};
 pub use registry::Sessions;
 pub use room_link::RoomLink;
 pub use stage::SessionStage;
-pub use transport::MessageSource;
+pub use transport::{InputRoute, MessageSource};

@@ -9,10 +9,34 @@ use std::future::Future;
 
 use super::budget::MessageBudget;
 use super::ended::Ended;
-use crate::protocol::ClientMessage;
+use super::room_link::RoomLink;
+use crate::protocol::{ClientMessage, PlayerId, PlayerInput};
+
+/// Where a player's inputs go once it is in its room: a source that reads on a thread of its
+/// own hands them to the room from there, and the session never sees them.
+#[derive(Clone)]
+pub struct InputRoute {
+    id: PlayerId,
+    link: RoomLink,
+}
+
+impl InputRoute {
+    pub fn new(id: PlayerId, link: RoomLink) -> InputRoute {
+        InputRoute { id, link }
+    }
+
+    /// Hands one input to the room (dropped and counted if its queue is full).
+    pub fn forward(&self, input: PlayerInput) {
+        self.link.forward_input(self.id, input);
+    }
+}
 
 /// Where a session's client messages come from.
 pub trait MessageSource {
+    /// Whether every whole message was charged to the rate limit already (by a source that
+    /// reads on a thread of its own, with a budget of its own); the session then charges none.
+    const CHARGES_MESSAGES: bool = false;
+
     /// The next complete client message, or why the session must end (the client closed, a
     /// transport rule was broken, the message did not decode). Whatever the transport reads that
     /// is not a whole message (pings, fragments) is charged to `budget`, so a flood of those
@@ -21,4 +45,8 @@ pub trait MessageSource {
         &mut self,
         budget: &mut MessageBudget,
     ) -> impl Future<Output = Result<ClientMessage, Ended>> + Send;
+
+    /// The player is in its room: from now on the source may hand inputs to `route` itself
+    /// (charged) instead of yielding them. Called once, before the first message after the join.
+    fn playing(&mut self, _route: InputRoute) {}
 }

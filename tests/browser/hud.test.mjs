@@ -126,6 +126,11 @@ test('the HUD keeps its parts apart at 800x500 and on a phone, with everything u
     await fireAt(alice, bobId, async () => (await stateOf(bob.page)).taggedBy !== null);
     const tagged = await stateOf(bob.page);
     assert.deepEqual([tagged.taggedBy.id, tagged.taggedBy.name], [aliceId, 'Alice']);
+    // The HUD is written on the next animation frame after the state changed (a busy machine
+    // draws late): wait for it, then check.
+    await bob.page
+      .waitForFunction(() => document.getElementById('hud-tagged').textContent !== '', null, { timeout: 5_000 })
+      .catch(() => {});
     assert.equal(await bob.page.locator('#hud-tagged').textContent(), 'Tagged by Alice');
     await assertHudApart(
       bob,

@@ -16,7 +16,6 @@ use fastwebsockets::{Frame, Payload};
 
 use super::context::WebSocketContext;
 use super::control::{Control, ControlFrames};
-use super::reader::WebSocketMessages;
 use super::writer::{Out, WriteFailed, send};
 use crate::protocol::{CloseReason, Upgrade, encode_client_message};
 use crate::session::MessageSource;
@@ -50,7 +49,7 @@ pub fn find_session(
 /// Carries the client's messages into the taken-over session until the socket ends; then the
 /// session is told its client went away (it may resume, as after any lost socket).
 pub async fn forward_messages(
-    messages: &mut WebSocketMessages<'_>,
+    messages: &mut impl MessageSource,
     session: &PollSession,
     ctx: &WebSocketContext,
 ) {

@@ -1,6 +1,8 @@
-//! One player's WebSocket connection as a pair of tasks, from the upgrade to its last byte: the
-//! reader side (this task) runs the player's [`Session`] over a [`WebSocketMessages`]; the writer
-//! task ([`super::writer`]) sends what the session's handle holds. When the socket's first
+//! One player's WebSocket connection as a pair of tasks, from the upgrade to its last byte: this
+//! task runs the player's [`Session`] over what the socket's reader hands it (on plain TCP a
+//! tick thread reads the socket and hands the room a playing player's inputs itself,
+//! [`WatchedMessages`]; under TLS this task reads it, [`WebSocketMessages`]); the writer task
+//! ([`super::writer`]) sends what the session's handle holds. When the socket's first
 //! message is an `Upgrade` instead of a `Join`, the socket carries a long-polling session of the
 //! same client on instead ([`super::attach`]). When either side ends, the
 //! other is stopped, the player leaves the world at once, the writer gets a moment to say
@@ -11,30 +13,23 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::io::AsyncReadExt;
 
 use super::attach::{find_session, forward_messages, write_session};
 use super::context::WebSocketContext;
 use super::control::ControlFrames;
 use super::progress::ReadProgress;
-use super::reader::WebSocketMessages;
-use super::socket::{ReadSide, split_upgraded};
-use super::writer::{WriterInputs, write_loop};
+use super::reader::{CLOSE_GRACE, ConnectionReader, FrameRules, WebSocketMessages};
+use super::socket::{Sides, split_upgraded};
+use super::watched::{ReaderShared, SocketReader, WatchedMessages};
+use super::writer::{Out, WriterInputs, write_loop};
 use crate::protocol::{ClientMessage, CloseReason};
 use crate::session::budget::MessageBudget;
 use crate::session::ended::Ended;
 use crate::session::reliable_queue::ReliableReceiver;
-use crate::session::{MessageSource, Session, SessionHandle};
+use crate::session::{InputRoute, MessageSource, Session, SessionHandle};
 use crate::transport::caps::ConnectionPermit;
 use crate::transport::catch_panic::catch_panic;
-
-/// How long the writer may take to send its close frame once the reader has ended, and how
-/// long the client then has to close its side.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// Most bytes read and discarded after our close frame before the socket is dropped anyway.
-const DRAIN_LIMIT: usize = 1 << 20;
+use crate::transport::polling::PollSession;
 
 /// Serves one upgraded connection until it ends. Should the work ever panic (a bug: no input
 /// may cause one), the player is still removed and nobody else notices; the panic is caught here
@@ -61,7 +56,7 @@ pub async fn serve_player(
 async fn run_connection(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<WebSocketContext>,
-    mut session: Session,
+    session: Session,
     outbound: ReliableReceiver,
     progress: Option<ReadProgress>,
     peer: SocketAddr,
@@ -73,96 +68,171 @@ async fn run_connection(
             return;
         }
     };
-    // The reader borrows our read half so that, once the session is over, we can drain what the
-    // client still sends: closing a socket with unread data resets it, and the reset can
-    // overtake our close frame.
-    let (mut read_half, writer) =
-        split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle());
+    let sides = match split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle()) {
+        Ok(sides) => sides,
+        Err(error) => {
+            tracing::warn!(%error, "an upgraded socket could not be set up");
+            return;
+        }
+    };
     let control = Arc::new(ControlFrames::default());
+    let max_message_bytes = ctx.limits.max_message_bytes;
     // Frames are read and checked by our own reader (`super::incoming`), not fastwebsockets':
     // it refuses an unmasked frame (RFC 6455 section 5.1) before anything reads it, and keeps
     // no fixed read buffer per connection.
-    let mut messages = WebSocketMessages::new(
-        &mut read_half,
-        ctx.limits.max_message_bytes,
+    let rules = FrameRules::new(
+        max_message_bytes,
         Arc::clone(&control),
         Arc::clone(&ctx.net),
     );
-    // The first message: a `Join` starts a session on this socket; an `Upgrade` carries on a
-    // long-polling session of the same client instead.
-    let first = match first_message(&mut messages, &ctx).await {
-        Ok(ClientMessage::Upgrade(upgrade)) => match find_session(&ctx, &upgrade, peer) {
-            Ok(polling) => {
-                let mut writer = ctx.shutdown.spawn(write_session(
-                    writer,
-                    Arc::clone(&polling),
-                    control,
-                    Arc::clone(&ctx),
-                ));
-                tokio::select! {
-                    () = forward_messages(&mut messages, &polling, &ctx) => {}
-                    _ = polling.closed() => {}
-                }
-                if tokio::time::timeout(CLOSE_GRACE, &mut writer)
-                    .await
-                    .is_err()
-                {
-                    writer.abort();
-                }
-                drop(messages);
-                drain(&mut read_half).await;
-                return;
-            }
-            Err(ended) => Err(ended),
-        },
-        other => other,
+    let connection = Connection {
+        ctx: Arc::clone(&ctx),
+        session,
+        outbound,
+        control,
+        progress,
+        peer,
     };
-    let handle = session.handle().clone();
-    let mut writer_task = ctx.shutdown.spawn(write_loop(
-        writer,
-        WriterInputs {
-            outbound,
-            handle: handle.clone(),
-            control: Arc::clone(&control),
-            progress,
-        },
-        Arc::clone(&ctx),
-    ));
+    match sides {
+        // A tick thread reads the socket: inputs go to the room from there.
+        Sides::Plain { socket, ahead, out } => {
+            let shared = Arc::new(ReaderShared::default());
+            let budget =
+                MessageBudget::new(ctx.session.limits.messages_per_second, Arc::clone(&ctx.net));
+            let reader = SocketReader::new(
+                socket,
+                &ahead,
+                max_message_bytes,
+                rules,
+                budget,
+                Arc::clone(&shared),
+            );
+            let watched = ctx.readiness.watch(Box::new(reader));
+            connection
+                .serve(WatchedMessages::new(shared, watched), out)
+                .await;
+        }
+        Sides::Stream { read, out } => {
+            let messages = WebSocketMessages::new(read, max_message_bytes, rules);
+            connection.serve(messages, out).await;
+        }
+    }
+}
 
-    let mut messages = Prefetched {
-        first: Some(first),
-        rest: messages,
-    };
-    let ended = tokio::select! {
-        ended = session.run(&mut messages) => Some(ended),
-        _ = &mut writer_task => None,
-    };
-    let reason = match &ended {
-        Some(ended) => ended.reason,
-        None => handle.kick.reason().unwrap_or(CloseReason::ClientClosed),
-    };
-    // The player leaves the game (or goes away) at once; saying goodbye on the socket may take
-    // a moment longer.
-    session.leave_world(reason).await;
-    if let Some(ended) = ended {
-        control.close(ended);
-        if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
+/// One upgraded connection, whatever reads it.
+struct Connection {
+    ctx: Arc<WebSocketContext>,
+    session: Session,
+    outbound: ReliableReceiver,
+    control: Arc<ControlFrames>,
+    progress: Option<ReadProgress>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    /// The first message decides: a `Join` starts a session on this socket; an `Upgrade`
+    /// carries on a long-polling session of the same client instead.
+    async fn serve<R: ConnectionReader>(self, mut messages: R, writer: Out) {
+        let first = match first_message(&mut messages, &self.ctx).await {
+            Ok(ClientMessage::Upgrade(upgrade)) => {
+                match find_session(&self.ctx, &upgrade, self.peer) {
+                    Ok(polling) => return self.carry_polling(messages, writer, polling).await,
+                    Err(ended) => Err(ended),
+                }
+            }
+            other => other,
+        };
+        self.play(
+            Prefetched {
+                first: Some(first),
+                rest: messages,
+            },
+            writer,
+        )
+        .await;
+    }
+
+    /// Carries a long-polling session on this socket until it ends.
+    async fn carry_polling<R: ConnectionReader>(
+        self,
+        mut messages: R,
+        writer: Out,
+        polling: Arc<PollSession>,
+    ) {
+        let ctx = &self.ctx;
+        let mut writer = ctx.shutdown.spawn(write_session(
+            writer,
+            Arc::clone(&polling),
+            self.control,
+            Arc::clone(ctx),
+        ));
+        tokio::select! {
+            () = forward_messages(&mut messages, &polling, ctx) => {}
+            _ = polling.closed() => {}
+        }
+        if tokio::time::timeout(CLOSE_GRACE, &mut writer)
             .await
             .is_err()
         {
-            writer_task.abort();
+            writer.abort();
         }
-        drop(messages);
-        if reason != CloseReason::ClientClosed {
-            drain(&mut read_half).await;
-        }
+        messages.finish(true).await;
     }
-    session.finish(reason);
+
+    /// Runs the player's session with its writer beside it; when either ends, the player
+    /// leaves the world at once, the writer gets a moment to say goodbye, and what the client
+    /// still sends is drained so that our close frame arrives.
+    async fn play<R: ConnectionReader>(self, mut messages: Prefetched<R>, writer: Out) {
+        let Connection {
+            ctx,
+            mut session,
+            outbound,
+            control,
+            progress,
+            ..
+        } = self;
+        let handle = session.handle().clone();
+        let mut writer_task = ctx.shutdown.spawn(write_loop(
+            writer,
+            WriterInputs {
+                outbound,
+                handle: handle.clone(),
+                control: Arc::clone(&control),
+                progress,
+            },
+            Arc::clone(&ctx),
+        ));
+        let ended = tokio::select! {
+            ended = session.run(&mut messages) => Some(ended),
+            _ = &mut writer_task => None,
+        };
+        let reason = match &ended {
+            Some(ended) => ended.reason,
+            None => handle.kick.reason().unwrap_or(CloseReason::ClientClosed),
+        };
+        // The player leaves the game (or goes away) at once; saying goodbye on the socket may
+        // take a moment longer.
+        session.leave_world(reason).await;
+        if let Some(ended) = ended {
+            control.close(ended);
+            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
+                .await
+                .is_err()
+            {
+                writer_task.abort();
+            }
+            messages
+                .rest
+                .finish(reason != CloseReason::ClientClosed)
+                .await;
+        }
+        session.finish(reason);
+    }
 }
 
 /// The connection's first message, within the join timeout (or until the server stops).
 async fn first_message(
-    messages: &mut WebSocketMessages<'_>,
+    messages: &mut impl MessageSource,
     ctx: &WebSocketContext,
 ) -> Result<ClientMessage, Ended> {
     let mut budget =
@@ -180,33 +250,22 @@ async fn first_message(
 
 /// The socket's messages with the first one (already read, or why it could not be) put back in
 /// front, for the session.
-struct Prefetched<'a> {
+struct Prefetched<R> {
     first: Option<Result<ClientMessage, Ended>>,
-    rest: WebSocketMessages<'a>,
+    rest: R,
 }
 
-impl MessageSource for Prefetched<'_> {
+impl<R: MessageSource + Send> MessageSource for Prefetched<R> {
+    const CHARGES_MESSAGES: bool = R::CHARGES_MESSAGES;
+
     async fn next_message(&mut self, budget: &mut MessageBudget) -> Result<ClientMessage, Ended> {
         match self.first.take() {
             Some(first) => first,
             None => self.rest.next_message(budget).await,
         }
     }
-}
 
-/// Reads and discards what the client still sends after our close frame, until it closes its
-/// side, [`CLOSE_GRACE`] passes, or [`DRAIN_LIMIT`] bytes were thrown away.
-async fn drain(read_half: &mut ReadSide) {
-    // On the heap, only while draining: an array here would sit in every connection's task.
-    let mut scratch = vec![0u8; 4096];
-    let mut drained = 0;
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while drained < DRAIN_LIMIT {
-            match read_half.read(&mut scratch).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    })
-    .await;
+    fn playing(&mut self, route: InputRoute) {
+        self.rest.playing(route);
+    }
 }

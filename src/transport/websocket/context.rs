@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::metrics::{DeliveryStats, NetStats};
+use crate::runtime::Readiness;
 use crate::session::SessionContext;
 use crate::transport::polling::PollingContext;
 use crate::transport::shutdown::Shutdown;
@@ -30,6 +31,8 @@ pub struct WebSocketContext {
     pub delivery: Arc<DeliveryStats>,
     /// Every task is spawned on it; when it says stop, each connection closes with 1001.
     pub shutdown: Shutdown,
+    /// The tick threads that read plain-TCP sockets (`super::watched`).
+    pub readiness: Readiness,
     /// The long-polling sessions a socket may take over (`ClientMessage::Upgrade`); set once
     /// the polling transport exists.
     pub polling: OnceLock<Arc<PollingContext>>,

@@ -174,14 +174,69 @@ impl IncomingFrames {
         read: &mut R,
     ) -> Result<ClientFrame<'_>, Ended> {
         loop {
-            self.release_if_taken();
-            if let Some(header) = parse_header(&self.pending[self.start..], self.limit)? {
-                let frame_len = header.header_len + header.payload_len;
-                if self.pending.len() - self.start >= frame_len {
-                    return Ok(self.take(header));
-                }
+            if let Some(header) = self.whole_frame_header()? {
+                return Ok(self.take(header));
             }
             self.read_more(read).await?;
+        }
+    }
+
+    /// The next frame among the bytes already read, if a whole one is there; an error says why
+    /// the connection must end. Never reads.
+    pub fn buffered_frame(&mut self) -> Result<Option<ClientFrame<'_>>, Ended> {
+        Ok(self.whole_frame_header()?.map(|header| self.take(header)))
+    }
+
+    /// The header of the frame at the front if the whole frame is held (checked as soon as the
+    /// header is whole).
+    fn whole_frame_header(&mut self) -> Result<Option<Header>, Ended> {
+        self.release_if_taken();
+        Ok(
+            parse_header(&self.pending[self.start..], self.limit)?.filter(|header| {
+                self.pending.len() - self.start >= header.header_len + header.payload_len
+            }),
+        )
+    }
+
+    /// One non-blocking read by `read` into the thread's scratch buffer, kept after what is
+    /// left; the count it read (0: the peer closed). Reads at most [`READ_CHUNK`]: a count
+    /// below it means the socket had nothing more at that moment.
+    pub fn read_with(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        self.compact();
+        SCRATCH.with_borrow_mut(|scratch| {
+            let count = read(scratch)?;
+            self.pending.extend_from_slice(&scratch[..count]);
+            Ok(count)
+        })
+    }
+
+    /// One non-blocking read by `read` into the thread's scratch buffer, thrown away: the count
+    /// it read (0: the peer closed).
+    pub fn read_discarding(
+        read: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        SCRATCH.with_borrow_mut(|scratch| read(scratch))
+    }
+
+    /// Puts bytes read elsewhere (before this reader existed) behind what is held.
+    pub fn push_read(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The most bytes one read takes.
+    pub const fn read_chunk() -> usize {
+        READ_CHUNK
+    }
+
+    /// Moves what is left to the front before more is read.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.pending.drain(..self.start);
+            self.start = 0;
         }
     }
 
@@ -218,10 +273,7 @@ impl IncomingFrames {
         &mut self,
         read: &mut R,
     ) -> Result<(), Ended> {
-        if self.start > 0 {
-            self.pending.drain(..self.start);
-            self.start = 0;
-        }
+        self.compact();
         let pending = &mut self.pending;
         let read_count = poll_fn(|cx| {
             SCRATCH.with_borrow_mut(|scratch| {

@@ -1,5 +1,7 @@
-//! The WebSocket transport: per player, a reader task that runs the session over the socket
-//! ([`connection`], [`reader`]) and a writer task ([`writer`]); client frames read and checked
+//! The WebSocket transport: per player, a connection task that runs the session
+//! ([`connection`]) over what its socket's reader hands it (on plain TCP a tick thread reads the
+//! socket, [`watched`]; under TLS the task reads it, [`reader`], which also holds what is done
+//! with each frame) and a writer task ([`writer`]); client frames read and checked
 //! ([`incoming`]), close payloads and reassembly ([`frames`]); the control frames the reader
 //! asks the writer for ([`control`]); the upgrade request's checks
 //! ([`handshake`]); whether the client still reads, told by its TCP socket ([`progress`]); the
@@ -16,6 +18,7 @@ pub mod progress;
 pub mod reader;
 pub mod sink;
 pub mod socket;
+pub mod watched;
 pub mod writer;
 
 pub use context::{WebSocketContext, WebSocketLimits};

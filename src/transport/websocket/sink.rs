@@ -14,8 +14,12 @@ use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use std::io::Write;
+use std::net::TcpStream;
+
 use fastwebsockets::OpCode;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::metrics::NetStats;
@@ -25,10 +29,32 @@ use crate::session::handle::{DirectOutcome, DirectSend, SnapshotSlot};
 /// The longest server frame header: FIN and opcode, a 127 length marker and 8 length bytes.
 const MAX_HEADER: usize = 10;
 
+/// The socket as the sink writes it: non-blocking writes from any thread, and tokio told of
+/// its write readiness only (a tick thread watches it for reads, `super::watched`).
+#[derive(Debug)]
+struct SendSocket(AsyncFd<Arc<TcpStream>>);
+
+impl SendSocket {
+    fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        (&**self.0.get_ref()).write(bytes)
+    }
+
+    fn try_write_vectored(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&**self.0.get_ref()).write_vectored(parts)
+    }
+
+    /// Waits until the socket may take more: after a write found it full, the caller writes
+    /// again (readiness seen before that write is cleared here, so a stale one costs one try).
+    async fn writable(&self) -> io::Result<()> {
+        self.0.writable().await?.clear_ready();
+        Ok(())
+    }
+}
+
 /// One connection's sending side.
 #[derive(Debug)]
 pub struct FrameSink {
-    socket: OwnedWriteHalf,
+    socket: SendSocket,
     state: Mutex<SinkState>,
     /// The writer has sent the welcome: snapshots may go direct.
     snapshots_open: AtomicBool,
@@ -80,16 +106,25 @@ enum Attempt {
 }
 
 impl FrameSink {
-    pub fn new(socket: OwnedWriteHalf, net: Arc<NetStats>, slot: &Arc<SnapshotSlot>) -> FrameSink {
-        FrameSink {
-            socket,
+    /// A sink writing to `socket` (non-blocking); fails if tokio cannot watch it.
+    pub fn new(
+        socket: Arc<TcpStream>,
+        net: Arc<NetStats>,
+        slot: &Arc<SnapshotSlot>,
+    ) -> io::Result<FrameSink> {
+        // SAFETY: the `Arc` keeps the socket, and so its descriptor, open for as long as the
+        // registration holds it, and a `TcpStream`'s descriptor never changes.
+        let registered = unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) }
+            .map_err(io::Error::from)?;
+        Ok(FrameSink {
+            socket: SendSocket(registered),
             state: Mutex::default(),
             snapshots_open: AtomicBool::new(false),
             net,
             slot: Arc::downgrade(slot),
             tail_left: Notify::new(),
             direct_sends: AtomicU64::new(0),
-        }
+        })
     }
 
     /// Resolves when a direct snapshot left a tail (the writer then finishes it).
@@ -323,10 +358,9 @@ mod tests {
         socket2::SockRef::from(&client)
             .set_recv_buffer_size(4096)
             .unwrap();
-        // The read half may go: the socket stays open with its write half.
-        let (_, write) = server.into_split();
+        let socket = Arc::new(server.into_std().unwrap());
         let slot = Arc::new(SnapshotSlot::default());
-        let sink = Arc::new(FrameSink::new(write, Arc::default(), &slot));
+        let sink = Arc::new(FrameSink::new(socket, Arc::default(), &slot).unwrap());
         slot.attach_direct(Arc::clone(&sink) as _);
         sink.open_snapshots();
         (sink, slot, client)
