@@ -38,6 +38,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub tick_threads: Option<u16>,
 
+    /// Milliseconds a tick thread lets players' sockets gather after it was woken to read
+    /// some, so that it reads them in batches and wakes less often (0: it reads each as soon
+    /// as it is ready). Inputs wait for the next tick anyway; a ping's answer or a chat line
+    /// may wait this long.
+    #[arg(long, env = "SKIRMISH_READ_BATCH_MS", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(0..=20))]
+    pub read_batch_ms: u16,
+
     /// Most players in the game at once, in all rooms (away players waiting to resume
     /// included); further joins are refused with "server full".
     #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 2000,

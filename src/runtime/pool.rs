@@ -172,8 +172,11 @@ pub struct RoomPool {
 type Removed = Arc<Mutex<HashSet<RoomId>>>;
 
 impl RoomPool {
-    /// Starts `threads` tick threads (at least one).
-    pub fn start(threads: usize) -> RoomPool {
+    /// Starts `threads` tick threads (at least one). A thread woken for readable sources
+    /// waits `read_batch` before it looks again (zero: it looks at once), so that what players
+    /// send is read in batches, for fewer wake-ups: a message other than an input (which waits
+    /// for the next step anyway) may then wait that long.
+    pub fn start(threads: usize, read_batch: Duration) -> RoomPool {
         let threads = threads.max(1);
         let loads: Arc<[SharedLoad]> = (0..threads).map(|_| SharedLoad::default()).collect();
         let stats = Arc::new(PoolStats::default());
@@ -199,6 +202,7 @@ impl RoomPool {
                     index,
                     inbox,
                     poll,
+                    read_batch,
                     peers: Arc::clone(&inboxes),
                     loads: Arc::clone(&loads),
                     stats: Arc::clone(&stats),
@@ -329,6 +333,8 @@ struct TickThread {
     inbox: Receiver<Command>,
     /// What the thread waits on between steps, and the sources it reads meanwhile.
     poll: ThreadPoll,
+    /// How long it lets readable sources gather after it was woken for some.
+    read_batch: Duration,
     peers: Arc<[ThreadInbox]>,
     loads: Arc<[SharedLoad]>,
     stats: Arc<PoolStats>,
@@ -362,9 +368,13 @@ impl TickThread {
                 Some(next) => next.saturating_duration_since(Instant::now()),
                 None => IDLE_WAIT,
             };
-            self.poll.wait(wait);
+            let ready = self.poll.wait(wait);
             if wait.is_zero() {
                 return self.handle_commands();
+            }
+            // Woken for a few sockets: let more gather before looking again.
+            if ready > 0 && !self.read_batch.is_zero() {
+                std::thread::sleep(self.read_batch.min(wait));
             }
         }
     }
@@ -612,7 +622,7 @@ mod tests {
 
     #[test]
     fn each_room_is_stepped_on_its_own_clock() {
-        let pool = RoomPool::start(2);
+        let pool = RoomPool::start(2, Duration::ZERO);
         let (fast, fast_ticks, _) = counting(1, 60, None);
         let (slow, slow_ticks, _) = counting(2, 10, None);
         pool.add(fast);
@@ -633,7 +643,7 @@ mod tests {
 
     #[test]
     fn a_panicking_room_is_closed_and_the_others_play_on() {
-        let pool = RoomPool::start(1);
+        let pool = RoomPool::start(1, Duration::ZERO);
         let (healthy, healthy_ticks, healthy_panicked) = counting(1, 60, None);
         let (buggy, buggy_ticks, buggy_panicked) = counting(2, 60, Some(3));
         pool.add(healthy);
@@ -656,7 +666,7 @@ mod tests {
 
     #[test]
     fn a_removed_room_is_no_longer_stepped() {
-        let pool = RoomPool::start(2);
+        let pool = RoomPool::start(2, Duration::ZERO);
         let (room, ticks, _) = counting(7, 60, None);
         pool.add(room);
         assert!(eventually(|| ticks.load(Ordering::Relaxed) >= 2));

@@ -95,24 +95,26 @@ impl ThreadPoll {
     /// Waits up to `timeout` for readiness or a wake, and has every watcher whose source is
     /// readable read it. The kernel's wait counts whole milliseconds: less than one is spent
     /// asleep after a look that does not wait.
-    pub fn wait(&mut self, timeout: Duration) {
+    /// Returns how many sources were readable.
+    pub fn wait(&mut self, timeout: Duration) -> usize {
         let whole = Duration::from_millis(timeout.as_millis() as u64);
         if whole.is_zero() {
-            self.poll_once(Duration::ZERO);
+            let ready = self.poll_once(Duration::ZERO);
             if !timeout.is_zero() {
                 std::thread::sleep(timeout);
             }
+            ready
         } else {
-            self.poll_once(whole);
+            self.poll_once(whole)
         }
     }
 
-    fn poll_once(&mut self, timeout: Duration) {
+    fn poll_once(&mut self, timeout: Duration) -> usize {
         if let Err(error) = self.poll.poll(&mut self.events, Some(timeout))
             && error.kind() != io::ErrorKind::Interrupted
         {
             tracing::error!(%error, "a tick thread's poll failed");
-            return;
+            return 0;
         }
         let now = Instant::now();
         // The slots first: reading a source needs the thread's watchers, not its events.
@@ -127,6 +129,7 @@ impl ThreadPoll {
         for index in 0..self.ready.len() {
             self.read_ready(self.ready[index], now);
         }
+        self.ready.len()
     }
 
     /// Has the watcher at `slot` read its source; drops it if it is done or panicked.

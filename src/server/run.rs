@@ -104,7 +104,10 @@ impl Server {
         };
         let seed = config.seed.unwrap_or_else(rand::random);
         let net = Arc::new(NetStats::default());
-        let pool = Arc::new(RoomPool::start(tick_threads(&config)));
+        let pool = Arc::new(RoomPool::start(
+            tick_threads(&config),
+            Duration::from_millis(config.read_batch_ms.into()),
+        ));
         let room_wrapper = Arc::default();
         let host = PoolHost::new(Arc::clone(&pool), Arc::clone(&room_wrapper), &config, seed);
         let rooms = RoomDirectory::new(
