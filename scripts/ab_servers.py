@@ -7,7 +7,8 @@ for every build alike. One line per run: delivered %, the snapshot gap p99, the 
 its tick p99 (from /metrics' histogram), snapshots sent and skipped (latest wins: a slow writer
 skips to the newest), the server's context switches per second (its threads' wake-ups: the
 tick thread's and each writer's), and the CPU time the hypervisor stole from this VM during
-the run (the usual cause of a run that delivers much less than its neighbours). Then the
+the run (the usual cause of a run that delivers much less than its neighbours), and the
+swarm's own CPU (a swarm near its whole core misses frames the server sent). Then the
 medians per build.
 
 With rooms, each run also reads `/rooms`: how many public rooms the bots filled and the worst
@@ -133,6 +134,7 @@ def run(server_binary, server_flags, swarm_binary, bots, duration, port, cpus):
             "switches": switches,
             "steal": steal,
             "errors": report["errors"],
+            "swarm_cpu": report["swarm_cpu_percent"],
             "rooms": rooms,
             "room_tick_p99": worst_tick_p99 if worst_tick_p99 is not None else float("nan"),
             # Server CPU time per snapshot sent (a client's tick), the run's ramp included.
@@ -148,7 +150,7 @@ def row(label, r):
     return (f"{label:>10} | {r['delivered']:7.3f} | {r['gap_p99']:6.1f} | {r['server_cpu']:4.0f} | "
             f"{r['tick_p99']:5g} | {r['sent']:9d} | {r['skipped']:8d} | {r['switches']:8.0f} | "
             f"{r['steal']:5.1f} | {r['errors']:6d} | {r['rooms']:5d} | {r['room_tick_p99']:7g} | "
-            f"{r['us_per_client_tick']:6.2f}")
+            f"{r['us_per_client_tick']:6.2f} | {r['swarm_cpu']:5.0f}")
 
 
 def main():
@@ -175,7 +177,7 @@ def main():
     print(f"{args.bots} bots, {args.duration}, {args.rounds} rounds, server on CPUs {args.server_cpus}, "
           f"swarm on {args.swarm_cpus}")
     print("     build | deliv % | gap99 | cpu% | tick99 | sent      | skipped  | ctxsw/s  | steal% | errors "
-          "| rooms | room99 | us/c-t")
+          "| rooms | room99 | us/c-t | swarm%")
     for round_ in range(args.rounds):
         for label, path, flags, swarm in builds:
             r = run(path, flags, swarm, args.bots, args.duration, args.port, cpus)

@@ -11,6 +11,7 @@
 //! Must never: hold a session rule (those are `session/`'s), block the room, buffer without
 //! bound, or panic on anything a client sends.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -53,68 +54,76 @@ pub async fn serve_player(
     }
 }
 
-async fn run_connection(
+#[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+fn run_connection(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     ctx: Arc<WebSocketContext>,
     session: Session,
     outbound: ReliableReceiver,
     progress: Option<ReadProgress>,
     peer: SocketAddr,
-) {
-    let ws = match upgrade.await {
-        Ok(ws) => ws,
-        Err(error) => {
-            tracing::debug!(%error, "upgrade failed");
-            return;
-        }
-    };
-    let sides = match split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle()) {
-        Ok(sides) => sides,
-        Err(error) => {
-            tracing::warn!(%error, "an upgraded socket could not be set up");
-            return;
-        }
-    };
-    let control = Arc::new(ControlFrames::default());
-    let max_message_bytes = ctx.limits.max_message_bytes;
-    // Frames are read and checked by our own reader (`super::incoming`), not fastwebsockets':
-    // it refuses an unmasked frame (RFC 6455 section 5.1) before anything reads it, and keeps
-    // no fixed read buffer per connection.
-    let rules = FrameRules::new(
-        max_message_bytes,
-        Arc::clone(&control),
-        Arc::clone(&ctx.net),
-    );
-    let connection = Connection {
-        ctx: Arc::clone(&ctx),
-        session,
-        outbound,
-        control,
-        progress,
-        peer,
-    };
-    match sides {
-        // A tick thread reads the socket: inputs go to the room from there.
-        Sides::Plain { socket, ahead, out } => {
-            let shared = Arc::new(ReaderShared::default());
-            let budget =
-                MessageBudget::new(ctx.session.limits.messages_per_second, Arc::clone(&ctx.net));
-            let reader = SocketReader::new(
-                socket,
-                &ahead,
-                max_message_bytes,
-                rules,
-                budget,
-                Arc::clone(&shared),
-            );
-            let watched = ctx.readiness.watch(Box::new(reader));
-            connection
-                .serve(WatchedMessages::new(shared, watched), out)
-                .await;
-        }
-        Sides::Stream { read, out } => {
-            let messages = WebSocketMessages::new(read, max_message_bytes, rules);
-            connection.serve(messages, out).await;
+) -> impl Future<Output = ()> + Send {
+    // An async block rather than an async fn: its captures are not copied into locals as an
+    // async fn's arguments are, so every connection's task is that much smaller.
+    async move {
+        let ws = match upgrade.await {
+            Ok(ws) => ws,
+            Err(error) => {
+                tracing::debug!(%error, "upgrade failed");
+                return;
+            }
+        };
+        let sides = match split_upgraded(ws.into_inner().into_inner(), &ctx.net, session.handle()) {
+            Ok(sides) => sides,
+            Err(error) => {
+                tracing::warn!(%error, "an upgraded socket could not be set up");
+                return;
+            }
+        };
+        let control = Arc::new(ControlFrames::default());
+        let max_message_bytes = ctx.limits.max_message_bytes;
+        // Frames are read and checked by our own reader (`super::incoming`), not fastwebsockets':
+        // it refuses an unmasked frame (RFC 6455 section 5.1) before anything reads it, and keeps
+        // no fixed read buffer per connection.
+        let rules = FrameRules::new(
+            max_message_bytes,
+            Arc::clone(&control),
+            Arc::clone(&ctx.net),
+        );
+        let connection = Connection {
+            ctx: Arc::clone(&ctx),
+            session,
+            outbound,
+            control,
+            progress,
+            peer,
+        };
+        match sides {
+            // A tick thread reads the socket: inputs go to the room from there.
+            Sides::Plain { socket, ahead, out } => {
+                let shared = Arc::new(ReaderShared::default());
+                let budget = MessageBudget::new(
+                    ctx.session.limits.messages_per_second,
+                    Arc::clone(&ctx.net),
+                );
+                let reader = SocketReader::new(
+                    socket,
+                    &ahead,
+                    max_message_bytes,
+                    rules,
+                    budget,
+                    Arc::clone(&shared),
+                );
+                let watched = ctx.readiness.watch(Box::new(reader));
+                connection
+                    .serve(WatchedMessages::new(shared, watched), out)
+                    .await;
+            }
+            // Boxed: inline, a TLS connection's larger future would size every connection's task.
+            Sides::Stream { read, out } => {
+                let messages = WebSocketMessages::new(read, max_message_bytes, rules);
+                Box::pin(connection.serve(messages, out)).await;
+            }
         }
     }
 }
@@ -132,24 +141,79 @@ struct Connection {
 impl Connection {
     /// The first message decides: a `Join` starts a session on this socket; an `Upgrade`
     /// carries on a long-polling session of the same client instead.
-    async fn serve<R: ConnectionReader>(self, mut messages: R, writer: Out) {
-        let first = match first_message(&mut messages, &self.ctx).await {
-            Ok(ClientMessage::Upgrade(upgrade)) => {
-                match find_session(&self.ctx, &upgrade, self.peer) {
-                    Ok(polling) => return self.carry_polling(messages, writer, polling).await,
-                    Err(ended) => Err(ended),
+    #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+    fn serve<R: ConnectionReader + 'static>(
+        self,
+        mut messages: R,
+        writer: Out,
+    ) -> impl Future<Output = ()> + Send {
+        // An async block, as in `run_connection`: no copies of the arguments.
+        async move {
+            let first = match first_message(&mut messages, &self.ctx).await {
+                Ok(ClientMessage::Upgrade(upgrade)) => {
+                    match find_session(&self.ctx, &upgrade, self.peer) {
+                        // Boxed: a rare path, kept out of every connection's task.
+                        Ok(polling) => {
+                            return Box::pin(self.carry_polling(messages, writer, polling)).await;
+                        }
+                        Err(ended) => Err(ended),
+                    }
                 }
-            }
-            other => other,
-        };
-        self.play(
-            Prefetched {
+                other => other,
+            };
+            let mut messages = Prefetched {
                 first: Some(first),
                 rest: messages,
-            },
-            writer,
-        )
-        .await;
+            };
+            // Runs the player's session with its writer beside it; when either ends, the player
+            // leaves the world at once, the writer gets a moment to say goodbye, and what the client
+            // still sends is drained so that our close frame arrives. (Here rather than in a
+            // function of its own: each async layer would keep its own copy of the connection.)
+            let Connection {
+                ctx,
+                mut session,
+                outbound,
+                control,
+                progress,
+                ..
+            } = self;
+            let handle = session.handle().clone();
+            let mut writer_task = ctx.shutdown.spawn(write_loop(
+                writer,
+                WriterInputs {
+                    outbound,
+                    handle: handle.clone(),
+                    control: Arc::clone(&control),
+                    progress,
+                },
+                Arc::clone(&ctx),
+            ));
+            let ended = tokio::select! {
+                ended = session.run(&mut messages) => Some(ended),
+                _ = &mut writer_task => None,
+            };
+            let reason = match &ended {
+                Some(ended) => ended.reason,
+                None => handle.kick.reason().unwrap_or(CloseReason::ClientClosed),
+            };
+            // The player leaves the game (or goes away) at once; saying goodbye on the socket may
+            // take a moment longer.
+            session.leave_world(reason).await;
+            if let Some(ended) = ended {
+                control.close(ended);
+                if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
+                    .await
+                    .is_err()
+                {
+                    writer_task.abort();
+                }
+                messages
+                    .rest
+                    .finish(reason != CloseReason::ClientClosed)
+                    .await;
+            }
+            session.finish(reason);
+        }
     }
 
     /// Carries a long-polling session on this socket until it ends.
@@ -177,56 +241,6 @@ impl Connection {
             writer.abort();
         }
         messages.finish(true).await;
-    }
-
-    /// Runs the player's session with its writer beside it; when either ends, the player
-    /// leaves the world at once, the writer gets a moment to say goodbye, and what the client
-    /// still sends is drained so that our close frame arrives.
-    async fn play<R: ConnectionReader>(self, mut messages: Prefetched<R>, writer: Out) {
-        let Connection {
-            ctx,
-            mut session,
-            outbound,
-            control,
-            progress,
-            ..
-        } = self;
-        let handle = session.handle().clone();
-        let mut writer_task = ctx.shutdown.spawn(write_loop(
-            writer,
-            WriterInputs {
-                outbound,
-                handle: handle.clone(),
-                control: Arc::clone(&control),
-                progress,
-            },
-            Arc::clone(&ctx),
-        ));
-        let ended = tokio::select! {
-            ended = session.run(&mut messages) => Some(ended),
-            _ = &mut writer_task => None,
-        };
-        let reason = match &ended {
-            Some(ended) => ended.reason,
-            None => handle.kick.reason().unwrap_or(CloseReason::ClientClosed),
-        };
-        // The player leaves the game (or goes away) at once; saying goodbye on the socket may
-        // take a moment longer.
-        session.leave_world(reason).await;
-        if let Some(ended) = ended {
-            control.close(ended);
-            if tokio::time::timeout(CLOSE_GRACE, &mut writer_task)
-                .await
-                .is_err()
-            {
-                writer_task.abort();
-            }
-            messages
-                .rest
-                .finish(reason != CloseReason::ClientClosed)
-                .await;
-        }
-        session.finish(reason);
     }
 }
 
