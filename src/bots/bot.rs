@@ -220,7 +220,8 @@ impl Player {
         }
     }
 
-    /// Applies a snapshot to the replica and measures its gap and the input it acknowledged.
+    /// Applies a snapshot to the replica and measures its gap and the input it acknowledged
+    /// (until the run's deadline).
     fn apply_snapshot(&mut self, snapshot: &[u8], now: Instant) -> Heard {
         let state = match self.replica.apply(snapshot) {
             Ok(state) => state,
@@ -230,6 +231,12 @@ impl Player {
             }
         };
         let tick = state.tick;
+        // The run is over: what still arrives while the swarm closes its connections is not
+        // counted (thousands of bots leaving at once make the server's tick late, which is
+        // not the play the run measures).
+        if now >= self.deadline {
+            return Heard::Nothing;
+        }
         self.first_tick.get_or_insert(tick);
         self.last_tick = tick;
         let gap = self.last_arrival.map(|at| now - at);
