@@ -364,17 +364,20 @@ impl TickThread {
             if !self.handle_commands() {
                 return false;
             }
-            let wait = match self.slots.iter().map(|slot| slot.clock.next_tick()).min() {
-                Some(next) => next.saturating_duration_since(Instant::now()),
-                None => IDLE_WAIT,
+            let until = match self.slots.iter().map(|slot| slot.clock.next_tick()).min() {
+                Some(next) => next,
+                None => Instant::now() + IDLE_WAIT,
             };
+            let wait = until.saturating_duration_since(Instant::now());
             let ready = self.poll.wait(wait);
             if wait.is_zero() {
                 return self.handle_commands();
             }
-            // Woken for a few sockets: let more gather before looking again.
-            if ready > 0 && !self.read_batch.is_zero() {
-                std::thread::sleep(self.read_batch.min(wait));
+            // Woken for a few sockets: let more gather before looking again (never past the
+            // next tick).
+            let left = until.saturating_duration_since(Instant::now());
+            if ready > 0 && !self.read_batch.is_zero() && !left.is_zero() {
+                std::thread::sleep(self.read_batch.min(left));
             }
         }
     }
@@ -678,6 +681,77 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert!(ticks.load(Ordering::Relaxed) <= after + 1);
         pool.stop();
+    }
+
+    /// Reads whatever arrives on its socket into `log`; records why it was let go.
+    struct Echo {
+        socket: std::os::unix::net::UnixStream,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Watcher for Echo {
+        fn fd(&self) -> std::os::fd::RawFd {
+            std::os::fd::AsRawFd::as_raw_fd(&self.socket)
+        }
+
+        fn on_readable(&mut self, _now: Instant) -> crate::runtime::Watching {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            while let Ok(n) = self.socket.read(&mut buf) {
+                if n == 0 {
+                    return crate::runtime::Watching::Done;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                self.log.lock().unwrap().push(text);
+            }
+            crate::runtime::Watching::Keep
+        }
+
+        fn on_abandoned(&mut self, why: Abandoned) {
+            self.log.lock().unwrap().push(format!("{why:?}"));
+        }
+    }
+
+    #[test]
+    fn sources_handed_to_the_pool_are_read_between_steps_until_the_guard_goes() {
+        use std::io::Write;
+        let pool = RoomPool::start(2, Duration::from_millis(2));
+        let (room, steps, _) = counting(1, 30, None);
+        pool.add(room);
+        let readiness = pool.readiness();
+        let mut sockets = Vec::new();
+        let mut guards = Vec::new();
+        let mut logs = Vec::new();
+        for _ in 0..2 {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            theirs.set_nonblocking(true).unwrap();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            guards.push(readiness.watch(Box::new(Echo {
+                socket: theirs,
+                log: Arc::clone(&log),
+            })));
+            sockets.push(ours);
+            logs.push(log);
+        }
+        for (socket, text) in sockets.iter_mut().zip(["one", "two"]) {
+            socket.write_all(text.as_bytes()).unwrap();
+        }
+        let read = |index: usize, expected: &[&str]| {
+            eventually(|| *logs[index].lock().unwrap() == expected)
+        };
+        assert!(read(0, &["one"]) && read(1, &["two"]));
+        assert!(
+            eventually(|| steps.load(Ordering::Relaxed) >= 3),
+            "the room steps on"
+        );
+
+        // Dropping the guard lets the watcher go on its thread; the other is still read.
+        drop(guards.remove(0));
+        assert!(read(0, &["one", "Unwatched"]));
+        sockets[1].write_all(b"three").unwrap();
+        assert!(read(1, &["two", "three"]));
+        pool.stop();
+        assert!(read(1, &["two", "three", "Stopping"]));
     }
 
     fn load(busy: u64, rooms: u64) -> Load {
