@@ -683,38 +683,11 @@ mod tests {
         pool.stop();
     }
 
-    /// Reads whatever arrives on its socket into `log`; records why it was let go.
-    struct Echo {
-        socket: std::os::unix::net::UnixStream,
-        log: Arc<Mutex<Vec<String>>>,
-    }
-
-    impl Watcher for Echo {
-        fn fd(&self) -> std::os::fd::RawFd {
-            std::os::fd::AsRawFd::as_raw_fd(&self.socket)
-        }
-
-        fn on_readable(&mut self, _now: Instant) -> crate::runtime::Watching {
-            use std::io::Read;
-            let mut buf = [0u8; 64];
-            while let Ok(n) = self.socket.read(&mut buf) {
-                if n == 0 {
-                    return crate::runtime::Watching::Done;
-                }
-                let text = String::from_utf8_lossy(&buf[..n]).to_string();
-                self.log.lock().unwrap().push(text);
-            }
-            crate::runtime::Watching::Keep
-        }
-
-        fn on_abandoned(&mut self, why: Abandoned) {
-            self.log.lock().unwrap().push(format!("{why:?}"));
-        }
-    }
-
     #[test]
     fn sources_handed_to_the_pool_are_read_between_steps_until_the_guard_goes() {
         use std::io::Write;
+
+        use crate::runtime::readiness::recorder::Recorder;
         let pool = RoomPool::start(2, Duration::from_millis(2));
         let (room, steps, _) = counting(1, 30, None);
         pool.add(room);
@@ -723,13 +696,8 @@ mod tests {
         let mut guards = Vec::new();
         let mut logs = Vec::new();
         for _ in 0..2 {
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-            theirs.set_nonblocking(true).unwrap();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            guards.push(readiness.watch(Box::new(Echo {
-                socket: theirs,
-                log: Arc::clone(&log),
-            })));
+            let (recorder, ours, log) = Recorder::pair();
+            guards.push(readiness.watch(Box::new(recorder)));
             sockets.push(ours);
             logs.push(log);
         }

@@ -203,19 +203,35 @@ impl ThreadPoll {
     }
 }
 
+/// A watcher for tests: it records what it reads and why it was let go, and panics on reading
+/// "boom".
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
+pub(crate) mod recorder {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, RawFd};
     use std::os::unix::net::UnixStream;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
 
-    use super::*;
+    use super::{Abandoned, Watcher, Watching};
 
-    /// Records what it reads and why it was let go; panics on reading "boom".
-    struct Recorder {
-        socket: UnixStream,
-        log: Arc<Mutex<Vec<String>>>,
+    pub struct Recorder {
+        pub socket: UnixStream,
+        pub log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Recorder {
+        /// A recorder of one end of a new socket pair, the other end, and its log.
+        pub fn pair() -> (Recorder, UnixStream, Arc<Mutex<Vec<String>>>) {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            theirs.set_nonblocking(true).unwrap();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let recorder = Recorder {
+                socket: theirs,
+                log: Arc::clone(&log),
+            };
+            (recorder, ours, log)
+        }
     }
 
     impl Watcher for Recorder {
@@ -242,15 +258,19 @@ mod tests {
             self.log.lock().unwrap().push(format!("{why:?}"));
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Mutex;
+
+    use super::recorder::Recorder;
+    use super::*;
 
     fn watched(poll: &mut ThreadPoll, key: u64) -> (UnixStream, Arc<Mutex<Vec<String>>>) {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        theirs.set_nonblocking(true).unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let recorder = Recorder {
-            socket: theirs,
-            log: Arc::clone(&log),
-        };
+        let (recorder, ours, log) = Recorder::pair();
         poll.watch(WatchKey(key), Box::new(recorder));
         (ours, log)
     }

@@ -21,8 +21,9 @@ use crate::session::ended::Ended;
 
 /// Largest payload of a control frame (RFC 6455 section 5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
-/// Most bytes one read takes from the socket (into the thread's scratch buffer).
-const READ_CHUNK: usize = 16 * 1024;
+/// Most bytes one read takes from the socket (into the thread's scratch buffer): a read that
+/// brings fewer found the socket empty.
+pub const READ_CHUNK: usize = 16 * 1024;
 /// A connection's leftover buffer is released once empty if it grew past this (a burst, a
 /// large message); below it, it is kept so steady reads never allocate.
 const KEEP_CAPACITY: usize = 512;
@@ -225,11 +226,6 @@ impl IncomingFrames {
     pub fn push_read(&mut self, bytes: &[u8]) {
         self.compact();
         self.pending.extend_from_slice(bytes);
-    }
-
-    /// The most bytes one read takes.
-    pub const fn read_chunk() -> usize {
-        READ_CHUNK
     }
 
     /// Moves what is left to the front before more is read.

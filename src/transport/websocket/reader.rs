@@ -2,7 +2,8 @@
 //! ([`FrameRules`]: pings answered and the client's close frame echoed through the writer,
 //! fragments reassembled under the size limit, frames that are not whole messages charged to
 //! the session's budget), and, for a connection read on its own task, the [`MessageSource`] of
-//! whole messages its session reads. Frames come checked and unmasked from [`IncomingFrames`]. Must never: trust a byte it has not checked, or allocate past the limit.
+//! whole messages its session reads. Frames come checked and unmasked from [`IncomingFrames`].
+//! Must never: trust a byte it has not checked, or allocate past the limit.
 
 use std::future::Future;
 use std::sync::Arc;

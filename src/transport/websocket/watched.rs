@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::incoming::IncomingFrames;
+use super::incoming::{IncomingFrames, READ_CHUNK};
 use super::reader::{CLOSE_GRACE, ConnectionReader, DRAIN_LIMIT, FrameRules};
 use crate::protocol::{ClientMessage, CloseReason};
 use crate::runtime::{Abandoned, Watched, Watcher, Watching};
@@ -189,7 +189,7 @@ impl SocketReader {
                     }
                     // A read that did not fill the buffer left the socket empty: the next
                     // bytes to arrive make it readable again.
-                    if count < IncomingFrames::read_chunk() {
+                    if count < READ_CHUNK {
                         return Watching::Keep;
                     }
                 }
@@ -230,7 +230,7 @@ impl SocketReader {
                     if drained >= DRAIN_LIMIT {
                         break Watching::Done;
                     }
-                    if count < IncomingFrames::read_chunk() {
+                    if count < READ_CHUNK {
                         break Watching::Keep;
                     }
                 }
